@@ -1,0 +1,94 @@
+"""`python -m canary render`: write the manifests a stack declares, one YAML file per object.
+
+The program runs under the SDK's mocks (see `canary.simulate`), so no Pulumi engine, state or
+cluster is needed: the output feeds `kubectl apply -f`, GitOps repositories and code review.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from canary.simulate import StackFileError, simulate, stack_config
+
+# Namespace first so that `kubectl apply -f DIR`, which goes file by file in name order, finds
+# it; then workloads before the rules that route to them.
+KIND_ORDER = [
+    "Namespace",
+    "NetworkPolicy",
+    "PeerAuthentication",
+    "Deployment",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "Service",
+    "Gateway",
+    "DestinationRule",
+    "VirtualService",
+]
+FIELD_ORDER = ["apiVersion", "kind", "metadata", "spec"]
+HEADER = "# Rendered by `python -m canary render --stack {stack}`: change the stack config, not this file.\n"
+HEADER_MARK = "# Rendered by `python -m canary render"
+
+
+def ordered(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def rank(manifest: dict[str, Any]) -> tuple[int, str]:
+        kind = manifest["kind"]
+        return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), manifest["metadata"]["name"])
+
+    return sorted(manifests, key=rank)
+
+
+def file_name(index: int, manifest: dict[str, Any]) -> str:
+    return f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+
+
+def to_yaml(manifest: dict[str, Any]) -> str:
+    fields = {key: manifest[key] for key in FIELD_ORDER if key in manifest}
+    fields.update({key: value for key, value in manifest.items() if key not in fields})
+    return yaml.safe_dump(fields, sort_keys=False, default_flow_style=False)
+
+
+def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    # Files rendered before for objects the stack no longer declares would be applied again by
+    # `kubectl apply -f`; remove them, but only files this command wrote.
+    for stale in out.glob("*.yaml"):
+        if stale.read_text().startswith(HEADER_MARK):
+            stale.unlink()
+    written = []
+    for index, manifest in enumerate(ordered(manifests)):
+        path = out / file_name(index, manifest)
+        path.write_text(HEADER.format(stack=stack) + to_yaml(manifest))
+        written.append(path)
+    return written
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m canary render", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--out", required=True, type=Path, help="directory for the manifests (created if missing)")
+    parser.add_argument("--outputs", type=Path, help="also write the stack outputs (routes, urls, ...) as JSON here")
+    parser.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
+    args = parser.parse_args(argv)
+
+    try:
+        config = stack_config(args.project_dir, args.stack)
+        simulation = simulate(config, stack=args.stack)
+    except StackFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except pulumi.RunError as err:
+        print(f"error: stack {args.stack}: {err}", file=sys.stderr)
+        return 1
+
+    written = write_manifests(simulation.manifests(), args.out, args.stack)
+    if args.outputs:
+        args.outputs.write_text(json.dumps(simulation.outputs, indent=2) + "\n")
+    print(f"wrote {len(written)} manifests for stack {args.stack} to {args.out}/")
+    return 0

@@ -1,0 +1,322 @@
+"""Stack config -> typed, validated settings: the contract users write in `Pulumi.<stack>.yaml`.
+
+Everything the program reads from config is read here, once, and validated whole before any
+resource is registered, so that a bad stack changes nothing. Defaults live on the models below;
+`Pulumi.yaml` declares the same keys and defaults for the Pulumi CLI (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from canary import names
+
+PROJECT = "istio-canary"
+ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
+DEFAULT_VERSION_HEADER = "x-canary-version"
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid; the message lists every offending key and value."""
+
+
+def _checked(check: Callable[[str], str | None]) -> AfterValidator:
+    def validate(value: str) -> str:
+        reason = check(value)
+        if reason is not None:
+            raise ValueError(reason)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _between(low: int, high: int) -> AfterValidator:
+    def validate(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return value
+
+    return AfterValidator(validate)
+
+
+def _fail(reason: str) -> Any:
+    raise ValueError(reason)
+
+
+NamespaceName = Annotated[StrictStr, _checked(names.dns1123_label)]
+# The app name prefixes `<app>-service`, which Kubernetes requires to be an RFC 1035 label of
+# at most 63 characters: 63 - len("-service") leaves 55.
+AppName = Annotated[StrictStr, _checked(lambda v: names.dns1035_label(v, max_length=55))]
+VersionName = Annotated[StrictStr, _checked(names.dns1123_label)]
+HostName = Annotated[StrictStr, _checked(names.host_name)]
+HeaderName = Annotated[StrictStr, _checked(names.header_name)]
+Port = Annotated[StrictInt, _between(1, 65535)]
+Percent = Annotated[StrictInt, _between(0, 100)]
+Replicas = Annotated[StrictInt, AfterValidator(lambda n: n if n >= 0 else _fail("must be 0 or more"))]
+ImageRef = Annotated[StrictStr, _checked(names.image_reference)]
+CookiePair = Annotated[StrictStr, _checked(names.cookie_pair)]
+LabelKey = Annotated[StrictStr, _checked(names.label_key)]
+LabelValue = Annotated[StrictStr, _checked(names.label_value)]
+SecretName = Annotated[StrictStr, _checked(names.dns1123_subdomain)]
+
+
+class _Settings(BaseModel):
+    # Unknown keys are errors, so a typo such as `canary.wieght` is never silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class VersionSettings(_Settings):
+    """One version of the app: one Deployment, one DestinationRule subset."""
+
+    name: VersionName
+    image: ImageRef
+    replicas: Replicas = 1
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
+
+
+class CanarySettings(_Settings):
+    """Which requests the canary version receives."""
+
+    version: VersionName
+    cookie: CookiePair | None = None
+    headers: dict[HeaderName, StrictStr] | None = None
+    weight: Percent = 0
+
+    @pydantic.field_validator("headers")
+    @classmethod
+    def _headers_not_empty(cls, headers: dict[str, str] | None) -> dict[str, str] | None:
+        # An empty match would select every request: all traffic would go to the canary.
+        if headers is not None and not headers:
+            raise ValueError("must name at least one header (an empty match would send every request to the canary)")
+        for value in (headers or {}).values():
+            if not value:
+                raise ValueError("header values must not be empty")
+        return headers
+
+
+class TlsSettings(_Settings):
+    """HTTPS on the gateway: a 443 server terminating TLS with a Kubernetes Secret."""
+
+    credential_name: SecretName = Field(alias="credentialName")
+    https_redirect: StrictBool = Field(True, alias="httpsRedirect")
+
+
+class GatewaySettings(_Settings):
+    selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"istio": "ingressgateway"})
+    tls: TlsSettings | None = None
+
+    @pydantic.field_validator("selector")
+    @classmethod
+    def _selector_not_empty(cls, selector: dict[str, str]) -> dict[str, str]:
+        if not selector:
+            raise ValueError("must select the ingress gateway pods, e.g. {istio: ingressgateway}")
+        return selector
+
+
+def _header_name_or_false(value: Any) -> str | Literal[False]:
+    if value is False:
+        return False
+    if not isinstance(value, str):
+        _fail("must be a lower-case header name, or false to turn the header off")
+    reason = names.header_name(value)
+    return value if reason is None else _fail(reason)
+
+
+class RoutingSettings(_Settings):
+    # The response header naming the version the mesh routed to; False turns it off.
+    version_header: Annotated[str | Literal[False], pydantic.BeforeValidator(_header_name_or_false)] = Field(
+        DEFAULT_VERSION_HEADER, alias="versionHeader"
+    )
+
+
+class StackSettings(_Settings):
+    """The whole stack config, keyed exactly as users write it under `istio-canary:`."""
+
+    namespace: NamespaceName
+    app: AppName
+    port: Port = 80
+    hosts: list[HostName]
+    versions: list[VersionSettings]
+    stable: VersionName | None = None
+    canary: CanarySettings | None = None
+    load_balancer_dns: str | None = Field(None, alias="loadBalancerDns")
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    istio_api_version: Literal[ISTIO_API_VERSIONS] = Field(ISTIO_API_VERSIONS[0], alias="istioApiVersion")
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+
+    @pydantic.field_validator("canary", mode="before")
+    @classmethod
+    def _empty_canary_is_none(cls, value: Any) -> Any:
+        # Pulumi.yaml's default for `canary` is {}: a declared key needs a default to stay optional.
+        return None if value == {} else value
+
+    @pydantic.field_validator("hosts")
+    @classmethod
+    def _hosts_unique_and_present(cls, hosts: list[str]) -> list[str]:
+        if not hosts:
+            raise ValueError("must list at least one host name")
+        _reject_duplicates(hosts)
+        return hosts
+
+    @pydantic.field_validator("versions")
+    @classmethod
+    def _versions_unique_and_present(cls, versions: list[VersionSettings]) -> list[VersionSettings]:
+        if not versions:
+            raise ValueError("must list at least one version")
+        _reject_duplicates([v.name for v in versions])
+        return versions
+
+    @pydantic.field_validator("load_balancer_dns")
+    @classmethod
+    def _load_balancer_is_a_name(cls, value: str | None) -> str | None:
+        reason = names.dns_name_or_ip(value) if value else None
+        if reason is not None:
+            raise ValueError(reason)
+        return value or None
+
+    @pydantic.model_validator(mode="after")
+    def _versions_referenced_exist(self) -> StackSettings:
+        known = [v.name for v in self.versions]
+        if self.stable is not None and self.stable not in known:
+            raise _KeyError("stable", self.stable, f"must name one of the versions {known}")
+        if self.canary is not None:
+            if self.canary.version not in known:
+                raise _KeyError("canary.version", self.canary.version, f"must name one of the versions {known}")
+            if self.canary.version == self.stable_version:
+                raise _KeyError(
+                    "canary.version", self.canary.version, "must differ from the stable version (it already gets the traffic)"
+                )
+        return self
+
+    @property
+    def stable_version(self) -> str:
+        return self.stable if self.stable is not None else self.versions[0].name
+
+    @property
+    def canary_version(self) -> str | None:
+        return self.canary.version if self.canary is not None else None
+
+    @property
+    def weight(self) -> int:
+        return self.canary.weight if self.canary is not None else 0
+
+
+def _reject_duplicates(items: list[str]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            raise ValueError(f"lists {item!r} twice")
+        seen.add(item)
+
+
+class _KeyError(ValueError):
+    """A cross-key error: raised from a model validator, it must name its own key."""
+
+    def __init__(self, key: str, value: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.value, self.reason = key, value, reason
+
+
+# Keys whose config value is a structured (JSON) value; every other key is a plain string.
+_STRUCTURED = {"hosts", "versions", "canary", "gateway", "routing"}
+_INTEGER = {"port"}
+_OPTIONAL_EMPTY = {"stable", "loadBalancerDns"}  # "" (the Pulumi.yaml default) means "not set"
+_KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
+
+
+def parse_settings(raw: Mapping[str, str]) -> StackSettings:
+    """Validate raw config values (strings, as Pulumi hands them over) keyed without the project prefix."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    for key, text in raw.items():
+        if key not in _KEYS:
+            errors.append(f"{key}: unknown key (known keys: {', '.join(sorted(_KEYS))}), got {text!r}")
+        elif key in _STRUCTURED:
+            try:
+                values[key] = json.loads(text)
+            except json.JSONDecodeError:
+                errors.append(f"{key}: must be a structured value (a YAML list or mapping), got {text!r}")
+        elif key in _INTEGER:
+            if re.fullmatch(r"\s*-?[0-9]+\s*", text):
+                values[key] = int(text)
+            else:
+                errors.append(f"{key}: must be an integer, got {text!r}")
+        elif key in _OPTIONAL_EMPTY and text == "":
+            continue
+        else:
+            values[key] = text
+    if not errors:
+        try:
+            return StackSettings.model_validate(values)
+        except _KeyError as err:
+            errors.append(f"{err.key}: {err.reason}, got {err.value!r}")
+        except pydantic.ValidationError as err:
+            errors.extend(_describe(error) for error in err.errors())
+    raise ConfigError(f"invalid stack config (keys under {PROJECT}:):\n  " + "\n  ".join(errors))
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error as `key.path: what is wrong, got value`."""
+    loc = [part for part in error["loc"] if not _is_type_tag(part)]
+    if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), _KeyError):
+        key_error = error["ctx"]["error"]
+        return f"{key_error.key}: {key_error.reason}, got {key_error.value!r}"
+    path = _path(loc)
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "extra_forbidden":
+        parent = _path(loc[:-1])
+        return f"{path}: unknown key in {parent or 'config'}, got {value!r}"
+    if kind == "value_error":
+        reason = str(error["ctx"]["error"])
+    elif kind == "literal_error":
+        reason = f"must be one of {error['ctx']['expected']}"
+    else:
+        reason = _TYPE_REASONS.get(kind, error["msg"])
+    return f"{path}: {reason}, got {value!r}"
+
+
+_TYPE_REASONS = {
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+
+
+def _is_type_tag(part: Any) -> bool:
+    # pydantic inserts the branch tried in a union (`str`, `literal[False]`, `function-after[...]`).
+    return isinstance(part, str) and (part.endswith("]") or part in {"str", "int", "bool"})
+
+
+def _path(loc: list[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def load_settings() -> StackSettings:
+    """Read the current stack's config for this project and validate it whole."""
+    # pulumi.Config offers no listing of keys; the runtime's config map is the only place that
+    # has them all, and listing them is what turns a misspelt top-level key into an error.
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{PROJECT}:"
+    every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    raw = {
+        key[len(prefix) :]: runtime_config.get_config(key) for key in sorted(every_key) if key.startswith(prefix)
+    }
+    return parse_settings(raw)

@@ -1,0 +1,180 @@
+"""Run the Pulumi program under the SDK's mocks and record every object it would send.
+
+No engine, no cluster: `pulumi.runtime.set_mocks` stands in for the engine, and a recording
+monitor keeps each registration (type, name, parent, dependencies, inputs) and each component's
+registered outputs. The renderer and the tests both read what it records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+from canary.settings import PROJECT
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource as the program registered it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    dependencies: tuple[str, ...]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Simulation:
+    """What one run of the program registered, in order, and what it exported."""
+
+    registrations: list[Registration] = field(default_factory=list)
+    registered_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """The Kubernetes objects, as they would be sent to the API server."""
+        return [_whole_numbers(r.inputs) for r in self.registrations if r.custom and r.type.startswith("kubernetes:")]
+
+    def find(self, kind: str) -> list[dict[str, Any]]:
+        return [m for m in self.manifests() if m["kind"] == kind]
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Undo the wire format's doubles: `replicas: 1.0` goes back to the API server as `1`."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
+
+
+class _EchoMocks(pulumi.runtime.Mocks):
+    """Every resource comes back with its inputs as its state, as a create would return them."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return {}
+
+
+class _RecordingMonitor(MockMonitor):
+    def __init__(self, simulation: Simulation) -> None:
+        super().__init__(_EchoMocks())
+        self._simulation = simulation
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self._simulation.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    custom=request.custom,
+                    parent=request.parent,
+                    dependencies=tuple(request.dependencies),
+                    inputs=self.resources[response.urn].state,
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        outputs = rpc.deserialize_properties(request.outputs)
+        self._simulation.registered_outputs[request.urn] = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+def install_mocks(simulation: Simulation, *, stack: str = "dev") -> None:
+    """Point the Pulumi runtime at mocks that record into `simulation`."""
+    pulumi.runtime.set_mocks(
+        _EchoMocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(simulation)
+    )
+
+
+def simulate(config: Mapping[str, str], *, stack: str = "dev", into: Simulation | None = None) -> Simulation:
+    """Run the program with `config` (project keys without prefix, values as Pulumi passes them).
+
+    Raises what the program raises, e.g. `pulumi.RunError` for an invalid stack config; pass
+    `into` to keep what was recorded up to then.
+    """
+    # Imported here so that importing this module registers nothing.
+    from canary.program import canary_stack
+
+    simulation = into if into is not None else Simulation()
+    install_mocks(simulation, stack=stack)
+    runtime_config.set_all_config({f"{PROJECT}:{key}": value for key, value in config.items()})
+
+    def program() -> pulumi.Output[Any]:
+        outputs = canary_stack()
+        return pulumi.Output.all(**outputs).apply(simulation.outputs.update)
+
+    try:
+        pulumi.runtime.test(program)()
+    finally:
+        # The mocks leave their event loop open, and one collected at interpreter exit complains
+        # loudly; close it, and let the next run start a fresh one.
+        asyncio.get_event_loop().close()
+        asyncio.set_event_loop(None)
+    simulation.outputs = _whole_numbers(simulation.outputs)
+    return simulation
+
+
+class StackFileError(ValueError):
+    """A stack or project file is missing or cannot be used."""
+
+
+def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
+    """The project config the Pulumi CLI would pass for `stack`: stack values over Pulumi.yaml defaults."""
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        raise StackFileError(f"--stack {stack}: no stack file {stack_file}")
+    declared = (_read_yaml(project_dir / "Pulumi.yaml").get("config") or {}) if (project_dir / "Pulumi.yaml").is_file() else {}
+    values: dict[str, Any] = {
+        key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec
+    }
+    prefix = f"{PROJECT}:"
+    for key, value in (_read_yaml(stack_file).get("config") or {}).items():
+        if isinstance(value, dict) and "secure" in value:
+            raise StackFileError(f"{stack_file}: {key} is a secret; rendering does not decrypt secrets")
+        if key.startswith(prefix):
+            values[key[len(prefix) :]] = value
+    return as_config_strings(values)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise StackFileError(f"{path}: not valid YAML ({err})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def as_config_strings(values: Mapping[str, Any]) -> dict[str, str]:
+    """Config values as the Pulumi CLI hands them to the program: strings, structured ones as JSON."""
+    return {key: _as_config_string(value) for key, value in values.items()}
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value)

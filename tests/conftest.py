@@ -1,0 +1,59 @@
+"""Shared fixtures: the shipped stacks' config, a valid baseline config, and the program run under mocks."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from canary.simulate import Simulation, as_config_strings, install_mocks, simulate, stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SHIPPED_STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+# A small valid config, as a user would write it; tests change one key at a time.
+BASELINE: dict[str, Any] = {
+    "namespace": "shop",
+    "app": "web",
+    "hosts": ["web.example.com"],
+    "versions": [
+        {"name": "v1", "image": "registry.example.com/web:1.0"},
+        {"name": "v2", "image": "registry.example.com/web:2.0"},
+    ],
+    "canary": {"version": "v2", "cookie": "version=v2"},
+}
+
+
+@pytest.fixture
+def baseline() -> dict[str, Any]:
+    return copy.deepcopy(BASELINE)
+
+
+@pytest.fixture
+def run() -> Callable[..., Simulation]:
+    """Run the program under mocks with a config written as plain Python values."""
+
+    def run_config(values: dict[str, Any], *, into: Simulation | None = None) -> Simulation:
+        return simulate(as_config_strings(values), into=into)
+
+    return run_config
+
+
+def shipped_stack(name: str) -> Simulation:
+    return simulate(stack_config(PROJECT_DIR, name), stack=name)
+
+
+@pytest.fixture(scope="session")
+def dev_stack() -> Simulation:
+    return shipped_stack("dev")
+
+
+@pytest.fixture
+def recorded() -> Simulation:
+    """Mocks that record every registration, for tests that build one component themselves."""
+    simulation = Simulation()
+    install_mocks(simulation)
+    return simulation

@@ -1,0 +1,143 @@
+"""Bad stack config: each mistake is reported with its key and value, and nothing is registered."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pytest
+
+from canary.settings import StackSettings, parse_settings
+from canary.simulate import Simulation, as_config_strings
+
+DELETE = object()
+
+
+def changed(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """`config` with the key at `path` (e.g. `versions[0].name`) set to `value`, or deleted."""
+    *parents, last = re.findall(r"[^.\[\]]+", path)
+    node: Any = config
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+    key: Any = int(last) if last.isdigit() else last
+    if value is DELETE:
+        del node[key]
+    else:
+        node[key] = value
+    return config
+
+
+BAD_CONFIGS = [
+    # (key path, bad value, the key the error names, text of the value in the error)
+    ("namespace", DELETE, "namespace", "required"),
+    ("app", DELETE, "app", "required"),
+    ("hosts", DELETE, "hosts", "required"),
+    ("versions", DELETE, "versions", "required"),
+    ("namespace", "Canary_NS", "namespace", "'Canary_NS'"),
+    ("namespace", "n" * 64, "namespace", "'nnnn"),
+    ("app", "1web", "app", "'1web'"),
+    ("app", "w" * 56, "app", "'wwww"),
+    ("port", 0, "port", "0"),
+    ("port", 65536, "port", "65536"),
+    ("port", "http", "port", "'http'"),
+    ("hosts", [], "hosts", "[]"),
+    ("hosts", "web.example.com", "hosts", "'web.example.com'"),
+    ("hosts", ["Web.example.com"], "hosts[0]", "'Web.example.com'"),
+    ("hosts", ["web_1.example.com"], "hosts[0]", "'web_1.example.com'"),
+    ("hosts", ["web.*.example.com"], "hosts[0]", "'web.*.example.com'"),
+    ("hosts", ["web.example.com", "web.example.com"], "hosts", "'web.example.com' twice"),
+    ("versions", [], "versions", "[]"),
+    ("versions[1].name", "v1", "versions", "'v1' twice"),
+    ("versions[0].name", "V1", "versions[0].name", "'V1'"),
+    ("versions[0].name", "v1.0", "versions[0].name", "'v1.0'"),
+    ("versions[0].image", DELETE, "versions[0].image", "required"),
+    ("versions[0].image", "", "versions[0].image", "''"),
+    ("versions[0].image", "web app:1", "versions[0].image", "'web app:1'"),
+    ("versions[0].replicas", -1, "versions[0].replicas", "-1"),
+    ("versions[0].replicas", 1.5, "versions[0].replicas", "1.5"),
+    ("versions[0].imagePullPolicy", "Sometimes", "versions[0].imagePullPolicy", "'Sometimes'"),
+    ("versions[0].tag", "1.0", "versions[0].tag", "'1.0'"),
+    ("stable", "v3", "stable", "'v3'"),
+    ("canary.version", "v3", "canary.version", "'v3'"),
+    ("canary.version", "v1", "canary.version", "'v1'"),
+    ("canary.weight", 150, "canary.weight", "150"),
+    ("canary.weight", -1, "canary.weight", "-1"),
+    ("canary.weight", 10.5, "canary.weight", "10.5"),
+    ("canary.weight", "10", "canary.weight", "'10'"),
+    ("canary.weight", True, "canary.weight", "True"),
+    ("canary.wieght", 10, "canary.wieght", "10"),
+    ("canary.cookie", "version", "canary.cookie", "'version'"),
+    ("canary.cookie", "=v2", "canary.cookie", "'=v2'"),
+    ("canary.cookie", "version=", "canary.cookie", "'version='"),
+    ("canary.cookie", "ver sion=v2", "canary.cookie", "'ver sion=v2'"),
+    ("canary.cookie", "version=v 2", "canary.cookie", "'version=v 2'"),
+    ("canary.cookie", "version=v2;x=1", "canary.cookie", "'version=v2;x=1'"),
+    ("canary.cookie", 'version=a"b', "canary.cookie", "'version=a\"b'"),
+    ("canary.headers", {}, "canary.headers", "{}"),
+    ("canary.headers", {"X-Canary": "yes"}, "canary.headers.X-Canary", "'X-Canary'"),
+    ("canary.headers", {"x-canary": ""}, "canary.headers", "''"),
+    ("canary.headers", {"cookie": "a=b"}, "canary.headers.cookie", "'cookie'"),
+    ("loadBalancerDns", "not a host", "loadBalancerDns", "'not a host'"),
+    ("gateway.selector", {}, "gateway.selector", "{}"),
+    ("gateway.tls", {"credentialname": "web-cert"}, "gateway.tls.credentialname", "'web-cert'"),
+    ("gateway.tls", {"credentialName": "web-cert", "httpsRedirect": "yes"}, "gateway.tls.httpsRedirect", "'yes'"),
+    ("istioApiVersion", "networking.istio.io/v2", "istioApiVersion", "'networking.istio.io/v2'"),
+    ("routing.versionHeader", True, "routing.versionHeader", "True"),
+    ("routing.versionHeader", "X-Version", "routing.versionHeader", "'X-Version'"),
+    ("wieght", 10, "wieght", "'10'"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "key", "shown"), BAD_CONFIGS, ids=[f"{c[0]}={c[1]!r}"[:60] for c in BAD_CONFIGS])
+def test_bad_config_names_key_and_value_and_registers_nothing(run, baseline, path, value, key, shown):
+    simulation = Simulation()
+    with pytest.raises(pulumi.RunError) as raised:
+        run(changed(baseline, path, value), into=simulation)
+    lines = str(raised.value).splitlines()[1:]
+    assert any(line.strip().startswith(f"{key}:") and shown in line for line in lines), lines
+    assert simulation.registrations == []
+
+
+def test_every_error_of_a_config_is_reported_at_once(baseline):
+    changed(baseline, "port", 0)
+    changed(baseline, "versions[0].name", "V1")
+    with pytest.raises(ValueError) as raised:
+        parse_settings(as_config_strings(baseline))
+    assert "port:" in str(raised.value) and "versions[0].name:" in str(raised.value)
+
+
+def test_baseline_config_is_valid(baseline):
+    settings = parse_settings(as_config_strings(baseline))
+    assert (settings.stable_version, settings.canary_version, settings.weight) == ("v1", "v2", 0)
+
+
+def test_stable_defaults_to_the_first_version_and_an_empty_stable_means_the_same(baseline):
+    del baseline["canary"]
+    assert parse_settings(as_config_strings(baseline)).stable_version == "v1"
+    assert parse_settings(as_config_strings({**baseline, "stable": ""})).stable_version == "v1"
+    assert parse_settings(as_config_strings({**baseline, "stable": "v2"})).stable_version == "v2"
+
+
+def test_an_empty_canary_mapping_is_no_canary(baseline):
+    # Pulumi.yaml's default for `canary` is {}: the CLI needs a default to keep the key optional.
+    settings = parse_settings(as_config_strings({**baseline, "canary": {}}))
+    assert settings.canary is None and settings.weight == 0
+
+
+def test_wildcard_hosts_are_accepted(baseline):
+    settings = parse_settings(as_config_strings({**baseline, "hosts": ["*.example.com", "web.example.com"]}))
+    assert settings.hosts == ["*.example.com", "web.example.com"]
+
+
+def test_version_header_can_be_turned_off(baseline):
+    settings = parse_settings(as_config_strings({**baseline, "routing": {"versionHeader": False}}))
+    assert settings.routing.version_header is False
+
+
+def test_model_fields_are_the_documented_keys():
+    keys = {field.alias or name for name, field in StackSettings.model_fields.items()}
+    assert keys == {
+        "namespace", "app", "port", "hosts", "versions", "stable", "canary",
+        "loadBalancerDns", "gateway", "istioApiVersion", "routing",
+    }  # fmt: skip
