@@ -1,0 +1,340 @@
+"""The ``verify`` and ``traffic`` commands: flags, where the routes come from, exit codes.
+
+``python -m canary verify`` and ``python -m canary traffic`` call ``verify_main`` and
+``traffic_main`` with the arguments after the subcommand. Every failure a user can cause
+(a bad flag, unreadable routes, an unreachable URL) ends as one line on stderr and exit
+status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from canary.traffic.client import Target
+from canary.traffic.expected import UNSET, Expectation, ExpectationError, load_file, load_stack
+from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+_INTERRUPTED = 130
+_LOG_EVERY = 5.0
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class UsageError(Exception):
+    """A one-line reason the command cannot run as asked."""
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage and exits; the commands print one line and return 2.
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _whole(minimum: int, maximum: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
+    return value
+
+
+def _open_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.99), got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1 (e.g. 0.01), got {text!r}")
+    return value
+
+
+def _header_name(text: str) -> str:
+    if not _TOKEN.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"must be a header name, got {text!r}")
+    return text
+
+
+def _host(text: str) -> str:
+    if not text or any(c.isspace() for c in text) or "/" in text:
+        raise argparse.ArgumentTypeError(f"must be a host name such as app.example.com, got {text!r}")
+    return text
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    try:
+        return compile_pattern(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+
+
+def _common_parser(prog: str, description: str) -> _Parser:
+    parser = _Parser(prog=prog, description=description)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", metavar="NAME", help="read routes and URLs from this stack")
+    source.add_argument(
+        "--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)"
+    )
+    parser.add_argument("--url", help="where to send requests (default: the stack's first URL)")
+    parser.add_argument(
+        "--host", type=_host, help="Host header to send, when --url is a load balancer address"
+    )
+    version = parser.add_mutually_exclusive_group()
+    version.add_argument(
+        "--version-header",
+        type=_header_name,
+        metavar="NAME",
+        help=f"answer header naming the version (default: the stack's, else {DEFAULT_HEADER})",
+    )
+    version.add_argument(
+        "--version-pattern",
+        type=_pattern,
+        metavar="REGEX",
+        help="read the version from the body instead: the first group, or the whole match",
+    )
+    parser.add_argument(
+        "--concurrency", type=_whole(1, 1000), default=32, help="requests in flight (default 32)"
+    )
+    parser.add_argument(
+        "--timeout", type=_positive, default=5.0, help="seconds for one request (default 5)"
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="do not verify the server's TLS certificate"
+    )
+    return parser
+
+
+def verify_parser() -> _Parser:
+    parser = _common_parser(
+        "canary verify",
+        "Send each route's kind of request and test whether the versions that answered "
+        "match the expected split.",
+    )
+    parser.add_argument(
+        "--requests", type=_whole(1), default=1000, help="requests per route (default 1000)"
+    )
+    parser.add_argument("--rate", type=_positive, help="cap on requests per second, all routes")
+    parser.add_argument(
+        "--confidence",
+        type=_open_fraction,
+        default=0.99,
+        help="confidence of the test (default 0.99)",
+    )
+    parser.add_argument(
+        "--max-error-rate",
+        type=_fraction,
+        default=0.01,
+        help="share of a route's requests that may fail (default 0.01)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object, for CI")
+    return parser
+
+
+def traffic_parser() -> _Parser:
+    parser = _common_parser(
+        "canary traffic",
+        "Send each route's kind of request in turn, steadily, and count the versions that "
+        "answer, until the duration ends or Ctrl-C.",
+    )
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--interval", type=_positive, default=0.5, help="seconds between requests (default 0.5)"
+    )
+    pace.add_argument("--rate", type=_positive, help="requests per second instead of --interval")
+    parser.add_argument("--duration", type=_positive, help="seconds to run (default: until Ctrl-C)")
+    return parser
+
+
+@dataclass(frozen=True)
+class _Plan:
+    expectation: Expectation
+    target: Target
+    reader: VersionReader
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    """Routes, target and version reader from the flags; UsageError or ExpectationError."""
+    expectation = load_stack(args.stack) if args.stack else load_file(args.routes)
+    url = args.url
+    if url is None:
+        if not expectation.urls:
+            raise UsageError(f"{expectation.source} names no URL to send to; pass --url")
+        url = expectation.urls[0]
+    try:
+        target = Target.from_url(url, host=args.host, insecure=args.insecure)
+    except ValueError as exc:
+        flag = "--url" if args.url else "the URL"
+        raise UsageError(f"argument {flag}: {exc}") from None
+    if args.version_pattern is not None:
+        reader = VersionReader(pattern=args.version_pattern)
+    elif args.version_header is not None:
+        reader = VersionReader(header=args.version_header)
+    elif expectation.version_header is None:
+        raise UsageError(
+            f"{expectation.source} has the version header turned off (routing.versionHeader);"
+            " pass --version-pattern REGEX or --version-header NAME"
+        )
+    elif expectation.version_header == UNSET:
+        reader = VersionReader(header=DEFAULT_HEADER)
+    else:
+        reader = VersionReader(header=expectation.version_header)
+    return _Plan(expectation=expectation, target=target, reader=reader)
+
+
+def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace | int:
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+async def _reachable(plan: _Plan, timeout: float) -> str | None:
+    from canary.traffic.load import probe
+    from canary.traffic.verify import request_shapes
+
+    request = request_shapes(plan.target, plan.expectation.routes[:1], "canary-probe")[0][0]
+    problem = await probe(plan.target, request, timeout)
+    if problem is None:
+        return None
+    return f"cannot reach {plan.target.scheme}://{plan.target.address}:{plan.target.port}: {problem}"
+
+
+def verify_main(argv: Sequence[str]) -> int:
+    """``python -m canary verify``: 0 when every route holds, 1 when one does not, 2 else."""
+    parser = verify_parser()
+    try:
+        args = _parse(parser, argv)
+        if isinstance(args, int):
+            return args
+        plan = _plan(args)
+    except (UsageError, ExpectationError) as exc:
+        return _fail(parser.prog, str(exc))
+    try:
+        return asyncio.run(_verify(parser.prog, args, plan))
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return _INTERRUPTED
+
+
+async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
+    from canary.traffic import report
+    from canary.traffic.load import Settings, Tally
+    from canary.traffic.verify import Criteria, run_verify
+
+    problem = await _reachable(plan, args.timeout)
+    if problem:
+        return _fail(prog, problem)
+    routes = plan.expectation.routes
+    tallies = [Tally() for _ in routes]
+    settings = Settings(concurrency=args.concurrency, rate=args.rate, timeout=args.timeout)
+    criteria = Criteria(confidence=args.confidence, max_error_rate=args.max_error_rate)
+    show = report.stderr_is_terminal()
+    async with report.progress(routes, tallies, args.requests, show):
+        verification = await run_verify(
+            plan.target, routes, tallies, plan.reader, settings, args.requests, criteria
+        )
+    if args.json:
+        report.print_json(verification.to_json())
+    else:
+        report.print_verdict(verification)
+    http_answers = sum(
+        t.answered + sum(n for kind, n in t.errors.items() if kind.startswith("http_"))
+        + t.errors.get("no_version", 0)
+        for t in tallies
+    )
+    if http_answers == 0:
+        return _fail(prog, f"no request got an HTTP answer from {args.url or 'the URL'}")
+    return EXIT_OK if verification.ok else EXIT_FAILED
+
+
+def traffic_main(argv: Sequence[str]) -> int:
+    """``python -m canary traffic``: 0 after a clean stop (duration or Ctrl-C), 2 on errors."""
+    parser = traffic_parser()
+    try:
+        args = _parse(parser, argv)
+        if isinstance(args, int):
+            return args
+        plan = _plan(args)
+    except (UsageError, ExpectationError) as exc:
+        return _fail(parser.prog, str(exc))
+    try:
+        return asyncio.run(_traffic(parser.prog, args, plan))
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return _INTERRUPTED
+
+
+async def _traffic(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
+    from canary.traffic import report
+    from canary.traffic.generate import run_traffic
+    from canary.traffic.load import Settings, Tally
+
+    problem = await _reachable(plan, args.timeout)
+    if problem:
+        return _fail(prog, problem)
+    routes = plan.expectation.routes
+    tallies = [Tally() for _ in routes]
+    rate = args.rate or 1 / args.interval
+    settings = Settings(concurrency=args.concurrency, rate=rate, timeout=args.timeout)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Ctrl-C (or a TERM from a CI runner) ends the run like --duration does: the summary
+    # still prints and the exit status is 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with report.live_counts(routes, tallies, _LOG_EVERY):
+            seconds = await run_traffic(
+                plan.target, routes, tallies, plan.reader, settings, stop, args.duration
+            )
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    console = report.stdout_console()
+    console.print(report.counts_table(routes, tallies, seconds))
+    sent = sum(t.total for t in tallies)
+    console.print(
+        f"{sent:,} requests in {seconds:.1f} s ({sent / seconds if seconds else 0:,.1f}/s)",
+        highlight=False,
+    )
+    return EXIT_OK

@@ -1,0 +1,64 @@
+"""Pulumi.yaml declares every config key the program reads, with the program's own defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from canary.settings import StackSettings, parse_settings
+from canary.simulate import as_config_strings
+from tests.conftest import BASELINE, PROJECT_DIR
+
+PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+DECLARED = PROJECT["config"]
+KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
+REQUIRED = {field.alias or name for name, field in StackSettings.model_fields.items() if field.is_required()}
+# What the Pulumi CLI accepts in a project config declaration (project file reference).
+DECLARATION_FIELDS = {"type", "items", "description", "secret", "default", "value"}
+SCALAR_TYPES = {"string": str, "integer": int, "boolean": bool}
+
+
+def test_project_is_named_and_runs_python_in_a_virtualenv():
+    assert PROJECT["name"] == "istio-canary"
+    assert PROJECT["runtime"]["name"] == "python"
+    assert PROJECT["runtime"]["options"]["virtualenv"] == "venv"
+
+
+def test_every_key_the_program_reads_is_declared_and_nothing_else():
+    # The CLI refuses a stack that sets a project key Pulumi.yaml does not declare.
+    assert set(DECLARED) == KEYS
+
+
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_declaration_is_one_the_cli_accepts_and_is_described(key):
+    declaration = DECLARED[key]
+    assert set(declaration) <= DECLARATION_FIELDS
+    assert declaration.get("description")
+    kind = declaration.get("type")
+    if kind == "array":
+        assert declaration["items"]["type"] in SCALAR_TYPES
+    elif kind is not None:
+        assert kind in SCALAR_TYPES
+        if "default" in declaration:
+            assert type(declaration["default"]) is SCALAR_TYPES[kind]
+
+
+def test_keys_without_a_default_are_exactly_the_required_ones():
+    # The CLI makes a declared key without a default required in every stack.
+    assert {key for key, declaration in DECLARED.items() if "default" not in declaration} == REQUIRED
+
+
+@pytest.mark.parametrize("key", sorted(KEYS - REQUIRED))
+def test_declared_default_means_what_leaving_the_key_out_means(key):
+    without = parse_settings(as_config_strings(BASELINE | {"canary": {}}))
+    with_default = parse_settings(as_config_strings(BASELINE | {"canary": {}} | {key: DECLARED[key]["default"]}))
+    assert with_default == without
+
+
+def test_shipped_stacks_set_only_declared_keys():
+    for stack_file in sorted(Path(PROJECT_DIR).glob("Pulumi.*.yaml")):
+        config = yaml.safe_load(stack_file.read_text())["config"]
+        project_keys = {k.split(":", 1)[1] for k in config if k.startswith("istio-canary:")}
+        assert project_keys <= KEYS, stack_file.name

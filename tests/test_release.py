@@ -1,0 +1,127 @@
+"""The composed release: structure (parents, dependencies, registered outputs) and stack outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from canary.release import CanaryRelease, CanaryReleaseArgs
+from canary.settings import parse_settings
+from canary.simulate import as_config_strings
+
+COMPONENT_TYPES = {
+    "canary:index:CanaryRelease",
+    "canary:index:AppVersion",
+    "canary:index:AppService",
+    "canary:index:IstioGateway",
+    "canary:index:RoutingRules",
+}
+
+
+def by_name(simulation):
+    return {r.name: r for r in simulation.registrations}
+
+
+def test_every_kubernetes_object_is_the_child_of_a_component(run, baseline):
+    simulation = run(baseline)
+    types = {r.urn: r.type for r in simulation.registrations}
+    objects = [r for r in simulation.registrations if r.custom]
+    assert objects
+    assert all(types.get(r.parent) in COMPONENT_TYPES for r in objects), [(r.name, r.parent) for r in objects]
+
+
+def test_components_hang_under_the_release(run, baseline):
+    simulation = run(baseline)
+    release = by_name(simulation)["web"]
+    assert release.type == "canary:index:CanaryRelease"
+    children = [r for r in simulation.registrations if not r.custom and r is not release]
+    assert {r.type for r in children} == COMPONENT_TYPES - {"canary:index:CanaryRelease"}
+    assert all(r.parent == release.urn for r in children)
+
+
+def test_every_component_registers_its_outputs(run, baseline):
+    simulation = run(baseline)
+    registered = {r.name: simulation.registered_outputs.get(r.urn) for r in simulation.registrations if not r.custom}
+    assert registered == {
+        "web": {"namespace": "shop", "urls": ["http://web.example.com/"], "routes": simulation.outputs["routes"]},
+        "web-v1": {"deployment_name": "web-deployment-v1"},
+        "web-v2": {"deployment_name": "web-deployment-v2"},
+        "web-service": {"name": "web-service"},
+        "web-gateway": {"name": "web-gateway"},
+        "web-routing": {"destination_rule_name": "web-destinationrule", "virtual_service_name": "web-virtualservice"},
+    }
+
+
+def test_virtual_service_waits_for_the_routed_deployments_but_not_a_dark_one(run, baseline):
+    baseline["versions"].append({"name": "v3", "image": "registry.example.com/web:3.0"})
+    simulation = run(baseline)
+    names = by_name(simulation)
+    dependencies = names["web-routing-virtualservice"].dependencies
+    assert names["web-v1-deployment"].urn in dependencies
+    assert names["web-v2-deployment"].urn in dependencies
+    assert names["web-v3-deployment"].urn not in dependencies
+    assert names["web-routing-destinationrule"].urn in dependencies
+
+
+def test_virtual_service_follows_a_new_stable_version(run, baseline):
+    simulation = run({**baseline, "stable": "v2", "canary": {"version": "v1", "weight": 10}})
+    names = by_name(simulation)
+    dependencies = names["web-routing-virtualservice"].dependencies
+    assert {names["web-v1-deployment"].urn, names["web-v2-deployment"].urn} <= set(dependencies)
+
+
+def test_every_namespaced_object_waits_for_the_namespace(run, baseline):
+    simulation = run(baseline)
+    namespace = by_name(simulation)["web-namespace"]
+    namespaced = [r for r in simulation.registrations if r.custom and r is not namespace]
+    assert all(namespace.urn in r.dependencies for r in namespaced)
+    assert all(r.inputs["metadata"]["namespace"] == "shop" for r in namespaced)
+    assert namespace.inputs["metadata"]["labels"] == {"istio-injection": "enabled"}
+
+
+def test_stack_outputs_say_what_is_deployed_and_how_traffic_should_split(run, baseline):
+    baseline["canary"] = {"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always"}, "weight": 10}
+    baseline["hosts"] = ["web.example.com", "*.web.example.com"]
+    outputs = run(baseline).outputs
+    assert outputs == {
+        "namespace": "shop",
+        "urls": ["http://web.example.com/"],
+        "stableVersion": "v1",
+        "canaryVersion": "v2",
+        "weight": 10,
+        "cookie": "version=v2",
+        "canaryHeaders": {"x-canary": "always"},
+        "versionHeader": "x-canary-version",
+        "routes": [
+            {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},
+            {"when": {"headers": {"x-canary": "always"}}, "split": {"v2": 100}},
+            {"when": {}, "split": {"v1": 90, "v2": 10}},
+        ],
+    }
+
+
+def test_urls_use_https_when_the_gateway_terminates_tls(run, baseline):
+    baseline["gateway"] = {"tls": {"credentialName": "web-cert"}}
+    assert run(baseline).outputs["urls"] == ["https://web.example.com/"]
+
+
+def test_without_a_canary_the_outputs_say_so(run, baseline):
+    del baseline["canary"]
+    outputs = run(baseline).outputs
+    assert (outputs["canaryVersion"], outputs["weight"], outputs["cookie"]) == (None, 0, None)
+    assert outputs["routes"] == [{"when": {}, "split": {"v1": 100}}]
+
+
+@pulumi.runtime.test
+def test_two_releases_in_one_stack_do_not_collide(recorded, baseline):
+    settings = parse_settings(as_config_strings(baseline))
+    first = CanaryRelease("shop-a", CanaryReleaseArgs(settings=settings))
+    second = CanaryRelease("shop-b", CanaryReleaseArgs(settings=settings.model_copy(update={"namespace": "shop-b"})))
+
+    def check(_: Any) -> None:
+        names = [r.name for r in recorded.registrations]
+        assert len(names) == len(set(names))
+        assert {n for n in names if n.startswith("shop-a")} and {n for n in names if n.startswith("shop-b")}
+
+    return pulumi.Output.all(first.namespace, second.namespace).apply(check)

@@ -1,0 +1,95 @@
+"""`python -m canary render`: one YAML file per object, namespace first, without a cluster."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import yaml
+
+from canary.render import HEADER_MARK, main
+from tests.conftest import PROJECT_DIR
+
+
+def rendered(out):
+    files = sorted(out.glob("*.yaml"))
+    return files, [yaml.safe_load(f.read_text()) for f in files]
+
+
+def test_render_writes_one_file_per_object_namespace_first(tmp_path, dev_stack):
+    assert main(["--stack", "dev", "--out", str(tmp_path), "--project-dir", str(PROJECT_DIR)]) == 0
+    files, manifests = rendered(tmp_path)
+    assert len(files) == len(dev_stack.manifests()) == 7
+    assert manifests[0]["kind"] == "Namespace"
+    assert [m["kind"] for m in manifests[-2:]] == ["DestinationRule", "VirtualService"]
+    assert sorted(json.dumps(m, sort_keys=True) for m in manifests) == sorted(
+        json.dumps(m, sort_keys=True) for m in dev_stack.manifests()
+    )
+    assert all(f.read_text().startswith(HEADER_MARK) for f in files)
+
+
+def test_render_replaces_its_own_stale_files_but_keeps_others(tmp_path):
+    stale = tmp_path / "07-deployment-nginx-deployment-v9.yaml"
+    stale.write_text(HEADER_MARK + " --stack dev`\nkind: Deployment\n")
+    mine = tmp_path / "99-my-extra.yaml"
+    mine.write_text("kind: ConfigMap\n")
+    assert main(["--stack", "dev", "--out", str(tmp_path), "--project-dir", str(PROJECT_DIR)]) == 0
+    assert not stale.exists()
+    assert mine.exists()
+
+
+def test_render_writes_the_stack_outputs_for_the_verifier(tmp_path):
+    outputs = tmp_path / "outputs.json"
+    args = ["--stack", "dev", "--out", str(tmp_path / "m"), "--outputs", str(outputs), "--project-dir", str(PROJECT_DIR)]
+    assert main(args) == 0
+    assert json.loads(outputs.read_text())["routes"] == [
+        {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},
+        {"when": {}, "split": {"v1": 100, "v2": 0}},
+    ]
+
+
+def test_render_of_a_missing_stack_is_a_one_line_error(tmp_path, capsys):
+    assert main(["--stack", "nope", "--out", str(tmp_path), "--project-dir", str(PROJECT_DIR)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pulumi.nope.yaml" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_render_of_an_invalid_stack_names_the_key_and_writes_nothing(tmp_path, capsys):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", project)
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("cookie: version=v2", "cookie: version=v2;x")
+    (project / "Pulumi.bad.yaml").write_text(text)
+    out = tmp_path / "out"
+    assert main(["--stack", "bad", "--out", str(out), "--project-dir", str(project)]) == 1
+    assert "canary.cookie: " in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_render_applies_pulumi_yaml_defaults_like_the_cli(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    declared["config"]["port"]["default"] = 8080
+    (project / "Pulumi.yaml").write_text(yaml.safe_dump(declared))
+    shutil.copy(PROJECT_DIR / "Pulumi.dev.yaml", project)
+    out = tmp_path / "out"
+    assert main(["--stack", "dev", "--out", str(out), "--project-dir", str(project)]) == 0
+    (service,) = [m for m in rendered(out)[1] if m["kind"] == "Service"]
+    assert service["spec"]["ports"][0]["port"] == 8080
+
+
+def test_render_command_runs_as_a_module(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "canary", "render", "--stack", "dev", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "wrote 7 manifests" in result.stdout

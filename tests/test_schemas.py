@@ -1,0 +1,102 @@
+"""Every object of every shipped stack and test case validates against the real schemas."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from canary.settings import ISTIO_API_VERSIONS
+from tests.conftest import BASELINE, SHIPPED_STACKS, shipped_stack
+from tests.schema_check import SchemaError, validate
+
+
+def variant(**changes):
+    config = copy.deepcopy(BASELINE)
+    config.update(changes)
+    return config
+
+
+CASES = {
+    "baseline": variant(),
+    "no canary": variant(canary={}),
+    "weighted canary with cookie and headers": variant(
+        canary={"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always", "x-team": "qa"}, "weight": 10}
+    ),
+    "all traffic to the canary": variant(canary={"version": "v2", "weight": 100}),
+    "dark launch": variant(
+        versions=[*BASELINE["versions"], {"name": "v3", "image": "registry.example.com/web@sha256:" + "a" * 64}]
+    ),
+    "tls with redirect": variant(gateway={"tls": {"credentialName": "web-cert"}}),
+    "tls without redirect, custom selector": variant(
+        gateway={"selector": {"app": "edge-gateway"}, "tls": {"credentialName": "web-cert", "httpsRedirect": False}}
+    ),
+    "wildcard hosts and load balancer": variant(
+        hosts=["*.example.com", "web.example.org"], loadBalancerDns="lb-1.elb.example.com"
+    ),
+    "port 8080, replicas 0, pull policy Never": variant(
+        port=8080,
+        versions=[
+            {"name": "v1", "image": "web:1", "replicas": 0, "imagePullPolicy": "Never"},
+            {"name": "v2", "image": "web:2", "replicas": 3},
+        ],
+    ),
+    "version header off": variant(routing={"versionHeader": False}),
+    **{f"istio {version}": variant(istioApiVersion=version) for version in ISTIO_API_VERSIONS},
+}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_every_object_of_a_shipped_stack_validates(stack):
+    manifests = shipped_stack(stack).manifests()
+    assert manifests
+    for manifest in manifests:
+        validate(manifest)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_every_object_of_a_test_case_validates(run, case):
+    manifests = run(CASES[case]).manifests()
+    assert manifests
+    for manifest in manifests:
+        validate(manifest)
+
+
+def test_istio_objects_use_the_configured_api_version(run):
+    manifests = run(variant(istioApiVersion="networking.istio.io/v1beta1")).manifests()
+    istio = [m for m in manifests if m["apiVersion"].startswith("networking.istio.io")]
+    assert {m["kind"] for m in istio} == {"Gateway", "DestinationRule", "VirtualService"}
+    assert {m["apiVersion"] for m in istio} == {"networking.istio.io/v1beta1"}
+
+
+# The checker itself: each of these must be refused, or the tests above prove nothing.
+def _virtual_service(run):
+    return next(m for m in run(variant()).manifests() if m["kind"] == "VirtualService")
+
+
+def test_checker_refuses_an_unknown_field_in_an_istio_spec(run):
+    manifest = _virtual_service(run)
+    manifest["spec"]["http"][0]["route"][0]["destination"]["subsett"] = "v2"
+    with pytest.raises(SchemaError, match="subsett"):
+        validate(manifest)
+
+
+def test_checker_evaluates_the_crd_validation_rules(run):
+    manifest = _virtual_service(run)
+    manifest["spec"]["http"][0]["timeout"] = "0s"
+    with pytest.raises(SchemaError, match="duration"):
+        validate(manifest)
+
+
+def test_checker_refuses_an_unknown_field_in_a_kubernetes_object(run):
+    deployment = next(m for m in run(variant()).manifests() if m["kind"] == "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with pytest.raises(SchemaError, match="imagePullPolicyy"):
+        validate(deployment)
+
+
+def test_checker_refuses_bad_metadata_on_a_custom_resource(run):
+    manifest = _virtual_service(run)
+    manifest["metadata"]["labelz"] = {"app": "web"}
+    with pytest.raises(SchemaError, match="labelz"):
+        validate(manifest)
