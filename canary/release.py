@@ -59,7 +59,9 @@ class CanaryRelease(pulumi.ComponentResource):
             for version in settings.versions
         }
         service = AppService(
-            f"{name}-service", AppServiceArgs(namespace=namespace_name, app=settings.app, port=settings.port), opts=child
+            f"{name}-service",
+            AppServiceArgs(namespace=namespace_name, app=settings.app, port=settings.port),
+            opts=child,
         )
         gateway = IstioGateway(
             f"{name}-gateway",

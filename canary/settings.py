@@ -190,7 +190,9 @@ class StackSettings(_Settings):
                 raise _KeyError("canary.version", self.canary.version, f"must name one of the versions {known}")
             if self.canary.version == self.stable_version:
                 raise _KeyError(
-                    "canary.version", self.canary.version, "must differ from the stable version (it already gets the traffic)"
+                    "canary.version",
+                    self.canary.version,
+                    "must differ from the stable version (it already gets the traffic)",
                 )
         return self
 
@@ -316,7 +318,5 @@ def load_settings() -> StackSettings:
 
     prefix = f"{PROJECT}:"
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    raw = {
-        key[len(prefix) :]: runtime_config.get_config(key) for key in sorted(every_key) if key.startswith(prefix)
-    }
+    raw = {key[len(prefix) :]: runtime_config.get_config(key) for key in sorted(every_key) if key.startswith(prefix)}
     return parse_settings(raw)

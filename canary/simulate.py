@@ -33,6 +33,7 @@ class Registration:
     custom: bool
     parent: str
     dependencies: tuple[str, ...]
+    provider: str
     inputs: dict[str, Any]
 
 
@@ -89,6 +90,7 @@ class _RecordingMonitor(MockMonitor):
                     custom=request.custom,
                     parent=request.parent,
                     dependencies=tuple(request.dependencies),
+                    provider=request.provider,
                     inputs=self.resources[response.urn].state,
                 )
             )
@@ -144,7 +146,9 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise StackFileError(f"--stack {stack}: no stack file {stack_file}")
-    declared = (_read_yaml(project_dir / "Pulumi.yaml").get("config") or {}) if (project_dir / "Pulumi.yaml").is_file() else {}
+    declared = (
+        (_read_yaml(project_dir / "Pulumi.yaml").get("config") or {}) if (project_dir / "Pulumi.yaml").is_file() else {}
+    )
     values: dict[str, Any] = {
         key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec
     }

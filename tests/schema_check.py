@@ -45,7 +45,9 @@ def _validate_kubernetes(manifest: dict[str, Any], where: str) -> None:
     except kubernetes_validate.ValidationError as err:
         raise SchemaError(f"{where}: {err.message} at {'.'.join(map(str, err.path))}") from None
     except kubernetes_validate.SchemaNotFoundError:
-        raise SchemaError(f"{where}: Kubernetes {KUBERNETES_VERSION} has no {manifest['apiVersion']} {manifest['kind']}") from None
+        raise SchemaError(
+            f"{where}: Kubernetes {KUBERNETES_VERSION} has no {manifest['apiVersion']} {manifest['kind']}"
+        ) from None
 
 
 def _validate_custom_resource(manifest: dict[str, Any], where: str) -> None:
@@ -95,10 +97,10 @@ def _structural_to_json_schema(node: Any) -> Any:
         node["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if node.get("nullable") and "type" in node:
         node["type"] = [node["type"], "null"]
-    if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
-        if not node.get("x-kubernetes-preserve-unknown-fields"):
-            # The API server prunes unknown fields; strict field validation rejects them instead.
-            node["additionalProperties"] = False
+    closed = "properties" in node and "additionalProperties" not in node
+    if node.get("type") == "object" and closed and not node.get("x-kubernetes-preserve-unknown-fields"):
+        # The API server prunes unknown fields; strict field validation rejects them instead.
+        node["additionalProperties"] = False
     return node
 
 

@@ -125,3 +125,24 @@ def test_two_releases_in_one_stack_do_not_collide(recorded, baseline):
         assert {n for n in names if n.startswith("shop-a")} and {n for n in names if n.startswith("shop-b")}
 
     return pulumi.Output.all(first.namespace, second.namespace).apply(check)
+
+
+@pulumi.runtime.test
+def test_a_provider_given_to_the_program_reaches_every_object(recorded, baseline):
+    import pulumi_kubernetes as k8s
+    from pulumi.runtime import config as runtime_config
+
+    from canary.program import canary_stack
+
+    runtime_config.set_all_config({f"istio-canary:{k}": v for k, v in as_config_strings(baseline).items()})
+    render = k8s.Provider("render", render_yaml_to_directory="rendered")
+    outputs = canary_stack(pulumi.ResourceOptions(providers={"kubernetes": render}))
+
+    def check(_: Any) -> None:
+        objects = [r for r in recorded.registrations if r.custom and r.type.startswith("kubernetes:")]
+        assert objects
+        assert all(r.provider.startswith("urn:") and "::render::" in r.provider for r in objects), {
+            r.name: r.provider for r in objects
+        }
+
+    return pulumi.Output.all(*outputs.values()).apply(check)

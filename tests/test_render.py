@@ -42,7 +42,16 @@ def test_render_replaces_its_own_stale_files_but_keeps_others(tmp_path):
 
 def test_render_writes_the_stack_outputs_for_the_verifier(tmp_path):
     outputs = tmp_path / "outputs.json"
-    args = ["--stack", "dev", "--out", str(tmp_path / "m"), "--outputs", str(outputs), "--project-dir", str(PROJECT_DIR)]
+    args = [
+        "--stack",
+        "dev",
+        "--out",
+        str(tmp_path / "m"),
+        "--outputs",
+        str(outputs),
+        "--project-dir",
+        str(PROJECT_DIR),
+    ]
     assert main(args) == 0
     assert json.loads(outputs.read_text())["routes"] == [
         {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},

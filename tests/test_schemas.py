@@ -21,7 +21,12 @@ CASES = {
     "baseline": variant(),
     "no canary": variant(canary={}),
     "weighted canary with cookie and headers": variant(
-        canary={"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always", "x-team": "qa"}, "weight": 10}
+        canary={
+            "version": "v2",
+            "cookie": "version=v2",
+            "headers": {"x-canary": "always", "x-team": "qa"},
+            "weight": 10,
+        }
     ),
     "all traffic to the canary": variant(canary={"version": "v2", "weight": 100}),
     "dark launch": variant(

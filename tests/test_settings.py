@@ -89,7 +89,9 @@ BAD_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "key", "shown"), BAD_CONFIGS, ids=[f"{c[0]}={c[1]!r}"[:60] for c in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("path", "value", "key", "shown"), BAD_CONFIGS, ids=[f"{c[0]}={c[1]!r}"[:60] for c in BAD_CONFIGS]
+)
 def test_bad_config_names_key_and_value_and_registers_nothing(run, baseline, path, value, key, shown):
     simulation = Simulation()
     with pytest.raises(pulumi.RunError) as raised:
