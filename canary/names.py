@@ -120,3 +120,12 @@ def image_reference(value: str) -> str | None:
     if not _IMAGE.match(value):
         return "must be an image reference such as registry.example.com/team/app:1.2 or app@sha256:<digest>"
     return None
+
+
+_CHECKOV_ID = re.compile(r"^CKV2?_K8S_[0-9]+$")
+
+
+def checkov_check_id(value: str) -> str | None:
+    if not _CHECKOV_ID.match(value):
+        return "must be a checkov Kubernetes check id such as CKV_K8S_43"
+    return None

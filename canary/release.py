@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from canary.app_version import AppVersion, AppVersionArgs
 from canary.gateway import IstioGateway, IstioGatewayArgs
+from canary.namespace_security import NamespaceSecurity, NamespaceSecurityArgs
 from canary.routing import RoutingRules, RoutingRulesArgs, expected_routes
 from canary.service import AppService, AppServiceArgs
 from canary.settings import StackSettings
@@ -50,11 +51,30 @@ class CanaryRelease(pulumi.ComponentResource):
         # and deleted before it.
         namespace_name = namespace.metadata.name
 
+        if settings.security.mtls or settings.security.network_policy:
+            # Before the workloads, so that no pod ever runs without them.
+            security = NamespaceSecurity(
+                f"{name}-security",
+                NamespaceSecurityArgs(
+                    namespace=namespace_name,
+                    app=settings.app,
+                    istio_api_version=settings.istio_api_version,
+                    mtls=settings.security.mtls,
+                    network_policy=settings.security.network_policy,
+                    gateway_namespace=settings.gateway.namespace,
+                    gateway_selector=settings.gateway.selector,
+                ),
+                opts=child,
+            )
+            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[security])
+        else:
+            workload_opts = child
+
         versions = {
             version.name: AppVersion(
                 f"{name}-{version.name}",
                 AppVersionArgs(namespace=namespace_name, app=settings.app, port=settings.port, version=version),
-                opts=child,
+                opts=workload_opts,
             )
             for version in settings.versions
         }
@@ -90,6 +110,7 @@ class CanaryRelease(pulumi.ComponentResource):
                 canary=settings.canary,
                 version_header=settings.routing.version_header or None,
                 load_balancer_dns=settings.load_balancer_dns,
+                mesh=settings.routing.mesh,
                 route_targets=[versions[version].deployment for version in routed],
             ),
             opts=child,

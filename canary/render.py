@@ -48,10 +48,19 @@ def file_name(index: int, manifest: dict[str, Any]) -> str:
     return f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
 def to_yaml(manifest: dict[str, Any]) -> str:
+    """The usual top-level order, then keys sorted as `kubectl get -o yaml` sorts them: stable diffs."""
     fields = {key: manifest[key] for key in FIELD_ORDER if key in manifest}
-    fields.update({key: value for key, value in manifest.items() if key not in fields})
-    return yaml.safe_dump(fields, sort_keys=False, default_flow_style=False)
+    fields.update({key: value for key, value in sorted(manifest.items()) if key not in fields})
+    return yaml.safe_dump(_sorted(fields), sort_keys=False, default_flow_style=False, width=1000)
 
 
 def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> list[Path]:

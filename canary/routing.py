@@ -18,6 +18,8 @@ from canary.cookie import cookie_regex
 from canary.settings import CanarySettings
 
 EXTERNAL_DNS_TARGET = "external-dns.alpha.kubernetes.io/target"
+# Istio's reserved gateway name for every sidecar in the mesh.
+MESH_GATEWAY = "mesh"
 
 
 def destination_rule_spec(service_host: str, versions: Sequence[str]) -> dict[str, Any]:
@@ -115,6 +117,8 @@ class RoutingRulesArgs:
     canary: CanarySettings | None
     version_header: str | None
     load_balancer_dns: str | None = None
+    # Also bind the rules to the `mesh` gateway: in-mesh callers of the Service are routed alike.
+    mesh: bool = False
     # Deployments the routes send traffic to: the VirtualService waits until they are ready.
     route_targets: Sequence[pulumi.Resource] = field(default_factory=list)
 
@@ -151,8 +155,9 @@ class RoutingRules(pulumi.ComponentResource):
             ),
             spec=pulumi.Output.all(args.service_name, args.gateway_name).apply(
                 lambda names: virtual_service_spec(
-                    hosts=args.hosts,
-                    gateways=[names[1]],
+                    # For the `mesh` gateway the host is the Service, as in-mesh callers name it.
+                    hosts=[*args.hosts, names[0]] if args.mesh else args.hosts,
+                    gateways=[names[1], MESH_GATEWAY] if args.mesh else [names[1]],
                     service_host=names[0],
                     stable=args.stable,
                     canary=args.canary,

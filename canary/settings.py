@@ -16,6 +16,8 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from canary import names
+from canary.quantities import parse_quantity
+from canary.security_profiles import PROFILES
 
 PROJECT = "istio-canary"
 ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
@@ -64,11 +66,79 @@ CookiePair = Annotated[StrictStr, _checked(names.cookie_pair)]
 LabelKey = Annotated[StrictStr, _checked(names.label_key)]
 LabelValue = Annotated[StrictStr, _checked(names.label_value)]
 SecretName = Annotated[StrictStr, _checked(names.dns1123_subdomain)]
+CheckId = Annotated[StrictStr, _checked(names.checkov_check_id)]
+NonEmpty = Annotated[StrictStr, AfterValidator(lambda v: v if v.strip() else _fail("must not be empty"))]
 
 
 class _Settings(BaseModel):
     # Unknown keys are errors, so a typo such as `canary.wieght` is never silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _probe_path(value: str) -> str:
+    # An HTTP path the kubelet can request: absolute, no spaces or control characters.
+    if not value.startswith("/") or any(ch.isspace() or ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
+        _fail("must be an absolute HTTP path such as /healthz (no spaces)")
+    return value
+
+
+def _quantity(value: str) -> str:
+    if parse_quantity(value) <= 0:
+        _fail("must be more than zero")
+    return value
+
+
+Quantity = Annotated[StrictStr, AfterValidator(_quantity)]
+
+
+class ProbeSettings(_Settings):
+    """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
+
+    type: Literal["http", "tcp"] = "http"
+    path: Annotated[StrictStr, AfterValidator(_probe_path)] = "/"
+
+    @pydantic.model_validator(mode="after")
+    def _path_only_for_http(self) -> ProbeSettings:
+        if self.type == "tcp" and "path" in self.model_fields_set:
+            raise ValueError("path applies to http probes only; remove it or use type: http")
+        return self
+
+
+class ComputeSettings(_Settings):
+    cpu: Quantity
+    memory: Quantity
+
+
+class ResourceSettings(_Settings):
+    """Requests reserve capacity on a node; limits cap the container (memory over it is killed)."""
+
+    requests: ComputeSettings = Field(default_factory=lambda: ComputeSettings(cpu="100m", memory="128Mi"))
+    limits: ComputeSettings = Field(default_factory=lambda: ComputeSettings(cpu="500m", memory="256Mi"))
+
+    @pydantic.model_validator(mode="after")
+    def _requests_within_limits(self) -> ResourceSettings:
+        for kind in ("cpu", "memory"):
+            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
+            if parse_quantity(request) > parse_quantity(limit):
+                # Kubernetes refuses such a pod; say so before anything is deployed.
+                raise ValueError(f"requests.{kind} {request} is more than limits.{kind} {limit}")
+        return self
+
+
+class AutoscalingSettings(_Settings):
+    """A HorizontalPodAutoscaler on CPU; the Deployment's replica count is then left to it."""
+
+    min: Annotated[StrictInt, _between(1, 1000)]
+    max: Annotated[StrictInt, _between(1, 1000)]
+    cpu: Percent = 80
+
+    @pydantic.model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoscalingSettings:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is more than max {self.max}")
+        if self.cpu == 0:
+            raise ValueError("cpu must be a target utilization from 1 to 100")
+        return self
 
 
 class VersionSettings(_Settings):
@@ -78,6 +148,26 @@ class VersionSettings(_Settings):
     image: ImageRef
     replicas: Replicas = 1
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    security_profile: Literal[tuple(PROFILES)] = Field("hardened", alias="securityProfile")
+    run_as_user: Annotated[StrictInt, _between(1, 2_147_483_647)] = Field(10001, alias="runAsUser")
+    autoscaling: AutoscalingSettings | None = None
+    # Scanner checks this version deliberately does not meet: check id -> reason, shown on the
+    # Deployment as checkov skip annotations.
+    scan_exceptions: dict[CheckId, NonEmpty] = Field(default_factory=dict, alias="scanExceptions")
+
+    @pydantic.model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> VersionSettings:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError("set replicas or autoscaling, not both: the autoscaler owns the replica count")
+        if "run_as_user" in self.model_fields_set and not PROFILES[self.security_profile].runs_as_user:
+            raise ValueError(f"runAsUser does not apply to securityProfile {self.security_profile!r}")
+        return self
+
+    @property
+    def min_replicas(self) -> int:
+        return self.autoscaling.min if self.autoscaling is not None else self.replicas
 
 
 class CanarySettings(_Settings):
@@ -109,6 +199,8 @@ class TlsSettings(_Settings):
 
 class GatewaySettings(_Settings):
     selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"istio": "ingressgateway"})
+    # Where the ingress gateway pods run: the NetworkPolicy admits them from there.
+    namespace: NamespaceName = "istio-system"
     tls: TlsSettings | None = None
 
     @pydantic.field_validator("selector")
@@ -133,6 +225,15 @@ class RoutingSettings(_Settings):
     version_header: Annotated[str | Literal[False], pydantic.BeforeValidator(_header_name_or_false)] = Field(
         DEFAULT_VERSION_HEADER, alias="versionHeader"
     )
+    # Also route in-mesh callers of the Service (east-west traffic) by the same rules.
+    mesh: StrictBool = False
+
+
+class SecuritySettings(_Settings):
+    # A PeerAuthentication requiring mutual TLS for every workload of the namespace.
+    mtls: StrictBool = False
+    # A NetworkPolicy admitting only the ingress gateway and the namespace's own pods.
+    network_policy: StrictBool = Field(False, alias="networkPolicy")
 
 
 class StackSettings(_Settings):
@@ -149,6 +250,7 @@ class StackSettings(_Settings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     istio_api_version: Literal[ISTIO_API_VERSIONS] = Field(ISTIO_API_VERSIONS[0], alias="istioApiVersion")
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @pydantic.field_validator("canary", mode="before")
     @classmethod
@@ -226,7 +328,7 @@ class _KeyError(ValueError):
 
 
 # Keys whose config value is a structured (JSON) value; every other key is a plain string.
-_STRUCTURED = {"hosts", "versions", "canary", "gateway", "routing"}
+_STRUCTURED = {"hosts", "versions", "canary", "gateway", "routing", "security"}
 _INTEGER = {"port"}
 _OPTIONAL_EMPTY = {"stable", "loadBalancerDns"}  # "" (the Pulumi.yaml default) means "not set"
 _KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,11 @@ def dev_stack() -> Simulation:
 
 
 @pytest.fixture
-def recorded() -> Simulation:
+def recorded() -> Iterator[Simulation]:
     """Mocks that record every registration, for tests that build one component themselves."""
     simulation = Simulation()
     install_mocks(simulation)
-    return simulation
+    yield simulation
+    # As `simulate` does: close the mocks' event loop rather than leave it to the collector.
+    asyncio.get_event_loop().close()
+    asyncio.set_event_loop(None)

