@@ -46,8 +46,6 @@ PROFILES: dict[str, SecurityProfile] = {
             "CKV_K8S_23": _ROOT_REASON,
             "CKV_K8S_25": "securityProfile root: adds back CHOWN, NET_BIND_SERVICE, SETGID and SETUID only, "
             "which the root start-up needs",
-            "CKV_K8S_37": "securityProfile root: adds back CHOWN, NET_BIND_SERVICE, SETGID and SETUID only, "
-            "which the root start-up needs",
             "CKV_K8S_40": _ROOT_REASON,
         },
     ),

@@ -67,7 +67,16 @@ LabelKey = Annotated[StrictStr, _checked(names.label_key)]
 LabelValue = Annotated[StrictStr, _checked(names.label_value)]
 SecretName = Annotated[StrictStr, _checked(names.dns1123_subdomain)]
 CheckId = Annotated[StrictStr, _checked(names.checkov_check_id)]
-NonEmpty = Annotated[StrictStr, AfterValidator(lambda v: v if v.strip() else _fail("must not be empty"))]
+def _scan_reason(value: str) -> str:
+    if not value.strip():
+        _fail("must give a reason")
+    if "=" in value or "\n" in value:
+        # checkov splits `CHECK=reason` on "=": a second one makes it crash.
+        _fail("must be one line without '='")
+    return value
+
+
+ScanReason = Annotated[StrictStr, AfterValidator(_scan_reason)]
 
 
 class _Settings(BaseModel):
@@ -155,7 +164,7 @@ class VersionSettings(_Settings):
     autoscaling: AutoscalingSettings | None = None
     # Scanner checks this version deliberately does not meet: check id -> reason, shown on the
     # Deployment as checkov skip annotations.
-    scan_exceptions: dict[CheckId, NonEmpty] = Field(default_factory=dict, alias="scanExceptions")
+    scan_exceptions: dict[CheckId, ScanReason] = Field(default_factory=dict, alias="scanExceptions")
 
     @pydantic.model_validator(mode="after")
     def _replicas_or_autoscaling(self) -> VersionSettings:

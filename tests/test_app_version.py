@@ -81,7 +81,7 @@ def test_root_profile_adds_back_only_what_root_start_up_needs(run):
 def test_root_profile_states_each_check_it_cannot_meet_on_the_deployment(run):
     deployment = deployments(run(with_versions({**V1, "securityProfile": "root"})))["web-deployment-v1"]
     skipped = {value.split("=", 1)[0]: value.split("=", 1)[1] for value in deployment["metadata"]["annotations"].values()}
-    assert set(skipped) == {"CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25", "CKV_K8S_37", "CKV_K8S_40"}
+    assert set(skipped) == {"CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25", "CKV_K8S_40"}
     assert all(reason.startswith("securityProfile root:") for reason in skipped.values())
 
 
@@ -90,7 +90,7 @@ def test_scan_exceptions_from_config_join_the_profile_ones(run):
     annotations = deployments(run(with_versions(version)))["web-deployment-v1"]["metadata"]["annotations"]
     assert "CKV_K8S_43=published by tag only" in annotations.values()
     assert all(key.startswith("checkov.io/skip") for key in annotations)
-    assert len(annotations) == 6
+    assert len(annotations) == 5
 
 
 def test_hardened_version_without_exceptions_carries_no_annotations(run):

@@ -184,3 +184,23 @@ def test_load_balancer_dns_becomes_the_external_dns_annotation(recorded):
         }
 
     return rules.virtual_service_name.apply(check)
+
+
+def test_mesh_routing_binds_the_rules_to_the_mesh_gateway_and_the_service_host(run):
+    from tests.conftest import BASELINE
+
+    config = {**BASELINE, "routing": {"mesh": True}, "canary": {"version": "v2", "cookie": "version=v2", "weight": 10}}
+    (virtual_service,) = run(config).find("VirtualService")
+    assert virtual_service["spec"]["gateways"] == ["web-gateway", "mesh"]
+    assert virtual_service["spec"]["hosts"] == ["web.example.com", "web-service"]
+    # In-mesh callers see the same rules: the cookie route, then the weighted split.
+    assert split_for(virtual_service["spec"], {"cookie": "a=1; version=v2"}) == {"v2": 100}
+    assert split_for(virtual_service["spec"], {}) == {"v1": 90, "v2": 10}
+
+
+def test_without_mesh_routing_only_the_gateway_is_bound(run):
+    from tests.conftest import BASELINE
+
+    (virtual_service,) = run(BASELINE).find("VirtualService")
+    assert virtual_service["spec"]["gateways"] == ["web-gateway"]
+    assert virtual_service["spec"]["hosts"] == ["web.example.com"]

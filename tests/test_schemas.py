@@ -47,6 +47,25 @@ CASES = {
         ],
     ),
     "version header off": variant(routing={"versionHeader": False}),
+    "production workloads": variant(
+        port=8080,
+        versions=[
+            {
+                "name": "v1",
+                "image": "registry.example.com/web:1@sha256:" + "b" * 64,
+                "probe": {"type": "tcp"},
+                "resources": {"requests": {"cpu": "0.25", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+                "autoscaling": {"min": 3, "max": 9, "cpu": 60},
+            },
+            {"name": "v2", "image": "web:2", "replicas": 4, "securityProfile": "root"},
+        ],
+        routing={"mesh": True},
+        security={"mtls": True, "networkPolicy": True},
+    ),
+    **{
+        f"namespace security, istio {version}": variant(istioApiVersion=version, security={"mtls": True, "networkPolicy": True})
+        for version in ISTIO_API_VERSIONS
+    },
     **{f"istio {version}": variant(istioApiVersion=version) for version in ISTIO_API_VERSIONS},
 }
 

@@ -107,6 +107,7 @@ BAD_CONFIGS = [
     ("versions[0].securityProfile", "paranoid", "versions[0].securityProfile", "'paranoid'"),
     ("versions[0].runAsUser", 0, "versions[0].runAsUser", "0"),
     ("versions[0].scanExceptions", {"CKV_K8S_43": ""}, "versions[0].scanExceptions.CKV_K8S_43", "''"),
+    ("versions[0].scanExceptions", {"CKV_K8S_43": "tag=1.0"}, "versions[0].scanExceptions.CKV_K8S_43", "'tag=1.0'"),
     ("versions[0].scanExceptions", {"K8S_43": "why"}, "versions[0].scanExceptions.K8S_43", "'K8S_43'"),
     ("security.mtls", "yes", "security.mtls", "'yes'"),
     ("security.networkpolicy", True, "security.networkpolicy", "True"),
