@@ -367,8 +367,6 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
     if not errors:
         try:
             return StackSettings.model_validate(values)
-        except _KeyError as err:
-            errors.append(f"{err.key}: {err.reason}, got {err.value!r}")
         except pydantic.ValidationError as err:
             errors.extend(_describe(error) for error in err.errors())
     raise ConfigError(f"invalid stack config (keys under {PROJECT}:):\n  " + "\n  ".join(errors))
