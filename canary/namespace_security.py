@@ -23,7 +23,9 @@ def peer_authentication_spec() -> dict[str, Any]:
     return {"mtls": {"mode": "STRICT"}}
 
 
-def network_policy_spec(gateway_namespace: str, gateway_selector: Mapping[str, str]) -> k8s.networking.v1.NetworkPolicySpecArgs:
+def network_policy_spec(
+    gateway_namespace: str, gateway_selector: Mapping[str, str]
+) -> k8s.networking.v1.NetworkPolicySpecArgs:
     return k8s.networking.v1.NetworkPolicySpecArgs(
         # Every pod of the namespace: it belongs to this release.
         pod_selector=k8s.meta.v1.LabelSelectorArgs(),

@@ -67,6 +67,8 @@ LabelKey = Annotated[StrictStr, _checked(names.label_key)]
 LabelValue = Annotated[StrictStr, _checked(names.label_value)]
 SecretName = Annotated[StrictStr, _checked(names.dns1123_subdomain)]
 CheckId = Annotated[StrictStr, _checked(names.checkov_check_id)]
+
+
 def _scan_reason(value: str) -> str:
     if not value.strip():
         _fail("must give a reason")

@@ -106,9 +106,8 @@ def checkov_executable() -> Path:
     configured = os.environ.get("CHECKOV")
     executable = Path(configured) if configured else PROJECT_DIR / "venv-scan" / "bin" / "checkov"
     if not executable.is_file():
-        raise CheckovError(
-            f"no checkov at {executable}: python3 -m venv venv-scan && venv-scan/bin/pip install -r requirements-scan.txt"
-        )
+        install = "python3 -m venv venv-scan && venv-scan/bin/pip install -r requirements-scan.txt"
+        raise CheckovError(f"no checkov at {executable}: {install}")
     return executable
 
 

@@ -7,7 +7,7 @@ apps that print their version, names it in the body too.
 
 Faults the verifier must count rather than crash on are switchable: a status per version
 (a canary that answers 503), every k-th request stalled past the client's timeout, every k-th
-answer without any version.
+answer without any version, every k-th answer cut off mid-way.
 
 It is an ``asyncio.Protocol`` server with precomputed answers, so that in the benchmark the
 load generators, not the server, are what is measured. Run it alone with
@@ -25,6 +25,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections import Counter
@@ -64,6 +65,10 @@ class MeshConfig:
     stall_every: int = 0
     stall_seconds: float = 2.0
     unversioned_every: int = 0
+    truncate_every: int = 0
+    """Every k-th answer is cut off halfway and its connection closed."""
+    record_order: bool = False
+    """Keep the rule index of every request in arrival order (``FakeMesh.order``)."""
 
 
 class _Picker:
@@ -95,13 +100,13 @@ class FakeMesh:
     def __init__(self, config: MeshConfig) -> None:
         self.config = config
         seed = config.seed
-        self._pickers = [
-            _Picker(rule.split, None if seed is None else seed + i)
-            for i, rule in enumerate(config.rules)
-        ]
+        self._pickers = [_Picker(rule.split, None if seed is None else seed + i) for i, rule in enumerate(config.rules)]
         self.served: Counter[tuple[int, str]] = Counter()
-        """(rule index, version) -> answers sent, the truth the client's counts are checked against."""
+        """(rule index, version) -> requests routed there: the truth the client is checked against."""
         self.requests = 0
+        self.stalled = 0
+        self.order: list[int] = []
+        self.truncated = 0
         self._answers: dict[tuple[str, int, bool], bytes] = {}
 
     def route(self, cookies: list[str], headers: Mapping[str, str]) -> tuple[int, str] | None:
@@ -150,7 +155,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        while True:
+        while self._transport is not None:
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
@@ -177,11 +182,19 @@ class _Connection(asyncio.Protocol):
         else:
             index, version = routed
             mesh.served[routed] += 1
+            if config.record_order:
+                mesh.order.append(index)
             status = config.status_by_version.get(version, 200)
             versioned = not (config.unversioned_every and n % config.unversioned_every == 0)
             answer = mesh.answer(version, status, versioned)
         if config.stall_every and n % config.stall_every == 0:
+            mesh.stalled += 1
             asyncio.get_running_loop().call_later(config.stall_seconds, self._write, answer)
+        elif config.truncate_every and n % config.truncate_every == 0:
+            mesh.truncated += 1
+            self._write(answer[: len(answer) // 2])
+            if self._transport is not None:
+                self._transport.close()
         else:
             self._write(answer)
 
@@ -202,9 +215,9 @@ def listening_socket(port: int = 0, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-async def serve(mesh: FakeMesh, sock: socket.socket, stop: asyncio.Event) -> None:
+async def serve(mesh: FakeMesh, sock: socket.socket, stop: asyncio.Event, tls: ssl.SSLContext | None = None) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Connection(mesh), sock=sock)
+    server = await loop.create_server(lambda: _Connection(mesh), sock=sock, ssl=tls)
     async with server:
         await stop.wait()
 
@@ -219,9 +232,14 @@ class RunningMesh:
 
 
 @contextlib.contextmanager
-def serve_in_thread(config: MeshConfig) -> Iterator[RunningMesh]:
-    """Serve ``config`` on 127.0.0.1 on a free port until the block ends."""
-    mesh = FakeMesh(config)
+def serve_in_thread(
+    config: MeshConfig, tls: ssl.SSLContext | None = None, mesh: FakeMesh | None = None
+) -> Iterator[RunningMesh]:
+    """Serve ``config`` on 127.0.0.1 on a free port until the block ends (HTTPS with ``tls``).
+
+    ``mesh`` replaces the routing of ``config.rules`` with a mesh of the caller's own.
+    """
+    mesh = mesh if mesh is not None else FakeMesh(config)
     sock = listening_socket()
     port = sock.getsockname()[1]
     loop = asyncio.new_event_loop()
@@ -231,14 +249,15 @@ def serve_in_thread(config: MeshConfig) -> Iterator[RunningMesh]:
     def run() -> None:
         asyncio.set_event_loop(loop)
         loop.call_soon(ready.set)
-        loop.run_until_complete(serve(mesh, sock, stop))
+        loop.run_until_complete(serve(mesh, sock, stop, tls))
         loop.close()
 
     thread = threading.Thread(target=run, name="fake-mesh", daemon=True)
     thread.start()
     ready.wait(5)
     try:
-        yield RunningMesh(mesh=mesh, url=f"http://{LOOPBACK}:{port}/", port=port)
+        scheme = "https" if tls else "http"
+        yield RunningMesh(mesh=mesh, url=f"{scheme}://{LOOPBACK}:{port}/", port=port)
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(5)

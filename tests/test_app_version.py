@@ -80,7 +80,9 @@ def test_root_profile_adds_back_only_what_root_start_up_needs(run):
 
 def test_root_profile_states_each_check_it_cannot_meet_on_the_deployment(run):
     deployment = deployments(run(with_versions({**V1, "securityProfile": "root"})))["web-deployment-v1"]
-    skipped = {value.split("=", 1)[0]: value.split("=", 1)[1] for value in deployment["metadata"]["annotations"].values()}
+    skipped = {
+        value.split("=", 1)[0]: value.split("=", 1)[1] for value in deployment["metadata"]["annotations"].values()
+    }
     assert set(skipped) == {"CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25", "CKV_K8S_40"}
     assert all(reason.startswith("securityProfile root:") for reason in skipped.values())
 
@@ -112,7 +114,11 @@ def test_autoscaled_version_leaves_replicas_to_the_autoscaler(run):
     simulation = run(with_versions({**V1, "autoscaling": {"min": 2, "max": 6, "cpu": 70}}))
     assert "replicas" not in deployments(simulation)["web-deployment-v1"]["spec"]
     (autoscaler,) = simulation.find("HorizontalPodAutoscaler")
-    assert autoscaler["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web-deployment-v1"}
+    assert autoscaler["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web-deployment-v1",
+    }
     assert (autoscaler["spec"]["minReplicas"], autoscaler["spec"]["maxReplicas"]) == (2, 6)
     assert autoscaler["spec"]["metrics"][0]["resource"] == {
         "name": "cpu",

@@ -63,7 +63,9 @@ CASES = {
         security={"mtls": True, "networkPolicy": True},
     ),
     **{
-        f"namespace security, istio {version}": variant(istioApiVersion=version, security={"mtls": True, "networkPolicy": True})
+        f"namespace security, istio {version}": variant(
+            istioApiVersion=version, security={"mtls": True, "networkPolicy": True}
+        )
         for version in ISTIO_API_VERSIONS
     },
     **{f"istio {version}": variant(istioApiVersion=version) for version in ISTIO_API_VERSIONS},

@@ -14,11 +14,11 @@ import math
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from canary.traffic.client import Target
-from canary.traffic.expected import UNSET, Expectation, ExpectationError, load_file, load_stack
+from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
 
 EXIT_OK = 0
@@ -26,8 +26,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 _INTERRUPTED = 130
 _LOG_EVERY = 5.0
-
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class UsageError(Exception):
@@ -40,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _whole(minimum: int, maximum: int | None = None):
+def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -85,7 +83,7 @@ def _fraction(text: str) -> float:
 
 
 def _header_name(text: str) -> str:
-    if not _TOKEN.fullmatch(text):
+    if not TOKEN.fullmatch(text):
         raise argparse.ArgumentTypeError(f"must be a header name, got {text!r}")
     return text
 
@@ -107,13 +105,9 @@ def _common_parser(prog: str, description: str) -> _Parser:
     parser = _Parser(prog=prog, description=description)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", metavar="NAME", help="read routes and URLs from this stack")
-    source.add_argument(
-        "--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)"
-    )
+    source.add_argument("--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)")
     parser.add_argument("--url", help="where to send requests (default: the stack's first URL)")
-    parser.add_argument(
-        "--host", type=_host, help="Host header to send, when --url is a load balancer address"
-    )
+    parser.add_argument("--host", type=_host, help="Host header to send, when --url is a load balancer address")
     version = parser.add_mutually_exclusive_group()
     version.add_argument(
         "--version-header",
@@ -128,36 +122,35 @@ def _common_parser(prog: str, description: str) -> _Parser:
         help="read the version from the body instead: the first group, or the whole match",
     )
     parser.add_argument(
-        "--concurrency", type=_whole(1, 1000), default=32, help="requests in flight (default 32)"
+        "--concurrency", type=_whole(1, 1000), default=32, metavar="N", help="requests in flight (default 32)"
     )
     parser.add_argument(
-        "--timeout", type=_positive, default=5.0, help="seconds for one request (default 5)"
+        "--timeout", type=_positive, default=5.0, metavar="SECONDS", help="seconds for one request (default 5)"
     )
-    parser.add_argument(
-        "--insecure", action="store_true", help="do not verify the server's TLS certificate"
-    )
+    parser.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     return parser
 
 
 def verify_parser() -> _Parser:
     parser = _common_parser(
         "canary verify",
-        "Send each route's kind of request and test whether the versions that answered "
-        "match the expected split.",
+        "Send each route's kind of request and test whether the versions that answered match the expected split.",
     )
     parser.add_argument(
-        "--requests", type=_whole(1), default=1000, help="requests per route (default 1000)"
+        "--requests", type=_whole(1), default=1000, metavar="N", help="requests per route (default 1000)"
     )
-    parser.add_argument("--rate", type=_positive, help="cap on requests per second, all routes")
+    parser.add_argument("--rate", type=_positive, metavar="RPS", help="cap on requests per second, all routes")
     parser.add_argument(
         "--confidence",
         type=_open_fraction,
+        metavar="C",
         default=0.99,
         help="confidence of the test (default 0.99)",
     )
     parser.add_argument(
         "--max-error-rate",
         type=_fraction,
+        metavar="F",
         default=0.01,
         help="share of a route's requests that may fail (default 0.01)",
     )
@@ -173,15 +166,16 @@ def traffic_parser() -> _Parser:
     )
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
-        "--interval", type=_positive, default=0.5, help="seconds between requests (default 0.5)"
+        "--interval", type=_positive, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
     )
-    pace.add_argument("--rate", type=_positive, help="requests per second instead of --interval")
-    parser.add_argument("--duration", type=_positive, help="seconds to run (default: until Ctrl-C)")
+    pace.add_argument("--rate", type=_positive, metavar="RPS", help="requests per second instead of --interval")
+    parser.add_argument("--duration", type=_positive, metavar="SECONDS", help="seconds to run (default: until Ctrl-C)")
     return parser
 
 
 @dataclass(frozen=True)
 class _Plan:
+    url: str
     expectation: Expectation
     target: Target
     reader: VersionReader
@@ -213,7 +207,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
         reader = VersionReader(header=DEFAULT_HEADER)
     else:
         reader = VersionReader(header=expectation.version_header)
-    return _Plan(expectation=expectation, target=target, reader=reader)
+    return _Plan(url=url, expectation=expectation, target=target, reader=reader)
 
 
 def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace | int:
@@ -236,12 +230,15 @@ async def _reachable(plan: _Plan, timeout: float) -> str | None:
     problem = await probe(plan.target, request, timeout)
     if problem is None:
         return None
-    return f"cannot reach {plan.target.scheme}://{plan.target.address}:{plan.target.port}: {problem}"
+    return f"cannot reach {plan.url}: {problem}"
 
 
-def verify_main(argv: Sequence[str]) -> int:
-    """``python -m canary verify``: 0 when every route holds, 1 when one does not, 2 else."""
-    parser = verify_parser()
+def _run_command(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str],
+    command: Callable[[str, argparse.Namespace, _Plan], Awaitable[int]],
+) -> int:
+    """Parse and check the flags, then run `command(prog, args, plan)`; one-line errors only."""
     try:
         args = _parse(parser, argv)
         if isinstance(args, int):
@@ -250,10 +247,15 @@ def verify_main(argv: Sequence[str]) -> int:
     except (UsageError, ExpectationError) as exc:
         return _fail(parser.prog, str(exc))
     try:
-        return asyncio.run(_verify(parser.prog, args, plan))
-    except KeyboardInterrupt:
+        return asyncio.run(command(parser.prog, args, plan))
+    except KeyboardInterrupt:  # e.g. a second Ctrl-C while `traffic` is stopping
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return _INTERRUPTED
+
+
+def verify_main(argv: Sequence[str]) -> int:
+    """``python -m canary verify``: 0 when every route holds, 1 when one does not, 2 else."""
+    return _run_command(verify_parser(), argv, _verify)
 
 
 async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
@@ -270,38 +272,19 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     criteria = Criteria(confidence=args.confidence, max_error_rate=args.max_error_rate)
     show = report.stderr_is_terminal()
     async with report.progress(routes, tallies, args.requests, show):
-        verification = await run_verify(
-            plan.target, routes, tallies, plan.reader, settings, args.requests, criteria
-        )
+        verification = await run_verify(plan.target, routes, tallies, plan.reader, settings, args.requests, criteria)
     if args.json:
         report.print_json(verification.to_json())
     else:
         report.print_verdict(verification)
-    http_answers = sum(
-        t.answered + sum(n for kind, n in t.errors.items() if kind.startswith("http_"))
-        + t.errors.get("no_version", 0)
-        for t in tallies
-    )
-    if http_answers == 0:
-        return _fail(prog, f"no request got an HTTP answer from {args.url or 'the URL'}")
+    if not any(tally.reached for tally in tallies):
+        return _fail(prog, f"no request got an HTTP answer from {plan.url}")
     return EXIT_OK if verification.ok else EXIT_FAILED
 
 
 def traffic_main(argv: Sequence[str]) -> int:
     """``python -m canary traffic``: 0 after a clean stop (duration or Ctrl-C), 2 on errors."""
-    parser = traffic_parser()
-    try:
-        args = _parse(parser, argv)
-        if isinstance(args, int):
-            return args
-        plan = _plan(args)
-    except (UsageError, ExpectationError) as exc:
-        return _fail(parser.prog, str(exc))
-    try:
-        return asyncio.run(_traffic(parser.prog, args, plan))
-    except KeyboardInterrupt:  # a second Ctrl-C while stopping
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return _INTERRUPTED
+    return _run_command(traffic_parser(), argv, _traffic)
 
 
 async def _traffic(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
@@ -324,9 +307,7 @@ async def _traffic(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         async with report.live_counts(routes, tallies, _LOG_EVERY):
-            seconds = await run_traffic(
-                plan.target, routes, tallies, plan.reader, settings, stop, args.duration
-            )
+            seconds = await run_traffic(plan.target, routes, tallies, plan.reader, settings, stop, args.duration)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -32,7 +32,7 @@ class ProtocolError(Exception):
     """The peer sent something that is not HTTP/1.x."""
 
 
-class ConnectionClosed(ConnectionError):
+class ConnectionClosedError(ConnectionError):
     """The connection closed before a whole answer arrived.
 
     ``empty`` says no byte of the answer had arrived, the case in which a request on a reused
@@ -141,13 +141,13 @@ class Connection(asyncio.Protocol):
             return
         head = self._head
         if head is not None and head[2] == _UNTIL_CLOSE:
-            status, headers, start, _ = head
+            status, headers, _, start = head
             self._finish(Answer(status, headers, bytes(self._buffer[start:])), len(self._buffer))
             return
         if exc is not None and not isinstance(exc, ConnectionError):
             waiter.set_exception(exc)  # a TLS failure, say: keep what it was
         else:
-            waiter.set_exception(ConnectionClosed(empty=not self._buffer))
+            waiter.set_exception(ConnectionClosedError(empty=not self._buffer))
         self._waiter = None
 
     # use
@@ -157,7 +157,7 @@ class Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Answer] = loop.create_future()
         if self._transport is None:
-            waiter.set_exception(ConnectionClosed(empty=True))
+            waiter.set_exception(ConnectionClosedError(empty=True))
             return waiter
         self._waiter = waiter
         self._head = None
@@ -240,10 +240,8 @@ def _parse_head(head: bytes) -> tuple[int, dict[bytes, bytes], bool]:
         # Repeated headers are joined as RFC 9110 allows for list-valued fields.
         headers[key] = headers[key] + b", " + value if key in headers else value
     connection = headers.get(b"connection", b"").lower()
-    if status_line[0] == b"HTTP/1.0":
-        keep_alive = b"keep-alive" in connection
-    else:
-        keep_alive = b"close" not in connection
+    # HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes unless told not to.
+    keep_alive = b"keep-alive" in connection if status_line[0] == b"HTTP/1.0" else b"close" not in connection
     return status, headers, keep_alive
 
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# RFC 9110 token characters, for header and cookie names.
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 9110 token characters: what a header or cookie name may be made of."""
 # Headers the request line and the engine own; a route may not set them.
 _RESERVED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 # Other cookies a browser sends, so the route's cookie is tried first, in the middle and
@@ -62,7 +62,7 @@ class Route:
             [first, self.cookie, second],
             [first, second, self.cookie],
         )
-        return [base + [("Cookie", "; ".join(cookies))] for cookies in placements]
+        return [[*base, ("Cookie", "; ".join(cookies))] for cookies in placements]
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,7 @@ def _parse_route(item: Any, where: str) -> Route:
         raise ExpectationError(f"{where}.when must be an object, got {_short(when)}")
     unknown = set(when) - {"cookie", "headers"}
     if unknown:
-        raise ExpectationError(
-            f"{where}.when has unknown key {sorted(unknown)[0]!r} (known: cookie, headers)"
-        )
+        raise ExpectationError(f"{where}.when has unknown key {sorted(unknown)[0]!r} (known: cookie, headers)")
     return Route(
         when=when,
         split=_parse_split(item.get("split"), f"{where}.split"),
@@ -112,9 +110,7 @@ def _parse_split(split: Any, where: str) -> dict[str, int]:
         if not version.strip():
             raise ExpectationError(f"{where} has an empty version name")
         if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
-            raise ExpectationError(
-                f"{where}.{version} must be an integer from 0 to 100, got {_short(percent)}"
-            )
+            raise ExpectationError(f"{where}.{version} must be an integer from 0 to 100, got {_short(percent)}")
     total = sum(split.values())
     if total != 100:
         raise ExpectationError(f"{where} must add up to 100, got {total}")
@@ -125,7 +121,7 @@ def _parse_cookie(cookie: Any, where: str) -> str:
     if not isinstance(cookie, str):
         raise ExpectationError(f"{where} must be a string name=value, got {_short(cookie)}")
     name, sep, value = cookie.partition("=")
-    if not sep or not _TOKEN.fullmatch(name) or any(c in value for c in ';,"\\ \r\n'):
+    if not sep or not TOKEN.fullmatch(name) or any(c in value for c in ';,"\\ \r\n'):
         raise ExpectationError(f"{where} must look like name=value, got {cookie!r}")
     return cookie
 
@@ -135,7 +131,7 @@ def _parse_headers(headers: Any, where: str) -> tuple[tuple[str, str], ...]:
         raise ExpectationError(f"{where} must be an object, got {_short(headers)}")
     parsed = []
     for name, value in headers.items():
-        if not _TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+        if not TOKEN.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
             raise ExpectationError(f"{where} has a header name that cannot be sent: {name!r}")
         if not isinstance(value, str) or "\r" in value or "\n" in value:
             raise ExpectationError(f"{where}.{name} must be a one-line string, got {_short(value)}")
@@ -154,8 +150,7 @@ def from_outputs(outputs: Any, source: str) -> Expectation:
         return Expectation(routes=parse_routes(outputs, source), source=source)
     if not isinstance(outputs, dict) or "routes" not in outputs:
         raise ExpectationError(
-            f"{source}: expected a routes list or stack outputs with a 'routes' key, "
-            f"got {_short(outputs)}"
+            f"{source}: expected a routes list or stack outputs with a 'routes' key, got {_short(outputs)}"
         )
     urls = outputs.get("urls") or []
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
@@ -163,7 +158,7 @@ def from_outputs(outputs: Any, source: str) -> Expectation:
     header = outputs.get("versionHeader", UNSET)
     if header is False or header is None or header == "":
         header = None
-    elif header != UNSET and not (isinstance(header, str) and _TOKEN.fullmatch(header)):
+    elif header != UNSET and not (isinstance(header, str) and TOKEN.fullmatch(header)):
         raise ExpectationError(f"{source}: versionHeader must be a header name, got {_short(header)}")
     return Expectation(
         routes=parse_routes(outputs["routes"], source),
@@ -192,9 +187,7 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 def load_stack(name: str, run: Runner = subprocess.run) -> Expectation:
     """Read the outputs of stack ``name`` with ``pulumi stack output --json``."""
     if shutil.which("pulumi") is None:
-        raise ExpectationError(
-            "the Pulumi CLI (pulumi) is not on PATH: install it, or pass --routes FILE"
-        )
+        raise ExpectationError("the Pulumi CLI (pulumi) is not on PATH: install it, or pass --routes FILE")
     command = ["pulumi", "stack", "output", "--json", "--stack", name]
     try:
         done = run(command, capture_output=True, text=True, timeout=120, check=False)

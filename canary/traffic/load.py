@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from canary.traffic.client import (
     Answer,
     Connection,
-    ConnectionClosed,
+    ConnectionClosedError,
     ProtocolError,
     Target,
     connect,
@@ -48,7 +48,7 @@ class Tally:
     that size, so a ``traffic`` run of hours stays small.
     """
 
-    __slots__ = ("counts", "errors", "_latencies", "_seen", "_rng")
+    __slots__ = ("_latencies", "_rng", "_seen", "counts", "errors")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
@@ -69,6 +69,13 @@ class Tally:
     @property
     def total(self) -> int:
         return self.answered + self.failed
+
+    @property
+    def reached(self) -> int:
+        """Requests that got an HTTP answer of any kind (with a version, an error status, or
+        neither)."""
+        http = sum(n for kind, n in self.errors.items() if kind.startswith("http_"))
+        return self.answered + http + self.errors.get("no_version", 0)
 
     @property
     def latencies(self) -> Sequence[float]:
@@ -123,9 +130,7 @@ def error_kind(exc: BaseException) -> str:
     raise exc
 
 
-async def fetch(
-    target: Target, request: bytes, timeout: float, conn: Connection | None
-) -> tuple[Answer, Connection]:
+async def fetch(target: Target, request: bytes, timeout: float, conn: Connection | None) -> tuple[Answer, Connection]:
     """Send ``request`` on ``conn`` (or a new connection) and wait for its answer.
 
     A reused keep-alive connection that closes before any byte of the answer was closed by
@@ -141,7 +146,7 @@ async def fetch(
         timer = loop.call_at(deadline, _expire, waiter)
         try:
             return await waiter, conn
-        except ConnectionClosed as exc:
+        except ConnectionClosedError as exc:
             if not (exc.empty and conn.used):
                 raise
             conn = None
@@ -150,7 +155,7 @@ async def fetch(
             raise
         finally:
             timer.cancel()
-    raise ConnectionClosed(empty=True)
+    raise ConnectionClosedError(empty=True)
 
 
 def _expire(waiter: asyncio.Future[Answer]) -> None:

@@ -99,11 +99,7 @@ def verdict_notes(verification: Verification) -> list[str]:
     sent = sum(result.tally.total for result in verification.results)
     held = sum(result.ok for result in verification.results)
     total = len(verification.results)
-    verdict = (
-        f"all {total} routes hold"
-        if verification.ok
-        else f"{total - held} of {total} route(s) do not hold"
-    )
+    verdict = f"all {total} routes hold" if verification.ok else f"{total - held} of {total} route(s) do not hold"
     notes.append(
         f"{sent:,} requests in {verification.seconds:.2f} s ({verification.rps:,.0f}/s);"
         f" {verdict} at {100 * verification.criteria.confidence:g}% confidence"
@@ -169,9 +165,7 @@ def counts_table(routes: Sequence[Route], tallies: Sequence[Tally], seconds: flo
             route.label,
             _versions(dict(route.split)),
             "  ".join(f"{v} {n:,}" for v, n in sorted(tally.counts.items())) or "-",
-            _versions({v: 100 * n / answered for v, n in sorted(tally.counts.items())})
-            if answered
-            else "-",
+            _versions({v: 100 * n / answered for v, n in sorted(tally.counts.items())}) if answered else "-",
             _errors(tally.errors),
         )
     return table
@@ -188,9 +182,7 @@ def counts_line(routes: Sequence[Route], tallies: Sequence[Tally], seconds: floa
 
 
 @contextlib.asynccontextmanager
-async def live_counts(
-    routes: Sequence[Route], tallies: Sequence[Tally], every: float
-) -> AsyncIterator[None]:
+async def live_counts(routes: Sequence[Route], tallies: Sequence[Tally], every: float) -> AsyncIterator[None]:
     """Counts kept up to date on stderr while the block runs: a live table on a terminal,
     else a line every ``every`` seconds."""
     started = time.monotonic()

@@ -51,9 +51,7 @@ class SplitTest:
     compare."""
 
 
-def test_split(
-    expected: Mapping[str, int], counts: Mapping[str, int], confidence: float
-) -> SplitTest:
+def check_split(expected: Mapping[str, int], counts: Mapping[str, int], confidence: float) -> SplitTest:
     """Test ``counts`` (answers per version) against ``expected`` (percent per version)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")

@@ -1,7 +1,7 @@
 """The ``verify`` run and its verdicts: send each route's requests, then judge each route.
 
 A route holds when its answers name a version, the split of versions is consistent with the
-expected one (``stats.test_split``), and no more than ``max_error_rate`` of its requests
+expected one (``stats.check_split``), and no more than ``max_error_rate`` of its requests
 failed. Errors are judged apart from the split because they mean something else: the split
 says where the mesh sends requests, the errors say whether what it sends them to works.
 """
@@ -17,7 +17,7 @@ import numpy as np
 from canary.traffic.client import Target
 from canary.traffic.expected import Route
 from canary.traffic.load import Settings, Tally, run_load
-from canary.traffic.stats import SplitTest, test_split
+from canary.traffic.stats import SplitTest, check_split
 from canary.traffic.versions import VersionReader
 
 
@@ -114,15 +114,13 @@ def judge(route: Route, tally: Tally, criteria: Criteria, reader: VersionReader)
     if tally.answered == 0:
         problems.append(f"no answer named a version (looked for {reader.description})")
     else:
-        test = test_split(route.split, tally.counts, criteria.confidence)
+        test = check_split(route.split, tally.counts, criteria.confidence)
         if test.unexpected:
             for version, n in test.unexpected.items():
                 problems.append(f"{version} answered {n} time(s) but should get none")
         elif not test.consistent:
             alpha = 1 - criteria.confidence
-            problems.append(
-                f"split differs from the expected one (p = {test.p_value:.2g} < {alpha:.2g})"
-            )
+            problems.append(f"split differs from the expected one (p = {test.p_value:.2g} < {alpha:.2g})")
     if tally.total and tally.failed / tally.total > criteria.max_error_rate:
         worst, n = max(tally.errors.items(), key=lambda item: item[1])
         problems.append(
@@ -135,10 +133,7 @@ def judge(route: Route, tally: Tally, criteria: Criteria, reader: VersionReader)
 def request_shapes(target: Target, routes: Sequence[Route], user_agent: str) -> list[list[bytes]]:
     """The prebuilt request bytes of each route, one per variant."""
     common = [("User-Agent", user_agent), ("Accept", "*/*")]
-    return [
-        [target.request(common + variant) for variant in route.header_variants()]
-        for route in routes
-    ]
+    return [[target.request(common + variant) for variant in route.header_variants()] for route in routes]
 
 
 async def run_verify(
@@ -154,7 +149,5 @@ async def run_verify(
     so a caller can show progress."""
     shapes = request_shapes(target, routes, "canary-verify")
     seconds = await run_load(target, shapes, tallies, reader, settings, total=requests * len(routes))
-    results = tuple(
-        judge(route, tally, criteria, reader) for route, tally in zip(routes, tallies, strict=True)
-    )
+    results = tuple(judge(route, tally, criteria, reader) for route, tally in zip(routes, tallies, strict=True))
     return Verification(results=results, seconds=seconds, criteria=criteria)

@@ -1,0 +1,82 @@
+"""From stack config to verified traffic: the program's own VirtualService, served by a loopback
+mesh that routes as Istio would (tests/mesh_model.py), checked by `python -m canary verify`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tests.conftest import BASELINE
+from tests.fake_mesh import FakeMesh, MeshConfig, _Picker, serve_in_thread
+from tests.mesh_model import route_for, split_for
+from tests.traffic_fixtures import verify
+
+CANARY = {"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always"}, "weight": 10}
+
+
+class VirtualServiceMesh(FakeMesh):
+    """Routes every request by a VirtualService spec: its first matching HTTP route, then that
+    route's weights (smooth weighted round robin, so the counts are exact)."""
+
+    def __init__(self, config: MeshConfig, spec: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self._spec = spec
+        self._route_pickers: dict[int, _Picker] = {}
+
+    def route(self, cookies: list[str], headers: Mapping[str, str]) -> tuple[int, str] | None:
+        try:
+            index = self._spec["http"].index(route_for(self._spec, headers))
+        except LookupError:
+            return None
+        picker = self._route_pickers.setdefault(index, _Picker(split_for(self._spec, headers), None))
+        return index, picker.pick()
+
+
+def deploy(run, tmp_path, canary=CANARY):
+    simulation = run({**BASELINE, "canary": canary})
+    (virtual_service,) = simulation.find("VirtualService")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(simulation.outputs))
+    return virtual_service["spec"], str(outputs), simulation.outputs["versionHeader"]
+
+
+def version_header_of(spec: Mapping[str, Any]) -> str:
+    """The one response header the VirtualService sets, naming the subset, on every destination."""
+    names = set()
+    for http_route in spec["http"]:
+        for destination in http_route["route"]:
+            ((name, value),) = destination["headers"]["response"]["set"].items()
+            assert value == destination["destination"]["subset"]
+            names.add(name)
+    (name,) = names
+    return name
+
+
+def test_the_programs_routing_passes_verification(run, tmp_path, capsys):
+    spec, outputs, header = deploy(run, tmp_path)
+    config = MeshConfig(rules=(), version_header=version_header_of(spec), body_version=False)
+    assert config.version_header == header
+    with serve_in_thread(config, mesh=VirtualServiceMesh(config, spec)) as mesh:
+        outcome = verify(["--routes", outputs, "--url", mesh.url, "--requests", "300", "--json"], capsys)
+    assert outcome.code == 0, outcome.err or outcome.out
+    report = outcome.json()
+    assert [route["when"] for route in report["routes"]] == [
+        {"cookie": "version=v2"},
+        {"headers": {"x-canary": "always"}},
+        {},
+    ]
+    assert report["routes"][0]["counts"] == {"v2": 300}
+    assert report["routes"][2]["counts"] == {"v1": 270, "v2": 30}
+
+
+def test_the_tutorials_cookie_rule_fails_verification(run, tmp_path, capsys):
+    spec, outputs, _ = deploy(run, tmp_path, canary={"version": "v2", "cookie": "version=v2"})
+    spec["http"][0]["match"][0]["headers"]["cookie"]["regex"] = "^(.*?;)?(version=v2)(;.*)?$"
+    config = MeshConfig(rules=(), version_header=version_header_of(spec), body_version=False)
+    with serve_in_thread(config, mesh=VirtualServiceMesh(config, spec)) as mesh:
+        outcome = verify(["--routes", outputs, "--url", mesh.url, "--requests", "300", "--json"], capsys)
+    assert outcome.code == 1
+    cookie_route, plain_route = outcome.json()["routes"]
+    assert cookie_route["ok"] is False and cookie_route["counts"]["v1"] > 0
+    assert plain_route["ok"] is True

@@ -1,0 +1,143 @@
+"""Tests for canary/traffic/client.py: the HTTP/1.1 client against scripted loopback servers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from canary.traffic.client import ConnectionClosedError, ProtocolError, Target, connect
+from canary.traffic.load import fetch
+from tests.traffic_fixtures import scripted_server
+
+
+def _get(url: str, answers: int = 1) -> list:
+    """Send ``answers`` GETs on one connection; return the answers."""
+
+    async def go() -> list:
+        target = Target.from_url(url)
+        request = target.request([])
+        conn = await connect(target)
+        got = []
+        for _ in range(answers):
+            got.append(await asyncio.wait_for(conn.send(request), 5))
+        conn.close()
+        return got
+
+    return asyncio.run(go())
+
+
+def test_content_length_answers_on_one_connection_are_kept_apart() -> None:
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Canary-Version: v1\r\n\r\nhello",
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 3\r\n\r\nbad",
+    ]
+    with scripted_server(answers) as url:
+        first, second = _get(url, answers=2)
+    assert (first.status, first.body, first.headers[b"x-canary-version"]) == (200, b"hello", b"v1")
+    assert (second.status, second.body) == (503, b"bad")
+
+
+def test_chunked_body_is_reassembled() -> None:
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"4\r\nvers\r\n9;ext=1\r\nion: v2 !\r\n0\r\nX-Trailer: t\r\n\r\n"
+    )
+    with scripted_server([answer, b"HTTP/1.1 204 No Content\r\n\r\n"]) as url:
+        first, second = _get(url, answers=2)
+    assert first.body == b"version: v2 !"
+    assert (second.status, second.body) == (204, b"")
+
+
+def test_interim_answer_is_skipped() -> None:
+    answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    with scripted_server([answer]) as url:
+        (got,) = _get(url)
+    assert (got.status, got.body) == (200, b"ok")
+
+
+def test_body_without_length_ends_at_close() -> None:
+    answer = b"HTTP/1.0 200 OK\r\nServer: old\r\n\r\nuntil the end"
+    with scripted_server([answer], close_after=True) as url:
+        (got,) = _get(url)
+    assert got.body == b"until the end"
+
+
+def test_answer_that_is_not_http_is_a_protocol_error() -> None:
+    with scripted_server([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"]) as url, pytest.raises(ProtocolError):
+        _get(url)
+
+
+def test_answer_cut_off_midway_is_a_closed_connection() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"
+    with scripted_server([cut], close_after=True) as url, pytest.raises(ConnectionClosedError) as caught:
+        _get(url)
+    assert caught.value.empty is False
+
+
+def _fetch_twice(url: str) -> tuple[bytes, bytes, bool]:
+    """Two GETs through ``fetch``, the second on the first's connection."""
+
+    async def go() -> tuple[bytes, bytes, bool]:
+        target = Target.from_url(url)
+        request = target.request([])
+        first, conn = await fetch(target, request, 5, None)
+        second, conn2 = await fetch(target, request, 5, conn)
+        conn2.close()
+        return first.body, second.body, conn2 is not conn
+
+    return asyncio.run(go())
+
+
+def test_request_on_a_keep_alive_connection_closed_unanswered_is_sent_again() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    # The server drops the reused connection on the second request, as one does with a
+    # connection that sat idle too long: the request goes again on a new connection.
+    with scripted_server([ok, None, ok]) as url:
+        assert _fetch_twice(url) == (b"ok", b"ok", True)
+
+
+def test_request_on_a_new_connection_closed_unanswered_is_an_error_not_retried() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    # A fresh connection closed without an answer is the server's doing, not idleness: it
+    # is reported (the next entry would have answered a retry).
+    with scripted_server([None, ok]) as url:
+
+        async def go() -> None:
+            target = Target.from_url(url)
+            await fetch(target, target.request([]), 5, None)
+
+        with pytest.raises(ConnectionClosedError) as caught:
+            asyncio.run(go())
+    assert caught.value.empty is True
+
+
+def test_connection_close_header_opens_a_new_connection_next_time() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    with scripted_server([closing, closing]) as url:
+
+        async def go() -> bool:
+            target = Target.from_url(url)
+            _, conn = await fetch(target, target.request([]), 5, None)
+            return conn.usable
+
+        assert asyncio.run(go()) is False
+
+
+def test_request_names_host_path_and_headers() -> None:
+    target = Target.from_url("http://10.0.0.1:8080/app?x=1", host="nginx-app.example.com")
+    request = target.request([("Cookie", "version=v2")])
+    assert request == (b"GET /app?x=1 HTTP/1.1\r\nHost: nginx-app.example.com\r\nCookie: version=v2\r\n\r\n")
+    assert (target.address, target.port) == ("10.0.0.1", 8080)
+
+
+def test_https_target_uses_the_host_override_for_sni() -> None:
+    target = Target.from_url("https://lb.example.net/", host="nginx-app.example.com")
+    assert (target.port, target.server_hostname) == (443, "nginx-app.example.com")
+    assert target.tls is not None and target.tls.check_hostname
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/", "http:///path", "http://h:99999/"])
+def test_bad_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        Target.from_url(url)
