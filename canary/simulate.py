@@ -104,6 +104,16 @@ class _RecordingMonitor(MockMonitor):
 
 def install_mocks(simulation: Simulation, *, stack: str = "dev") -> None:
     """Point the Pulumi runtime at mocks that record into `simulation`."""
+    # The SDK runs on the thread's current event loop; after an `asyncio.run()` there is none,
+    # so every run gets a fresh one (and `simulate` closes it when done). A loop left current
+    # by earlier code is closed first: collected unclosed at exit, it complains loudly.
+    try:
+        previous = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        previous = None
+    if previous is not None and not previous.is_running():
+        previous.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(
         _EchoMocks(), project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(simulation)
     )

@@ -102,3 +102,14 @@ def test_render_command_runs_as_a_module(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "wrote 7 manifests" in result.stdout
+
+
+def test_the_program_runs_after_other_asyncio_code_in_the_same_process(tmp_path):
+    import asyncio
+
+    async def nothing() -> None:
+        return None
+
+    # asyncio.run() leaves the thread without an event loop, as the verify command does.
+    asyncio.run(nothing())
+    assert main(["--stack", "dev", "--out", str(tmp_path), "--project-dir", str(PROJECT_DIR)]) == 0

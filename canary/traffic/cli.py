@@ -238,7 +238,10 @@ def _run_command(
     argv: Sequence[str],
     command: Callable[[str, argparse.Namespace, _Plan], Awaitable[int]],
 ) -> int:
-    """Parse and check the flags, then run `command(prog, args, plan)`; one-line errors only."""
+    """Parse and check the flags, check the target answers, then run `command(prog, args, plan)`.
+
+    Every error is one line and exit status 2.
+    """
     try:
         args = _parse(parser, argv)
         if isinstance(args, int):
@@ -246,8 +249,15 @@ def _run_command(
         plan = _plan(args)
     except (UsageError, ExpectationError) as exc:
         return _fail(parser.prog, str(exc))
+
+    async def reach_then_run() -> int:
+        problem = await _reachable(plan, args.timeout)
+        if problem:
+            return _fail(parser.prog, problem)
+        return await command(parser.prog, args, plan)
+
     try:
-        return asyncio.run(command(parser.prog, args, plan))
+        return asyncio.run(reach_then_run())
     except KeyboardInterrupt:  # e.g. a second Ctrl-C while `traffic` is stopping
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return _INTERRUPTED
@@ -263,9 +273,6 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     from canary.traffic.load import Settings, Tally
     from canary.traffic.verify import Criteria, run_verify
 
-    problem = await _reachable(plan, args.timeout)
-    if problem:
-        return _fail(prog, problem)
     routes = plan.expectation.routes
     tallies = [Tally() for _ in routes]
     settings = Settings(concurrency=args.concurrency, rate=args.rate, timeout=args.timeout)
@@ -292,9 +299,6 @@ async def _traffic(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     from canary.traffic.generate import run_traffic
     from canary.traffic.load import Settings, Tally
 
-    problem = await _reachable(plan, args.timeout)
-    if problem:
-        return _fail(prog, problem)
     routes = plan.expectation.routes
     tallies = [Tally() for _ in routes]
     rate = args.rate or 1 / args.interval
