@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +75,33 @@ class _EchoMocks(pulumi.runtime.Mocks):
         return {}
 
 
+def _close_worker_loop() -> None:
+    """Close the event loop the mocks opened on this worker thread.
+
+    The SDK calls the monitor from a thread pool, and the mocks give each worker thread an event
+    loop that nothing closes; collected unclosed at interpreter exit, it complains on stderr.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
 class _RecordingMonitor(MockMonitor):
     def __init__(self, simulation: Simulation) -> None:
         super().__init__(_EchoMocks())
         self._simulation = simulation
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
-        response = super().RegisterResource(request)
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            _close_worker_loop()
         if request.type != "pulumi:pulumi:Stack":
             self._simulation.registrations.append(
                 Registration(

@@ -113,3 +113,14 @@ def test_the_program_runs_after_other_asyncio_code_in_the_same_process(tmp_path)
     # asyncio.run() leaves the thread without an event loop, as the verify command does.
     asyncio.run(nothing())
     assert main(["--stack", "dev", "--out", str(tmp_path), "--project-dir", str(PROJECT_DIR)]) == 0
+
+
+def test_a_run_leaves_no_event_loop_open(run, baseline):
+    # The SDK registers resources from worker threads, each with its own event loop; one left
+    # open is collected at interpreter exit with a traceback on stderr.
+    import asyncio
+    import gc
+
+    run(baseline)
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, asyncio.BaseEventLoop) and not o.is_closed()] == []
