@@ -52,34 +52,25 @@ def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text!r}")
-    return value
+def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
+    """A flag parser for a number that `accept`s; anything else is refused with `requirement`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        # NaN fails every comparison, so text that is not a number is refused too.
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _open_fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.99), got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1 (e.g. 0.01), got {text!r}")
-    return value
+_positive = _number(lambda v: v > 0, "must be a number above 0")
+_open_fraction = _number(lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.99)")
+_fraction = _number(lambda v: 0 <= v <= 1, "must be from 0 to 1 (e.g. 0.01)")
 
 
 def _header_name(text: str) -> str:
