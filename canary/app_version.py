@@ -64,8 +64,9 @@ def deployment_spec(app: str, port: int, version: VersionSettings) -> k8s.apps.v
     readiness, liveness = probes(version.probe)
     scratch = profile.read_only_root_filesystem
     return k8s.apps.v1.DeploymentSpecArgs(
-        # With an autoscaler the replica count is its to set; declaring one would fight it.
-        replicas=None if version.autoscaling is not None else version.replicas,
+        # With an autoscaler the count is its to set: the Deployment starts at the autoscaler's
+        # minimum and `AppVersion` ignores later changes (see `replica_options`).
+        replicas=version.autoscaling.min if version.autoscaling is not None else version.replicas,
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels),
         template=k8s.core.v1.PodTemplateSpecArgs(
             metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
@@ -126,6 +127,23 @@ def autoscaler_spec(app: str, version: VersionSettings) -> k8s.autoscaling.v2.Ho
     )
 
 
+# Server-side apply: the stack config is the truth for every field the Deployment declares. A
+# field another manager took over (the autoscaler's `spec.replicas`, a `kubectl scale`) is taken
+# back instead of failing the update with a conflict.
+FORCE_ANNOTATION = {"pulumi.com/patchForce": "true"}
+
+
+def replica_options(version: VersionSettings) -> pulumi.ResourceOptions:
+    """How the Deployment's replica count is owned.
+
+    Under an autoscaler, `spec.replicas` is ignored after creation. Dropping the field instead
+    would, under server-side apply, hand it back to its default of 1 the moment the version moves
+    from `replicas` to `autoscaling`; ignored, the provider keeps applying the live count while it
+    owns the field and leaves it out once the autoscaler has taken it over.
+    """
+    return pulumi.ResourceOptions(ignore_changes=["spec.replicas"] if version.autoscaling is not None else None)
+
+
 @dataclass(frozen=True)
 class AppVersionArgs:
     namespace: pulumi.Input[str]
@@ -149,10 +167,10 @@ class AppVersion(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=deployment_name(args.app, version.name),
                 namespace=args.namespace,
-                annotations=skip_annotations(scan_exceptions(version)),
+                annotations={**FORCE_ANNOTATION, **(skip_annotations(scan_exceptions(version)) or {})},
             ),
             spec=deployment_spec(args.app, args.port, version),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, replica_options(version)),
         )
         if version.min_replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(

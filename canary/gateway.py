@@ -9,7 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from canary.settings import TlsSettings
+from canary.api_versions import same_object_aliases
+from canary.settings import ISTIO_API_VERSIONS, TlsSettings
 
 
 def gateway_spec(hosts: Sequence[str], selector: Mapping[str, str], tls: TlsSettings | None) -> dict[str, Any]:
@@ -53,7 +54,9 @@ class IstioGateway(pulumi.ComponentResource):
             kind="Gateway",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{args.app}-gateway", namespace=args.namespace),
             spec=gateway_spec(args.hosts, args.selector, args.tls),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=same_object_aliases(args.api_version, "Gateway", ISTIO_API_VERSIONS)
+            ),
         )
         self.name = gateway.metadata.apply(lambda metadata: metadata["name"])
         self.register_outputs({"name": self.name})

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from canary.api_versions import same_object_aliases
+
 # Istio serves PeerAuthentication as security.istio.io/v1 from 1.22; meshes old enough to need
 # networking v1beta1/v1alpha3 have security v1beta1.
 SECURITY_API_VERSION = {
@@ -74,7 +76,14 @@ class NamespaceSecurity(pulumi.ComponentResource):
                 # `default` is the namespace-wide policy by Istio's convention.
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="default", namespace=args.namespace),
                 spec=peer_authentication_spec(),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=same_object_aliases(
+                        SECURITY_API_VERSION[args.istio_api_version],
+                        "PeerAuthentication",
+                        SECURITY_API_VERSION.values(),
+                    ),
+                ),
             )
         if args.network_policy:
             k8s.networking.v1.NetworkPolicy(

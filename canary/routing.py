@@ -14,8 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from canary.api_versions import same_object_aliases
 from canary.cookie import cookie_regex
-from canary.settings import CanarySettings
+from canary.settings import ISTIO_API_VERSIONS, CanarySettings
 
 EXTERNAL_DNS_TARGET = "external-dns.alpha.kubernetes.io/target"
 # Istio's reserved gateway name for every sidecar in the mesh.
@@ -142,7 +143,9 @@ class RoutingRules(pulumi.ComponentResource):
             spec=pulumi.Output.from_input(args.service_name).apply(
                 lambda host: destination_rule_spec(host, args.versions)
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self, aliases=same_object_aliases(args.api_version, "DestinationRule", ISTIO_API_VERSIONS)
+            ),
         )
 
         annotations = {EXTERNAL_DNS_TARGET: args.load_balancer_dns} if args.load_balancer_dns else None
@@ -168,7 +171,11 @@ class RoutingRules(pulumi.ComponentResource):
             # to a subset that does not exist yet answers 503, and a route to pods that are not
             # ready sends users to a canary that is not up. pulumi-kubernetes marks a Deployment
             # created only once its rollout is ready, so waiting on it is waiting on the pods.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[destination_rule, *args.route_targets]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[destination_rule, *args.route_targets],
+                aliases=same_object_aliases(args.api_version, "VirtualService", ISTIO_API_VERSIONS),
+            ),
         )
 
         self.destination_rule_name = destination_rule.metadata.apply(lambda m: m["name"])

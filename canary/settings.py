@@ -429,5 +429,18 @@ def load_settings() -> StackSettings:
 
     prefix = f"{PROJECT}:"
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
-    raw = {key[len(prefix) :]: runtime_config.get_config(key) for key in sorted(every_key) if key.startswith(prefix)}
-    return parse_settings(raw)
+    ours = sorted(key for key in every_key if key.startswith(prefix))
+    secret = [key[len(prefix) :] for key in ours if runtime_config.is_config_secret(key)]
+    if secret:
+        raise ConfigError(refuse_secrets(secret))
+    return parse_settings({key[len(prefix) :]: runtime_config.get_config(key) for key in ours})
+
+
+def refuse_secrets(keys: list[str]) -> str:
+    """Why secret config is refused: every value ends up in plain text in objects and outputs."""
+    lines = [
+        f"{key}: stored as a secret; its values go into cluster objects and stack outputs in plain text, "
+        "so store it without --secret"
+        for key in keys
+    ]
+    return f"invalid stack config (keys under {PROJECT}:):\n  " + "\n  ".join(lines)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from canary.settings import PROJECT
+from canary.settings import PROJECT, refuse_secrets
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Registration:
     dependencies: tuple[str, ...]
     provider: str
     inputs: dict[str, Any]
+    ignore_changes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -113,6 +114,7 @@ class _RecordingMonitor(MockMonitor):
                     dependencies=tuple(request.dependencies),
                     provider=request.provider,
                     inputs=self.resources[response.urn].state,
+                    ignore_changes=tuple(request.ignoreChanges),
                 )
             )
         return response
@@ -140,8 +142,16 @@ def install_mocks(simulation: Simulation, *, stack: str = "dev") -> None:
     )
 
 
-def simulate(config: Mapping[str, str], *, stack: str = "dev", into: Simulation | None = None) -> Simulation:
+def simulate(
+    config: Mapping[str, str],
+    *,
+    stack: str = "dev",
+    into: Simulation | None = None,
+    secret_keys: Iterable[str] = (),
+) -> Simulation:
     """Run the program with `config` (project keys without prefix, values as Pulumi passes them).
+
+    `secret_keys` (without prefix) are marked secret, as the CLI marks keys set with --secret.
 
     Raises what the program raises, e.g. `pulumi.RunError` for an invalid stack config; pass
     `into` to keep what was recorded up to then.
@@ -151,7 +161,9 @@ def simulate(config: Mapping[str, str], *, stack: str = "dev", into: Simulation 
 
     simulation = into if into is not None else Simulation()
     install_mocks(simulation, stack=stack)
-    runtime_config.set_all_config({f"{PROJECT}:{key}": value for key, value in config.items()})
+    runtime_config.set_all_config(
+        {f"{PROJECT}:{key}": value for key, value in config.items()}, [f"{PROJECT}:{key}" for key in secret_keys]
+    )
 
     def program() -> pulumi.Output[Any]:
         outputs = canary_stack()
@@ -184,12 +196,28 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
         key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec
     }
     prefix = f"{PROJECT}:"
+    secret = []
     for key, value in (_read_yaml(stack_file).get("config") or {}).items():
-        if isinstance(value, dict) and "secure" in value:
-            raise StackFileError(f"{stack_file}: {key} is a secret; rendering does not decrypt secrets")
-        if key.startswith(prefix):
-            values[key[len(prefix) :]] = value
+        # The CLI reads a key without a namespace as the project's own; keys of other namespaces
+        # (a provider's kubeconfig, say) are not the program's to read.
+        if ":" in str(key) and not str(key).startswith(prefix):
+            continue
+        name = str(key).removeprefix(prefix)
+        if _holds_secret(value):
+            secret.append(name)
+        values[name] = value
+    if secret:
+        raise StackFileError(f"{stack_file}: {refuse_secrets(secret)}")
     return as_config_strings(values)
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a stack-file value is, or contains, an encrypted `{secure: ...}` value."""
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    return False
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

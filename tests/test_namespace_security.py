@@ -51,6 +51,6 @@ def test_workloads_wait_for_the_namespace_security(run):
     simulation = run(config(mtls=True, networkPolicy=True))
     names = {r.name: r for r in simulation.registrations}
     # Depending on a component means depending on its children.
-    policies = {names["web-security-peerauthentication"].urn, names["web-security-networkpolicy"].urn}
-    for version in ("web-v1", "web-v2"):
+    policies = {names["canary-security-peerauthentication"].urn, names["canary-security-networkpolicy"].urn}
+    for version in ("canary-v1", "canary-v2"):
         assert policies <= set(names[version].dependencies)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+import pytest
 
 from canary.release import CanaryRelease, CanaryReleaseArgs
 from canary.settings import parse_settings
-from canary.simulate import as_config_strings
+from canary.simulate import Simulation, as_config_strings, simulate
 
 COMPONENT_TYPES = {
     "canary:index:CanaryRelease",
@@ -33,7 +34,7 @@ def test_every_kubernetes_object_is_the_child_of_a_component(run, baseline):
 
 def test_components_hang_under_the_release(run, baseline):
     simulation = run(baseline)
-    release = by_name(simulation)["web"]
+    release = by_name(simulation)["canary"]
     assert release.type == "canary:index:CanaryRelease"
     children = [r for r in simulation.registrations if not r.custom and r is not release]
     assert {r.type for r in children} == COMPONENT_TYPES - {"canary:index:CanaryRelease"}
@@ -44,12 +45,15 @@ def test_every_component_registers_its_outputs(run, baseline):
     simulation = run(baseline)
     registered = {r.name: simulation.registered_outputs.get(r.urn) for r in simulation.registrations if not r.custom}
     assert registered == {
-        "web": {"namespace": "shop", "urls": ["http://web.example.com/"], "routes": simulation.outputs["routes"]},
-        "web-v1": {"deployment_name": "web-deployment-v1"},
-        "web-v2": {"deployment_name": "web-deployment-v2"},
-        "web-service": {"name": "web-service"},
-        "web-gateway": {"name": "web-gateway"},
-        "web-routing": {"destination_rule_name": "web-destinationrule", "virtual_service_name": "web-virtualservice"},
+        "canary": {"namespace": "shop", "urls": ["http://web.example.com/"], "routes": simulation.outputs["routes"]},
+        "canary-v1": {"deployment_name": "web-deployment-v1"},
+        "canary-v2": {"deployment_name": "web-deployment-v2"},
+        "canary-service": {"name": "web-service"},
+        "canary-gateway": {"name": "web-gateway"},
+        "canary-routing": {
+            "destination_rule_name": "web-destinationrule",
+            "virtual_service_name": "web-virtualservice",
+        },
     }
 
 
@@ -57,23 +61,23 @@ def test_virtual_service_waits_for_the_routed_deployments_but_not_a_dark_one(run
     baseline["versions"].append({"name": "v3", "image": "registry.example.com/web:3.0"})
     simulation = run(baseline)
     names = by_name(simulation)
-    dependencies = names["web-routing-virtualservice"].dependencies
-    assert names["web-v1-deployment"].urn in dependencies
-    assert names["web-v2-deployment"].urn in dependencies
-    assert names["web-v3-deployment"].urn not in dependencies
-    assert names["web-routing-destinationrule"].urn in dependencies
+    dependencies = names["canary-routing-virtualservice"].dependencies
+    assert names["canary-v1-deployment"].urn in dependencies
+    assert names["canary-v2-deployment"].urn in dependencies
+    assert names["canary-v3-deployment"].urn not in dependencies
+    assert names["canary-routing-destinationrule"].urn in dependencies
 
 
 def test_virtual_service_follows_a_new_stable_version(run, baseline):
     simulation = run({**baseline, "stable": "v2", "canary": {"version": "v1", "weight": 10}})
     names = by_name(simulation)
-    dependencies = names["web-routing-virtualservice"].dependencies
-    assert {names["web-v1-deployment"].urn, names["web-v2-deployment"].urn} <= set(dependencies)
+    dependencies = names["canary-routing-virtualservice"].dependencies
+    assert {names["canary-v1-deployment"].urn, names["canary-v2-deployment"].urn} <= set(dependencies)
 
 
 def test_every_namespaced_object_waits_for_the_namespace(run, baseline):
     simulation = run(baseline)
-    namespace = by_name(simulation)["web-namespace"]
+    namespace = by_name(simulation)["canary-namespace"]
     namespaced = [r for r in simulation.registrations if r.custom and r is not namespace]
     assert all(namespace.urn in r.dependencies for r in namespaced)
     assert all(r.inputs["metadata"]["namespace"] == "shop" for r in namespaced)
@@ -109,8 +113,17 @@ def test_urls_use_https_when_the_gateway_terminates_tls(run, baseline):
 def test_without_a_canary_the_outputs_say_so(run, baseline):
     del baseline["canary"]
     outputs = run(baseline).outputs
-    assert (outputs["canaryVersion"], outputs["weight"], outputs["cookie"]) == (None, 0, None)
+    assert (outputs["canaryVersion"], outputs["weight"], outputs["cookie"], outputs["canaryHeaders"]) == ("", 0, "", {})
     assert outputs["routes"] == [{"when": {}, "split": {"v1": 100}}]
+
+
+def test_no_output_is_ever_none(run, baseline):
+    # The engine drops None outputs: `pulumi stack output cookie` would fail on a real stack.
+    del baseline["canary"]
+    baseline["routing"] = {"versionHeader": False}
+    outputs = run(baseline).outputs
+    assert [key for key, value in outputs.items() if value is None] == []
+    assert outputs["versionHeader"] == ""
 
 
 @pulumi.runtime.test
@@ -146,3 +159,13 @@ def test_a_provider_given_to_the_program_reaches_every_object(recorded, baseline
         }
 
     return pulumi.Output.all(*outputs.values()).apply(check)
+
+
+def test_a_secret_config_key_is_refused_before_anything_is_registered(baseline):
+    # Header values end up in the VirtualService and the outputs in plain text: a secret would leak.
+    simulation = Simulation()
+    with pytest.raises(pulumi.RunError) as err:
+        simulate(as_config_strings(baseline), secret_keys=["canary"], into=simulation)
+    assert "canary: stored as a secret" in str(err.value)
+    assert "--secret" in str(err.value)
+    assert simulation.registrations == []

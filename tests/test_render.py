@@ -124,3 +124,38 @@ def test_a_run_leaves_no_event_loop_open(run, baseline):
     run(baseline)
     gc.collect()
     assert [o for o in gc.get_objects() if isinstance(o, asyncio.BaseEventLoop) and not o.is_closed()] == []
+
+
+def test_render_refuses_a_secret_nested_under_a_key_of_ours(tmp_path, capsys):
+    # What `pulumi config set --secret --path canary.headers.x-canary ...` writes.
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        "config:\n"
+        "  istio-canary:namespace: shop\n"
+        "  istio-canary:canary:\n"
+        "    version: v2\n"
+        "    headers:\n"
+        "      x-canary:\n"
+        "        secure: AAABAKq0\n"
+    )
+    assert main(["--stack", "s", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 2
+    assert "canary: stored as a secret" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_ignores_a_secret_of_another_namespace(tmp_path):
+    # A provider's secret (its kubeconfig, say) is not the program's to read.
+    stack = (PROJECT_DIR / "Pulumi.dev.yaml").read_text() + "  kubernetes:kubeconfig:\n    secure: AAABAKq0\n"
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack)
+    assert main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 0
+
+
+def test_render_reads_a_key_without_namespace_as_the_project_key_like_the_cli(tmp_path):
+    # `pulumi config` shows `loadBalancerDns: x` in a stack file as istio-canary:loadBalancerDns.
+    stack = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("istio-canary:loadBalancerDns:", "loadBalancerDns:")
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack)
+    out = tmp_path / "out"
+    assert main(["--stack", "dev", "--out", str(out), "--project-dir", str(tmp_path)]) == 0
+    (service,) = [f for f in out.glob("*virtualservice*")]
+    assert "external-dns.alpha.kubernetes.io/target: istio-load-balancer" in service.read_text()

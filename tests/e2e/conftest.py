@@ -1,0 +1,51 @@
+"""The e2e tier: the real Pulumi CLI against the local cluster that `e2e/up` starts.
+
+Every test here carries the `e2e` marker; the unit run leaves them out (`-m "not e2e"` in
+pyproject.toml) and `e2e/test` selects them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.stack import Workspace, kubectl
+
+_counter = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cluster() -> None:
+    """Fail at once, with the fix, when no local cluster is there."""
+    if not os.environ.get("KUBECONFIG") or not os.environ.get("PULUMI_BACKEND_URL"):
+        pytest.fail('no local cluster: run the e2e tier with e2e/test, or eval "$(e2e/up)" first', pytrace=False)
+    kubectl("get", "--raw", "/readyz").check()
+
+
+@pytest.fixture
+def new_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Workspace]]:
+    """Workspaces with a fresh stack each; every stack is destroyed and removed afterwards."""
+    made: list[Workspace] = []
+
+    def make(label: str) -> Workspace:
+        stack = f"{label}-{os.getpid()}-{next(_counter)}"
+        workspace = Workspace(tmp_path_factory.mktemp(stack), stack)
+        workspace.init()
+        made.append(workspace)
+        return workspace
+
+    yield make
+    for workspace in made:
+        workspace.destroy()
+        workspace.remove()

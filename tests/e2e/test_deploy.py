@@ -1,0 +1,64 @@
+"""`pulumi up`, `preview` and `destroy` with the real CLI against a real API server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SHIPPED_STACKS
+from tests.e2e.objects import live, missing_or_different, rendered_manifests
+from tests.e2e.stack import kubectl_json, live_object
+
+TUTORIAL_KINDS = sorted(
+    ["Namespace", "Deployment", "Deployment", "Service", "Gateway", "DestinationRule", "VirtualService"]
+)
+
+
+def test_dev_creates_the_tutorial_objects_exactly_as_rendered(new_workspace, tmp_path):
+    workspace = new_workspace("dev")
+    workspace.use_shipped("dev")
+    workspace.up().check()
+
+    workspace.render(tmp_path / "manifests", tmp_path / "outputs.json").check()
+    manifests = rendered_manifests(tmp_path / "manifests")
+    assert sorted(m["kind"] for m in manifests) == TUTORIAL_KINDS
+    for manifest in manifests:
+        held = live(manifest)
+        assert held is not None, f"{manifest['kind']} {manifest['metadata']['name']} is not in the cluster"
+        assert missing_or_different(held, manifest) == [], manifest["kind"]
+
+    for deployment in (m for m in manifests if m["kind"] == "Deployment"):
+        status = live(deployment)["status"]
+        assert status.get("readyReplicas") == deployment["spec"]["replicas"], deployment["metadata"]["name"]
+
+    assert workspace.outputs() == json.loads((tmp_path / "outputs.json").read_text())
+
+
+def test_outputs_of_a_stack_without_canary_or_header_match_the_render(new_workspace, tmp_path):
+    # Outputs that are None vanish under the real engine; the program must export none.
+    workspace = new_workspace("plain")
+    workspace.use_shipped("dev", namespace="e2e-plain", canary={}, routing={"versionHeader": False})
+    workspace.up().check()
+    workspace.render(tmp_path / "m", tmp_path / "outputs.json").check()
+    assert workspace.outputs() == json.loads((tmp_path / "outputs.json").read_text())
+    cookie = workspace.pulumi("stack", "output", "cookie").check()
+    assert cookie.stdout.strip() == ""
+    assert workspace.pulumi("stack", "output", "versionHeader").check().stdout.strip() == ""
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_a_fresh_deployment_has_no_drift_and_destroy_leaves_nothing(new_workspace, stack):
+    workspace = new_workspace(stack)
+    values = workspace.use_shipped(stack)
+    workspace.up().check()
+    namespace = values["namespace"]
+    assert live_object("namespace", namespace) is not None
+
+    workspace.preview("--expect-no-changes").check()
+
+    workspace.destroy().check()
+    assert live_object("namespace", namespace) is None
+    # Pods, ReplicaSets and the rest that controllers made from the release's objects are gone too.
+    leftovers = kubectl_json("get", "all", "-A", "-l", f"app={values['app']}")["items"]
+    assert [item["metadata"]["name"] for item in leftovers] == []
