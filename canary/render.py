@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,8 +68,10 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> l
     out.mkdir(parents=True, exist_ok=True)
     # Files rendered before for objects the stack no longer declares would be applied again by
     # `kubectl apply -f`; remove them, but only files this command wrote.
+    mark = HEADER_MARK.encode()
     for stale in out.glob("*.yaml"):
-        if stale.read_text().startswith(HEADER_MARK):
+        # Read as bytes: a file of someone else's need not be UTF-8, nor a file at all.
+        if stale.is_file() and not stale.is_symlink() and stale.read_bytes().startswith(mark):
             stale.unlink()
     written = []
     for index, manifest in enumerate(ordered(manifests)):
@@ -78,6 +81,34 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> l
     return written
 
 
+def _nearest_existing(path: Path) -> Path:
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path(".")
+
+
+def unwritable_folder(flag: str, path: Path) -> str | None:
+    """Why `path` cannot be (made into) a folder to write in, or None: checked before any write."""
+    existing = _nearest_existing(path)
+    if existing == path and not path.is_dir():
+        return f"{flag} {path}: is a file, not a folder"
+    if not existing.is_dir():
+        return f"{flag} {path}: {existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{flag} {path}: {existing} is not writable"
+    return None
+
+
+def unwritable_file(flag: str, path: Path) -> str | None:
+    """Why `path` cannot be written as a file (its folder is created if missing), or None."""
+    if path.is_dir():
+        return f"{flag} {path}: is a folder, not a file"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{flag} {path}: is not writable"
+    return unwritable_folder(flag, path.parent)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m canary render", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
@@ -85,6 +116,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--outputs", type=Path, help="also write the stack outputs (routes, urls, ...) as JSON here")
     parser.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
     args = parser.parse_args(argv)
+
+    problem = unwritable_folder("--out", args.out) or (
+        args.outputs is not None and unwritable_file("--outputs", args.outputs)
+    )
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     try:
         config = stack_config(args.project_dir, args.stack)
@@ -98,6 +136,7 @@ def main(argv: list[str]) -> int:
 
     written = write_manifests(simulation.manifests(), args.out, args.stack)
     if args.outputs:
+        args.outputs.parent.mkdir(parents=True, exist_ok=True)
         args.outputs.write_text(json.dumps(simulation.outputs, indent=2) + "\n")
     print(f"wrote {len(written)} manifests for stack {args.stack} to {args.out}/")
     return 0

@@ -197,12 +197,17 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     }
     prefix = f"{PROJECT}:"
     secret = []
-    for key, value in (_read_yaml(stack_file).get("config") or {}).items():
+    config = _read_yaml(stack_file).get("config") or {}
+    if not isinstance(config, dict):
+        raise StackFileError(f"{stack_file}: config must be a mapping of keys to values, got {type(config).__name__}")
+    for key, value in config.items():
+        if not isinstance(key, str):
+            raise StackFileError(f"{stack_file}: config key {key!r} must be a string such as {prefix}app")
         # The CLI reads a key without a namespace as the project's own; keys of other namespaces
         # (a provider's kubeconfig, say) are not the program's to read.
-        if ":" in str(key) and not str(key).startswith(prefix):
+        if ":" in key and not key.startswith(prefix):
             continue
-        name = str(key).removeprefix(prefix)
+        name = key.removeprefix(prefix)
         if _holds_secret(value):
             secret.append(name)
         values[name] = value
@@ -220,12 +225,38 @@ def _holds_secret(value: Any) -> bool:
     return False
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping: the CLI would keep only one of them."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise StackFileError(f"{path}: not UTF-8 text") from None
+    except OSError as err:
+        raise StackFileError(f"{path}: cannot read it ({err.strerror})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
-        raise StackFileError(f"{path}: not valid YAML ({err})") from None
-    return data if isinstance(data, dict) else {}
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        reason = getattr(err, "problem", None) or str(err)
+        raise StackFileError(f"{path}: not valid YAML{where}: {reason}") from None
+    if data is not None and not isinstance(data, dict):
+        raise StackFileError(f"{path}: must be a YAML mapping, got {type(data).__name__}")
+    return data or {}
 
 
 def as_config_strings(values: Mapping[str, Any]) -> dict[str, str]:

@@ -17,7 +17,7 @@ KEYS = {field.alias or name for name, field in StackSettings.model_fields.items(
 REQUIRED = {field.alias or name for name, field in StackSettings.model_fields.items() if field.is_required()}
 # What the Pulumi CLI accepts in a project config declaration (project file reference).
 DECLARATION_FIELDS = {"type", "items", "description", "secret", "default", "value"}
-SCALAR_TYPES = {"string": str, "integer": int, "boolean": bool}
+TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict}
 
 
 def test_project_is_named_and_runs_python_in_a_virtualenv():
@@ -36,13 +36,14 @@ def test_declaration_is_one_the_cli_accepts_and_is_described(key):
     declaration = DECLARED[key]
     assert set(declaration) <= DECLARATION_FIELDS
     assert declaration.get("description")
-    kind = declaration.get("type")
+    # Every key is typed, so the CLI itself refuses a value of the wrong shape.
+    kind = declaration["type"]
     if kind == "array":
-        assert declaration["items"]["type"] in SCALAR_TYPES
-    elif kind is not None:
-        assert kind in SCALAR_TYPES
+        assert declaration["items"]["type"] in TYPES
+    else:
+        assert kind in TYPES
         if "default" in declaration:
-            assert type(declaration["default"]) is SCALAR_TYPES[kind]
+            assert type(declaration["default"]) is TYPES[kind]
 
 
 def test_keys_without_a_default_are_exactly_the_required_ones():

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from canary.render import HEADER_MARK, main
@@ -159,3 +160,57 @@ def test_render_reads_a_key_without_namespace_as_the_project_key_like_the_cli(tm
     assert main(["--stack", "dev", "--out", str(out), "--project-dir", str(tmp_path)]) == 0
     (service,) = [f for f in out.glob("*virtualservice*")]
     assert "external-dns.alpha.kubernetes.io/target: istio-load-balancer" in service.read_text()
+
+
+def test_outputs_into_a_missing_folder_are_written_there(tmp_path):
+    outputs = tmp_path / "new" / "deeper" / "outputs.json"
+    assert main(["--stack", "dev", "--out", str(tmp_path / "m"), "--outputs", str(outputs)]) == 0
+    assert json.loads(outputs.read_text())["namespace"] == "canary-deployment"
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_out_that_cannot_be_a_folder_is_one_line_and_writes_nothing(tmp_path, capsys, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    out = blocker if where == "a file" else blocker / "manifests"
+    outputs = tmp_path / "outputs.json"
+    assert main(["--stack", "dev", "--out", str(out), "--outputs", str(outputs)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out ") and err.count("\n") == 1 and "is a file, not a folder" in err
+    assert not outputs.exists()
+
+
+def test_outputs_onto_a_folder_is_refused_before_the_manifests(tmp_path, capsys):
+    (tmp_path / "outputs.json").mkdir()
+    assert main(["--stack", "dev", "--out", str(tmp_path / "m"), "--outputs", str(tmp_path / "outputs.json")]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+def test_stale_file_cleanup_passes_over_foreign_bytes_and_folders(tmp_path):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "latin1.yaml").write_bytes(b"caf\xe9: 1\n")
+    (out / "folder.yaml").mkdir()
+    assert main(["--stack", "dev", "--out", str(out)]) == 0
+    assert (out / "latin1.yaml").read_bytes() == b"caf\xe9: 1\n"
+    assert (out / "folder.yaml").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"config:\n  - a\n", "config must be a mapping"),
+        (b"config: just text\n", "config must be a mapping"),
+        (b"config:\n  1: x\n", "config key 1 must be a string"),
+        (b"config:\n  istio-canary:app: \xff\n", "not UTF-8"),
+        (b"config:\n  istio-canary:app: [unclosed\n", "Pulumi.s.yaml: not valid YAML at line"),
+        (b"config:\n  istio-canary:app: a\n  istio-canary:app: b\n", "'istio-canary:app' appears twice"),
+    ],
+)
+def test_a_malformed_stack_file_is_one_line_naming_the_file(tmp_path, capsys, content, expected):
+    (tmp_path / "Pulumi.s.yaml").write_bytes(content)
+    assert main(["--stack", "s", "--out", str(tmp_path / "m"), "--project-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1, err
+    assert "Traceback" not in err
