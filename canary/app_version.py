@@ -167,6 +167,8 @@ class AppVersion(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=deployment_name(args.app, version.name),
                 namespace=args.namespace,
+                # The pods' labels on the Deployment too: `kubectl get deploy -l app=...` finds it.
+                labels=pod_labels(args.app, version.name),
                 annotations={**FORCE_ANNOTATION, **(skip_annotations(scan_exceptions(version)) or {})},
             ),
             spec=deployment_spec(args.app, args.port, version),

@@ -7,6 +7,7 @@ resource is registered, so that a bad stack changes nothing. Defaults live on th
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -351,17 +352,17 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
     values: dict[str, Any] = {}
     for key, text in raw.items():
         if key not in _KEYS:
-            errors.append(f"{key}: unknown key (known keys: {', '.join(sorted(_KEYS))}), got {text!r}")
+            errors.append(f"{key}: unknown key{_did_you_mean(key, _KEYS)}, got {_show(text)}")
         elif key in _STRUCTURED:
             try:
                 values[key] = json.loads(text)
             except json.JSONDecodeError:
-                errors.append(f"{key}: must be a structured value (a YAML list or mapping), got {text!r}")
+                errors.append(f"{key}: must be a structured value (a YAML list or mapping), got {_show(text)}")
         elif key in _INTEGER:
             if re.fullmatch(r"\s*-?[0-9]+\s*", text):
                 values[key] = int(text)
             else:
-                errors.append(f"{key}: must be an integer, got {text!r}")
+                errors.append(f"{key}: must be an integer, got {_show(text)}")
         elif key in _OPTIONAL_EMPTY and text == "":
             continue
         else:
@@ -379,7 +380,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     loc = [part for part in error["loc"] if not _is_type_tag(part)]
     if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), _KeyError):
         key_error = error["ctx"]["error"]
-        return f"{key_error.key}: {key_error.reason}, got {key_error.value!r}"
+        return f"{key_error.key}: {key_error.reason}, got {_show(key_error.value)}"
     path = _path(loc)
     kind = error["type"]
     value = error.get("input")
@@ -387,14 +388,14 @@ def _describe(error: Mapping[str, Any]) -> str:
         return f"{path}: required key is missing"
     if kind == "extra_forbidden":
         parent = _path(loc[:-1])
-        return f"{path}: unknown key in {parent or 'config'}, got {value!r}"
+        return f"{path}: unknown key in {parent or 'config'}, got {_show(value)}"
     if kind == "value_error":
         reason = str(error["ctx"]["error"])
     elif kind == "literal_error":
         reason = f"must be one of {error['ctx']['expected']}"
     else:
         reason = _TYPE_REASONS.get(kind, error["msg"])
-    return f"{path}: {reason}, got {value!r}"
+    return f"{path}: {reason}, got {_show(value)}"
 
 
 _TYPE_REASONS = {
@@ -407,6 +408,25 @@ _TYPE_REASONS = {
     "model_type": "must be a mapping",
     "model_attributes_type": "must be a mapping",
 }
+
+
+_SHOWN_LENGTH = 60
+
+
+def _show(value: Any) -> str:
+    """A value as the stack file spells it (true, not True), cut short: messages stay one line."""
+    if isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, (dict, list)):
+        text = json.dumps(value, separators=(", ", ": "))
+    else:
+        text = repr(value)
+    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
+
+
+def _did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(known))})"
 
 
 def _is_type_tag(part: Any) -> bool:

@@ -146,3 +146,8 @@ def test_a_fixed_replica_count_is_never_ignored_and_conflicts_are_taken_back(run
     assert deployment.ignore_changes == ()
     assert deployment.inputs["spec"]["replicas"] == 3
     assert deployment.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true"
+
+
+def test_the_deployment_carries_the_pod_labels_for_selection(run):
+    deployment = deployments(run(BASELINE))["web-deployment-v1"]
+    assert deployment["metadata"]["labels"] == {"app": "web", "version": "v1"}

@@ -8,8 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from canary.settings import parse_settings
+from canary.settings import ConfigError, parse_settings
 from canary.simulate import Simulation, as_config_strings
+from tests.conftest import BASELINE
 
 DELETE = object()
 
@@ -65,7 +66,7 @@ BAD_CONFIGS = [
     ("canary.weight", -1, "canary.weight", "-1"),
     ("canary.weight", 10.5, "canary.weight", "10.5"),
     ("canary.weight", "10", "canary.weight", "'10'"),
-    ("canary.weight", True, "canary.weight", "True"),
+    ("canary.weight", True, "canary.weight", "got true"),
     ("canary.wieght", 10, "canary.wieght", "10"),
     ("canary.cookie", "version", "canary.cookie", "'version'"),
     ("canary.cookie", "=v2", "canary.cookie", "'=v2'"),
@@ -76,21 +77,21 @@ BAD_CONFIGS = [
     ("canary.cookie", 'version=a"b', "canary.cookie", "'version=a\"b'"),
     ("canary.headers", {}, "canary.headers", "{}"),
     ("canary.headers", {"X-Canary": "yes"}, "canary.headers.X-Canary", "'X-Canary'"),
-    ("canary.headers", {"x-canary": ""}, "canary.headers", "''"),
+    ("canary.headers", {"x-canary": ""}, "canary.headers", '{"x-canary": ""}'),
     ("canary.headers", {"cookie": "a=b"}, "canary.headers.cookie", "'cookie'"),
     ("loadBalancerDns", "not a host", "loadBalancerDns", "'not a host'"),
     ("gateway.selector", {}, "gateway.selector", "{}"),
     ("gateway.tls", {"credentialname": "web-cert"}, "gateway.tls.credentialname", "'web-cert'"),
     ("gateway.tls", {"credentialName": "web-cert", "httpsRedirect": "yes"}, "gateway.tls.httpsRedirect", "'yes'"),
     ("istioApiVersion", "networking.istio.io/v2", "istioApiVersion", "'networking.istio.io/v2'"),
-    ("routing.versionHeader", True, "routing.versionHeader", "True"),
+    ("routing.versionHeader", True, "routing.versionHeader", "got true"),
     ("routing.versionHeader", "X-Version", "routing.versionHeader", "'X-Version'"),
     ("wieght", 10, "wieght", "'10'"),
     # Workloads (probes, resources, autoscaling, profiles, scanner exceptions) and namespace security.
     ("versions[0].probe", {"path": "healthz"}, "versions[0].probe.path", "'healthz'"),
     ("versions[0].probe", {"path": "/health check"}, "versions[0].probe.path", "'/health check'"),
     ("versions[0].probe", {"type": "grpc"}, "versions[0].probe.type", "'grpc'"),
-    ("versions[0].probe", {"type": "tcp", "path": "/"}, "versions[0].probe", "'path': '/'"),
+    ("versions[0].probe", {"type": "tcp", "path": "/"}, "versions[0].probe", '"path": "/"'),
     (
         "versions[0].resources",
         {"requests": {"cpu": "100 m", "memory": "128Mi"}},
@@ -106,21 +107,21 @@ BAD_CONFIGS = [
     ("versions[0].resources", {"limits": {"cpu": "-1", "memory": "1Gi"}}, "versions[0].resources.limits.cpu", "'-1'"),
     ("versions[0].resources", {"limits": {"cpu": "0", "memory": "1Gi"}}, "versions[0].resources.limits.cpu", "'0'"),
     ("versions[0].resources", {"limits": {"cpu": 1, "memory": "1Gi"}}, "versions[0].resources.limits.cpu", "1"),
-    ("versions[0].resources", {"limits": {"cpu": "50m", "memory": "1Gi"}}, "versions[0].resources", "'50m'"),
+    ("versions[0].resources", {"limits": {"cpu": "50m", "memory": "1Gi"}}, "versions[0].resources", "50m"),
     ("versions[0].resources", {"requests": {"cpu": "1"}}, "versions[0].resources.requests.memory", "required"),
-    ("versions[0].autoscaling", {"min": 5, "max": 2}, "versions[0].autoscaling", "'min': 5"),
+    ("versions[0].autoscaling", {"min": 5, "max": 2}, "versions[0].autoscaling", '"min": 5'),
     ("versions[0].autoscaling", {"min": 0, "max": 2}, "versions[0].autoscaling.min", "0"),
-    ("versions[0].autoscaling", {"min": 1, "max": 2, "cpu": 0}, "versions[0].autoscaling", "'cpu': 0"),
+    ("versions[0].autoscaling", {"min": 1, "max": 2, "cpu": 0}, "versions[0].autoscaling", '"cpu": 0'),
     ("versions[0].autoscaling", {"min": 1, "max": 2, "cpu": 101}, "versions[0].autoscaling.cpu", "101"),
     ("versions[0].autoscaling", {"max": 2}, "versions[0].autoscaling.min", "required"),
-    ("versions[0].replicas", 2, "versions[0]", "'replicas': 2"),  # with autoscaling below
+    ("versions[0].replicas", 2, "versions[0]", "set replicas or autoscaling, not both"),  # with autoscaling below
     ("versions[0].securityProfile", "paranoid", "versions[0].securityProfile", "'paranoid'"),
     ("versions[0].runAsUser", 0, "versions[0].runAsUser", "0"),
     ("versions[0].scanExceptions", {"CKV_K8S_43": ""}, "versions[0].scanExceptions.CKV_K8S_43", "''"),
     ("versions[0].scanExceptions", {"CKV_K8S_43": "tag=1.0"}, "versions[0].scanExceptions.CKV_K8S_43", "'tag=1.0'"),
     ("versions[0].scanExceptions", {"K8S_43": "why"}, "versions[0].scanExceptions.K8S_43", "'K8S_43'"),
     ("security.mtls", "yes", "security.mtls", "'yes'"),
-    ("security.networkpolicy", True, "security.networkpolicy", "True"),
+    ("security.networkpolicy", True, "security.networkpolicy", "got true"),
     ("gateway.namespace", "Istio_System", "gateway.namespace", "'Istio_System'"),
     ("routing.mesh", "true", "routing.mesh", "'true'"),
 ]
@@ -188,3 +189,11 @@ def test_quantities_are_compared_by_value_not_text(baseline):
         "limits": {"cpu": "500m", "memory": "1024Mi"},
     }
     assert parse_settings(as_config_strings(baseline)).versions[0].resources.limits.cpu == "500m"
+
+
+def test_a_misspelt_top_level_key_gets_a_short_suggestion():
+    with pytest.raises(ConfigError) as err:
+        parse_settings(as_config_strings({**BASELINE, "verions": BASELINE["versions"]}))
+    (line,) = [line for line in str(err.value).splitlines() if "verions" in line]
+    assert "unknown key (did you mean 'versions'?)" in line
+    assert len(line) <= 160, line
