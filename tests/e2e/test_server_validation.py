@@ -25,22 +25,26 @@ def manifests_of(label: str) -> list[dict]:
     return simulate(as_config_strings(CASES[CONFIGS[label]])).manifests()
 
 
+@pytest.fixture(scope="module")
+def namespaces():
+    """Namespaces created for the dry runs: kept across cases (a deleted one lingers while it
+    terminates and refuses new content), removed once at the end."""
+    created: list[str] = []
+    yield created
+    for name in created:
+        kubectl("delete", "namespace", name, "--wait=false")
+
+
 @pytest.mark.parametrize("label", sorted(CONFIGS))
-def test_the_api_server_accepts_every_object(label):
+def test_the_api_server_accepts_every_object(label, namespaces):
     manifests = manifests_of(label)
-    namespaces = [m for m in manifests if m["kind"] == "Namespace"]
+    for namespace in (m for m in manifests if m["kind"] == "Namespace"):
+        name = namespace["metadata"]["name"]
+        if kubectl("get", "namespace", name).returncode != 0:
+            kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(namespace)).check()
+            namespaces.append(name)
     others = [m for m in manifests if m["kind"] != "Namespace"]
-    created = []
-    try:
-        for namespace in namespaces:
-            name = namespace["metadata"]["name"]
-            if kubectl("get", "namespace", name).returncode != 0:
-                kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(namespace)).check()
-                created.append(name)
-        listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": others})
-        result = kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=e2e", "-f", "-", stdin=listing)
-        assert result.returncode == 0, result.output
-        assert result.output.count("(server dry run)") == len(others), result.output
-    finally:
-        for name in created:
-            kubectl("delete", "namespace", name, "--wait=false")
+    listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": others})
+    result = kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=e2e", "-f", "-", stdin=listing)
+    assert result.returncode == 0, result.output
+    assert result.output.count("(server dry run)") == len(others), result.output
