@@ -85,7 +85,12 @@ def test_renaming_the_app_keeps_the_namespace(new_workspace):
     config["app"] = "web"
     workspace.write_config(config)
     workspace.up().check()
-    assert live_object("namespace", "e2e-rename")["metadata"]["uid"] == uid
+    namespace = live_object("namespace", "e2e-rename")
+    # A namespace being deleted still answers with its uid: it must not be terminating either.
+    assert namespace["metadata"]["uid"] == uid
+    assert "deletionTimestamp" not in namespace["metadata"]
+    assert namespace["status"]["phase"] == "Active"
+    workspace.preview("--expect-no-changes").check()
     assert [d["metadata"]["name"] for d in kubectl_json("get", "deployments", "-n", "e2e-rename")["items"]] == [
         "web-deployment-v1",
         "web-deployment-v2",
