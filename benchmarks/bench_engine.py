@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.stack import Workspace, run
+from tests.e2e.stack import Workspace
 
 CACHE = Path(os.environ.get("ISTIO_CANARY_CACHE", Path.home() / ".cache" / "istio-canary"))
 
@@ -85,11 +85,10 @@ def cache_report() -> None:
         total += seconds
         print(f"  {path.stem:<22} {seconds:>6}")
     print(f"  {'total':<22} {total:>6}")
-    for label, folder in (
-        ("binaries", CACHE / "bin"),
-        ("Go module cache", Path(run(["go", "env", "GOMODCACHE"]).check().stdout.strip())),
-        ("Go build cache", Path(run(["go", "env", "GOCACHE"]).check().stdout.strip())),
-    ):
+    for label, folder in (("binaries", CACHE / "bin"), ("Go modules and build cache", CACHE / "go")):
+        if not folder.exists():
+            print(f"  {label:<22} {'-':>6}  removed after the build (ISTIO_CANARY_KEEP_GO_CACHES=1 keeps it)")
+            continue
         size = subprocess.run(["du", "-sh", str(folder)], capture_output=True, text=True, check=False).stdout.split()
         print(f"  {label:<22} {size[0] if size else '?':>6}  {folder}")
 

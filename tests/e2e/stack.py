@@ -85,6 +85,7 @@ class Workspace:
     def __init__(self, root: Path, stack: str) -> None:
         self.root = root
         self.stack = stack
+        root.mkdir(parents=True, exist_ok=True)
         for name in PROJECT_FILES:
             source = PROJECT_DIR / name
             if source.is_dir():
