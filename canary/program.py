@@ -24,6 +24,11 @@ def canary_stack(opts: pulumi.ResourceOptions | None = None) -> dict[str, Any]:
     except ConfigError as err:
         # RunError reports the message without a Python traceback.
         raise pulumi.RunError(str(err)) from None
+    if (canary := settings.canary) is not None and not canary.cookie and not canary.headers and canary.weight == 0:
+        pulumi.log.warn(
+            f"canary {canary.version} receives no traffic: it has no cookie, no headers and weight 0; "
+            "give it canary.headers (or a cookie) to keep it reachable for testers"
+        )
     # One logical name whatever the config says: the URNs, and so the objects' identities, must
     # not follow `app`, or renaming the app would replace the namespace and everything in it.
     # Stacks deployed when the release was named after the app move over through the alias.

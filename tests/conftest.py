@@ -13,7 +13,9 @@ import pytest
 from canary.simulate import Simulation, as_config_strings, install_mocks, simulate, stack_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SHIPPED_STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+# The stacks the project ships. Not a glob: `pulumi stack init NAME` writes a Pulumi.NAME.yaml of
+# the user's (often only an encryptionsalt), which is not ours to test.
+SHIPPED_STACKS = ["dev", "prod", "staging"]
 
 # A small valid config, as a user would write it; tests change one key at a time.
 BASELINE: dict[str, Any] = {

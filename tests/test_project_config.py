@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 
 from canary.settings import StackSettings, parse_settings
 from canary.simulate import as_config_strings
-from tests.conftest import BASELINE, PROJECT_DIR
+from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS
 
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
 DECLARED = PROJECT["config"]
@@ -58,8 +59,16 @@ def test_declared_default_means_what_leaving_the_key_out_means(key):
     assert with_default == without
 
 
+def test_every_stack_file_in_the_repository_is_a_shipped_stack():
+    tracked = subprocess.run(
+        ["git", "ls-files", "Pulumi.*.yaml"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert sorted(name.split(".")[1] for name in tracked) == SHIPPED_STACKS
+
+
 def test_shipped_stacks_set_only_declared_keys():
-    for stack_file in sorted(Path(PROJECT_DIR).glob("Pulumi.*.yaml")):
+    for stack in SHIPPED_STACKS:
+        stack_file = Path(PROJECT_DIR) / f"Pulumi.{stack}.yaml"
         config = yaml.safe_load(stack_file.read_text())["config"]
         project_keys = {k.split(":", 1)[1] for k in config if k.startswith("istio-canary:")}
         assert project_keys <= KEYS, stack_file.name

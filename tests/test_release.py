@@ -169,3 +169,15 @@ def test_a_secret_config_key_is_refused_before_anything_is_registered(baseline):
     assert "canary: stored as a secret" in str(err.value)
     assert "--secret" in str(err.value)
     assert simulation.registrations == []
+
+
+def test_a_canary_that_can_receive_no_traffic_is_reported(run, baseline, monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message))
+    baseline["canary"] = {"version": "v2"}
+    run(baseline)
+    assert len(warnings) == 1 and "canary v2 receives no traffic" in warnings[0]
+    warnings.clear()
+    baseline["canary"] = {"version": "v2", "headers": {"x-canary": "always"}}
+    run(baseline)
+    assert warnings == []
