@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from canary.checkov_ids import KUBERNETES_CHECK_IDS
+
 # RFC 1123 label, as Kubernetes validates namespace names, label-style names and subset names.
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # RFC 1035 label: what Kubernetes requires of Service names (must start with a letter).
@@ -128,4 +130,6 @@ _CHECKOV_ID = re.compile(r"^CKV2?_K8S_[0-9]+$")
 def checkov_check_id(value: str) -> str | None:
     if not _CHECKOV_ID.match(value):
         return "must be a checkov Kubernetes check id such as CKV_K8S_43"
+    if value not in KUBERNETES_CHECK_IDS:
+        return "is not a check checkov knows for Kubernetes (see `checkov --list --framework kubernetes`)"
     return None

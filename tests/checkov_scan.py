@@ -140,6 +140,20 @@ def scan_directory(path: Path, *, timeout: float = DEFAULT_TIMEOUT) -> ScanResul
         if (path / name).exists():
             raise CheckovError(f"{path / name} would change checkov's options; remove it from the scanned directory")
     command = checkov_command(path)
+    completed = _run_checkov(command, timeout)
+
+    if completed.returncode != 0:
+        hint = ""
+        if "too many values to unpack" in completed.stderr:
+            hint = "\n(a checkov skip annotation whose reason contains '=' makes checkov crash)"
+        raise CheckovError(
+            f"checkov exited with status {completed.returncode}: {' '.join(command)}\n{_tail(completed.stderr)}{hint}"
+        )
+    return _parse_report(completed.stdout, completed.stderr)
+
+
+def _run_checkov(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run checkov offline, in a clean home, with none of the environment variables it reads."""
     with tempfile.TemporaryDirectory(prefix="checkov-home-") as home:
         env = {
             name: value
@@ -148,7 +162,7 @@ def scan_directory(path: Path, *, timeout: float = DEFAULT_TIMEOUT) -> ScanResul
         }
         env.update(_QUIET_ENV, HOME=home, XDG_CACHE_HOME=home, XDG_CONFIG_HOME=home)
         try:
-            completed = subprocess.run(
+            return subprocess.run(
                 command,
                 cwd=home,
                 env=env,
@@ -161,14 +175,14 @@ def scan_directory(path: Path, *, timeout: float = DEFAULT_TIMEOUT) -> ScanResul
         except subprocess.TimeoutExpired as err:
             raise CheckovError(f"checkov did not finish within {timeout:g}s: {' '.join(command)}") from err
 
+
+def kubernetes_check_ids(*, timeout: float = DEFAULT_TIMEOUT) -> set[str]:
+    """Every Kubernetes check id the installed checkov lists."""
+    command = [str(checkov_executable()), "--list", "--framework", "kubernetes", "--skip-download"]
+    completed = _run_checkov(command, timeout)
     if completed.returncode != 0:
-        hint = ""
-        if "too many values to unpack" in completed.stderr:
-            hint = "\n(a checkov skip annotation whose reason contains '=' makes checkov crash)"
-        raise CheckovError(
-            f"checkov exited with status {completed.returncode}: {' '.join(command)}\n{_tail(completed.stderr)}{hint}"
-        )
-    return _parse_report(completed.stdout, completed.stderr)
+        raise CheckovError(f"checkov exited with status {completed.returncode}: {_tail(completed.stderr)}")
+    return set(re.findall(r"\bCKV2?_K8S_[0-9]+\b", completed.stdout))
 
 
 def _parse_report(stdout: str, stderr: str = "") -> ScanResult:

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from canary.app_version import scan_exceptions
+from canary.checkov_ids import KUBERNETES_CHECK_IDS
 from canary.render import write_manifests
 from canary.settings import parse_settings
 from canary.simulate import stack_config
-from tests.checkov_scan import scan_directory
+from tests.checkov_scan import kubernetes_check_ids, scan_directory
 from tests.conftest import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 SEED = Path(__file__).parent / "data" / "seed"
@@ -67,3 +68,7 @@ def test_the_tutorial_fails_the_checks_the_program_fixes(tmp_path):
     fixed = {"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_10", "CKV_K8S_11", "CKV_K8S_12", "CKV_K8S_13"}
     fixed |= {"CKV_K8S_20", "CKV_K8S_28", "CKV_K8S_29", "CKV_K8S_30", "CKV_K8S_31", "CKV_K8S_37", "CKV_K8S_38"}
     assert fixed <= failing
+
+
+def test_the_check_ids_scan_exceptions_accept_are_the_installed_checkovs():
+    assert kubernetes_check_ids() == KUBERNETES_CHECK_IDS

@@ -120,6 +120,7 @@ BAD_CONFIGS = [
     ("versions[0].scanExceptions", {"CKV_K8S_43": ""}, "versions[0].scanExceptions.CKV_K8S_43", "''"),
     ("versions[0].scanExceptions", {"CKV_K8S_43": "tag=1.0"}, "versions[0].scanExceptions.CKV_K8S_43", "'tag=1.0'"),
     ("versions[0].scanExceptions", {"K8S_43": "why"}, "versions[0].scanExceptions.K8S_43", "'K8S_43'"),
+    ("versions[0].scanExceptions", {"CKV_K8S_999": "why"}, "versions[0].scanExceptions.CKV_K8S_999", "'CKV_K8S_999'"),
     ("security.mtls", "yes", "security.mtls", "'yes'"),
     ("security.networkpolicy", True, "security.networkpolicy", "got true"),
     ("gateway.namespace", "Istio_System", "gateway.namespace", "'Istio_System'"),
