@@ -8,19 +8,9 @@ from typing import Any
 from tests.e2e.objects import live_virtual_service
 from tests.e2e.stack import Workspace, kubectl_json
 from tests.mesh_model import split_for
+from tests.test_routing import nonzero, request_shaped_like
 
 VS_TYPE = "VirtualService"
-
-
-def request_shaped_like(when: dict[str, Any]) -> dict[str, str]:
-    headers = {"user-agent": "Mozilla/5.0", **when.get("headers", {})}
-    if "cookie" in when:
-        headers["cookie"] = f"_ga=GA1.2.1700000000; {when['cookie']}; theme=dark"
-    return headers
-
-
-def without_zero(split: dict[str, int]) -> dict[str, int]:
-    return {version: share for version, share in split.items() if share > 0}
 
 
 def planned_steps(workspace: Workspace) -> list[tuple[str, str]]:
@@ -37,7 +27,7 @@ def assert_routes_hold_in_the_cluster(workspace: Workspace, namespace: str) -> N
     outputs = workspace.outputs()
     spec = live_virtual_service(namespace, "nginx-virtualservice")["spec"]
     for route in outputs["routes"]:
-        assert without_zero(split_for(spec, request_shaped_like(route["when"]))) == without_zero(route["split"]), route
+        assert nonzero(split_for(spec, request_shaped_like(route["when"]))) == nonzero(route["split"]), route
 
 
 def step(workspace: Workspace, namespace: str, config: dict[str, Any]) -> None:
