@@ -117,10 +117,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
     args = parser.parse_args(argv)
 
-    problem = unwritable_folder("--out", args.out) or (
-        args.outputs is not None and unwritable_file("--outputs", args.outputs)
-    )
-    if problem:
+    problem = unwritable_folder("--out", args.out)
+    if problem is None and args.outputs is not None:
+        problem = unwritable_file("--outputs", args.outputs)
+    if problem is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
 
