@@ -85,7 +85,11 @@ def cache_report() -> None:
         total += seconds
         print(f"  {path.stem:<22} {seconds:>6}")
     print(f"  {'total':<22} {total:>6}")
-    for label, folder in (("binaries", CACHE / "bin"), ("Go modules and build cache", CACHE / "go")):
+    for label, folder in (
+        ("binaries", CACHE / "bin"),
+        ("provider plugin", CACHE / "plugins"),
+        ("Go modules and build cache", CACHE / "go"),
+    ):
         if not folder.exists():
             print(f"  {label:<22} {'-':>6}  removed after the build (ISTIO_CANARY_KEEP_GO_CACHES=1 keeps it)")
             continue
