@@ -151,3 +151,11 @@ def test_a_fixed_replica_count_is_never_ignored_and_conflicts_are_taken_back(run
 def test_the_deployment_carries_the_pod_labels_for_selection(run):
     deployment = deployments(run(BASELINE))["web-deployment-v1"]
     assert deployment["metadata"]["labels"] == {"app": "web", "version": "v1"}
+
+
+def test_hardened_profile_runs_under_the_apps_own_group_too(run):
+    deployment = deployments(run(with_versions({**V1, "runAsUser": 20000})))["web-deployment-v1"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert container(deployment)["securityContext"]["runAsGroup"] == 20000
+    # Mounted volumes (the /tmp emptyDir) are group-owned by it, so the app can write there.
+    assert pod["securityContext"]["fsGroup"] == 20000

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from canary.traffic.client import ConnectionClosedError, ProtocolError, Target, connect
+from canary.traffic.client import ConnectionClosedError, ProtocolError, Target, _parse_head, connect
 from canary.traffic.load import fetch
 from tests.traffic_fixtures import scripted_server
 
@@ -141,3 +141,11 @@ def test_https_target_uses_the_host_override_for_sni() -> None:
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         Target.from_url(url)
+
+
+def test_keep_alive_follows_each_http_version_default():
+    # HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes unless told to keep it.
+    assert _parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 0")[2] is True
+    assert _parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0")[2] is False
+    assert _parse_head(b"HTTP/1.0 200 OK\r\nContent-Length: 0")[2] is False
+    assert _parse_head(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0")[2] is True

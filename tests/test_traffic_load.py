@@ -146,3 +146,16 @@ def test_latencies_are_kept_for_every_http_answer() -> None:
         (plain,), _ = _run(mesh.url, [PLAIN], total=100)
     assert len(plain.latencies) == 100
     assert all(0 < latency < 1 for latency in plain.latencies)
+
+
+def test_the_latency_reservoir_replaces_samples_across_every_slot(monkeypatch):
+    # A reservoir of 10: after 10 early latencies and 990 later ones, a uniform sample keeps
+    # each early one with probability 10/1000. Overwriting a single slot would keep nine.
+    monkeypatch.setattr("canary.traffic.load._LATENCY_SAMPLES", 10)
+    tally = Tally()
+    for _ in range(10):
+        tally.add_version("v1", 0.0)
+    for _ in range(990):
+        tally.add_version("v1", 1.0)
+    assert len(tally.latencies) == 10
+    assert sum(1 for latency in tally.latencies if latency == 0.0) <= 2

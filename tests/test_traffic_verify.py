@@ -112,3 +112,16 @@ def test_json_has_the_documented_fields() -> None:
     assert plain["errors"] == {"http_5xx": 20}
     assert set(plain["latency_ms"]) == {"p50", "p90", "p99"}
     assert 0 < plain["latency_ms"]["p50"] <= plain["latency_ms"]["p90"] <= plain["latency_ms"]["p99"]
+
+
+def test_an_error_rate_exactly_at_the_limit_passes_and_one_more_fails():
+    route = Route(when={}, split={"v1": 100})
+    at_limit, over = Tally(), Tally()
+    for tally, failures in ((at_limit, 1), (over, 2)):
+        for _ in range(100 - failures):
+            tally.add_version("v1", 0.001)
+        for _ in range(failures):
+            tally.add_error("http_5xx", 0.001)
+    # 1 failure in 100 is 1%: allowed at max_error_rate 1%; 2 in 100 is not.
+    assert judge(route, at_limit, Criteria(max_error_rate=0.01), HEADER).ok
+    assert not judge(route, over, Criteria(max_error_rate=0.01), HEADER).ok
