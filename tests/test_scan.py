@@ -21,6 +21,8 @@ from tests.conftest import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 SEED = Path(__file__).parent / "data" / "seed"
 
+pytestmark = pytest.mark.scan
+
 
 def render(stack: str, out: Path, *, keep_skips: bool = True) -> list[dict]:
     manifests = shipped_stack(stack).manifests()
