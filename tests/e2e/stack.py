@@ -144,9 +144,6 @@ class Workspace:
         history = json.loads(self.pulumi("stack", "history", "--json").check().stdout)
         return history[0]
 
-    def history_length(self) -> int:
-        return len(json.loads(self.pulumi("stack", "history", "--json").check().stdout))
-
     def exported_state(self) -> dict[str, Any]:
         return json.loads(self.pulumi("stack", "export").check().stdout)
 
