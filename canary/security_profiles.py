@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import pulumi_kubernetes as k8s
+from typing import Any
 
 SCRATCH_VOLUME = "tmp"
 
@@ -52,23 +51,24 @@ PROFILES: dict[str, SecurityProfile] = {
 }
 
 
-def container_security_context(profile: SecurityProfile, run_as_user: int) -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        privileged=False,
-        read_only_root_filesystem=profile.read_only_root_filesystem,
-        run_as_non_root=True if profile.runs_as_user else None,
-        run_as_user=run_as_user if profile.runs_as_user else None,
-        run_as_group=run_as_user if profile.runs_as_user else None,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=list(profile.added_capabilities) or None),
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
+def container_security_context(profile: SecurityProfile, run_as_user: int) -> dict[str, Any]:
+    """The container's securityContext, as the Kubernetes API spells it."""
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": profile.read_only_root_filesystem,
+        "capabilities": {"drop": ["ALL"], **({"add": list(profile.added_capabilities)} if profile.added_capabilities else {})},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    if profile.runs_as_user:
+        context.update(runAsNonRoot=True, runAsUser=run_as_user, runAsGroup=run_as_user)
+    return context
 
 
-def pod_security_context(profile: SecurityProfile, run_as_user: int) -> k8s.core.v1.PodSecurityContextArgs:
-    return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True if profile.runs_as_user else None,
+def pod_security_context(profile: SecurityProfile, run_as_user: int) -> dict[str, Any]:
+    """The pod's securityContext, as the Kubernetes API spells it."""
+    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if profile.runs_as_user:
         # Files in mounted volumes are group-owned by the app's group, so it can write /tmp.
-        fs_group=run_as_user if profile.runs_as_user else None,
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
+        context.update(runAsNonRoot=True, fsGroup=run_as_user)
+    return context
