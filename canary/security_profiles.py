@@ -57,7 +57,10 @@ def container_security_context(profile: SecurityProfile, run_as_user: int) -> di
         "allowPrivilegeEscalation": False,
         "privileged": False,
         "readOnlyRootFilesystem": profile.read_only_root_filesystem,
-        "capabilities": {"drop": ["ALL"], **({"add": list(profile.added_capabilities)} if profile.added_capabilities else {})},
+        "capabilities": {
+            "drop": ["ALL"],
+            **({"add": list(profile.added_capabilities)} if profile.added_capabilities else {}),
+        },
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     if profile.runs_as_user:
