@@ -17,7 +17,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from canary.simulate import as_config_strings, simulate, stack_config  # noqa: E402
+from tests.simulate import as_config_strings, simulate, stack_config  # noqa: E402
 
 REPEATS = 7
 

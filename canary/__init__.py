@@ -10,19 +10,30 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    # The Pulumi components.
     "AppService": "canary.service",
-    "AppServiceArgs": "canary.service",
     "AppVersion": "canary.app_version",
-    "AppVersionArgs": "canary.app_version",
     "CanaryRelease": "canary.release",
-    "CanaryReleaseArgs": "canary.release",
-    "ConfigError": "canary.settings",
     "IstioGateway": "canary.gateway",
-    "IstioGatewayArgs": "canary.gateway",
     "NamespaceSecurity": "canary.namespace_security",
-    "NamespaceSecurityArgs": "canary.namespace_security",
     "RoutingRules": "canary.routing",
-    "RoutingRulesArgs": "canary.routing",
+    # Their Args and the values inside them (plain data; importing them does not import Pulumi).
+    "AppServiceArgs": "canary.plan.service",
+    "AppVersionArgs": "canary.plan.app_version",
+    "Autoscaling": "canary.plan.app_version",
+    "Canary": "canary.plan.routing",
+    "CanaryReleaseArgs": "canary.plan.release",
+    "Compute": "canary.plan.app_version",
+    "GatewayTls": "canary.plan.gateway",
+    "IstioGatewayArgs": "canary.plan.gateway",
+    "NamespaceSecurityArgs": "canary.plan.namespace_security",
+    "Probe": "canary.plan.app_version",
+    "Resources": "canary.plan.app_version",
+    "RoutingRulesArgs": "canary.plan.routing",
+    "SecurityProfile": "canary.security_profiles",
+    "Workload": "canary.plan.app_version",
+    # This project's own program: stack config in, release out.
+    "ConfigError": "canary.settings",
     "StackSettings": "canary.settings",
     "canary_stack": "canary.program",
     "load_settings": "canary.settings",

@@ -1,7 +1,8 @@
 """`python -m canary render`: write the manifests a stack declares, one YAML file per object.
 
-The program runs under the SDK's mocks (see `canary.simulate`), so no Pulumi engine, state or
-cluster is needed: the output feeds `kubectl apply -f`, GitOps repositories and code review.
+The release's plan runs on the collecting back end (`canary.plan`), the same plan the Pulumi
+components register: no Pulumi engine, state, cluster or SDK is needed. The output feeds
+`kubectl apply -f`, GitOps repositories and code review.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
 
-from canary.simulate import StackFileError, simulate, stack_config
+from canary.plan.backend import Collector
+from canary.plan.release import plan_canary_release
+from canary.settings import ConfigError, parse_settings
+from canary.stack import RELEASE_NAME, release_args, stack_outputs
+from canary.stack_file import StackFileError, stack_config
 
 # Namespace first so that `kubectl apply -f DIR`, which goes file by file in name order, finds
 # it; then workloads before the rules that route to them.
@@ -125,18 +129,22 @@ def main(argv: list[str]) -> int:
         return 2
 
     try:
-        config = stack_config(args.project_dir, args.stack)
-        simulation = simulate(config, stack=args.stack)
+        settings = parse_settings(stack_config(args.project_dir, args.stack))
     except StackFileError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except pulumi.RunError as err:
+    except ConfigError as err:
         print(f"error: stack {args.stack}: {err}", file=sys.stderr)
         return 1
 
-    written = write_manifests(simulation.manifests(), args.out, args.stack)
+    collector = Collector()
+    release = plan_canary_release(collector, RELEASE_NAME, release_args(settings))
+    for warning in collector.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    written = write_manifests(collector.manifests, args.out, args.stack)
     if args.outputs:
         args.outputs.parent.mkdir(parents=True, exist_ok=True)
-        args.outputs.write_text(json.dumps(simulation.outputs, indent=2) + "\n")
+        outputs = stack_outputs(settings, release.outputs)
+        args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
     print(f"wrote {len(written)} manifests for stack {args.stack} to {args.out}/")
     return 0

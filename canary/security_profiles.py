@@ -32,23 +32,23 @@ class SecurityProfile:
 
 _ROOT_REASON = "securityProfile root: the image starts as root (binds port 80, then drops to its own user)"
 
-PROFILES: dict[str, SecurityProfile] = {
-    "hardened": SecurityProfile(name="hardened", runs_as_user=True, read_only_root_filesystem=True),
-    "root": SecurityProfile(
-        name="root",
-        runs_as_user=False,
-        # The image writes its cache and pid file under /var: a read-only root would stop it.
-        read_only_root_filesystem=False,
-        added_capabilities=("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),
-        scan_exceptions={
-            "CKV_K8S_22": "securityProfile root: the image writes to /var/cache and /var/run at start-up",
-            "CKV_K8S_23": _ROOT_REASON,
-            "CKV_K8S_25": "securityProfile root: adds back CHOWN, NET_BIND_SERVICE, SETGID and SETUID only, "
-            "which the root start-up needs",
-            "CKV_K8S_40": _ROOT_REASON,
-        },
-    ),
-}
+HARDENED = SecurityProfile(name="hardened", runs_as_user=True, read_only_root_filesystem=True)
+ROOT = SecurityProfile(
+    name="root",
+    runs_as_user=False,
+    # The image writes its cache and pid file under /var: a read-only root would stop it.
+    read_only_root_filesystem=False,
+    added_capabilities=("CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"),
+    scan_exceptions={
+        "CKV_K8S_22": "securityProfile root: the image writes to /var/cache and /var/run at start-up",
+        "CKV_K8S_23": _ROOT_REASON,
+        "CKV_K8S_25": "securityProfile root: adds back CHOWN, NET_BIND_SERVICE, SETGID and SETUID only, "
+        "which the root start-up needs",
+        "CKV_K8S_40": _ROOT_REASON,
+    },
+)
+
+PROFILES: dict[str, SecurityProfile] = {profile.name: profile for profile in (HARDENED, ROOT)}
 
 
 def container_security_context(profile: SecurityProfile, run_as_user: int) -> dict[str, Any]:

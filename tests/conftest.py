@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from canary.simulate import Simulation, as_config_strings, install_mocks, simulate, stack_config
+from canary.stack_file import as_config_strings, stack_config
+from tests.simulate import Simulation, install_mocks, simulate
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The stacks the project ships. Not a glob: `pulumi stack init NAME` writes a Pulumi.NAME.yaml of

@@ -1,5 +1,5 @@
 """From stack config to verified traffic: the program's own VirtualService, served by a loopback
-mesh that routes as Istio would (tests/mesh_model.py), checked by `python -m canary verify`."""
+mesh that routes as Istio would (canary.mesh), checked by `python -m canary verify`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from canary.mesh import route_for, split_for
 from tests.conftest import BASELINE
 from tests.fake_mesh import FakeMesh, MeshConfig, _Picker, serve_in_thread
-from tests.mesh_model import route_for, split_for
 from tests.traffic_fixtures import verify
 
 CANARY = {"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always"}, "weight": 10}

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from canary.settings import StackSettings, parse_settings
-from canary.simulate import as_config_strings
+from canary.stack_file import as_config_strings
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS
 
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pulumi
 import pytest
 
-from canary.release import CanaryRelease, CanaryReleaseArgs
+from canary.release import CanaryRelease
 from canary.settings import parse_settings
-from canary.simulate import Simulation, as_config_strings, simulate
+from canary.stack import release_args
+from canary.stack_file import as_config_strings
+from tests.simulate import Simulation, simulate
 
 COMPONENT_TYPES = {
     "canary:index:CanaryRelease",
@@ -44,8 +47,10 @@ def test_components_hang_under_the_release(run, baseline):
 def test_every_component_registers_its_outputs(run, baseline):
     simulation = run(baseline)
     registered = {r.name: simulation.registered_outputs.get(r.urn) for r in simulation.registrations if not r.custom}
+    # The baseline: cookie version=v2 to the canary, weight 0 (the wire format turns ints into floats).
+    routes = [{"when": {"cookie": "version=v2"}, "split": {"v2": 100.0}}, {"when": {}, "split": {"v1": 100.0}}]
     assert registered == {
-        "canary": {"namespace": "shop", "urls": ["http://web.example.com/"], "routes": simulation.outputs["routes"]},
+        "canary": {"namespace": "shop", "urls": ["http://web.example.com/"], "routes": routes},
         "canary-v1": {"deployment_name": "web-deployment-v1"},
         "canary-v2": {"deployment_name": "web-deployment-v2"},
         "canary-service": {"name": "web-service"},
@@ -53,6 +58,7 @@ def test_every_component_registers_its_outputs(run, baseline):
         "canary-routing": {
             "destination_rule_name": "web-destinationrule",
             "virtual_service_name": "web-virtualservice",
+            "routes": routes,
         },
     }
 
@@ -128,9 +134,9 @@ def test_no_output_is_ever_none(run, baseline):
 
 @pulumi.runtime.test
 def test_two_releases_in_one_stack_do_not_collide(recorded, baseline):
-    settings = parse_settings(as_config_strings(baseline))
-    first = CanaryRelease("shop-a", CanaryReleaseArgs(settings=settings))
-    second = CanaryRelease("shop-b", CanaryReleaseArgs(settings=settings.model_copy(update={"namespace": "shop-b"})))
+    args = release_args(parse_settings(as_config_strings(baseline)))
+    first = CanaryRelease("shop-a", args)
+    second = CanaryRelease("shop-b", dataclasses.replace(args, namespace="shop-b"))
 
     def check(_: Any) -> None:
         names = [r.name for r in recorded.registrations]

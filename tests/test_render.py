@@ -56,7 +56,7 @@ def test_render_writes_the_stack_outputs_for_the_verifier(tmp_path):
     assert main(args) == 0
     assert json.loads(outputs.read_text())["routes"] == [
         {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},
-        {"when": {}, "split": {"v1": 100, "v2": 0}},
+        {"when": {}, "split": {"v1": 100}},
     ]
 
 

@@ -1,32 +1,38 @@
-"""Routing rules: what each kind of request gets, checked by interpreting the VirtualService."""
+"""Routing rules: the VirtualService, the routes read off it, and what the rules wait for.
+
+The expected routes below are written out by hand from the config's meaning (cookie or headers
+go to the canary, `weight` percent of the rest too); nothing here computes them with the code
+under test.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pytest
 
-from canary.routing import (
-    RoutingRules,
-    RoutingRulesArgs,
-    destination_rule_spec,
-    expected_routes,
-    virtual_service_spec,
-)
-from canary.settings import CanarySettings
-from tests.mesh_model import response_header_for, split_for
+from canary import mesh
+from canary.plan.backend import Collector, Ref
+from canary.plan.routing import Canary, RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
+from canary.routes import parse_routes
 
 
-def spec(canary: dict[str, Any] | None, stable: str = "v1", version_header: str | None = "x-canary-version"):
-    return virtual_service_spec(
-        hosts=["web.example.com"],
-        gateways=["web-gateway"],
-        service_host="web-service",
-        stable=stable,
-        canary=CanarySettings.model_validate(canary) if canary is not None else None,
-        version_header=version_header,
-    )
+def args(canary: Canary | None = None, **more: Any) -> RoutingRulesArgs:
+    fields: dict[str, Any] = {
+        "namespace": "shop",
+        "app": "web",
+        "hosts": ["web.example.com"],
+        "service_host": "web-service",
+        "gateway": "web-gateway",
+        "subsets": {"v1": {"version": "v1"}, "v2": {"version": "v2"}},
+        "stable": "v1",
+        "canary": canary,
+    }
+    return RoutingRulesArgs(**{**fields, **more})
+
+
+def spec(canary: Canary | None = None, **more: Any) -> dict[str, Any]:
+    return virtual_service(args(canary, **more))["spec"]  # type: ignore[no-any-return]
 
 
 def request_shaped_like(when: dict[str, Any]) -> dict[str, str]:
@@ -37,170 +43,163 @@ def request_shaped_like(when: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def nonzero(split: dict[str, int]) -> dict[str, int]:
-    return {version: pct for version, pct in split.items() if pct}
-
-
-CANARIES = [
-    None,
-    {"version": "v2"},
-    {"version": "v2", "cookie": "version=v2"},
-    {"version": "v2", "cookie": "version=v2", "weight": 10},
-    {"version": "v2", "headers": {"x-canary": "always"}},
-    {"version": "v2", "headers": {"x-canary": "always", "x-team": "qa"}, "weight": 50},
-    {"version": "v2", "cookie": "tester=yes", "headers": {"x-canary": "always"}, "weight": 100},
+# (canary, the routes a user reads the config to mean)
+CASES: list[tuple[Canary | None, list[dict[str, Any]]]] = [
+    (None, [{"when": {}, "split": {"v1": 100}}]),
+    (Canary(version="v2"), [{"when": {}, "split": {"v1": 100}}]),
+    (
+        Canary(version="v2", cookie="version=v2"),
+        [{"when": {"cookie": "version=v2"}, "split": {"v2": 100}}, {"when": {}, "split": {"v1": 100}}],
+    ),
+    (
+        Canary(version="v2", cookie="version=v2", weight=10),
+        [{"when": {"cookie": "version=v2"}, "split": {"v2": 100}}, {"when": {}, "split": {"v1": 90, "v2": 10}}],
+    ),
+    (
+        Canary(version="v2", headers={"x-canary": "always", "x-team": "qa"}, weight=50),
+        [
+            {"when": {"headers": {"x-canary": "always", "x-team": "qa"}}, "split": {"v2": 100}},
+            {"when": {}, "split": {"v1": 50, "v2": 50}},
+        ],
+    ),
+    (
+        Canary(version="v2", cookie="tester=yes", headers={"x-canary": "always"}, weight=100),
+        [
+            {"when": {"cookie": "tester=yes"}, "split": {"v2": 100}},
+            {"when": {"headers": {"x-canary": "always"}}, "split": {"v2": 100}},
+            {"when": {}, "split": {"v2": 100}},
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("canary", CANARIES, ids=str)
-def test_every_expected_route_is_what_the_virtual_service_does(canary):
-    settings = CanarySettings.model_validate(canary) if canary else None
-    virtual_service = spec(canary)
-    for route in expected_routes("v1", settings):
-        assert split_for(virtual_service, request_shaped_like(route["when"])) == nonzero(route["split"])
+@pytest.mark.parametrize(("canary", "expected"), CASES, ids=[str(c) for c, _ in CASES])
+def test_the_routes_say_what_the_config_means(canary, expected):
+    assert plan_routing_rules(Collector(), "r", args(canary)).routes == expected
 
 
-def test_plain_requests_split_by_weight():
-    virtual_service = spec({"version": "v2", "cookie": "version=v2", "weight": 10})
-    assert split_for(virtual_service, {}) == {"v1": 90, "v2": 10}
+@pytest.mark.parametrize(("canary", "expected"), CASES, ids=[str(c) for c, _ in CASES])
+def test_a_realistic_request_of_each_route_gets_its_split(canary, expected):
+    # The routes are read off the spec with canonical requests; a browser's request, with the
+    # cookie among others and more headers, must be routed alike.
+    virtual_service_spec = spec(canary)
+    for route in expected:
+        assert mesh.split_for(virtual_service_spec, request_shaped_like(route["when"])) == route["split"]
 
 
-def test_weight_zero_gives_the_canary_no_plain_traffic():
-    assert split_for(spec({"version": "v2", "cookie": "version=v2", "weight": 0}), {}) == {"v1": 100}
+@pytest.mark.parametrize(("canary", "expected"), CASES, ids=[str(c) for c, _ in CASES])
+def test_routes_round_trip_through_the_verifier_contract(canary, expected):
+    # What the program writes, the verifier reads back; each request the verifier then sends
+    # for a route is routed by the VirtualService to exactly that route's split.
+    routes = plan_routing_rules(Collector(), "r", args(canary)).routes
+    virtual_service_spec = spec(canary)
+    for route in parse_routes(routes, "routes"):
+        for variant in route.header_variants():
+            headers = {name.lower(): value for name, value in variant}
+            assert mesh.split_for(virtual_service_spec, headers) == dict(route.split)
 
 
-def test_weight_hundred_gives_the_canary_all_plain_traffic():
-    assert split_for(spec({"version": "v2", "weight": 100}), {}) == {"v2": 100}
+def test_cookie_route_finds_the_cookie_anywhere_but_not_a_longer_name():
+    virtual_service_spec = spec(Canary(version="v2", cookie="version=v2"))
+    assert mesh.split_for(virtual_service_spec, {"cookie": "a=1; version=v2; b=2"}) == {"v2": 100}
+    assert mesh.split_for(virtual_service_spec, {"cookie": "a=1; myversion=v2"}) == {"v1": 100}
 
 
-def test_cookie_route_sends_the_request_to_the_canary_wherever_the_cookie_is():
-    virtual_service = spec({"version": "v2", "cookie": "version=v2"})
-    assert split_for(virtual_service, {"cookie": "a=1; version=v2; b=2"}) == {"v2": 100}
-    assert split_for(virtual_service, {"cookie": "a=1; myversion=v2"}) == {"v1": 100}
+def test_headers_route_needs_every_header_exactly():
+    virtual_service_spec = spec(Canary(version="v2", headers={"x-canary": "always", "x-team": "qa"}))
+    assert mesh.split_for(virtual_service_spec, {"x-canary": "always"}) == {"v1": 100}
+    assert mesh.split_for(virtual_service_spec, {"x-canary": "Always", "x-team": "qa"}) == {"v1": 100}
 
 
-def test_headers_route_needs_every_header():
-    virtual_service = spec({"version": "v2", "headers": {"x-canary": "always", "x-team": "qa"}})
-    assert split_for(virtual_service, {"x-canary": "always", "x-team": "qa"}) == {"v2": 100}
-    assert split_for(virtual_service, {"x-canary": "always"}) == {"v1": 100}
-    assert split_for(virtual_service, {"x-canary": "Always", "x-team": "qa"}) == {"v1": 100}
-
-
-def test_cookie_and_headers_are_alternatives():
-    virtual_service = spec({"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always"}})
-    assert split_for(virtual_service, {"cookie": "version=v2"}) == {"v2": 100}
-    assert split_for(virtual_service, {"x-canary": "always"}) == {"v2": 100}
-
-
-def test_without_a_canary_everything_goes_to_stable():
-    virtual_service = spec(None)
-    assert len(virtual_service["http"]) == 1
-    assert split_for(virtual_service, {"cookie": "version=v2"}) == {"v1": 100}
-
-
-def test_each_destination_names_its_version_in_a_response_header():
-    virtual_service = spec({"version": "v2", "weight": 50})
-    assert response_header_for(virtual_service, {}, "v1") == {"x-canary-version": "v1"}
-    assert response_header_for(virtual_service, {}, "v2") == {"x-canary-version": "v2"}
-
-
-def test_version_header_can_be_turned_off():
-    virtual_service = spec({"version": "v2", "weight": 50}, version_header=None)
-    assert response_header_for(virtual_service, {}, "v2") == {}
-
-
-def test_dark_launched_version_has_a_subset_but_no_route():
-    subsets = destination_rule_spec("web-service", ["v1", "v2", "v3"])["subsets"]
-    assert [s["name"] for s in subsets] == ["v1", "v2", "v3"]
-    assert subsets[2]["labels"] == {"version": "v3"}
-    virtual_service = spec({"version": "v2", "cookie": "version=v2", "weight": 10})
-    routed = {d["destination"]["subset"] for r in virtual_service["http"] for d in r["route"]}
-    assert routed == {"v1", "v2"}
-
-
-def test_expected_routes_list_cookie_then_headers_then_plain():
-    canary = CanarySettings.model_validate({"version": "v2", "cookie": "c=1", "headers": {"x-a": "b"}, "weight": 5})
-    assert expected_routes("v1", canary) == [
-        {"when": {"cookie": "c=1"}, "split": {"v2": 100}},
-        {"when": {"headers": {"x-a": "b"}}, "split": {"v2": 100}},
-        {"when": {}, "split": {"v1": 95, "v2": 5}},
+def test_a_weight_zero_destination_is_left_out_and_a_lone_one_has_no_weight():
+    (default,) = spec(Canary(version="v2", weight=0))["http"]
+    assert default["route"] == [
+        {
+            "destination": {"host": "web-service", "subset": "v1"},
+            "headers": {"response": {"set": {"x-canary-version": "v1"}}},
+        }
     ]
 
 
-def _rules(recorded_canary: dict[str, Any] | None = None, route_targets=()) -> RoutingRules:
-    return RoutingRules(
-        "web-routing",
-        RoutingRulesArgs(
-            namespace="shop",
-            app="web",
-            api_version="networking.istio.io/v1",
-            hosts=["web.example.com"],
-            service_name="web-service",
-            gateway_name="web-gateway",
-            versions=["v1", "v2"],
-            stable="v1",
-            canary=CanarySettings.model_validate(recorded_canary) if recorded_canary else None,
-            version_header="x-canary-version",
-            load_balancer_dns="lb.example.com",
-            route_targets=list(route_targets),
-        ),
-    )
+def test_each_destination_names_its_version_in_a_response_header():
+    virtual_service_spec = spec(Canary(version="v2", weight=50))
+    assert mesh.response_headers_for(virtual_service_spec, {}, "v1") == {"x-canary-version": "v1"}
+    assert mesh.response_headers_for(virtual_service_spec, {}, "v2") == {"x-canary-version": "v2"}
 
 
-@pulumi.runtime.test
-def test_routing_rules_outputs_name_both_objects(recorded):
-    rules = _rules({"version": "v2", "weight": 10})
-
-    def check(names: list[str]) -> None:
-        assert names == ["web-destinationrule", "web-virtualservice"]
-
-    return pulumi.Output.all(rules.destination_rule_name, rules.virtual_service_name).apply(check)
+def test_version_header_can_be_turned_off():
+    virtual_service_spec = spec(Canary(version="v2", weight=50), version_header=None)
+    assert all("headers" not in d for route in virtual_service_spec["http"] for d in route["route"])
 
 
-@pulumi.runtime.test
-def test_virtual_service_waits_for_the_destination_rule_and_the_route_targets(recorded):
-    target = pulumi.CustomResource("test:index:Deployment", "v2-pods")
-    rules = _rules({"version": "v2", "weight": 10}, route_targets=[target])
-
-    def check(_: Any) -> None:
-        by_name = {r.name: r for r in recorded.registrations}
-        dependencies = by_name["web-routing-virtualservice"].dependencies
-        assert by_name["web-routing-destinationrule"].urn in dependencies
-        assert by_name["v2-pods"].urn in dependencies
-        # ...and the DestinationRule does not wait for the pods: subsets may exist before them.
-        assert by_name["v2-pods"].urn not in by_name["web-routing-destinationrule"].dependencies
-
-    return rules.virtual_service_name.apply(check)
+def test_subsets_select_the_labels_given_for_each_version():
+    rule = destination_rule(args(subsets={"v1": {"version": "v1"}, "v3": {"track": "dark"}}))
+    assert rule["spec"] == {
+        "host": "web-service",
+        "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v3", "labels": {"track": "dark"}}],
+    }
 
 
-@pulumi.runtime.test
-def test_load_balancer_dns_becomes_the_external_dns_annotation(recorded):
-    rules = _rules()
-
-    def check(_: Any) -> None:
-        (virtual_service,) = [r for r in recorded.registrations if r.name == "web-routing-virtualservice"]
-        assert virtual_service.inputs["metadata"]["annotations"] == {
-            "external-dns.alpha.kubernetes.io/target": "lb.example.com"
-        }
-
-    return rules.virtual_service_name.apply(check)
+def test_load_balancer_dns_becomes_the_external_dns_annotation():
+    annotations = virtual_service(args(load_balancer_dns="lb.example.com"))["metadata"]["annotations"]
+    assert annotations == {"external-dns.alpha.kubernetes.io/target": "lb.example.com"}
+    assert "annotations" not in virtual_service(args())["metadata"]
 
 
-def test_mesh_routing_binds_the_rules_to_the_mesh_gateway_and_the_service_host(run):
-    from tests.conftest import BASELINE
-
-    config = {**BASELINE, "routing": {"mesh": True}, "canary": {"version": "v2", "cookie": "version=v2", "weight": 10}}
-    (virtual_service,) = run(config).find("VirtualService")
-    assert virtual_service["spec"]["gateways"] == ["web-gateway", "mesh"]
-    assert virtual_service["spec"]["hosts"] == ["web.example.com", "web-service"]
-    # In-mesh callers see the same rules: the cookie route, then the weighted split.
-    assert split_for(virtual_service["spec"], {"cookie": "a=1; version=v2"}) == {"v2": 100}
-    assert split_for(virtual_service["spec"], {}) == {"v1": 90, "v2": 10}
+def test_mesh_routing_binds_the_rules_to_the_mesh_gateway_and_the_service_host():
+    virtual_service_spec = spec(Canary(version="v2", cookie="version=v2", weight=10), mesh=True)
+    assert virtual_service_spec["gateways"] == ["web-gateway", "mesh"]
+    assert virtual_service_spec["hosts"] == ["web.example.com", "web-service"]
+    assert spec(None)["gateways"] == ["web-gateway"]
 
 
-def test_without_mesh_routing_only_the_gateway_is_bound(run):
-    from tests.conftest import BASELINE
+class Recording(Collector):
+    """The collecting back end, also keeping what each object was declared to wait for."""
 
-    (virtual_service,) = run(BASELINE).find("VirtualService")
-    assert virtual_service["spec"]["gateways"] == ["web-gateway"]
-    assert virtual_service["spec"]["hosts"] == ["web.example.com"]
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: dict[str, list[Any]] = {}
+
+    def object(self, name, manifest, *, depends_on=(), ignore_changes=()):  # type: ignore[no-untyped-def]
+        self.waits[manifest["kind"]] = list(depends_on)
+        return super().object(name, manifest, depends_on=depends_on, ignore_changes=ignore_changes)
+
+
+TARGETS = {"v1": "v1-pods", "v2": "v2-pods", "v3": "v3-pods"}
+
+
+@pytest.mark.parametrize(
+    ("canary", "waited"),
+    [
+        (Canary(version="v2", cookie="version=v2", weight=10), {"v1-pods", "v2-pods"}),
+        (Canary(version="v2", headers={"x-canary": "always"}), {"v1-pods", "v2-pods"}),
+        # Nothing can reach it: a canary that is not ready must not hold up an unrelated update.
+        (Canary(version="v2", weight=0), {"v1-pods"}),
+        (Canary(version="v2", weight=100), {"v2-pods"}),
+        (None, {"v1-pods"}),
+    ],
+)
+def test_the_virtual_service_waits_for_the_rule_and_every_version_it_routes_to(canary, waited):
+    backend = Recording()
+    parts = plan_routing_rules(backend, "r", args(canary, route_targets=TARGETS))
+    waits = backend.waits["VirtualService"]
+    assert waits[0] == parts.destination_rule
+    assert set(waits[1:]) == waited
+    # The DestinationRule waits for nothing: subsets may exist before their pods.
+    assert backend.waits["DestinationRule"] == []
+
+
+def test_a_canary_no_request_can_reach_is_reported_once():
+    backend = Collector()
+    plan_routing_rules(backend, "r", args(Canary(version="v2")))
+    assert len(backend.warnings) == 1 and "canary v2 receives no traffic" in backend.warnings[0]
+    for reachable in (Canary(version="v2", headers={"x-canary": "always"}), Canary(version="v2", weight=1)):
+        backend = Collector()
+        plan_routing_rules(backend, "r", args(reachable))
+        assert backend.warnings == []
+
+
+def test_the_declared_names_come_back_as_the_parts():
+    parts = plan_routing_rules(Collector(), "r", args())
+    assert parts.destination_rule == Ref(name="web-destinationrule", handle=parts.destination_rule.handle)
+    assert parts.outputs["virtual_service_name"] == "web-virtualservice"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from canary.app_version import scan_exceptions
 from canary.checkov_ids import KUBERNETES_CHECK_IDS
 from canary.render import write_manifests
+from canary.security_profiles import PROFILES
 from canary.settings import parse_settings
-from canary.simulate import stack_config
+from canary.stack_file import stack_config
 from tests.checkov_scan import kubernetes_check_ids, scan_directory
 from tests.conftest import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
@@ -39,7 +39,7 @@ def expected_skips(stack: str) -> set[tuple[str, str, str]]:
     return {
         (f"{settings.app}-deployment-{version.name}", check, reason)
         for version in settings.versions
-        for check, reason in scan_exceptions(version).items()
+        for check, reason in {**PROFILES[version.security_profile].scan_exceptions, **version.scan_exceptions}.items()
     }
 
 

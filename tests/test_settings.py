@@ -9,8 +9,9 @@ import pulumi
 import pytest
 
 from canary.settings import ConfigError, parse_settings
-from canary.simulate import Simulation, as_config_strings
+from canary.stack_file import as_config_strings
 from tests.conftest import BASELINE
+from tests.simulate import Simulation
 
 DELETE = object()
 

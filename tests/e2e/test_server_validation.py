@@ -11,9 +11,10 @@ import json
 
 import pytest
 
-from canary.simulate import as_config_strings, simulate
+from canary.stack_file import as_config_strings
 from tests.conftest import SHIPPED_STACKS, shipped_stack
 from tests.e2e.stack import kubectl
+from tests.simulate import simulate
 from tests.test_schemas import CASES
 
 CONFIGS = {f"stack {name}": name for name in SHIPPED_STACKS} | {f"case {name}": name for name in CASES}

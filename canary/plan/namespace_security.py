@@ -1,0 +1,93 @@
+"""Namespace-wide security: mutual TLS between workloads, and who may connect to the pods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from canary.plan.backend import Backend, ComponentKind, Manifest, metadata
+from canary.plan.istio import NETWORKING_API_VERSIONS, SECURITY_API_VERSION
+
+if TYPE_CHECKING:
+    import pulumi
+
+
+@dataclass(frozen=True)
+class NamespaceSecurityArgs:
+    namespace: pulumi.Input[str]
+    app: str
+    """The app's name; the NetworkPolicy is `<app>-ingress`."""
+    mtls: bool = True
+    """A PeerAuthentication `default` requiring mutual TLS for every workload of the namespace."""
+    network_policy: bool = True
+    """A NetworkPolicy admitting only the ingress gateway pods and the namespace's own pods."""
+    gateway_namespace: str = "istio-system"
+    gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
+    istio_api_version: str = NETWORKING_API_VERSIONS[0]
+    """The networking API version of the mesh; the matching security version is used."""
+
+
+@dataclass(frozen=True)
+class NamespaceSecurityParts:
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {}
+
+
+def peer_authentication(namespace: pulumi.Input[str], istio_api_version: str) -> Manifest:
+    return {
+        "apiVersion": SECURITY_API_VERSION[istio_api_version],
+        "kind": "PeerAuthentication",
+        # `default` is the namespace-wide policy by Istio's convention.
+        "metadata": metadata("default", namespace),
+        # STRICT: sidecars accept only mutual-TLS connections, so no plain-text client gets in.
+        "spec": {"mtls": {"mode": "STRICT"}},
+    }
+
+
+def network_policy(
+    namespace: pulumi.Input[str], app: str, gateway_namespace: str, gateway_selector: Mapping[str, str]
+) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(f"{app}-ingress", namespace),
+        "spec": {
+            # Every pod of the namespace: it belongs to this release.
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        # The ingress gateway pods, in their own namespace (Kubernetes labels
+                        # every namespace with its name).
+                        {
+                            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": gateway_namespace}},
+                            "podSelector": {"matchLabels": dict(gateway_selector)},
+                        },
+                        # The namespace's own pods (an empty pod selector in this namespace).
+                        {"podSelector": {}},
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def plan_namespace_security(backend: Backend, name: str, args: NamespaceSecurityArgs) -> NamespaceSecurityParts:
+    if args.mtls:
+        backend.object(f"{name}-peerauthentication", peer_authentication(args.namespace, args.istio_api_version))
+    if args.network_policy:
+        backend.object(
+            f"{name}-networkpolicy",
+            network_policy(args.namespace, args.app, args.gateway_namespace, args.gateway_selector),
+        )
+    return NamespaceSecurityParts()
+
+
+NAMESPACE_SECURITY: ComponentKind[NamespaceSecurityArgs, NamespaceSecurityParts] = ComponentKind(
+    type_token="canary:index:NamespaceSecurity",
+    plan=plan_namespace_security,
+    component="canary.namespace_security:NamespaceSecurity",
+)

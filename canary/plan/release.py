@@ -1,0 +1,147 @@
+"""The whole canary release: namespace, one AppVersion per version, Service, Gateway, routing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from canary.plan.app_version import APP_VERSION, AppVersionArgs, Workload
+from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
+from canary.plan.istio import NETWORKING_API_VERSIONS
+from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
+from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, Canary, RoutingRulesArgs
+from canary.plan.service import APP_SERVICE, AppServiceArgs
+
+
+@dataclass(frozen=True)
+class CanaryReleaseArgs:
+    namespace: str
+    """Namespace to create for the release, with Istio sidecar injection on."""
+    app: str
+    hosts: Sequence[str]
+    """External host names; a leading `*.` wildcard is allowed."""
+    versions: Sequence[Workload]
+    """One Deployment per version."""
+    stable: str | None = None
+    """The version that gets the default traffic; None means the first of `versions`."""
+    canary: Canary | None = None
+    port: int = 80
+    gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
+    gateway_namespace: str = "istio-system"
+    """Where the ingress gateway pods run (the NetworkPolicy admits them from there)."""
+    tls: GatewayTls | None = None
+    istio_api_version: str = NETWORKING_API_VERSIONS[0]
+    version_header: str | None = DEFAULT_VERSION_HEADER
+    mesh: bool = False
+    load_balancer_dns: str | None = None
+    mtls: bool = False
+    network_policy: bool = False
+
+    @property
+    def stable_version(self) -> str:
+        return self.stable if self.stable is not None else self.versions[0].version
+
+
+@dataclass(frozen=True)
+class CanaryReleaseParts:
+    namespace: Ref
+    urls: list[str]
+    routes: list[dict[str, Any]]
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {"namespace": self.namespace.name, "urls": self.urls, "routes": self.routes}
+
+
+def urls(hosts: Sequence[str], tls: bool) -> list[str]:
+    """One URL per concrete host; a wildcard host names no single address to visit."""
+    scheme = "https" if tls else "http"
+    return [f"{scheme}://{host}/" for host in hosts if not host.startswith("*.")]
+
+
+def namespace(name: str) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, labels={"istio-injection": "enabled"})}
+
+
+def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) -> CanaryReleaseParts:
+    # Children take the namespace from the Namespace's declared name, so each is created after
+    # it and deleted before it.
+    created = backend.object(f"{name}-namespace", namespace(args.namespace))
+    ns = created.name
+
+    workload_dependencies = []
+    if args.mtls or args.network_policy:
+        # Before the workloads, so that no pod ever runs without them.
+        security = backend.child(
+            NAMESPACE_SECURITY,
+            f"{name}-security",
+            NamespaceSecurityArgs(
+                namespace=ns,
+                app=args.app,
+                mtls=args.mtls,
+                network_policy=args.network_policy,
+                gateway_namespace=args.gateway_namespace,
+                gateway_selector=args.gateway_selector,
+                istio_api_version=args.istio_api_version,
+            ),
+        )
+        workload_dependencies.append(security.ref)
+
+    versions = {
+        workload.version: backend.child(
+            APP_VERSION,
+            f"{name}-{workload.version}",
+            AppVersionArgs(namespace=ns, app=args.app, workload=workload, port=args.port),
+            depends_on=workload_dependencies,
+        ).parts
+        for workload in args.versions
+    }
+    any_version = next(iter(versions.values()))
+    service = backend.child(
+        APP_SERVICE,
+        f"{name}-service",
+        AppServiceArgs(namespace=ns, app=args.app, selector=any_version.app_labels, port=args.port),
+    ).parts
+    gateway = backend.child(
+        ISTIO_GATEWAY,
+        f"{name}-gateway",
+        IstioGatewayArgs(
+            namespace=ns,
+            app=args.app,
+            hosts=args.hosts,
+            selector=args.gateway_selector,
+            tls=args.tls,
+            api_version=args.istio_api_version,
+        ),
+    ).parts
+    routing = backend.child(
+        ROUTING_RULES,
+        f"{name}-routing",
+        RoutingRulesArgs(
+            namespace=ns,
+            app=args.app,
+            hosts=args.hosts,
+            service_host=service.service.name,
+            gateway=gateway.gateway.name,
+            subsets={version: parts.version_labels for version, parts in versions.items()},
+            stable=args.stable_version,
+            canary=args.canary,
+            version_header=args.version_header,
+            load_balancer_dns=args.load_balancer_dns,
+            mesh=args.mesh,
+            route_targets={version: parts.deployment for version, parts in versions.items()},
+            api_version=args.istio_api_version,
+        ),
+    ).parts
+    return CanaryReleaseParts(
+        namespace=created,
+        urls=urls(args.hosts, tls=args.tls is not None),
+        routes=routing.routes,
+    )
+
+
+CANARY_RELEASE: ComponentKind[CanaryReleaseArgs, CanaryReleaseParts] = ComponentKind(
+    type_token="canary:index:CanaryRelease", plan=plan_canary_release, component="canary.release:CanaryRelease"
+)
