@@ -18,7 +18,7 @@ R = TypeVar("R")
 
 # Kinds with a typed class in the SDK: their outputs are typed too. Any other kind (Istio's)
 # goes through CustomResource, whose resource type the provider derives the same way.
-_TYPED: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
+_TYPED: dict[tuple[str, str], Callable[..., Any]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
     ("v1", "Service"): k8s.core.v1.Service,
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
@@ -39,7 +39,7 @@ def register(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> Ref
     typed = _TYPED.get((api_version, kind))
     if typed is not None:
         resource = typed(name, opts=opts, **fields)
-        return Ref(name=resource.metadata.name, handle=resource)  # type: ignore[attr-defined]
+        return Ref(name=resource.metadata.name, handle=resource)
     group = api_version.partition("/")[0]
     # The same object under another served version of its API must stay one object.
     aliases = same_object_aliases(api_version, kind, SERVED_VERSIONS.get(group, ()))
@@ -50,7 +50,9 @@ def register(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> Ref
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=aliases)),
         **fields,
     )
-    return Ref(name=custom.metadata.apply(lambda meta: meta["name"]), handle=custom)
+    # A CustomResource's fields are read dynamically: the SDK declares none of them.
+    name_output = custom.metadata.apply(lambda meta: meta["name"])  # type: ignore[attr-defined]
+    return Ref(name=name_output, handle=custom)
 
 
 class PulumiBackend:

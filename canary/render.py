@@ -65,7 +65,8 @@ def to_yaml(manifest: dict[str, Any]) -> str:
     """The usual top-level order, then keys sorted as `kubectl get -o yaml` sorts them: stable diffs."""
     fields = {key: manifest[key] for key in FIELD_ORDER if key in manifest}
     fields.update({key: value for key, value in sorted(manifest.items()) if key not in fields})
-    return yaml.safe_dump(_sorted(fields), sort_keys=False, default_flow_style=False, width=1000)
+    text: str = yaml.safe_dump(_sorted(fields), sort_keys=False, default_flow_style=False, width=1000)
+    return text
 
 
 def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> list[Path]:

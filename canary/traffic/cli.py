@@ -225,7 +225,7 @@ async def _reachable(plan: _Plan, timeout: float) -> str | None:
 
 
 def _run_command(
-    parser: argparse.ArgumentParser,
+    parser: _Parser,
     argv: Sequence[str],
     command: Callable[[str, argparse.Namespace, _Plan], Awaitable[int]],
 ) -> int:

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -114,7 +115,7 @@ def print_verdict(verification: Verification) -> None:
         console.print(note, highlight=False, markup=False)
 
 
-def print_json(document: dict) -> None:
+def print_json(document: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     sys.stdout.flush()
 

@@ -97,12 +97,12 @@ def requests_needed(effect: float, dof: int, alpha: float, power: float = POWER)
     critical = stats.chi2.isf(alpha, dof)
 
     def shortfall(noncentrality: float) -> float:
-        return stats.ncx2.sf(critical, dof, noncentrality) - power
+        return float(stats.ncx2.sf(critical, dof, noncentrality)) - power
 
     upper = 1.0
     while shortfall(upper) < 0:
         upper *= 2
-    noncentrality = optimize.brentq(shortfall, 0.0, upper, xtol=1e-6)
+    noncentrality = float(optimize.brentq(shortfall, 0.0, upper, xtol=1e-6))
     return math.ceil(noncentrality / effect)
 
 

@@ -21,8 +21,12 @@ class VersionReader:
             raise ValueError("give exactly one of header and pattern")
         self._header = header.lower().encode("latin-1") if header else None
         self._pattern = pattern
-        self.description = f"header {header}" if header else f"body pattern {pattern.pattern!r}"
-        """What was looked for, for messages: ``header x-canary-version``."""
+        if header:
+            self.description = f"header {header}"
+            """What was looked for, for messages: ``header x-canary-version``."""
+        else:
+            assert pattern is not None
+            self.description = f"body pattern {pattern.pattern!r}"
 
     def __call__(self, answer: Answer) -> str | None:
         if self._header is not None:
@@ -31,6 +35,7 @@ class VersionReader:
                 return None
             # Two proxies in a row may both add the header; the first names the destination.
             return value.split(b",", 1)[0].strip().decode("latin-1") or None
+        assert self._pattern is not None  # exactly one of the two is set
         match = self._pattern.search(answer.body.decode("utf-8", "replace"))
         if match is None:
             return None
