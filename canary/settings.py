@@ -1,8 +1,9 @@
 """Stack config -> typed, validated settings: the contract users write in `Pulumi.<stack>.yaml`.
 
 Everything the program reads from config is read here, once, and validated whole before any
-resource is registered, so that a bad stack changes nothing. Defaults live on the models below;
-`Pulumi.yaml` declares the same keys and defaults for the Pulumi CLI (a test keeps them equal).
+resource is registered, so that a bad stack changes nothing. The models below are the one source
+of every key, default and description: `python -m canary.config_reference --write` generates
+`Pulumi.yaml`'s `config:` block and the README's config tables from them (a test keeps them equal).
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ Quantity = Annotated[StrictStr, AfterValidator(_quantity)]
 class ProbeSettings(_Settings):
     """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
 
-    type: Literal["http", "tcp"] = "http"
-    path: Annotated[StrictStr, AfterValidator(_probe_path)] = "/"
+    type: Literal["http", "tcp"] = Field(
+        default="http", description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
+    )
+    path: Annotated[StrictStr, AfterValidator(_probe_path)] = Field(
+        default="/", description="Absolute path of the HTTP GET; for `type: http` only."
+    )
 
     @pydantic.model_validator(mode="after")
     def _path_only_for_http(self) -> ProbeSettings:
@@ -117,15 +122,21 @@ class ProbeSettings(_Settings):
 
 
 class ComputeSettings(_Settings):
-    cpu: Quantity
-    memory: Quantity
+    cpu: Quantity = Field(description='CPU, in millicores (`500m`) or cores (`"2"`: quoted, a string).')
+    memory: Quantity = Field(description="Memory, in bytes with a suffix (`128Mi`, `1Gi`).")
 
 
 class ResourceSettings(_Settings):
     """Requests reserve capacity on a node; limits cap the container (memory over it is killed)."""
 
-    requests: ComputeSettings = Field(default_factory=lambda: ComputeSettings(cpu="100m", memory="128Mi"))
-    limits: ComputeSettings = Field(default_factory=lambda: ComputeSettings(cpu="500m", memory="256Mi"))
+    requests: ComputeSettings = Field(
+        default_factory=lambda: ComputeSettings(cpu="100m", memory="128Mi"),
+        description="What the scheduler reserves for the container on a node.",
+    )
+    limits: ComputeSettings = Field(
+        default_factory=lambda: ComputeSettings(cpu="500m", memory="256Mi"),
+        description="The cap: CPU above it is throttled, memory above it gets the container killed.",
+    )
 
     @pydantic.model_validator(mode="after")
     def _requests_within_limits(self) -> ResourceSettings:
@@ -140,9 +151,13 @@ class ResourceSettings(_Settings):
 class AutoscalingSettings(_Settings):
     """A HorizontalPodAutoscaler on CPU; the Deployment's replica count is then left to it."""
 
-    min: Annotated[StrictInt, _between(1, 1000)]
-    max: Annotated[StrictInt, _between(1, 1000)]
-    cpu: Percent = 80
+    min: Annotated[StrictInt, _between(1, 1000)] = Field(
+        description="Fewest pods (1-1000); the Deployment starts with this many."
+    )
+    max: Annotated[StrictInt, _between(1, 1000)] = Field(description="Most pods (1-1000), at least `min`.")
+    cpu: Percent = Field(
+        default=80, description="Target average CPU utilization, in percent of the CPU request (1-100)."
+    )
 
     @pydantic.model_validator(mode="after")
     def _min_not_above_max(self) -> AutoscalingSettings:
@@ -156,18 +171,52 @@ class AutoscalingSettings(_Settings):
 class VersionSettings(_Settings):
     """One version of the app: one Deployment, one DestinationRule subset."""
 
-    name: VersionName
-    image: ImageRef
-    replicas: Replicas = 1
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field("IfNotPresent", alias="imagePullPolicy")
-    probe: ProbeSettings = Field(default_factory=ProbeSettings)
-    resources: ResourceSettings = Field(default_factory=ResourceSettings)
-    security_profile: Literal[tuple(PROFILES)] = Field("hardened", alias="securityProfile")
-    run_as_user: Annotated[StrictInt, _between(1, 2_147_483_647)] = Field(10001, alias="runAsUser")
-    autoscaling: AutoscalingSettings | None = None
-    # Scanner checks this version deliberately does not meet: check id -> reason, shown on the
-    # Deployment as checkov skip annotations.
-    scan_exceptions: dict[CheckId, ScanReason] = Field(default_factory=dict, alias="scanExceptions")
+    name: VersionName = Field(
+        description="Version name (a DNS-1123 label): the pod label `version`, the DestinationRule subset, "
+        "the end of the Deployment's name `<app>-deployment-<name>`."
+    )
+    image: ImageRef = Field(description="Container image reference, by tag or by digest (`name@sha256:...`).")
+    replicas: Replicas = Field(
+        default=1,
+        description="Pod count; `0` keeps the version deployed without pods. Not together with `autoscaling`.",
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        default="IfNotPresent", alias="imagePullPolicy", description="When the kubelet pulls the image."
+    )
+    probe: ProbeSettings = Field(
+        default_factory=ProbeSettings,
+        description="Readiness and liveness probes on the app port. Readiness every 5 s; liveness after 10 s, "
+        "every 10 s; 3 misses fail either.",
+    )
+    resources: ResourceSettings = Field(
+        default_factory=ResourceSettings,
+        description="Container requests and limits, as Kubernetes quantities. Give `requests` and `limits` each "
+        "whole (`cpu` and `memory`): a missing value is reported by its key, not filled from the default. "
+        "A request above its limit is refused.",
+    )
+    security_profile: Literal[tuple(PROFILES)] = Field(
+        default="hardened",
+        alias="securityProfile",
+        description="The pods' security context: `hardened`, or `root` for images that must start as root "
+        "(see Production-ready workloads).",
+    )
+    run_as_user: Annotated[StrictInt, _between(1, 2_147_483_647)] = Field(
+        default=10001,
+        alias="runAsUser",
+        description="UID (and GID) the `hardened` profile runs as; set it to the image's user if it needs one. "
+        "Not with the `root` profile.",
+    )
+    autoscaling: AutoscalingSettings | None = Field(
+        default=None,
+        description="A HorizontalPodAutoscaler on CPU utilization: the Deployment starts at `min` and its pod "
+        "count is then left to the autoscaler (setting `replicas` too is an error).",
+    )
+    scan_exceptions: dict[CheckId, ScanReason] = Field(
+        default_factory=dict,
+        alias="scanExceptions",
+        description="`{CHECK_ID: reason}`: scanner checks this version deliberately does not meet, written on "
+        "the Deployment as checkov skip annotations.",
+    )
 
     @pydantic.model_validator(mode="after")
     def _replicas_or_autoscaling(self) -> VersionSettings:
@@ -185,10 +234,22 @@ class VersionSettings(_Settings):
 class CanarySettings(_Settings):
     """Which requests the canary version receives."""
 
-    version: VersionName
-    cookie: CookiePair | None = None
-    headers: dict[HeaderName, StrictStr] | None = None
-    weight: Percent = 0
+    version: VersionName = Field(
+        description="The version the selected requests go to; not the stable version (it already gets the traffic)."
+    )
+    cookie: CookiePair | None = Field(
+        default=None,
+        description="`name=value`: a request carrying this cookie (anywhere in its Cookie header) goes to `version`.",
+    )
+    headers: dict[HeaderName, StrictStr] | None = Field(
+        default=None,
+        description="`{header: value}`, lower-case names, exact values: a request carrying all of them goes to "
+        "`version`. An alternative to `cookie`: either one selects a request. Not empty.",
+    )
+    weight: Percent = Field(
+        default=0,
+        description="Percent (0-100) of the requests that `cookie` and `headers` do not select that go to `version`.",
+    )
 
     @pydantic.field_validator("headers")
     @classmethod
@@ -205,15 +266,31 @@ class CanarySettings(_Settings):
 class TlsSettings(_Settings):
     """HTTPS on the gateway: a 443 server terminating TLS with a Kubernetes Secret."""
 
-    credential_name: SecretName = Field(alias="credentialName")
-    https_redirect: StrictBool = Field(True, alias="httpsRedirect")
+    credential_name: SecretName = Field(
+        alias="credentialName",
+        description="The Kubernetes TLS Secret (certificate and key), in `gateway.namespace` as Istio requires.",
+    )
+    https_redirect: StrictBool = Field(
+        default=True,
+        alias="httpsRedirect",
+        description="Port 80 redirects to HTTPS; `false` serves plain HTTP on port 80 as well.",
+    )
 
 
 class GatewaySettings(_Settings):
-    selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"istio": "ingressgateway"})
-    # Where the ingress gateway pods run: the NetworkPolicy admits them from there.
-    namespace: NamespaceName = "istio-system"
-    tls: TlsSettings | None = None
+    selector: dict[LabelKey, LabelValue] = Field(
+        default_factory=lambda: {"istio": "ingressgateway"},
+        description="Labels of the ingress gateway pods that serve the Gateway (`istioctl install` labels them "
+        "`istio: ingressgateway`).",
+    )
+    namespace: NamespaceName = Field(
+        default="istio-system",
+        description="Where the ingress gateway pods run: the NetworkPolicy admits them from there, and the TLS "
+        "Secret lives there.",
+    )
+    tls: TlsSettings | None = Field(
+        default=None, description="HTTPS: adds a 443 server terminating TLS (mode SIMPLE) with `credentialName`."
+    )
 
     @pydantic.field_validator("selector")
     @classmethod
@@ -233,36 +310,85 @@ def _header_name_or_false(value: Any) -> str | Literal[False]:
 
 
 class RoutingSettings(_Settings):
-    # The response header naming the version the mesh routed to; False turns it off.
     version_header: Annotated[str | Literal[False], pydantic.BeforeValidator(_header_name_or_false)] = Field(
-        DEFAULT_VERSION_HEADER, alias="versionHeader"
+        default=DEFAULT_VERSION_HEADER,
+        alias="versionHeader",
+        description="Response header, set by the mesh per destination, naming the version that answered; "
+        "`false` turns it off.",
     )
-    # Also route in-mesh callers of the Service (east-west traffic) by the same rules.
-    mesh: StrictBool = False
+    mesh: StrictBool = Field(
+        default=False,
+        description="`true` binds the VirtualService to the `mesh` gateway too, so in-mesh callers of the Service "
+        "(east-west traffic) follow the same routes.",
+    )
 
 
 class SecuritySettings(_Settings):
-    # A PeerAuthentication requiring mutual TLS for every workload of the namespace.
-    mtls: StrictBool = False
-    # A NetworkPolicy admitting only the ingress gateway and the namespace's own pods.
-    network_policy: StrictBool = Field(False, alias="networkPolicy")
+    mtls: StrictBool = Field(
+        default=False,
+        description="A PeerAuthentication `default` with mode STRICT: the namespace's sidecars accept only "
+        "mutual-TLS connections.",
+    )
+    network_policy: StrictBool = Field(
+        default=False,
+        alias="networkPolicy",
+        description="A NetworkPolicy admitting only the ingress gateway pods (`gateway.selector` in "
+        "`gateway.namespace`) and the namespace's own pods.",
+    )
 
 
 class StackSettings(_Settings):
     """The whole stack config, keyed exactly as users write it under `istio-canary:`."""
 
-    namespace: NamespaceName
-    app: AppName
-    port: Port = 80
-    hosts: list[HostName]
-    versions: list[VersionSettings]
-    stable: VersionName | None = None
-    canary: CanarySettings | None = None
-    load_balancer_dns: str | None = Field(None, alias="loadBalancerDns")
-    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
-    istio_api_version: Literal[ISTIO_API_VERSIONS] = Field(ISTIO_API_VERSIONS[0], alias="istioApiVersion")
-    routing: RoutingSettings = Field(default_factory=RoutingSettings)
-    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    namespace: NamespaceName = Field(
+        description="Namespace to create for the release, labelled `istio-injection: enabled` so that Istio "
+        "injects its sidecars."
+    )
+    app: AppName = Field(
+        description="App name: pod label `app` and prefix of every object name (an RFC 1035 label of at most "
+        "55 characters, so that `<app>-service` fits)."
+    )
+    port: Port = Field(default=80, description="Container port, Service port and targetPort (port name `http`).")
+    hosts: list[HostName] = Field(
+        description="External host names the Gateway and VirtualService serve; a leading `*.` wildcard is allowed."
+    )
+    versions: list[VersionSettings] = Field(
+        description="The versions of the app: one Deployment each, its pods labelled `version: <name>`."
+    )
+    stable: VersionName | None = Field(
+        default=None, description='The version that gets the default traffic; unset or `""` means the first version.'
+    )
+    canary: CanarySettings | None = Field(
+        default=None,
+        description="Requests carrying `cookie`, or all of `headers`, go to the canary `version`, and so do "
+        "`weight` percent of the others. Unset or `{}` means no canary.",
+    )
+    load_balancer_dns: str | None = Field(
+        default=None,
+        alias="loadBalancerDns",
+        description="Value of the `external-dns.alpha.kubernetes.io/target` annotation on the VirtualService; "
+        'unset or `""` means no annotation.',
+    )
+    gateway: GatewaySettings = Field(
+        default_factory=GatewaySettings,
+        description="The ingress gateway pods that serve the hosts (`selector`, in `namespace`), and HTTPS on 443 "
+        "(`tls`; port 80 then redirects unless `httpsRedirect` is false).",
+    )
+    istio_api_version: Literal[ISTIO_API_VERSIONS] = Field(
+        default=ISTIO_API_VERSIONS[0],
+        alias="istioApiVersion",
+        description="API version of the Istio networking objects; an older mesh may need an older one.",
+    )
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings,
+        description="The response header naming the version that answered (`versionHeader`; `false` turns it off), "
+        "and whether in-mesh callers of the Service follow the same routes (`mesh`).",
+    )
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings,
+        description="Namespace-wide protection: sidecars accept only mutual TLS (`mtls`); a NetworkPolicy admits "
+        "only the ingress gateway and the namespace's own pods (`networkPolicy`).",
+    )
 
     @pydantic.field_validator("canary", mode="before")
     @classmethod

@@ -1,4 +1,8 @@
-"""Pulumi.yaml declares every config key the program reads, with the program's own defaults."""
+"""Pulumi.yaml declares every config key the program reads, with the program's own defaults.
+
+The `config:` block is generated (canary/config_reference.py); these checks do not trust the
+generator: they hold the block to what the Pulumi CLI accepts and to what the program does.
+"""
 
 from __future__ import annotations
 
@@ -21,19 +25,19 @@ DECLARATION_FIELDS = {"type", "items", "description", "secret", "default", "valu
 TYPES = {"string": str, "integer": int, "boolean": bool, "object": dict}
 
 
-def test_project_is_named_and_runs_python_in_a_virtualenv():
+def test_project_is_named_and_runs_python_in_a_virtualenv() -> None:
     assert PROJECT["name"] == "istio-canary"
     assert PROJECT["runtime"]["name"] == "python"
     assert PROJECT["runtime"]["options"]["virtualenv"] == "venv"
 
 
-def test_every_key_the_program_reads_is_declared_and_nothing_else():
+def test_every_key_the_program_reads_is_declared_and_nothing_else() -> None:
     # The CLI refuses a stack that sets a project key Pulumi.yaml does not declare.
     assert set(DECLARED) == KEYS
 
 
 @pytest.mark.parametrize("key", sorted(KEYS))
-def test_declaration_is_one_the_cli_accepts_and_is_described(key):
+def test_declaration_is_one_the_cli_accepts_and_is_described(key: str) -> None:
     declaration = DECLARED[key]
     assert set(declaration) <= DECLARATION_FIELDS
     assert declaration.get("description")
@@ -47,26 +51,41 @@ def test_declaration_is_one_the_cli_accepts_and_is_described(key):
             assert type(declaration["default"]) is TYPES[kind]
 
 
-def test_keys_without_a_default_are_exactly_the_required_ones():
+def test_keys_without_a_default_are_exactly_the_required_ones() -> None:
     # The CLI makes a declared key without a default required in every stack.
     assert {key for key, declaration in DECLARED.items() if "default" not in declaration} == REQUIRED
 
 
 @pytest.mark.parametrize("key", sorted(KEYS - REQUIRED))
-def test_declared_default_means_what_leaving_the_key_out_means(key):
+def test_declared_default_means_what_leaving_the_key_out_means(key: str) -> None:
     without = parse_settings(as_config_strings(BASELINE | {"canary": {}}))
     with_default = parse_settings(as_config_strings(BASELINE | {"canary": {}} | {key: DECLARED[key]["default"]}))
     assert with_default == without
 
 
-def test_every_stack_file_in_the_repository_is_a_shipped_stack():
+def test_every_stack_file_in_the_repository_is_a_shipped_stack() -> None:
     tracked = subprocess.run(
         ["git", "ls-files", "Pulumi.*.yaml"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     ).stdout.split()
     assert sorted(name.split(".")[1] for name in tracked) == SHIPPED_STACKS
 
 
-def test_shipped_stacks_set_only_declared_keys():
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_shipped_stacks_give_each_key_its_declared_type(stack: str) -> None:
+    # The CLI refuses a stack value whose type is not the declared one, before the program runs.
+    config = yaml.safe_load((Path(PROJECT_DIR) / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for key, value in config.items():
+        if ":" in key and not key.startswith("istio-canary:"):
+            continue  # another namespace's key, a provider's say
+        declaration = DECLARED[key.removeprefix("istio-canary:")]
+        if declaration["type"] == "array":
+            assert type(value) is list, key
+            assert {type(item) for item in value} == {TYPES[declaration["items"]["type"]]}, key
+        else:
+            assert type(value) is TYPES[declaration["type"]], key
+
+
+def test_shipped_stacks_set_only_declared_keys() -> None:
     for stack in SHIPPED_STACKS:
         stack_file = Path(PROJECT_DIR) / f"Pulumi.{stack}.yaml"
         config = yaml.safe_load(stack_file.read_text())["config"]

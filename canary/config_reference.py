@@ -1,0 +1,297 @@
+"""The stack config reference, generated from the settings models: `Pulumi.yaml`'s `config:` block, README tables.
+
+The models in `canary.settings` are the one place where keys, defaults and descriptions are
+written; this module only reads them. `python -m canary.config_reference --write` rewrites both
+files, `--check` exits 1 when either differs from what the models give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import sys
+import types
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel
+
+from canary.settings import StackSettings
+
+COMMAND = "python -m canary.config_reference --write"
+START = "<!-- config-reference:start -->"
+END = "<!-- config-reference:end -->"
+
+_SCALARS = {bool: "boolean", int: "integer", str: "string"}
+_README_TYPES = {"boolean": "boolean", "integer": "integer", "string": "string", "object": "mapping"}
+# The Pulumi CLI makes a declared key without a default required, so an optional key needs one:
+# the empty value of its type, which parse_settings reads as "not set".
+_EMPTY: dict[str, Any] = {"string": "", "object": {}, "array": []}
+
+
+class LayoutError(ValueError):
+    """A file has no single place for the generated reference."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key of a model, as users write it."""
+
+    name: str
+    attribute: str  # the model's own field name
+    annotation: Any
+    required: bool
+    default: Any  # the value when the key is left out; None means unset
+    description: str
+
+
+def keys(model: type[BaseModel]) -> list[Key]:
+    """The keys of `model`, named by their aliases, with their own defaults (default factories called)."""
+    found: list[Key] = []
+    for name, field in model.model_fields.items():
+        if not field.description:
+            raise TypeError(f"{model.__name__}.{name}: every key needs a description, for the reference")
+        required = field.is_required()
+        default = None if required else field.get_default(call_default_factory=True)
+        found.append(Key(field.alias or name, name, field.annotation, required, default, field.description))
+    return found
+
+
+def _kinds(annotation: Any) -> list[Any]:
+    """The types a key may hold, without Annotated's validators and without None (which means unset)."""
+    if get_origin(annotation) is Annotated:
+        return _kinds(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [kind for arg in get_args(annotation) if arg is not type(None) for kind in _kinds(arg)]
+    return [annotation]
+
+
+def _is_model(kind: Any) -> bool:
+    return inspect.isclass(kind) and issubclass(kind, BaseModel)
+
+
+def _json_type_of(kind: Any) -> str:
+    if get_origin(kind) is Literal:
+        (name,) = {_SCALARS[type(value)] for value in get_args(kind)}
+        return name
+    if kind in _SCALARS:
+        return _SCALARS[kind]
+    if get_origin(kind) is list:
+        return "array"
+    if get_origin(kind) is dict or _is_model(kind):
+        return "object"
+    raise TypeError(f"no config type for {kind!r}")
+
+
+def _json_type(annotation: Any) -> str:
+    """The type as the Pulumi CLI checks it: string, integer, boolean, object or array."""
+    (name,) = {_json_type_of(kind) for kind in _kinds(annotation)}
+    return name
+
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a key holding a mapping of known keys."""
+    kinds = _kinds(annotation)
+    return kinds[0] if len(kinds) == 1 and _is_model(kinds[0]) else None
+
+
+def _item(annotation: Any) -> Any:
+    """The item type of a key holding a list, else None."""
+    kinds = _kinds(annotation)
+    return get_args(kinds[0])[0] if len(kinds) == 1 and get_origin(kinds[0]) is list else None
+
+
+def _either(names: Iterable[str]) -> str:
+    listed = list(names)
+    return listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
+
+
+def _type_name(annotation: Any) -> str:
+    """The type as the README spells it: `string or \\`false\\``, `list of mappings`."""
+    names: list[str] = []
+    for kind in _kinds(annotation):
+        if get_origin(kind) is Literal:
+            names.extend(f"`{_flow(value)}`" for value in get_args(kind))
+        elif get_origin(kind) is list:
+            names.append(f"list of {_type_name(get_args(kind)[0])}s")
+        else:
+            names.append(_README_TYPES[_json_type_of(kind)])
+    return _either(names)
+
+
+def _flow(value: Any) -> str:
+    """A value as YAML's flow style writes it, as a stack file would: `{istio: ingressgateway}`, `true`."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True, exclude_none=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    text = str(value)
+    # Quote only what YAML would read as something else: "", "true", "80".
+    return text if isinstance(value, int) or (text and yaml.safe_load(text) == text) else json.dumps(text)
+
+
+def _shape(model: type[BaseModel], defaults: BaseModel | None = None) -> str:
+    """`{version, cookie?, weight=0}`: required, optional and defaulted keys, nested ones inline.
+
+    `defaults` is the instance a parent key defaults to: `resources` gives `requests` values that
+    the request model itself does not have.
+    """
+    parts: list[str] = []
+    for key in keys(model):
+        value = getattr(defaults, key.attribute) if defaults is not None else key.default
+        name = key.name if key.required or value is not None else f"{key.name}?"
+        if (nested := _model(key.annotation)) is not None:
+            parts.append(f"{name}={_shape(nested, value)}")
+        else:
+            parts.append(name if value is None else f"{name}={_flow(value)}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _declared_default(key: Key, json_type: str) -> Any:
+    if key.default is None:
+        return _EMPTY[json_type]
+    if isinstance(key.default, BaseModel):
+        # null is not a value the CLI takes: unset nested keys are left out.
+        return key.default.model_dump(by_alias=True, exclude_none=True)
+    return key.default
+
+
+def pulumi_config() -> dict[str, dict[str, Any]]:
+    """Pulumi.yaml's `config:` declarations: only the fields the CLI accepts (type, items, description, default)."""
+    config: dict[str, dict[str, Any]] = {}
+    for key in keys(StackSettings):
+        json_type = _json_type(key.annotation)
+        declaration: dict[str, Any] = {"type": json_type}
+        description = key.description
+        if json_type == "array":
+            item = _item(key.annotation)
+            declaration["items"] = {"type": _json_type(item)}
+            if (entry := _model(item)) is not None:
+                description += f" Each entry: {_shape(entry)}."
+        elif (nested := _model(key.annotation)) is not None:
+            description += f" Keys: {_shape(nested, key.default)}."
+        if any(get_origin(kind) is Literal for kind in _kinds(key.annotation)):
+            description += f" One of {_type_name(key.annotation)}."
+        declaration["description"] = description
+        if not key.required:
+            declaration["default"] = _declared_default(key, json_type)
+        config[key.name] = declaration
+    return config
+
+
+def config_block() -> str:
+    # One line per description (no folding), so that a changed key is a one-line diff.
+    text = yaml.safe_dump({"config": pulumi_config()}, sort_keys=False, allow_unicode=True, width=1_000_000)
+    notice = (
+        f"  # Generated from canary/settings.py by `{COMMAND}`: edit the models, not this block.\n"
+        '  # README.md, "Stack config reference", describes every nested key.\n'
+    )
+    return text.replace("config:\n", "config:\n" + notice, 1)
+
+
+def _rows(model: type[BaseModel], prefix: str = "", *, top_level: bool = False) -> Iterator[str]:
+    for key in keys(model):
+        path = prefix + key.name
+        kind = _type_name(key.annotation)
+        if key.required:
+            default = "required"
+        elif key.default is None:
+            # A top-level key shows the empty value Pulumi.yaml declares for "unset".
+            default = f"none (`{_flow(_EMPTY[_json_type(key.annotation)])}`)" if top_level else "none"
+        else:
+            default = f"`{_flow(key.default)}`"
+        if _model(_item(key.annotation)) is not None:
+            kind += " (keys below)"
+        meaning = key.description.replace("|", "\\|")
+        yield f"| `{path}` | {kind} | {default} | {meaning} |"
+        if (nested := _model(key.annotation)) is not None:
+            yield from _rows(nested, path + ".")
+
+
+def _table(rows: Iterable[str]) -> str:
+    return "\n".join(["| key | type | default | meaning |", "|---|---|---|---|", *rows]) + "\n"
+
+
+def readme_tables() -> str:
+    """The README's reference: the top-level keys, then one table per list of mappings (`versions`)."""
+    parts = [
+        f"<!-- Generated from canary/settings.py by `{COMMAND}`: edit the models, not these tables. -->\n",
+        "Nested keys are written as `pulumi config set --path` takes them. In a mapping you set, a key marked "
+        "required must be given and the others take their defaults.\n",
+        _table(_rows(StackSettings, top_level=True)),
+    ]
+    for key in keys(StackSettings):
+        if (item := _model(_item(key.annotation))) is not None:
+            parts += [f"Keys of each entry of `{key.name}`:\n", _table(_rows(item))]
+    return "\n".join(parts)
+
+
+def _replace_once(text: str, pattern: re.Pattern[str], replacement: str, where: str) -> str:
+    found = pattern.findall(text)
+    if len(found) != 1:
+        raise LayoutError(f"expected one {where}, found {len(found)}")
+    return pattern.sub(lambda _: replacement, text)
+
+
+# `config:` and every indented line after it: the block ends at the next top-level line.
+_CONFIG_BLOCK = re.compile(r"^config:[ \t]*\n(?:[ \t].*\n)*", re.MULTILINE)
+_README_SECTION = re.compile(re.escape(START) + r"\n.*?" + re.escape(END), re.DOTALL)
+
+
+def pulumi_yaml(current: str) -> str:
+    """`current` (Pulumi.yaml's text) with its `config:` block regenerated; the rest is kept as written."""
+    return _replace_once(current, _CONFIG_BLOCK, config_block(), "top-level `config:` block")
+
+
+def readme(current: str) -> str:
+    """`current` (README.md's text) with the tables between the markers regenerated."""
+    section = f"{START}\n{readme_tables()}\n{END}"
+    return _replace_once(current, _README_SECTION, section, f"{START} ... {END} section")
+
+
+GENERATED: dict[str, Callable[[str], str]] = {"Pulumi.yaml": pulumi_yaml, "README.md": readme}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m canary.config_reference", description="Generate the config reference from the settings models."
+    )
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite Pulumi.yaml's config block and the README tables")
+    mode.add_argument("--check", action="store_true", help="exit 1 if either file differs from what the models give")
+    parser.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
+    args = parser.parse_args(argv)
+
+    stale: dict[str, str] = {}
+    # Every file is read and regenerated before any is written: a bad one leaves both untouched.
+    for name, regenerate in GENERATED.items():
+        path = args.project_dir / name
+        try:
+            current = path.read_text(encoding="utf-8")
+            wanted = regenerate(current)
+        except (OSError, UnicodeDecodeError, LayoutError) as err:
+            print(f"{path}: {err.strerror if isinstance(err, OSError) else err}", file=sys.stderr)
+            return 2
+        if wanted != current:
+            stale[name] = wanted
+    if args.write:
+        for name, wanted in stale.items():
+            (args.project_dir / name).write_text(wanted, encoding="utf-8")
+            print(f"rewrote {args.project_dir / name}")
+    elif stale:
+        print(f"{' and '.join(stale)} out of date with canary/settings.py: run {COMMAND}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The config reference in Pulumi.yaml and the README is the one the settings models give, and tells the truth."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from canary import config_reference
+from canary.config_reference import COMMAND, END, START, main
+from canary.settings import ConfigError, parse_settings
+from tests.conftest import PROJECT_DIR
+
+
+def test_pulumi_yaml_config_block_is_the_one_the_models_give() -> None:
+    committed = (PROJECT_DIR / "Pulumi.yaml").read_text()
+    assert config_reference.pulumi_yaml(committed) == committed, f"Pulumi.yaml is stale: run {COMMAND}"
+
+
+def test_readme_config_tables_are_the_ones_the_models_give() -> None:
+    committed = (PROJECT_DIR / "README.md").read_text()
+    assert config_reference.readme(committed) == committed, f"README.md is stale: run {COMMAND}"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "README.md"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def test_check_names_the_stale_file_in_one_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--check", "--project-dir", str(project)]) == 0
+    # A default changed by hand, as if the models had been forgotten.
+    edit(project / "Pulumi.yaml", "    default: 80\n", "    default: 8080\n")
+    assert main(["--check", "--project-dir", str(project)]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1
+    assert message.startswith("Pulumi.yaml out of date") and COMMAND in message
+
+
+def test_write_regenerates_only_the_generated_parts(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pulumi_yaml, readme = project / "Pulumi.yaml", project / "README.md"
+    # Hand-written text around the generated parts is the authors' and must survive.
+    pulumi_yaml.write_text("# Before.\n" + pulumi_yaml.read_text() + "# After.\n")
+    edit(readme, START, f"Before.\n{START}")
+    edit(readme, END, f"{END}\nAfter.")
+    expected = {path: path.read_text() for path in (pulumi_yaml, readme)}
+    # Stale generated parts: a default changed by hand in each.
+    edit(pulumi_yaml, "    default: 80\n", "    default: 8080\n")
+    edit(readme, "| `port` | integer | `80` |", "| `port` | integer | `8080` |")
+
+    assert main(["--write", "--project-dir", str(project)]) == 0
+    assert {path: path.read_text() for path in expected} == expected
+    assert main(["--check", "--project-dir", str(project)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_readme_without_its_markers_is_refused_and_nothing_is_written(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(project / "Pulumi.yaml", "    default: 80\n", "    default: 8080\n")
+    edit(project / "README.md", END, "")
+    before = {name: (project / name).read_text() for name in ("Pulumi.yaml", "README.md")}
+
+    assert main(["--write", "--project-dir", str(project)]) == 2
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "README.md" in message
+    assert {name: (project / name).read_text() for name in before} == before
+
+
+# --- The README's default column against the program itself --------------------------------------
+
+# A valid config that sets every key, each to a value other than its default, so that leaving one
+# out shows what the program then uses.
+EVERY_KEY: dict[str, Any] = {
+    "namespace": "shop",
+    "app": "web",
+    "port": 8080,
+    "hosts": ["web.example.com"],
+    "versions": [
+        {
+            "name": "v1",
+            "image": "registry.example.com/web:1.0",
+            "imagePullPolicy": "Always",
+            "probe": {"type": "http", "path": "/healthz"},
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
+            "securityProfile": "hardened",
+            "runAsUser": 2000,
+            "autoscaling": {"min": 2, "max": 4, "cpu": 60},
+            "scanExceptions": {"CKV_K8S_43": "published by tag only"},
+        },
+        # replicas and autoscaling exclude each other: this entry has the former.
+        {"name": "v2", "image": "registry.example.com/web:2.0", "replicas": 3},
+    ],
+    "stable": "v1",
+    "canary": {"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "yes"}, "weight": 10},
+    "loadBalancerDns": "lb.example.com",
+    "gateway": {
+        "selector": {"app": "gateway"},
+        "namespace": "gateways",
+        "tls": {"credentialName": "web-tls", "httpsRedirect": False},
+    },
+    "istioApiVersion": "networking.istio.io/v1beta1",
+    "routing": {"versionHeader": "x-served-by", "mesh": True},
+    "security": {"mtls": True, "networkPolicy": True},
+}
+
+
+def as_cli_passes(values: dict[str, Any]) -> dict[str, str]:
+    """Config values as the Pulumi CLI hands them over: strings as they are, anything else as JSON."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+def readme_tables() -> tuple[dict[str, str], dict[str, str]]:
+    """The README's top-level and workload tables: dotted key -> default cell."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    section = text[text.index(START) : text.index(END)]
+    tables = section.split("Keys of each entry of `versions`:")
+    row = re.compile(r"^\| `([^`]+)` \| [^|]+ \| ([^|]+) \|", re.MULTILINE)
+    top_level, workload = (dict(row.findall(table)) for table in tables)
+    return top_level, workload
+
+
+def readme_defaults() -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path in EVERY_KEY, default cell) of every row of the README's reference tables.
+
+    A workload key's path goes into the first entry of `versions` that sets it.
+    """
+    top_level, workload = readme_tables()
+    rows: list[tuple[tuple[str | int, ...], str]] = [(tuple(key.split(".")), cell) for key, cell in top_level.items()]
+    for key, cell in workload.items():
+        path = tuple(key.split("."))
+        index = next((i for i, entry in enumerate(EVERY_KEY["versions"]) if path[0] in entry), 0)
+        rows.append((("versions", index, *path), cell))
+    return rows
+
+
+def dotted_keys(config: dict[str, Any], prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for key, value in config.items():
+        keys.add(prefix + key)
+        # These three hold free-form mappings (labels, headers, check ids), not keys of ours.
+        if isinstance(value, dict) and key not in {"selector", "headers", "scanExceptions"}:
+            keys |= dotted_keys(value, f"{prefix}{key}.")
+    return keys
+
+
+def test_the_readme_lists_every_key_the_program_reads() -> None:
+    # The program's own view of a config, every field included: the keys it reads.
+    read = parse_settings(as_cli_passes(EVERY_KEY)).model_dump(by_alias=True)
+    assert dotted_keys(EVERY_KEY) == dotted_keys(read)
+    workload_keys = set().union(*(dotted_keys(entry) for entry in read["versions"]))
+    assert workload_keys == set().union(*(dotted_keys(entry) for entry in EVERY_KEY["versions"]))
+
+    top_level, workload = readme_tables()
+    assert set(top_level) == dotted_keys(read)
+    assert set(workload) == workload_keys
+
+
+@pytest.mark.parametrize(("path", "default"), readme_defaults(), ids=lambda value: str(value))
+def test_readme_default_is_what_leaving_the_key_out_gives(path: tuple[str | int, ...], default: str) -> None:
+    config = copy.deepcopy(EVERY_KEY)
+    parent: Any = config
+    for part in path[:-1]:
+        parent = parent[part]
+    del parent[path[-1]]
+    if default == "required":
+        with pytest.raises(ConfigError):
+            parse_settings(as_cli_passes(config))
+        return
+    value: Any = parse_settings(as_cli_passes(config)).model_dump(by_alias=True, exclude_none=True)
+    for part in path:
+        value = value[part] if isinstance(part, int) else value.get(part)
+    expected = None if default.startswith("none") else yaml.safe_load(default.strip("`"))
+    assert value == expected
