@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib.util import find_spec
 
 USAGE = """usage: python -m canary {render,verify,traffic} [options]
 
@@ -11,6 +12,39 @@ USAGE = """usage: python -m canary {render,verify,traffic} [options]
   traffic  keep sending the route shapes, so dashboards have traffic to show
 
 Run `python -m canary <command> --help` for a command's options."""
+
+# What `verify` and `traffic` import beyond the package's own dependencies: the extra `verify`.
+VERIFY_EXTRA = ("numpy", "rich", "scipy")
+
+
+def _needs_extra(command: str, module: str) -> int:
+    print(
+        f"python -m canary {command}: error: needs the extra 'verify' ({module} is missing):"
+        " pip install 'istio-canary[verify]'",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def _run_traffic_command(command: str, rest: list[str]) -> int:
+    """`verify` or `traffic`; without the extra, one line saying what to install, and exit 2.
+
+    The commands import numpy, scipy and rich only once they run, so the extra is looked up
+    first, without importing it (`--help` stays fast). A module of it still missing when the
+    command imports it (an installed package that lacks one of its own modules) ends the same way.
+    """
+    missing = next((module for module in VERIFY_EXTRA if find_spec(module) is None), None)
+    if missing is not None:
+        return _needs_extra(command, missing)
+    from canary.traffic.cli import traffic_main, verify_main
+
+    try:
+        return verify_main(rest) if command == "verify" else traffic_main(rest)
+    except ModuleNotFoundError as error:
+        module = (error.name or "").partition(".")[0]
+        if module not in VERIFY_EXTRA:
+            raise
+        return _needs_extra(command, module)
 
 
 def main(argv: list[str]) -> int:
@@ -23,17 +57,16 @@ def main(argv: list[str]) -> int:
         from canary.render import main as render_main
 
         return render_main(rest)
-    if command == "verify":
-        from canary.traffic.cli import verify_main
-
-        return verify_main(rest)
-    if command == "traffic":
-        from canary.traffic.cli import traffic_main
-
-        return traffic_main(rest)
+    if command in ("verify", "traffic"):
+        return _run_traffic_command(command, rest)
     print(f"error: unknown command {command!r}\n{USAGE}", file=sys.stderr)
     return 2
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The `canary` console script."""
     sys.exit(main(sys.argv[1:]))
+
+
+if __name__ == "__main__":
+    run()
