@@ -8,22 +8,35 @@ of every key, default and description: `python -m canary.config_reference --writ
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from canary import names
+from canary.plan.app_version import Autoscaling, Probe, Resources, Workload
+from canary.plan.gateway import GatewayTls, IstioGatewayArgs
+from canary.plan.istio import NETWORKING_API_VERSIONS
+from canary.plan.release import CanaryReleaseArgs
+from canary.plan.routing import DEFAULT_VERSION_HEADER, Canary
 from canary.quantities import parse_quantity
 from canary.security_profiles import PROFILES
 
 PROJECT = "istio-canary"
-ISTIO_API_VERSIONS = ("networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3")
-DEFAULT_VERSION_HEADER = "x-canary-version"
+ISTIO_API_VERSIONS = NETWORKING_API_VERSIONS
+
+
+def _default(args_class: type, name: str) -> Any:
+    """The default a component's Args give a field: the models below take theirs from there."""
+    (declared,) = [f for f in dataclasses.fields(args_class) if f.name == name]
+    if declared.default_factory is not dataclasses.MISSING:
+        return declared.default_factory()
+    return declared.default
 
 
 class ConfigError(ValueError):
@@ -49,7 +62,7 @@ def _between(low: int, high: int) -> AfterValidator:
     return AfterValidator(validate)
 
 
-def _fail(reason: str) -> Any:
+def _fail(reason: str) -> NoReturn:
     raise ValueError(reason)
 
 
@@ -108,10 +121,10 @@ class ProbeSettings(_Settings):
     """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
 
     type: Literal["http", "tcp"] = Field(
-        default="http", description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
+        default=_default(Probe, "type"), description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
     )
     path: Annotated[StrictStr, AfterValidator(_probe_path)] = Field(
-        default="/", description="Absolute path of the HTTP GET; for `type: http` only."
+        default=_default(Probe, "path"), description="Absolute path of the HTTP GET; for `type: http` only."
     )
 
     @pydantic.model_validator(mode="after")
@@ -130,11 +143,11 @@ class ResourceSettings(_Settings):
     """Requests reserve capacity on a node; limits cap the container (memory over it is killed)."""
 
     requests: ComputeSettings = Field(
-        default_factory=lambda: ComputeSettings(cpu="100m", memory="128Mi"),
+        default_factory=lambda: ComputeSettings(cpu=Resources().requests.cpu, memory=Resources().requests.memory),
         description="What the scheduler reserves for the container on a node.",
     )
     limits: ComputeSettings = Field(
-        default_factory=lambda: ComputeSettings(cpu="500m", memory="256Mi"),
+        default_factory=lambda: ComputeSettings(cpu=Resources().limits.cpu, memory=Resources().limits.memory),
         description="The cap: CPU above it is throttled, memory above it gets the container killed.",
     )
 
@@ -156,7 +169,8 @@ class AutoscalingSettings(_Settings):
     )
     max: Annotated[StrictInt, _between(1, 1000)] = Field(description="Most pods (1-1000), at least `min`.")
     cpu: Percent = Field(
-        default=80, description="Target average CPU utilization, in percent of the CPU request (1-100)."
+        default=_default(Autoscaling, "cpu"),
+        description="Target average CPU utilization, in percent of the CPU request (1-100).",
     )
 
     @pydantic.model_validator(mode="after")
@@ -177,11 +191,13 @@ class VersionSettings(_Settings):
     )
     image: ImageRef = Field(description="Container image reference, by tag or by digest (`name@sha256:...`).")
     replicas: Replicas = Field(
-        default=1,
+        default=_default(Workload, "replicas"),
         description="Pod count; `0` keeps the version deployed without pods. Not together with `autoscaling`.",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        default="IfNotPresent", alias="imagePullPolicy", description="When the kubelet pulls the image."
+        default=_default(Workload, "image_pull_policy"),
+        alias="imagePullPolicy",
+        description="When the kubelet pulls the image.",
     )
     probe: ProbeSettings = Field(
         default_factory=ProbeSettings,
@@ -194,14 +210,15 @@ class VersionSettings(_Settings):
         "whole (`cpu` and `memory`): a missing value is reported by its key, not filled from the default. "
         "A request above its limit is refused.",
     )
-    security_profile: Literal[tuple(PROFILES)] = Field(
-        default="hardened",
+    # The names of PROFILES, spelled out for the type checker (a test keeps them equal).
+    security_profile: Literal["hardened", "root"] = Field(
+        default=_default(Workload, "security_profile").name,
         alias="securityProfile",
         description="The pods' security context: `hardened`, or `root` for images that must start as root "
         "(see Production-ready workloads).",
     )
     run_as_user: Annotated[StrictInt, _between(1, 2_147_483_647)] = Field(
-        default=10001,
+        default=_default(Workload, "run_as_user"),
         alias="runAsUser",
         description="UID (and GID) the `hardened` profile runs as; set it to the image's user if it needs one. "
         "Not with the `root` profile.",
@@ -247,7 +264,7 @@ class CanarySettings(_Settings):
         "`version`. An alternative to `cookie`: either one selects a request. Not empty.",
     )
     weight: Percent = Field(
-        default=0,
+        default=_default(Canary, "weight"),
         description="Percent (0-100) of the requests that `cookie` and `headers` do not select that go to `version`.",
     )
 
@@ -271,7 +288,7 @@ class TlsSettings(_Settings):
         description="The Kubernetes TLS Secret (certificate and key), in `gateway.namespace` as Istio requires.",
     )
     https_redirect: StrictBool = Field(
-        default=True,
+        default=_default(GatewayTls, "https_redirect"),
         alias="httpsRedirect",
         description="Port 80 redirects to HTTPS; `false` serves plain HTTP on port 80 as well.",
     )
@@ -279,12 +296,12 @@ class TlsSettings(_Settings):
 
 class GatewaySettings(_Settings):
     selector: dict[LabelKey, LabelValue] = Field(
-        default_factory=lambda: {"istio": "ingressgateway"},
+        default_factory=lambda: _default(IstioGatewayArgs, "selector"),
         description="Labels of the ingress gateway pods that serve the Gateway (`istioctl install` labels them "
         "`istio: ingressgateway`).",
     )
     namespace: NamespaceName = Field(
-        default="istio-system",
+        default=_default(CanaryReleaseArgs, "gateway_namespace"),
         description="Where the ingress gateway pods run: the NetworkPolicy admits them from there, and the TLS "
         "Secret lives there.",
     )
@@ -306,7 +323,9 @@ def _header_name_or_false(value: Any) -> str | Literal[False]:
     if not isinstance(value, str):
         _fail("must be a lower-case header name, or false to turn the header off")
     reason = names.header_name(value)
-    return value if reason is None else _fail(reason)
+    if reason is not None:
+        _fail(reason)
+    return value
 
 
 class RoutingSettings(_Settings):
@@ -317,7 +336,7 @@ class RoutingSettings(_Settings):
         "`false` turns it off.",
     )
     mesh: StrictBool = Field(
-        default=False,
+        default=_default(CanaryReleaseArgs, "mesh"),
         description="`true` binds the VirtualService to the `mesh` gateway too, so in-mesh callers of the Service "
         "(east-west traffic) follow the same routes.",
     )
@@ -325,12 +344,12 @@ class RoutingSettings(_Settings):
 
 class SecuritySettings(_Settings):
     mtls: StrictBool = Field(
-        default=False,
+        default=_default(CanaryReleaseArgs, "mtls"),
         description="A PeerAuthentication `default` with mode STRICT: the namespace's sidecars accept only "
         "mutual-TLS connections.",
     )
     network_policy: StrictBool = Field(
-        default=False,
+        default=_default(CanaryReleaseArgs, "network_policy"),
         alias="networkPolicy",
         description="A NetworkPolicy admitting only the ingress gateway pods (`gateway.selector` in "
         "`gateway.namespace`) and the namespace's own pods.",
@@ -348,7 +367,10 @@ class StackSettings(_Settings):
         description="App name: pod label `app` and prefix of every object name (an RFC 1035 label of at most "
         "55 characters, so that `<app>-service` fits)."
     )
-    port: Port = Field(default=80, description="Container port, Service port and targetPort (port name `http`).")
+    port: Port = Field(
+        default=_default(CanaryReleaseArgs, "port"),
+        description="Container port, Service port and targetPort (port name `http`).",
+    )
     hosts: list[HostName] = Field(
         description="External host names the Gateway and VirtualService serve; a leading `*.` wildcard is allowed."
     )
@@ -374,8 +396,11 @@ class StackSettings(_Settings):
         description="The ingress gateway pods that serve the hosts (`selector`, in `namespace`), and HTTPS on 443 "
         "(`tls`; port 80 then redirects unless `httpsRedirect` is false).",
     )
-    istio_api_version: Literal[ISTIO_API_VERSIONS] = Field(
-        default=ISTIO_API_VERSIONS[0],
+    # The choices of NETWORKING_API_VERSIONS, spelled out for the type checker (a test keeps them equal).
+    istio_api_version: Literal[
+        "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"
+    ] = Field(
+        default=_default(CanaryReleaseArgs, "istio_api_version"),
         alias="istioApiVersion",
         description="API version of the Istio networking objects; an older mesh may need an older one.",
     )

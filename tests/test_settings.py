@@ -199,3 +199,14 @@ def test_a_misspelt_top_level_key_gets_a_short_suggestion():
     (line,) = [line for line in str(err.value).splitlines() if "verions" in line]
     assert "unknown key (did you mean 'versions'?)" in line
     assert len(line) <= 160, line
+
+
+def test_the_typed_choices_are_the_known_profiles_and_api_versions():
+    from typing import get_args
+
+    from canary.plan.istio import NETWORKING_API_VERSIONS
+    from canary.security_profiles import PROFILES
+    from canary.settings import StackSettings, VersionSettings
+
+    assert set(get_args(VersionSettings.model_fields["security_profile"].annotation)) == set(PROFILES)
+    assert get_args(StackSettings.model_fields["istio_api_version"].annotation) == NETWORKING_API_VERSIONS
