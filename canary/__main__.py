@@ -19,8 +19,7 @@ VERIFY_EXTRA = ("numpy", "rich", "scipy")
 
 def _needs_extra(command: str, module: str) -> int:
     print(
-        f"python -m canary {command}: error: needs the extra 'verify' ({module} is missing):"
-        " pip install 'istio-canary[verify]'",
+        f"canary {command}: error: needs the extra 'verify' ({module} is missing): pip install 'istio-canary[verify]'",
         file=sys.stderr,
     )
     return 2

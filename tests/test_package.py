@@ -139,7 +139,7 @@ INSTALL_EXTRA = "pip install 'istio-canary[verify]'"
 
 
 def needs_extra(command: str, module: str) -> str:
-    return f"python -m canary {command}: error: needs the extra 'verify' ({module} is missing): {INSTALL_EXTRA}\n"
+    return f"canary {command}: error: needs the extra 'verify' ({module} is missing): {INSTALL_EXTRA}\n"
 
 
 @pytest.mark.parametrize("command", ["verify", "traffic"])
