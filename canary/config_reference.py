@@ -27,8 +27,14 @@ COMMAND = "python -m canary.config_reference --write"
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
 
-_SCALARS = {bool: "boolean", int: "integer", str: "string"}
-_README_TYPES = {"boolean": "boolean", "integer": "integer", "string": "string", "object": "mapping"}
+_SCALARS = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_README_TYPES = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "number": "number",
+    "string": "string",
+    "object": "mapping",
+}
 # The Pulumi CLI makes a declared key without a default required, so an optional key needs one:
 # the empty value of its type, which parse_settings reads as "not set".
 _EMPTY: dict[str, Any] = {"string": "", "object": {}, "array": []}
@@ -114,7 +120,11 @@ def _either(names: Iterable[str]) -> str:
 def _type_name(annotation: Any) -> str:
     """The type as the README spells it: `string or \\`false\\``, `list of mappings`."""
     names: list[str] = []
-    for kind in _kinds(annotation):
+    kinds = _kinds(annotation)
+    if set(kinds) == {int, float}:
+        # An integer or a decimal: one number to the reader.
+        kinds = [float]
+    for kind in kinds:
         if get_origin(kind) is Literal:
             names.extend(f"`{_flow(value)}`" for value in get_args(kind))
         elif get_origin(kind) is list:
@@ -134,6 +144,8 @@ def _flow(value: Any) -> str:
         return "{" + ", ".join(f"{key}: {_flow(item)}" for key, item in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_flow(item) for item in value) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
     text = str(value)
     # Quote only what YAML would read as something else: "", "true", "80".
     return text if isinstance(value, int) or (text and yaml.safe_load(text) == text) else json.dumps(text)

@@ -25,6 +25,8 @@ from canary.plan.istio import NETWORKING_API_VERSIONS
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.routing import DEFAULT_VERSION_HEADER, Canary
 from canary.quantities import parse_quantity
+from canary.rollout.health import Limits
+from canary.rollout.policy import Policy, parse_duration, steps_problem
 from canary.security_profiles import PROFILES
 
 PROJECT = "istio-canary"
@@ -356,6 +358,78 @@ class SecuritySettings(_Settings):
     )
 
 
+def _steps(value: list[int]) -> list[int]:
+    reason = steps_problem(value)
+    if reason is not None:
+        _fail(reason)
+    return value
+
+
+def _duration(value: str) -> str:
+    if parse_duration(value) is None:
+        _fail("must be a duration such as 90s, 2m or 1h")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if value and not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        _fail("must be an http:// or https:// URL")
+    return value
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        _fail("must be more than zero")
+    return value
+
+
+def _number(value: Any) -> Any:
+    # YAML's true and "500" are not numbers, though pydantic's lax mode would take them as such.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail("must be a number")
+    return value
+
+
+PositiveNumber = Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_positive)]
+
+
+class RolloutSettings(_Settings):
+    """What `canary rollout` does when its flags do not say."""
+
+    steps: Annotated[list[StrictInt], AfterValidator(_steps)] = Field(
+        default_factory=lambda: list(_default(Policy, "steps")),
+        description="The canary weights to walk through, in percent, rising (`--steps`).",
+    )
+    step_duration: Annotated[StrictStr, AfterValidator(_duration)] = Field(
+        default="2m",
+        alias="stepDuration",
+        description="How long each step is watched before it is judged: `90s`, `2m`, `1h` (`--step-duration`).",
+    )
+    max_error_rate: PositiveNumber = Field(
+        default=_default(Limits, "max_error_rate"),
+        alias="maxErrorRate",
+        description="Percent of the canary's requests that may fail with a 5xx (`--max-error-rate`).",
+    )
+    max_p99_ms: PositiveNumber = Field(
+        default=_default(Limits, "max_p99_ms"),
+        alias="maxP99Ms",
+        description="Most the canary's p99 latency may be, in milliseconds (`--max-p99-ms`).",
+    )
+    max_p99_ratio: PositiveNumber = Field(
+        default=_default(Limits, "max_p99_ratio"),
+        alias="maxP99Ratio",
+        description="Most the canary's p99 may be, in times stable's over the same step (`--max-p99-ratio`).",
+    )
+    prometheus: Annotated[StrictStr, AfterValidator(_http_url)] = Field(
+        default="",
+        description='Prometheus\' base URL, for the health gate; `""` turns the gate off (`--prometheus`).',
+    )
+    webhook: Annotated[StrictStr, AfterValidator(_http_url)] = Field(
+        default="",
+        description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`).",
+    )
+
+
 class StackSettings(_Settings):
     """The whole stack config, keyed exactly as users write it under `istio-canary:`."""
 
@@ -408,6 +482,11 @@ class StackSettings(_Settings):
         default_factory=RoutingSettings,
         description="The response header naming the version that answered (`versionHeader`; `false` turns it off), "
         "and whether in-mesh callers of the Service follow the same routes (`mesh`).",
+    )
+    rollout: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        description="Defaults of `canary rollout`: its steps, how long each is watched, the limits a canary "
+        "must meet and where its figures come from; the program itself does not read them.",
     )
     security: SecuritySettings = Field(
         default_factory=SecuritySettings,
@@ -491,7 +570,7 @@ class _KeyError(ValueError):
 
 
 # Keys whose config value is a structured (JSON) value; every other key is a plain string.
-_STRUCTURED = {"hosts", "versions", "canary", "gateway", "routing", "security"}
+_STRUCTURED = {"hosts", "versions", "canary", "gateway", "routing", "rollout", "security"}
 _INTEGER = {"port"}
 _OPTIONAL_EMPTY = {"stable", "loadBalancerDns"}  # "" (the Pulumi.yaml default) means "not set"
 _KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}

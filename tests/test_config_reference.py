@@ -116,6 +116,15 @@ EVERY_KEY: dict[str, Any] = {
     "istioApiVersion": "networking.istio.io/v1beta1",
     "routing": {"versionHeader": "x-served-by", "mesh": True},
     "security": {"mtls": True, "networkPolicy": True},
+    "rollout": {
+        "steps": [10, 20],
+        "stepDuration": "30s",
+        "maxErrorRate": 2.5,
+        "maxP99Ms": 250,
+        "maxP99Ratio": 3,
+        "prometheus": "http://127.0.0.1:9090",
+        "webhook": "http://127.0.0.1:9000/hook",
+    },
 }
 
 

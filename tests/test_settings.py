@@ -126,6 +126,17 @@ BAD_CONFIGS = [
     ("security.networkpolicy", True, "security.networkpolicy", "got true"),
     ("gateway.namespace", "Istio_System", "gateway.namespace", "'Istio_System'"),
     ("routing.mesh", "true", "routing.mesh", "'true'"),
+    ("rollout.steps", [10, 5], "rollout.steps", "[10, 5]"),
+    ("rollout.steps", [0, 50], "rollout.steps", "[0, 50]"),
+    ("rollout.steps", [], "rollout.steps", "[]"),
+    ("rollout.stepDuration", "2 minutes", "rollout.stepDuration", "'2 minutes'"),
+    ("rollout.stepDuration", "0s", "rollout.stepDuration", "'0s'"),
+    ("rollout.maxErrorRate", 0, "rollout.maxErrorRate", "0"),
+    ("rollout.maxP99Ms", "500", "rollout.maxP99Ms", "'500'"),
+    ("rollout.maxP99Ratio", True, "rollout.maxP99Ratio", "true"),
+    ("rollout.prometheus", "localhost:9090", "rollout.prometheus", "'localhost:9090'"),
+    ("rollout.webhook", "ftp://hooks.example.com", "rollout.webhook", "'ftp://hooks.example.com'"),
+    ("rollout.stepduration", "2m", "rollout.stepduration", "'2m'"),
 ]
 
 
