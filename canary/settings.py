@@ -26,7 +26,7 @@ from canary.plan.release import CanaryReleaseArgs
 from canary.plan.routing import DEFAULT_VERSION_HEADER, Canary
 from canary.quantities import parse_quantity
 from canary.rollout.health import Limits
-from canary.rollout.policy import Policy, parse_duration, steps_problem
+from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem
 from canary.security_profiles import PROFILES
 
 PROJECT = "istio-canary"
@@ -372,8 +372,9 @@ def _duration(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    if value and not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-        _fail("must be an http:// or https:// URL")
+    reason = url_problem(value) if value else None
+    if reason is not None:
+        _fail(reason)
     return value
 
 

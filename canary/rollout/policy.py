@@ -32,6 +32,14 @@ def steps_problem(steps: list[int]) -> str | None:
     return None
 
 
+_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not an http(s) URL to send requests to, or None."""
+    return None if _HTTP_URL.match(url) else "must be an http:// or https:// URL"
+
+
 @dataclass(frozen=True)
 class Policy:
     steps: tuple[int, ...] = (5, 10, 25, 50)

@@ -1,0 +1,228 @@
+"""`python -m canary rollout`: flags and stack config in, a rollout (or its plan) out.
+
+Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when a gate
+failed and the canary was rolled back, 2 for bad flags or config or a rollout that cannot start
+(nothing changed), 130 when interrupted (the weight is left where the stack file says).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from canary.rollout.engine import EXIT_DONE, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
+from canary.rollout.gates import Target, health_gate, split_gate, webhook_gate
+from canary.rollout.health import Limits
+from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem
+from canary.settings import ConfigError, StackSettings, parse_settings
+from canary.stack_file import StackFileError, stack_config
+
+PROG = "canary rollout"
+
+
+class UsageError(Exception):
+    """Bad flags or config; the message is one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Walk the stack's canary through its weights with `pulumi up`, judge each step, "
+        "then promote it, or roll it back to 0% on the first failed gate.",
+    )
+    p.add_argument("--stack", required=True, help="the stack to roll out (its Pulumi.<stack>.yaml)")
+    p.add_argument("--steps", help="canary weights, rising, e.g. 5,10,25,50 (default: rollout.steps)")
+    p.add_argument("--step-duration", metavar="DURATION", help="how long each step is watched: 90s, 2m, 1h")
+    p.add_argument("--prometheus", metavar="URL", help="Prometheus for the health gate (default: rollout.prometheus)")
+    p.add_argument("--max-error-rate", type=float, metavar="PERCENT", help="5xx share the canary may have")
+    p.add_argument("--max-p99-ms", type=float, metavar="MS", help="p99 latency the canary may have")
+    p.add_argument("--max-p99-ratio", type=float, metavar="TIMES", help="times stable's p99 the canary's may be")
+    p.add_argument("--webhook", metavar="URL", help="POST each step's figures here; a non-2xx answer fails it")
+    p.add_argument("--promote", action="store_true", help="after the last step: the canary becomes stable")
+    p.add_argument("--retire", action="store_true", help="after promoting: remove the old version (implies --promote)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (steps, gates, thresholds); change nothing")
+    p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
+    p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
+    p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    p.add_argument("--requests", type=int, default=200, help="requests per route the split gate sends (default 200)")
+    p.add_argument("--confidence", type=float, default=0.99, help="of the split and error-rate tests (default 0.99)")
+    p.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
+    return p
+
+
+def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
+    """The stack's `rollout` config, overridden by the flags given; UsageError for a bad flag."""
+    config = settings.rollout
+    steps_text = args.steps
+    if steps_text is not None:
+        try:
+            steps = [int(part) for part in steps_text.split(",")]
+        except ValueError:
+            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {steps_text!r}") from None
+        if (reason := steps_problem(steps)) is not None:
+            raise UsageError(f"argument --steps: {reason}, got {steps_text!r}")
+    else:
+        steps = list(config.steps)
+    duration_text = args.step_duration if args.step_duration is not None else config.step_duration
+    seconds = parse_duration(duration_text)
+    if seconds is None:
+        raise UsageError(f"argument --step-duration: must be a duration such as 90s, 2m or 1h, got {duration_text!r}")
+    for flag in ("prometheus", "webhook", "url"):
+        value = getattr(args, flag)
+        if value is not None and (reason := url_problem(value)) is not None:
+            raise UsageError(f"argument --{flag}: {reason}, got {value!r}")
+    for flag in ("max_error_rate", "max_p99_ms", "max_p99_ratio"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:
+            raise UsageError(f"argument --{flag.replace('_', '-')}: must be more than zero, got {value:g}")
+    if not 0 < args.confidence < 1:
+        raise UsageError(f"argument --confidence: must be between 0 and 1, got {args.confidence:g}")
+    if args.requests < 1:
+        raise UsageError(f"argument --requests: must be at least 1, got {args.requests}")
+
+    def chosen(flag: Any, configured: Any) -> Any:
+        return flag if flag is not None else configured
+
+    return Policy(
+        steps=tuple(steps),
+        step_seconds=seconds,
+        limits=Limits(
+            max_error_rate=chosen(args.max_error_rate, config.max_error_rate),
+            max_p99_ms=chosen(args.max_p99_ms, config.max_p99_ms),
+            max_p99_ratio=chosen(args.max_p99_ratio, config.max_p99_ratio),
+            confidence=args.confidence,
+        ),
+        prometheus=chosen(args.prometheus, config.prometheus) or None,
+        webhook=chosen(args.webhook, config.webhook) or None,
+        verify_requests=args.requests,
+    )
+
+
+def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: bool, retire: bool) -> dict[str, Any]:
+    """What a rollout would do, as data: the dry run prints it."""
+    canary = settings.canary
+    limits = policy.limits
+    return {
+        "stack": stack,
+        "canary": canary.version if canary else None,
+        "stable": settings.stable_version,
+        "weight": settings.weight,
+        "steps": list(policy.remaining(settings.weight)) if canary else [],
+        "step_seconds": policy.step_seconds,
+        "gates": {
+            "split": {"requests_per_route": policy.verify_requests, "confidence": limits.confidence},
+            "health": {
+                "prometheus": policy.prometheus,
+                "max_error_rate": limits.max_error_rate,
+                "max_p99_ms": limits.max_p99_ms,
+                "max_p99_ratio": limits.max_p99_ratio,
+                "confidence": limits.confidence,
+            }
+            if policy.prometheus
+            else None,
+            "webhook": policy.webhook,
+        },
+        "then": (["promote"] if promote or retire else []) + (["retire " + settings.stable_version] if retire else []),
+    }
+
+
+def print_plan(document: dict[str, Any]) -> None:
+    lines = [
+        f"stack {document['stack']}: canary {document['canary']} at {document['weight']}%, stable {document['stable']}"
+    ]
+    steps = document["steps"]
+    lines.append(
+        f"steps: {', '.join(f'{s}%' for s in steps) or 'none left'}, each watched {document['step_seconds']:g}s"
+    )
+    gates = document["gates"]
+    split = gates["split"]
+    lines.append(
+        f"gate split: verify, {split['requests_per_route']} requests per route, confidence {split['confidence']}"
+    )
+    health = gates["health"]
+    if health:
+        lines.append(
+            f"gate health: {health['prometheus']}: canary 5xx at most {health['max_error_rate']:g}% and not "
+            f"significantly above stable's; p99 at most {health['max_p99_ms']:g} ms and "
+            f"{health['max_p99_ratio']:g} times stable's"
+        )
+    else:
+        lines.append("gate health: off (no --prometheus or rollout.prometheus)")
+    lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
+    lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
+    lines.append("on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary)")
+    print("\n".join(lines))
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+def main(argv: Sequence[str]) -> int:
+    try:
+        args = parser().parse_args(list(argv))
+    except UsageError as err:
+        return _fail(str(err))
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
+    try:
+        settings = parse_settings(stack_config(args.project_dir, args.stack))
+        policy = resolve_policy(args, settings)
+    except (StackFileError, UsageError) as err:
+        return _fail(str(err))
+    except ConfigError as err:
+        return _fail(f"stack {args.stack}: {err}")
+    promote = args.promote or args.retire
+    if args.dry_run:
+        document = plan_document(args.stack, settings, policy, promote, args.retire)
+        if args.json:
+            print(json.dumps(document, indent=2))
+        else:
+            print_plan(document)
+        return EXIT_DONE
+    if shutil.which("pulumi") is None:
+        return _fail("the Pulumi CLI (pulumi) is not on PATH")
+    return _run(args, settings, policy, promote)
+
+
+def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
+    from canary.rollout.stack import AutomationStack
+    from canary.rollout.view import ConsoleView
+
+    target = Target(url=args.url, host=args.host, insecure=args.insecure)
+    canary = settings.canary.version if settings.canary else ""
+    gates = Gates(
+        split=lambda outputs: split_gate(outputs, target, policy),
+        health=lambda seconds: health_gate(
+            policy, settings.namespace, settings.app, settings.stable_version, canary, seconds
+        ),
+        webhook=lambda payload: webhook_gate(policy.webhook, payload),
+    )
+    view = ConsoleView(live=None if not args.json else False)
+    try:
+        with StackLock(args.project_dir, args.stack):
+            stack = AutomationStack(args.project_dir, args.stack)
+            report = Rollout(stack=stack, policy=policy, gates=gates, view=view).run(
+                promote=promote, retire=args.retire
+            )
+    except (LockedError, RolloutRefusedError) as err:
+        return _fail(str(err))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
+        print(f"{report.outcome}: {summary.get(report.outcome, report.reason)}")
+    return report.exit_code

@@ -1,0 +1,107 @@
+"""`canary rollout`'s flags and stack config: the plan it prints, and one-line refusals that change nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from canary.rollout.cli import main
+from canary.rollout.lock import LockedError, StackLock
+from tests.conftest import BASELINE, PROJECT_DIR
+
+
+def project(tmp_path: Path, **config: Any) -> Path:
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    values = {**BASELINE, **config}
+    stack = {"config": {f"istio-canary:{key}": value for key, value in values.items()}}
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], directory: Path, *flags: str) -> tuple[int, str, str]:
+    code = main(["--stack", "prod", "--project-dir", str(directory), *flags])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_dry_run_prints_the_plan_from_the_defaults(tmp_path, capsys):
+    code, out, _ = run(capsys, project(tmp_path), "--dry-run")
+    assert code == 0
+    assert "canary v2 at 0%, stable v1" in out
+    assert "steps: 5%, 10%, 25%, 50%, each watched 120s" in out
+    assert "gate health: off" in out and "gate webhook: off" in out
+    assert "then: stop at the last step" in out
+
+
+def test_the_stack_configs_rollout_key_sets_the_plan_and_flags_override_it(tmp_path, capsys):
+    directory = project(
+        tmp_path,
+        rollout={"steps": [20, 60], "stepDuration": "45s", "prometheus": "http://127.0.0.1:9090", "maxP99Ms": 300},
+    )
+    code, out, _ = run(capsys, directory, "--dry-run", "--json", "--max-error-rate", "0.5", "--retire")
+    plan = json.loads(out)
+    assert code == 0
+    assert (plan["steps"], plan["step_seconds"]) == ([20, 60], 45)
+    health = plan["gates"]["health"]
+    assert (health["prometheus"], health["max_p99_ms"], health["max_error_rate"]) == ("http://127.0.0.1:9090", 300, 0.5)
+    assert plan["then"] == ["promote", "retire v1"]
+
+
+def test_a_release_part_way_plans_the_steps_left(tmp_path, capsys):
+    directory = project(tmp_path, canary={"version": "v2", "cookie": "version=v2", "weight": 25})
+    _, out, _ = run(capsys, directory, "--dry-run", "--json")
+    assert json.loads(out)["steps"] == [25, 50]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--steps", "10,5"], "argument --steps: must rise step by step (e.g. 5,10,25,50), got '10,5'"),
+        (["--steps", "ten"], "argument --steps: must be weights such as 5,10,25,50, got 'ten'"),
+        (["--step-duration", "2 minutes"], "argument --step-duration: must be a duration such as 90s, 2m or 1h"),
+        (["--prometheus", "localhost:9090"], "argument --prometheus: must be an http:// or https:// URL"),
+        (["--max-error-rate", "0"], "argument --max-error-rate: must be more than zero, got 0"),
+        (["--max-p99-ms", "fast"], "argument --max-p99-ms: invalid float value: 'fast'"),
+        (["--confidence", "1.5"], "argument --confidence: must be between 0 and 1, got 1.5"),
+        (["--wieght", "5"], "unrecognized arguments: --wieght 5"),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
+    directory = project(tmp_path)
+    before = (directory / "Pulumi.prod.yaml").read_text()
+    code, out, err = run(capsys, directory, *flags)
+    assert code == 2 and out == ""
+    assert err.startswith("canary rollout: error: ") and message in err and err.count("\n") == 1
+    assert (directory / "Pulumi.prod.yaml").read_text() == before
+
+
+def test_bad_rollout_config_names_the_key_and_value(tmp_path, capsys):
+    code, _, err = run(capsys, project(tmp_path, rollout={"steps": [50, 10]}), "--dry-run")
+    assert code == 2 and "rollout.steps: must rise step by step" in err and "[50, 10]" in err
+
+
+def test_a_missing_stack_file_is_one_line(tmp_path, capsys):
+    code = main(["--stack", "nope", "--project-dir", str(project(tmp_path)), "--dry-run"])
+    assert code == 2 and "no stack file" in capsys.readouterr().err
+
+
+def test_without_the_pulumi_cli_it_refuses_before_anything(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, _, err = run(capsys, project(tmp_path))
+    assert code == 2 and "the Pulumi CLI (pulumi) is not on PATH" in err
+
+
+def test_a_second_rollout_of_the_same_stack_is_refused(tmp_path):
+    with (
+        StackLock(tmp_path, "prod"),
+        pytest.raises(LockedError, match=r"another rollout of this stack is running \(pid "),StackLock(tmp_path, "prod")
+    ):
+        pass
+    # Released with its holder, and other stacks were never blocked.
+    with StackLock(tmp_path, "prod"), StackLock(tmp_path, "staging"):
+        pass
