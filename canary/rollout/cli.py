@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from canary.rollout.engine import EXIT_DONE, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
+from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import Target, health_gate, split_gate, webhook_gate
 from canary.rollout.health import Limits
 from canary.rollout.lock import LockedError, StackLock
@@ -166,6 +167,10 @@ def print_plan(document: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return EXIT_REFUSED
@@ -212,6 +217,8 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
         webhook=lambda payload: webhook_gate(policy.webhook, payload),
     )
     view = ConsoleView(live=None if not args.json else False)
+    # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         with StackLock(args.project_dir, args.stack):
             stack = AutomationStack(args.project_dir, args.stack)
@@ -220,6 +227,10 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             )
     except (LockedError, RolloutRefusedError) as err:
         return _fail(str(err))
+    except KeyboardInterrupt:
+        # Interrupted before the first step (the engine reports any later interruption itself).
+        print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
