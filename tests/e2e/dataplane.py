@@ -1,0 +1,474 @@
+"""A loopback data plane that stands in for Istio's: it follows the live VirtualService.
+
+kwok's pods run nothing, so the local cluster has no sidecars and no gateway. This server plays
+both for one app: every request it takes is routed by the app's VirtualService as the API server
+holds it (re-read in the background, so a `pulumi up` that moves the weights is followed within a
+second), answered the way that version is told to behave, and counted in the metrics the
+destination sidecar would report, which Prometheus scrapes.
+
+- Routing is the product's own reading of the spec (`canary.mesh`): the route that takes the
+  request, its split, and the response headers the mesh sets (the version header). The subset is
+  picked by smooth weighted round robin, so a split is exact in every cycle of 100 requests.
+- A request no route takes is answered 404, as Istio's gateway does; the destination sidecar
+  never sees it, so it is not in the metrics either (`DataPlane.unrouted` counts it).
+- The Host header is not checked: the tests address the plane by its loopback URL, and the
+  VirtualService's hosts and gateway binding are the API server's and istioctl's to check.
+- Each version behaves as its `Behaviour` says (an error rate and a latency), changeable while
+  traffic flows: `plane.behave("v2", error_rate=0.05)`.
+
+Two ports on 127.0.0.1, both ephemeral: `url` takes the traffic; `metrics_url` serves
+`GET /metrics`, a port of its own as a sidecar's metrics port is, so a scrape is never routed.
+Both are served by one asyncio loop on a thread of its own.
+
+    with DataPlane("canary-deployment", "nginx") as plane:    # reads nginx-virtualservice
+        plane.behave("v2", latency_ms=30)
+        ...  # send requests to plane.url; scrape plane.metrics_url
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from canary.mesh import UnmodelledSpecError, response_headers_for, route_for, split_for
+from tests.e2e.stack import live_object
+from tests.fake_mesh import _Picker
+
+LOOPBACK = "127.0.0.1"
+# Istio's default buckets for istio_request_duration_milliseconds (its stats filter's defaults).
+DURATION_BUCKETS_MS = (
+    0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000,
+    1800000, 3600000,
+)  # fmt: skip
+REFRESH_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
+
+SpecSource = Callable[[], Mapping[str, Any] | None]
+"""Returns the VirtualService's spec as it stands, or None when there is no such object."""
+
+
+def live_virtual_service(namespace: str, name: str) -> SpecSource:
+    """A source that reads the object from the local API server with kubectl (KUBECONFIG)."""
+
+    def read() -> Mapping[str, Any] | None:
+        # v1 whatever the stack writes: the CRD serves every version of the same stored object.
+        found = live_object("virtualservice.v1.networking.istio.io", name, namespace)
+        return None if found is None else found["spec"]
+
+    return read
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How a version answers: a 500 with probability `error_rate`, else a 200; after `latency_ms`."""
+
+    error_rate: float = 0.0
+    latency_ms: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError(f"error_rate must be within [0, 1], got {self.error_rate}")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must not be negative, got {self.latency_ms}")
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a request goes: the subset, and the response headers the mesh sets there."""
+
+    subset: str
+    headers: Mapping[str, str]
+
+
+class Router:
+    """Routes requests by one VirtualService spec at a time; `update` swaps the spec."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spec: Mapping[str, Any] | None = None
+        # One round robin per route (keyed by the route object's id: the spec holding it is kept
+        # until the next update, which drops them all, so an id is never reused meanwhile).
+        self._pickers: dict[int, _Picker] = {}
+
+    @property
+    def spec(self) -> Mapping[str, Any] | None:
+        return self._spec
+
+    def update(self, spec: Mapping[str, Any] | None) -> bool:
+        """Route by `spec` from now on; True when it differs from the one routed by so far."""
+        with self._lock:
+            if spec == self._spec:
+                return False
+            self._spec = spec
+            self._pickers = {}
+            return True
+
+    def route(self, headers: Mapping[str, str]) -> Routed | None:
+        """Where a request with these headers (names lower-case) goes; None: no route takes it."""
+        with self._lock:
+            spec = self._spec
+            if spec is None:
+                return None
+            try:
+                route = route_for(spec, headers)
+            except LookupError:
+                return None
+            picker = self._pickers.get(id(route))
+            if picker is None:
+                picker = self._pickers[id(route)] = _Picker(split_for(spec, headers), seed=None)
+            subset = picker.pick()
+            return Routed(subset, response_headers_for(spec, headers, subset))
+
+
+def _le(bound: float) -> str:
+    """A bucket bound as Prometheus clients write it: `1`, `0.5`, `1800000`."""
+    return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
+
+
+class IstioMetrics:
+    """`istio_requests_total` and `istio_request_duration_milliseconds`, as the destination reports.
+
+    The labels are those Istio's standard metrics carry that the rollout's queries and
+    dashboards select on; the workload is `<app>-deployment-<version>`, the Deployment's name.
+    """
+
+    def __init__(self, namespace: str, app: str) -> None:
+        self.namespace = namespace
+        self.app = app
+        self._lock = threading.Lock()
+        self._requests: dict[tuple[str, int], int] = {}
+        # (version, code) -> per-bucket counts (non-cumulative, the last one past every bound), sum.
+        self._buckets: dict[tuple[str, int], list[int]] = {}
+        self._sums: dict[tuple[str, int], float] = {}
+
+    def record(self, version: str, code: int, duration_ms: float) -> None:
+        key = (version, code)
+        index = next((i for i, bound in enumerate(DURATION_BUCKETS_MS) if duration_ms <= bound), None)
+        with self._lock:
+            self._requests[key] = self._requests.get(key, 0) + 1
+            buckets = self._buckets.setdefault(key, [0] * (len(DURATION_BUCKETS_MS) + 1))
+            buckets[len(DURATION_BUCKETS_MS) if index is None else index] += 1
+            self._sums[key] = self._sums.get(key, 0.0) + duration_ms
+
+    def requests(self) -> dict[tuple[str, int], int]:
+        """A copy of the counters: (version, response code) -> requests."""
+        with self._lock:
+            return dict(self._requests)
+
+    def labels(self, version: str, code: int) -> dict[str, str]:
+        service = f"{self.app}-service"
+        return {
+            "reporter": "destination",
+            "destination_workload": f"{self.app}-deployment-{version}",
+            "destination_workload_namespace": self.namespace,
+            "destination_app": self.app,
+            "destination_version": version,
+            "destination_service": f"{service}.{self.namespace}.svc.cluster.local",
+            "destination_service_name": service,
+            "destination_service_namespace": self.namespace,
+            "request_protocol": "http",
+            "response_code": str(code),
+        }
+
+    def exposition(self) -> str:
+        """Prometheus' text format (0.0.4)."""
+        with self._lock:
+            requests = dict(self._requests)
+            buckets = {key: list(counts) for key, counts in self._buckets.items()}
+            sums = dict(self._sums)
+        lines = [
+            "# HELP istio_requests_total Total requests.",
+            "# TYPE istio_requests_total counter",
+        ]
+        for key in sorted(requests):
+            lines.append(f"istio_requests_total{{{_labels(self.labels(*key))}}} {requests[key]}")
+        lines += [
+            "# HELP istio_request_duration_milliseconds Request duration in milliseconds.",
+            "# TYPE istio_request_duration_milliseconds histogram",
+        ]
+        for key in sorted(buckets):
+            labels = _labels(self.labels(*key))
+            cumulative = 0
+            for bound, count in zip([*DURATION_BUCKETS_MS, None], buckets[key], strict=True):
+                cumulative += count
+                le = "+Inf" if bound is None else _le(bound)
+                lines.append(f'istio_request_duration_milliseconds_bucket{{{labels},le="{le}"}} {cumulative}')
+            lines.append(f"istio_request_duration_milliseconds_sum{{{labels}}} {sums[key]!r}")
+            lines.append(f"istio_request_duration_milliseconds_count{{{labels}}} {cumulative}")
+        return "\n".join(lines) + "\n"
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    # Every value here is a name or a number: none holds a quote, backslash or newline to escape.
+    return ",".join(f'{name}="{value}"' for name, value in labels.items())
+
+
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 503: "Unavailable"}
+
+
+def _response(status: int, headers: Mapping[str, str], body: bytes, close: bool) -> bytes:
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines.append(f"content-length: {len(body)}")
+    if close:
+        lines.append("connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    close: bool
+
+
+async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
+    """The next request on a keep-alive connection; None when the client is done."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        return None
+    request_line, *header_lines = head[:-4].decode("latin-1").split("\r\n")
+    method, path, protocol = [*request_line.split(" ", 2), "", ""][:3]
+    headers: dict[str, str] = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        key, value = name.strip().lower(), value.strip()
+        # Repeated headers fold into one, as Envoy does before matching (cookies with "; ").
+        if key in headers:
+            value = headers[key] + ("; " if key == "cookie" else ",") + value
+        headers[key] = value
+    length = int(headers.get("content-length", "0") or "0")
+    if length:
+        await reader.readexactly(length)  # a body means nothing here; keep the framing right
+    connection = headers.get("connection", "").lower()
+    close = connection == "close" or (protocol == "HTTP/1.0" and connection != "keep-alive")
+    return _Request(method, path, headers, close)
+
+
+class DataPlane:
+    """The gateway, sidecars and metrics of one app, on loopback. See the module docstring."""
+
+    def __init__(
+        self,
+        namespace: str,
+        app: str,
+        source: SpecSource | None = None,
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+        seed: int = 0,
+    ) -> None:
+        """`source` defaults to `<app>-virtualservice` in `namespace` on the local API server."""
+        self.namespace = namespace
+        self.app = app
+        self.source = source or live_virtual_service(namespace, f"{app}-virtualservice")
+        self.refresh_seconds = refresh_seconds
+        self.router = Router()
+        self.metrics = IstioMetrics(namespace, app)
+        self.unrouted = 0
+        """Requests answered 404 because no route took them (or there was no VirtualService)."""
+        self.refresh_errors = 0
+        """Reads of the VirtualService that failed (the last spec read stays in force)."""
+        self._behaviours: dict[str, Behaviour] = {}
+        # Errors and jitter from a seeded generator: a run's answers are reproducible.
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._refresher: threading.Thread | None = None
+        self._refresher_stop = threading.Event()
+        self.port = 0
+        self.metrics_port = 0
+
+    # --- what tests call ------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}/"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.metrics_port}/metrics"
+
+    @property
+    def metrics_target(self) -> str:
+        """`host:port` of the metrics endpoint, as a Prometheus scrape config names it."""
+        return f"{LOOPBACK}:{self.metrics_port}"
+
+    def behaviour(self, version: str) -> Behaviour:
+        with self._lock:
+            return self._behaviours.get(version, Behaviour())
+
+    def behave(self, version: str, *, error_rate: float | None = None, latency_ms: float | None = None) -> Behaviour:
+        """Change how `version` answers from the next request on; fields not given stay."""
+        with self._lock:
+            current = self._behaviours.get(version, Behaviour())
+            changes = {"error_rate": error_rate, "latency_ms": latency_ms}
+            new = replace(current, **{k: v for k, v in changes.items() if v is not None})
+            self._behaviours[version] = new
+            return new
+
+    def refresh(self) -> bool:
+        """Read the VirtualService now; True when its spec changed."""
+        try:
+            spec = self.source()
+        except Exception:  # the API server restarting, kubectl timing out: keep routing by the last
+            self.refresh_errors += 1
+            log.warning("reading the VirtualService failed; routing by the last spec read", exc_info=True)
+            return False
+        return self.router.update(spec)
+
+    def wait_for_split(
+        self, split: Mapping[str, int], headers: Mapping[str, str] | None = None, timeout: float = 10.0
+    ) -> None:
+        """Block until the plane routes such requests (default: none in particular) by `split`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            spec = self.router.spec
+            try:
+                current = None if spec is None else split_for(spec, headers or {})
+            except LookupError:
+                current = None
+            if current == dict(split):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the data plane still routes by {current}, not {dict(split)}")
+            time.sleep(0.05)
+
+    def start(self) -> DataPlane:
+        if self._thread is not None:
+            raise RuntimeError("the data plane is already running")
+        self.refresh()  # route from the first request on
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(self._serve(started))
+            except BaseException as err:  # surfaces in start() when it fails before serving
+                failure.append(err)
+                started.set()
+
+        self._thread = threading.Thread(target=run, name="dataplane", daemon=True)
+        self._thread.start()
+        if not started.wait(10) or failure:
+            raise RuntimeError(f"the data plane did not start: {failure[0] if failure else 'timed out'}")
+        self._refresher_stop.clear()
+        self._refresher = threading.Thread(target=self._refresh_loop, name="dataplane-refresh", daemon=True)
+        self._refresher.start()
+        return self
+
+    def stop(self) -> None:
+        self._refresher_stop.set()
+        if self._refresher is not None:
+            self._refresher.join(10)
+            self._refresher = None
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def __enter__(self) -> DataPlane:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _refresh_loop(self) -> None:
+        while not self._refresher_stop.wait(self.refresh_seconds):
+            if self.refresh():
+                log.info("data plane now routes by %s", self.router.spec)
+
+    async def _serve(self, started: threading.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
+
+        def tracked(
+            handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any],
+        ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+            async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                task = asyncio.current_task()
+                assert task is not None
+                connections[writer] = task
+                try:
+                    await handler(reader, writer)
+                except ConnectionError:
+                    pass  # the client went away mid-answer
+                finally:
+                    del connections[writer]
+                    writer.close()
+
+            return handle
+
+        traffic = await asyncio.start_server(tracked(self._traffic), LOOPBACK, 0)
+        metrics = await asyncio.start_server(tracked(self._metrics), LOOPBACK, 0)
+        self.port = traffic.sockets[0].getsockname()[1]
+        self.metrics_port = metrics.sockets[0].getsockname()[1]
+        started.set()
+        await self._stopping.wait()
+        for server in (traffic, metrics):
+            server.close()
+        # Keep-alive connections would outlive the servers: close them, so that each handler sees
+        # the end of its stream and returns. Left to asyncio.run to cancel, a handler waiting for
+        # a request trips a bug of Python 3.11's streams (it logs the CancelledError).
+        handlers = list(connections.values())
+        for writer in list(connections):
+            writer.close()
+        if handlers:
+            await asyncio.wait(handlers, timeout=5)
+
+    async def _traffic(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await _read_request(reader)) is not None:
+            writer.write(await self._answer(request))
+            await writer.drain()
+            if request.close:
+                return
+
+    async def _answer(self, request: _Request) -> bytes:
+        began = time.perf_counter()
+        try:
+            routed = self.router.route(request.headers)
+        except (UnmodelledSpecError, ValueError) as err:
+            # A spec Istio would not accept or that canary.mesh cannot read: a bug to see, not route.
+            log.error("cannot route by the VirtualService: %s", err)
+            return _response(503, {"content-type": "text/plain"}, f"{err}\n".encode(), request.close)
+        if routed is None:
+            self.unrouted += 1
+            return _response(404, {}, b"", request.close)
+        version = routed.subset
+        behaviour = self.behaviour(version)
+        with self._lock:
+            jitter = self._random.uniform(0.9, 1.1)  # +-10 %: a histogram with some spread
+            failed = self._random.random() < behaviour.error_rate
+        await asyncio.sleep(behaviour.latency_ms * jitter / 1000)
+        status = 500 if failed else 200
+        body = f"<h1>{self.app} app</h1><p>version: {version}</p>\n".encode()
+        headers = {"content-type": "text/html", **routed.headers}
+        answer = _response(status, headers, body, request.close)
+        self.metrics.record(version, status, (time.perf_counter() - began) * 1000)
+        return answer
+
+    async def _metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await _read_request(reader)) is not None:
+            if request.method == "GET" and request.path.split("?", 1)[0] == "/metrics":
+                body = self.metrics.exposition().encode()
+                content_type = "text/plain; version=0.0.4; charset=utf-8"
+                writer.write(_response(200, {"content-type": content_type}, body, request.close))
+            else:
+                writer.write(_response(404, {}, b"", request.close))
+            await writer.drain()
+            if request.close:
+                return

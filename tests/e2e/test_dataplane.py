@@ -1,0 +1,90 @@
+"""The stand-ins for the mesh and its monitoring, against the local API server and a real Prometheus.
+
+A VirtualService as the program writes it is applied with kubectl; the loopback data plane routes
+by the object the API server holds, and Debian's Prometheus scrapes the plane's Istio metrics.
+The figures are read with the rollout's own queries (`canary.rollout.prometheus`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from canary.plan.routing import Canary, virtual_service
+from canary.rollout.prometheus import PrometheusError, instant_query, version_figures
+from tests.e2e.dataplane import DataPlane
+from tests.e2e.load import LoadGenerator
+from tests.e2e.prometheus import Prometheus
+from tests.e2e.stack import kubectl
+from tests.test_routing import args
+
+APP = "web"
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    name = f"e2e-dataplane-{os.getpid()}"
+    kubectl("create", "namespace", name).check()
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false").check()
+
+
+def apply_routing(namespace: str, weight: int) -> None:
+    manifest = virtual_service(args(Canary(version="v2", cookie="version=v2", weight=weight), namespace=namespace))
+    kubectl("apply", "-f", "-", stdin=json.dumps(manifest)).check()
+
+
+def test_the_data_plane_follows_the_live_virtual_service_and_prometheus_sees_each_version(
+    namespace: str, tmp_path: Path
+) -> None:
+    apply_routing(namespace, weight=10)
+    with DataPlane(namespace, APP) as plane:
+        plane.wait_for_split({"v1": 90, "v2": 10}, timeout=5)
+        # Latencies a bucket apart in Istio's histogram (5-10 ms and 50-100 ms), so the p99s differ.
+        plane.behave("v1", latency_ms=5)
+        plane.behave("v2", latency_ms=60, error_rate=0.2)
+        with Prometheus([plane.metrics_target], tmp_path / "prometheus") as prometheus:
+            with LoadGenerator(plane.url, rate=100) as load:
+                # A weight change made on the API server reaches the routing within a second.
+                apply_routing(namespace, weight=50)
+                began = time.monotonic()
+                plane.wait_for_split({"v1": 50, "v2": 50}, timeout=3)
+                assert time.monotonic() - began < 1.0
+                time.sleep(8)
+                figures = version_figures(prometheus.url, namespace, APP, ["v1", "v2"], window_seconds=5)
+            (answers,) = load.snapshot()
+
+            # About 250 requests each in the last 5 s at 100 a second, half to each version.
+            assert 150 <= figures["v1"].requests <= 350, figures
+            assert 150 <= figures["v2"].requests <= 350, figures
+            assert figures["v1"].errors == 0, figures
+            assert figures["v2"].errors > 0, figures
+            assert figures["v1"].p99_ms is not None and 5 <= figures["v1"].p99_ms <= 10, figures
+            assert figures["v2"].p99_ms is not None and 50 <= figures["v2"].p99_ms <= 100, figures
+
+            # Every answer is in Prometheus, as the plane counted it, once the last scrape is in.
+            served = plane.metrics.requests()
+            assert answers["v1"] + answers["v2"] + answers["http_5xx"] == sum(served.values())
+            by_version: Counter[str] = Counter()
+            for (version, _), n in served.items():
+                by_version[version] += n
+            total = "sum by (destination_version) (istio_requests_total)"
+            deadline = time.monotonic() + 10
+            while instant_query(prometheus.url, total) != by_version and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert instant_query(prometheus.url, total) == by_version
+
+            # Stopped, it is unreachable at its URL (what the rollout's fail-closed gate meets);
+            # started again, it answers at the same URL with the data it had.
+            url = prometheus.url
+            prometheus.stop()
+            with pytest.raises(PrometheusError, match="unreachable"):
+                instant_query(url, total)
+            prometheus.start()
+            assert instant_query(url, total) == by_version
