@@ -99,7 +99,8 @@ def test_without_the_pulumi_cli_it_refuses_before_anything(tmp_path, capsys, mon
 def test_a_second_rollout_of_the_same_stack_is_refused(tmp_path):
     with (
         StackLock(tmp_path, "prod"),
-        pytest.raises(LockedError, match=r"another rollout of this stack is running \(pid "),StackLock(tmp_path, "prod")
+        pytest.raises(LockedError, match=r"another rollout of this stack is running \(pid "),
+        StackLock(tmp_path, "prod"),
     ):
         pass
     # Released with its holder, and other stacks were never blocked.
