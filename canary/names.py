@@ -86,6 +86,13 @@ def header_name(value: str) -> str | None:
     return None
 
 
+def cookie_name(value: str) -> str | None:
+    """A cookie-name as RFC 6265 allows it (a token)."""
+    if not _COOKIE_NAME.match(value):
+        return "must be a cookie name: letters, digits and !#$%&'*+.^_`|~- (RFC 6265 token)"
+    return None
+
+
 def cookie_pair(value: str) -> str | None:
     """`name=value` where both halves are what RFC 6265 lets a browser send."""
     name, sep, cookie_value = value.partition("=")

@@ -23,7 +23,7 @@ from canary.plan.app_version import Autoscaling, Probe, Resources, Workload
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.istio import NETWORKING_API_VERSIONS
 from canary.plan.release import CanaryReleaseArgs
-from canary.plan.routing import DEFAULT_VERSION_HEADER, Canary
+from canary.plan.routing import DEFAULT_VERSION_HEADER, Canary, Sticky
 from canary.quantities import parse_quantity
 from canary.rollout.health import Limits
 from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem
@@ -250,6 +250,33 @@ class VersionSettings(_Settings):
         return self.autoscaling.min if self.autoscaling is not None else self.replicas
 
 
+def _cookie_name(value: str) -> str:
+    reason = names.cookie_name(value)
+    if reason is not None:
+        _fail(reason)
+    return value
+
+
+def _share(value: Any) -> Any:
+    # A percent with decimals: YAML's true and "5" are not numbers.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        _fail("must be a number from 0 to 100")
+    return value
+
+
+class StickySettings(_Settings):
+    """A cookie that keeps each client of the weighted route on the version that first answered it."""
+
+    cookie: Annotated[StrictStr, AfterValidator(_cookie_name)] = Field(
+        description="The cookie's name (an RFC 6265 token, not `canary.cookie`'s name); its value names the version."
+    )
+    max_age: Annotated[StrictInt, _between(1, 31_536_000)] = Field(
+        default=_default(Sticky, "max_age"),
+        alias="maxAge",
+        description="Seconds the browser keeps the cookie (1 to 31536000, a year).",
+    )
+
+
 class CanarySettings(_Settings):
     """Which requests the canary version receives."""
 
@@ -269,6 +296,25 @@ class CanarySettings(_Settings):
         default=_default(Canary, "weight"),
         description="Percent (0-100) of the requests that `cookie` and `headers` do not select that go to `version`.",
     )
+    sticky: StickySettings | None = Field(
+        default=None,
+        description="While 0 < `weight` < 100, every answer of the weighted route sets this cookie to the version "
+        "that answered, and requests carrying it go back to that version: a browser stays on one version. At "
+        "weight 0 or 100 no client is pinned.",
+    )
+    mirror: Annotated[float, pydantic.BeforeValidator(_share)] = Field(
+        default=_default(Canary, "mirror"),
+        description="Percent (0-100, decimals allowed) of the requests the default route serves that are also "
+        "sent to `version`, whose answers are discarded: real load before any weight. `0` means none.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _sticky_cookie_differs(self) -> CanarySettings:
+        if self.sticky is not None and self.cookie is not None and self.cookie.partition("=")[0] == self.sticky.cookie:
+            raise ValueError(
+                f"sticky.cookie {self.sticky.cookie!r} must differ from the name of canary.cookie {self.cookie!r}"
+            )
+        return self
 
     @pydantic.field_validator("headers")
     @classmethod
@@ -310,6 +356,11 @@ class GatewaySettings(_Settings):
     tls: TlsSettings | None = Field(
         default=None, description="HTTPS: adds a 443 server terminating TLS (mode SIMPLE) with `credentialName`."
     )
+    class_name: Annotated[StrictStr, _checked(names.dns1123_subdomain)] = Field(
+        default=_default(CanaryReleaseArgs, "gateway_class"),
+        alias="className",
+        description="The GatewayClass of the Gateway when `routing.api` is `gateway-api`.",
+    )
 
     @pydantic.field_validator("selector")
     @classmethod
@@ -342,6 +393,19 @@ class RoutingSettings(_Settings):
         description="`true` binds the VirtualService to the `mesh` gateway too, so in-mesh callers of the Service "
         "(east-west traffic) follow the same routes.",
     )
+    api: Literal["istio", "gateway-api"] = Field(
+        default=_default(CanaryReleaseArgs, "routing_api"),
+        description="`istio`: an Istio Gateway, a DestinationRule and a VirtualService; `gateway-api`: a Kubernetes "
+        "Gateway API Gateway and HTTPRoute, with one Service per version.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _mesh_only_with_istio(self) -> RoutingSettings:
+        if self.mesh and self.api == "gateway-api":
+            raise ValueError(
+                "mesh: true needs api: istio (in-mesh routing with the Gateway API, GAMMA, is not supported)"
+            )
+        return self
 
 
 class SecuritySettings(_Settings):

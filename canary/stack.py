@@ -12,7 +12,7 @@ from typing import Any
 from canary.plan.app_version import Autoscaling, Compute, Probe, Resources, Workload
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
-from canary.plan.routing import Canary
+from canary.plan.routing import Canary, Sticky
 from canary.security_profiles import PROFILES
 from canary.settings import StackSettings, VersionSettings
 
@@ -48,7 +48,12 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         versions=[workload(version) for version in settings.versions],
         stable=settings.stable_version,
         canary=Canary(
-            version=canary.version, cookie=canary.cookie, headers=dict(canary.headers or {}), weight=canary.weight
+            version=canary.version,
+            cookie=canary.cookie,
+            headers=dict(canary.headers or {}),
+            weight=canary.weight,
+            sticky=Sticky(cookie=canary.sticky.cookie, max_age=canary.sticky.max_age) if canary.sticky else None,
+            mirror=canary.mirror,
         )
         if canary is not None
         else None,
@@ -62,6 +67,8 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         load_balancer_dns=settings.load_balancer_dns,
         mtls=settings.security.mtls,
         network_policy=settings.security.network_policy,
+        routing_api=settings.routing.api,
+        gateway_class=settings.gateway.class_name,
     )
 
 

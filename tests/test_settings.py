@@ -137,6 +137,16 @@ BAD_CONFIGS = [
     ("rollout.prometheus", "localhost:9090", "rollout.prometheus", "'localhost:9090'"),
     ("rollout.webhook", "ftp://hooks.example.com", "rollout.webhook", "'ftp://hooks.example.com'"),
     ("rollout.stepduration", "2m", "rollout.stepduration", "'2m'"),
+    ("canary.sticky", {"cookie": "version"}, "canary", "sticky.cookie 'version' must differ"),
+    ("canary.sticky", {"cookie": "pin me"}, "canary.sticky.cookie", "'pin me'"),
+    ("canary.sticky", {"cookie": "pin", "maxAge": 0}, "canary.sticky.maxAge", "0"),
+    ("canary.sticky", {"maxAge": 60}, "canary.sticky.cookie", "required"),
+    ("canary.mirror", 100.5, "canary.mirror", "100.5"),
+    ("canary.mirror", "5", "canary.mirror", "'5'"),
+    ("canary.mirror", True, "canary.mirror", "true"),
+    ("routing.api", "gateway", "routing.api", "'gateway'"),
+    ("routing", {"api": "gateway-api", "mesh": True}, "routing", "mesh: true needs api: istio"),
+    ("gateway.className", "Istio Class", "gateway.className", "'Istio Class'"),
 ]
 
 

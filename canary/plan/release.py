@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from canary.plan.app_version import APP_VERSION, AppVersionArgs, Workload
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
@@ -38,6 +38,10 @@ class CanaryReleaseArgs:
     load_balancer_dns: str | None = None
     mtls: bool = False
     network_policy: bool = False
+    routing_api: Literal["istio", "gateway-api"] = "istio"
+    """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
+    gateway_class: str = "istio"
+    """The GatewayClass of the `gateway-api` Gateway."""
 
     @property
     def stable_version(self) -> str:

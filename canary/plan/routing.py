@@ -27,6 +27,16 @@ DEFAULT_VERSION_HEADER = "x-canary-version"
 
 
 @dataclass(frozen=True)
+class Sticky:
+    """Pin each client of the weighted route to the version that first answered it, by a cookie."""
+
+    cookie: str
+    """The cookie's name; its value names the version (`<cookie>=<version>`)."""
+    max_age: int = 86400
+    """Seconds the browser keeps the cookie."""
+
+
+@dataclass(frozen=True)
 class Canary:
     """Which requests the canary version receives."""
 
@@ -37,6 +47,10 @@ class Canary:
     """Requests carrying all of these headers with exactly these values (names lower-case)."""
     weight: int = 0
     """Percent (0-100) of the other requests."""
+    sticky: Sticky | None = None
+    """While 0 < weight < 100, keep each client of the weighted route on one version."""
+    mirror: float = 0.0
+    """Percent (0-100) of the default route's requests also sent to the canary, answers discarded."""
 
 
 @dataclass(frozen=True)
