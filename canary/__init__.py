@@ -21,7 +21,7 @@ _EXPORTS = {
     "AppServiceArgs": "canary.plan.service",
     "AppVersionArgs": "canary.plan.app_version",
     "Autoscaling": "canary.plan.app_version",
-    "Canary": "canary.plan.routing",
+    "Canary": "canary.plan.rules",
     "CanaryReleaseArgs": "canary.plan.release",
     "Compute": "canary.plan.app_version",
     "GatewayTls": "canary.plan.gateway",
@@ -31,6 +31,7 @@ _EXPORTS = {
     "Resources": "canary.plan.app_version",
     "RoutingRulesArgs": "canary.plan.routing",
     "SecurityProfile": "canary.security_profiles",
+    "Sticky": "canary.plan.rules",
     "Workload": "canary.plan.app_version",
     # This project's own program: stack config in, release out.
     "ConfigError": "canary.settings",

@@ -6,10 +6,11 @@ from typing import Any
 
 import pulumi
 
-from canary.plan.routing import ROUTING_RULES, Canary, RoutingRulesArgs
+from canary.plan.routing import ROUTING_RULES, RoutingRulesArgs
+from canary.plan.rules import Canary, Sticky
 from canary.pulumi_backend import PlannedComponent
 
-__all__ = ["Canary", "RoutingRules", "RoutingRulesArgs"]
+__all__ = ["Canary", "RoutingRules", "RoutingRulesArgs", "Sticky"]
 
 
 class RoutingRules(PlannedComponent):

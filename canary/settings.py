@@ -23,7 +23,8 @@ from canary.plan.app_version import Autoscaling, Probe, Resources, Workload
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.istio import NETWORKING_API_VERSIONS
 from canary.plan.release import CanaryReleaseArgs
-from canary.plan.routing import DEFAULT_VERSION_HEADER, Canary, Sticky
+from canary.plan.routing import DEFAULT_VERSION_HEADER
+from canary.plan.rules import Canary, Sticky
 from canary.quantities import parse_quantity
 from canary.rollout.health import Limits
 from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem

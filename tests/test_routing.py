@@ -13,7 +13,8 @@ import pytest
 
 from canary import mesh
 from canary.plan.backend import Collector, Ref
-from canary.plan.routing import Canary, RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
+from canary.plan.routing import RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
+from canary.plan.rules import Canary, Sticky
 from canary.routes import parse_routes
 
 
@@ -203,3 +204,66 @@ def test_the_declared_names_come_back_as_the_parts():
     parts = plan_routing_rules(Collector(), "r", args())
     assert parts.destination_rule == Ref(name="web-destinationrule", handle=parts.destination_rule.handle)
     assert parts.outputs["virtual_service_name"] == "web-virtualservice"
+
+
+# Sticky sessions and mirroring, written out as the issue states them.
+
+STICKY = Sticky(cookie="canary-pin", max_age=3600)
+
+
+def test_a_sticky_weighted_canary_pins_clients_by_a_cookie_each_answer_sets():
+    virtual_service_spec = spec(Canary(version="v2", cookie="version=v2", weight=10, sticky=STICKY))
+    names = [route["name"] for route in virtual_service_spec["http"]]
+    assert names == ["canary-testers", "sticky-v2", "sticky-v1", "default"]
+    assert mesh.split_for(virtual_service_spec, {"cookie": "a=1; canary-pin=v2"}) == {"v2": 100}
+    assert mesh.split_for(virtual_service_spec, {"cookie": "canary-pin=v1; a=1"}) == {"v1": 100}
+    assert mesh.split_for(virtual_service_spec, {"cookie": "canary-pin=v3"}) == {"v1": 90, "v2": 10}
+    default = virtual_service_spec["http"][-1]
+    for destination in default["route"]:
+        version = destination["destination"]["subset"]
+        assert destination["headers"]["response"]["add"] == {
+            "set-cookie": f"canary-pin={version}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
+        }
+    # The pinned routes themselves and the testers' route set no cookie.
+    assert all("add" not in d["headers"]["response"] for r in virtual_service_spec["http"][:-1] for d in r["route"])
+
+
+def test_sticky_cookies_are_secure_over_https():
+    virtual_service_spec = spec(Canary(version="v2", weight=50, sticky=STICKY), https=True)
+    cookies = [d["headers"]["response"]["add"]["set-cookie"] for d in virtual_service_spec["http"][-1]["route"]]
+    assert len(cookies) == 2 and all(cookie.endswith("; SameSite=Lax; Secure") for cookie in cookies)
+
+
+@pytest.mark.parametrize("weight", [0, 100])
+def test_at_0_or_100_percent_no_client_stays_pinned(weight):
+    # A rollback must take every pinned user off the canary (testers keep their cookie route).
+    virtual_service_spec = spec(Canary(version="v2", cookie="version=v2", weight=weight, sticky=STICKY))
+    assert [route["name"] for route in virtual_service_spec["http"]] == ["canary-testers", "default"]
+    assert all("add" not in d.get("headers", {}).get("response", {}) for d in virtual_service_spec["http"][-1]["route"])
+    only = "v1" if weight == 0 else "v2"
+    assert mesh.split_for(virtual_service_spec, {"cookie": f"canary-pin={'v2' if weight == 0 else 'v1'}"}) == {
+        only: 100
+    }
+
+
+def test_the_routes_list_the_pinned_routes_as_cookie_routes():
+    routes = plan_routing_rules(Collector(), "r", args(Canary(version="v2", weight=25, sticky=STICKY))).routes
+    assert routes == [
+        {"when": {"cookie": "canary-pin=v2"}, "split": {"v2": 100}},
+        {"when": {"cookie": "canary-pin=v1"}, "split": {"v1": 100}},
+        {"when": {}, "split": {"v1": 75, "v2": 25}},
+    ]
+
+
+def test_mirroring_shadows_a_share_of_the_default_route_to_the_canary():
+    virtual_service_spec = spec(Canary(version="v2", weight=0, mirror=12.5))
+    (default,) = virtual_service_spec["http"]
+    assert default["mirror"] == {"host": "web-service", "subset": "v2"}
+    assert default["mirrorPercentage"] == {"value": 12.5}
+    # The answers still all come from stable.
+    assert mesh.split_for(virtual_service_spec, {}) == {"v1": 100}
+
+
+def test_no_mirror_at_0_percent_or_when_the_canary_takes_everything():
+    assert "mirror" not in spec(Canary(version="v2", weight=10))["http"][-1]
+    assert "mirror" not in spec(Canary(version="v2", weight=100, mirror=50))["http"][-1]

@@ -69,6 +69,20 @@ CASES = {
         for version in ISTIO_API_VERSIONS
     },
     **{f"istio {version}": variant(istioApiVersion=version) for version in ISTIO_API_VERSIONS},
+    **{
+        f"sticky and mirrored canary, istio {version}": variant(
+            istioApiVersion=version,
+            gateway={"tls": {"credentialName": "web-cert"}},
+            canary={
+                "version": "v2",
+                "cookie": "version=v2",
+                "weight": 20,
+                "sticky": {"cookie": "canary-pin", "maxAge": 600},
+                "mirror": 7.5,
+            },
+        )
+        for version in ISTIO_API_VERSIONS
+    },
 }
 
 

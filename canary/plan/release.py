@@ -11,7 +11,8 @@ from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
 from canary.plan.istio import NETWORKING_API_VERSIONS
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
-from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, Canary, RoutingRulesArgs
+from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
+from canary.plan.rules import Canary
 from canary.plan.service import APP_SERVICE, AppServiceArgs
 
 
@@ -137,6 +138,7 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
             mesh=args.mesh,
             route_targets={version: parts.deployment for version, parts in versions.items()},
             api_version=args.istio_api_version,
+            https=args.tls is not None,
         ),
     ).parts
     return CanaryReleaseParts(

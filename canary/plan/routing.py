@@ -15,7 +15,8 @@ from canary import mesh
 from canary.cookie import cookie_regex
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS
-from canary.routes import request_shapes, routes_through
+from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie
+from canary.routes import routes_through
 
 if TYPE_CHECKING:
     import pulumi
@@ -24,33 +25,6 @@ EXTERNAL_DNS_TARGET = "external-dns.alpha.kubernetes.io/target"
 # Istio's reserved gateway name for every sidecar in the mesh.
 MESH_GATEWAY = "mesh"
 DEFAULT_VERSION_HEADER = "x-canary-version"
-
-
-@dataclass(frozen=True)
-class Sticky:
-    """Pin each client of the weighted route to the version that first answered it, by a cookie."""
-
-    cookie: str
-    """The cookie's name; its value names the version (`<cookie>=<version>`)."""
-    max_age: int = 86400
-    """Seconds the browser keeps the cookie."""
-
-
-@dataclass(frozen=True)
-class Canary:
-    """Which requests the canary version receives."""
-
-    version: str
-    cookie: str | None = None
-    """`name=value`: requests carrying this cookie, wherever it sits in the Cookie header."""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """Requests carrying all of these headers with exactly these values (names lower-case)."""
-    weight: int = 0
-    """Percent (0-100) of the other requests."""
-    sticky: Sticky | None = None
-    """While 0 < weight < 100, keep each client of the weighted route on one version."""
-    mirror: float = 0.0
-    """Percent (0-100) of the default route's requests also sent to the canary, answers discarded."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +50,8 @@ class RoutingRulesArgs:
     route_targets: Mapping[str, Any] = field(default_factory=dict)
     """Per version, what must be ready before traffic goes there (its Deployment)."""
     api_version: str = NETWORKING_API_VERSIONS[0]
+    https: bool = False
+    """The hosts are served over HTTPS: sticky cookies are marked Secure."""
 
 
 @dataclass(frozen=True)
@@ -106,28 +82,56 @@ def destination_rule(args: RoutingRulesArgs) -> Manifest:
     }
 
 
+def _match(match: Match) -> dict[str, Any]:
+    """One entry of a match list; Istio ANDs the conditions inside an entry."""
+    conditions: dict[str, Any] = {}
+    if match.cookie:
+        conditions["cookie"] = {"regex": cookie_regex(match.cookie)}
+    for name, value in match.headers.items():
+        conditions[name] = {"exact": value}
+    return {"headers": conditions}
+
+
 def _destination(
-    service_host: pulumi.Input[str], version: str, version_header: str | None, weight: int | None
+    service_host: pulumi.Input[str],
+    version: str,
+    weight: int | None,
+    rule: Rule,
+    version_header: str | None,
+    secure: bool,
 ) -> dict[str, Any]:
     destination: dict[str, Any] = {"destination": {"host": service_host, "subset": version}}
     if weight is not None:
         destination["weight"] = weight
+    # Set by the mesh, per destination: the answer names the version it was routed to, whatever
+    # the app itself prints, and a sticky cookie pins the client to it.
+    response: dict[str, Any] = {}
     if version_header:
-        # Set by the mesh, per destination: the response names the version it was routed to,
-        # whatever the app itself prints.
-        destination["headers"] = {"response": {"set": {version_header: version}}}
+        response["set"] = {version_header: version}
+    if rule.sticky is not None:
+        # `add`, not `set`: the app's own cookies stay.
+        response["add"] = {"set-cookie": set_cookie(rule.sticky, version, secure)}
+    if response:
+        destination["headers"] = {"response": response}
     return destination
 
 
-def canary_matches(canary: Canary) -> list[dict[str, Any]]:
-    """The request matches that select the canary; Istio ORs the entries of a match list."""
-    matches: list[dict[str, Any]] = []
-    if canary.cookie:
-        matches.append({"headers": {"cookie": {"regex": cookie_regex(canary.cookie)}}})
-    if canary.headers:
-        # Within one match entry Istio ANDs the headers: all of them are required.
-        matches.append({"headers": {name: {"exact": value} for name, value in canary.headers.items()}})
-    return matches
+def http_route(rule: Rule, service_host: pulumi.Input[str], version_header: str | None, secure: bool) -> dict[str, Any]:
+    """One rule as a VirtualService HTTP route."""
+    route: dict[str, Any] = {"name": rule.name}
+    if rule.matches:
+        route["match"] = [_match(match) for match in rule.matches]
+    # A lone destination gets everything, and Istio then needs no weight.
+    weighted = len(rule.split) > 1
+    route["route"] = [
+        _destination(service_host, version, percent if weighted else None, rule, version_header, secure)
+        for version, percent in rule.split.items()
+    ]
+    if rule.mirror is not None:
+        version, percent = rule.mirror
+        route["mirror"] = {"host": service_host, "subset": version}
+        route["mirrorPercentage"] = {"value": percent}
+    return route
 
 
 def virtual_service_spec(
@@ -138,30 +142,9 @@ def virtual_service_spec(
     stable: str,
     canary: Canary | None,
     version_header: str | None,
+    secure: bool = False,
 ) -> dict[str, Any]:
-    http: list[dict[str, Any]] = []
-    if canary is not None and (matches := canary_matches(canary)):
-        http.append(
-            {
-                "name": "canary-testers",
-                "match": matches,
-                "route": [_destination(service_host, canary.version, version_header, None)],
-            }
-        )
-    shares = {stable: 100} if canary is None else {stable: 100 - canary.weight, canary.version: canary.weight}
-    # A weight-0 destination carries nothing; leaving it out keeps a single destination, which
-    # Istio then sends all traffic without needing a weight.
-    shares = {version: percent for version, percent in shares.items() if percent > 0}
-    weighted = len(shares) > 1
-    http.append(
-        {
-            "name": "default",
-            "route": [
-                _destination(service_host, version, version_header, percent if weighted else None)
-                for version, percent in shares.items()
-            ],
-        }
-    )
+    http = [http_route(rule, service_host, version_header, secure) for rule in rules(stable, canary)]
     return {"hosts": list(hosts), "gateways": list(gateways), "http": http}
 
 
@@ -179,6 +162,7 @@ def virtual_service(args: RoutingRulesArgs) -> Manifest:
             stable=args.stable,
             canary=args.canary,
             version_header=args.version_header,
+            secure=args.https,
         ),
     }
 
@@ -195,8 +179,7 @@ def plan_routing_rules(backend: Backend, name: str, args: RoutingRulesArgs) -> R
     targets = [args.route_targets[version] for version in routed if version in args.route_targets]
     service = backend.object(f"{name}-virtualservice", manifest, depends_on=[rule, *targets])
     canary = args.canary
-    shapes = request_shapes(canary.cookie, canary.headers) if canary is not None else request_shapes(None, None)
-    routes = routes_through(manifest["spec"], shapes)
+    routes = routes_through(manifest["spec"], request_shapes(rules(args.stable, canary)))
     if canary is not None and canary.version not in routed:
         backend.warn(
             f"canary {canary.version} receives no traffic: it has no cookie, no headers and weight 0; "

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from canary.plan.routing import Canary, virtual_service
+from canary.plan.routing import virtual_service
+from canary.plan.rules import Canary
 from canary.rollout.prometheus import PrometheusError, instant_query, version_figures
 from tests.e2e.dataplane import DataPlane
 from tests.e2e.load import LoadGenerator

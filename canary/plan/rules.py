@@ -1,0 +1,106 @@
+"""What the routing does, whichever API expresses it: an ordered list of rules.
+
+The first rule whose match holds takes a request (no match: every request). The Istio
+VirtualService and the Gateway API HTTPRoute are two spellings of the same list, so a feature is
+decided once, here, and only translated there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sticky:
+    """Pin each client of the weighted route to the version that first answered it, by a cookie."""
+
+    cookie: str
+    """The cookie's name; its value names the version (`<cookie>=<version>`)."""
+    max_age: int = 86400
+    """Seconds the browser keeps the cookie."""
+
+
+@dataclass(frozen=True)
+class Canary:
+    """Which requests the canary version receives."""
+
+    version: str
+    cookie: str | None = None
+    """`name=value`: requests carrying this cookie, wherever it sits in the Cookie header."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Requests carrying all of these headers with exactly these values (names lower-case)."""
+    weight: int = 0
+    """Percent (0-100) of the other requests."""
+    sticky: Sticky | None = None
+    """While 0 < weight < 100, keep each client of the weighted route on one version."""
+    mirror: float = 0.0
+    """Percent (0-100) of the default route's requests also sent to the canary, answers discarded."""
+
+
+@dataclass(frozen=True)
+class Match:
+    """A kind of request: carrying a cookie (`name=value`, anywhere in the header), and exact headers."""
+
+    cookie: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    matches: tuple[Match, ...]
+    """Alternatives: a request that holds any of them; none means every request."""
+    split: dict[str, int]
+    """Percent per version; a version with 0 is left out, and a lone version carries no weight."""
+    sticky: Sticky | None = None
+    """Each answer sets this cookie to the version that answered."""
+    mirror: tuple[str, float] | None = None
+    """(version, percent): that share of the rule's requests is also sent there, answers discarded."""
+
+
+def rules(stable: str, canary: Canary | None) -> list[Rule]:
+    if canary is None:
+        return [Rule("default", (), {stable: 100})]
+    found: list[Rule] = []
+    testers = []
+    if canary.cookie:
+        testers.append(Match(cookie=canary.cookie))
+    if canary.headers:
+        testers.append(Match(headers=dict(canary.headers)))
+    if testers:
+        found.append(Rule("canary-testers", tuple(testers), {canary.version: 100}))
+    weighted = 0 < canary.weight < 100
+    sticky = canary.sticky if weighted else None
+    if sticky is not None:
+        # Pinned clients go back to the version that answered them first. Only while both
+        # versions get plain traffic: at 0 % (a rollback) no pin to the canary may remain, and
+        # at 100 % none to stable.
+        for version in (canary.version, stable):
+            found.append(Rule(f"sticky-{version}", (Match(cookie=f"{sticky.cookie}={version}"),), {version: 100}))
+    shares = {stable: 100 - canary.weight, canary.version: canary.weight}
+    mirror = (canary.version, canary.mirror) if canary.mirror > 0 and canary.weight < 100 else None
+    found.append(Rule("default", (), {v: pct for v, pct in shares.items() if pct > 0}, sticky=sticky, mirror=mirror))
+    return found
+
+
+def request_shapes(found: list[Rule]) -> list[dict[str, Any]]:
+    """One request shape per match of the rules (the `when` of the routes contract), then a plain one."""
+    shapes: list[dict[str, Any]] = []
+    for rule in found:
+        for match in rule.matches:
+            shape: dict[str, Any] = {}
+            if match.cookie:
+                shape["cookie"] = match.cookie
+            if match.headers:
+                shape["headers"] = dict(match.headers)
+            if shape not in shapes:
+                shapes.append(shape)
+    return [*shapes, {}]
+
+
+def set_cookie(sticky: Sticky, version: str, secure: bool) -> str:
+    """The Set-Cookie value pinning a client to `version`."""
+    value = f"{sticky.cookie}={version}; Max-Age={sticky.max_age}; Path=/; HttpOnly; SameSite=Lax"
+    return value + "; Secure" if secure else value
