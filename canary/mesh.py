@@ -64,12 +64,78 @@ def split_for(spec: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, 
     return split
 
 
-def response_headers_for(spec: Mapping[str, Any], headers: Mapping[str, str], subset: str) -> dict[str, str]:
-    """The response headers the mesh sets when such a request goes to `subset`."""
-    for destination in route_for(spec, headers)["route"]:
+def _destination_for(spec: Mapping[str, Any], headers: Mapping[str, str], subset: str) -> Mapping[str, Any]:
+    route = route_for(spec, headers)
+    if "headers" in route:
+        # Envoy merges route-level and destination-level operations in an order of its own.
+        raise UnmodelledSpecError("route-level headers not modelled")
+    for destination in route["route"]:
         if destination["destination"]["subset"] == subset:
-            return dict(destination.get("headers", {}).get("response", {}).get("set", {}))
+            return destination  # type: ignore[no-any-return]
     raise LookupError(subset)
+
+
+def _response_operations(destination: Mapping[str, Any]) -> Mapping[str, Mapping[str, str]]:
+    operations: Mapping[str, Any] = destination.get("headers", {})
+    unmodelled = {f"headers.{kind}" for kind in set(operations) - {"response"}}
+    response: Mapping[str, Mapping[str, str]] = operations.get("response", {})
+    unmodelled |= {f"headers.response.{kind}" for kind in set(response) - {"set", "add"}}
+    if unmodelled:
+        raise UnmodelledSpecError(f"destination fields not modelled: {sorted(unmodelled)}")
+    return response
+
+
+def response_headers_for(spec: Mapping[str, Any], headers: Mapping[str, str], subset: str) -> dict[str, str]:
+    """The response headers the mesh `set`s when such a request goes to `subset`: one value per
+    name, replacing the app's. What it `add`s is in `answer_headers_for`."""
+    return dict(_response_operations(_destination_for(spec, headers, subset)).get("set", {}))
+
+
+def answer_headers_for(
+    spec: Mapping[str, Any],
+    headers: Mapping[str, str],
+    subset: str,
+    upstream: Sequence[tuple[str, str]] = (),
+) -> list[tuple[str, str]]:
+    """The headers of the answer such a request gets from `subset`, whose app answered `upstream`.
+
+    As Istio applies them: `set` replaces every header of that name (names are case-insensitive),
+    `add` appends one more line and keeps the app's. A list of lines, not a mapping: each
+    Set-Cookie is a line of its own (RFC 6265 section 3 forbids folding them into one).
+    """
+    response = _response_operations(_destination_for(spec, headers, subset))
+    replaced = {name.lower() for name in response.get("set", {})}
+    lines = [(name, value) for name, value in upstream if name.lower() not in replaced]
+    lines += list(response.get("set", {}).items())
+    lines += list(response.get("add", {}).items())
+    return lines
+
+
+def response_cookies_for(spec: Mapping[str, Any], headers: Mapping[str, str], subset: str) -> list[str]:
+    """The Set-Cookie values the mesh adds to the answer when such a request goes to `subset`."""
+    return [value for name, value in answer_headers_for(spec, headers, subset) if name.lower() == "set-cookie"]
+
+
+# Istio's other spellings of a mirror: the list form and the deprecated integer percentages.
+_UNMODELLED_MIRROR_FIELDS = {"mirrors", "mirrorPercent", "mirror_percent"}
+
+
+def mirror_for(spec: Mapping[str, Any], headers: Mapping[str, str]) -> tuple[str, float] | None:
+    """(subset, percent) to which the route such a request takes also sends a share of its
+    requests, the answers discarded; None when it mirrors nothing."""
+    route = route_for(spec, headers)
+    unmodelled = set(route) & _UNMODELLED_MIRROR_FIELDS
+    if unmodelled:
+        raise UnmodelledSpecError(f"mirror fields not modelled: {sorted(unmodelled)}")
+    mirror: Mapping[str, Any] | None = route.get("mirror")
+    if mirror is None:
+        # A mirrorPercentage without a mirror has nothing to send: Istio ignores it.
+        return None
+    if set(mirror) != {"host", "subset"}:
+        raise UnmodelledSpecError(f"mirror destination not modelled: {sorted(mirror)}")
+    # Istio mirrors everything when mirrorPercentage is absent.
+    percent = float(route.get("mirrorPercentage", {"value": 100.0})["value"])
+    return mirror["subset"], percent
 
 
 def routed_subsets(spec: Mapping[str, Any]) -> list[str]:

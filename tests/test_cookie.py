@@ -85,3 +85,57 @@ def test_quoted_cookie_value_matches_literally():
 def test_re2_escape_leaves_letters_digits_and_underscore():
     assert re2_escape("Ab_9") == "Ab_9"
     assert re2_escape("a.b") == "a\\.b"
+
+
+# The sticky pins: every cookie regex the VirtualService's pinned routes use, checked with RE2.
+
+STICKY_COOKIE = "canary-pin"
+
+
+def _pinned_cookie_regexes() -> dict[str, str]:
+    from canary.plan.routing import virtual_service_spec
+    from canary.plan.rules import Canary, Sticky
+
+    canary = Canary(version="v2", cookie="version=v2", weight=10, sticky=Sticky(cookie=STICKY_COOKIE))
+    spec = virtual_service_spec(
+        hosts=["web.example.com"],
+        gateways=["web-gateway"],
+        service_host="web-service",
+        stable="v1",
+        canary=canary,
+        version_header="x-canary-version",
+    )
+    return {
+        route["name"]: entry["headers"]["cookie"]["regex"]
+        for route in spec["http"]
+        if route["name"].startswith("sticky-")
+        for entry in route["match"]
+    }
+
+
+def test_the_pinned_routes_are_one_cookie_regex_per_version():
+    assert sorted(_pinned_cookie_regexes()) == ["sticky-v1", "sticky-v2"]
+
+
+def test_each_pin_matches_its_cookie_anywhere_in_the_header():
+    for name, rule in _pinned_cookie_regexes().items():
+        cookie = f"{STICKY_COOKIE}={name.removeprefix('sticky-')}"
+        headers = [h.replace("version=v2", cookie) for h in CARRIES_THE_COOKIE]
+        assert [h for h in headers if not matches(rule, h)] == [], name
+
+
+def test_each_pin_never_matches_a_lookalike_or_the_other_version():
+    for name, rule in _pinned_cookie_regexes().items():
+        version = name.removeprefix("sticky-")
+        other = "v1" if version == "v2" else "v2"
+        cookie = f"{STICKY_COOKIE}={version}"
+        lookalikes = [h.replace("version=v2", cookie) for h in DOES_NOT_CARRY_IT if "version=v2" in h]
+        lookalikes += [
+            f"{STICKY_COOKIE}={version}0",
+            f"x{STICKY_COOKIE}={version}",
+            f"a=1; x{STICKY_COOKIE}={version}; b=2",
+            f"{STICKY_COOKIE}={other}",
+            f"version={version}",  # the testers' cookie name is not the pin's
+            f"{STICKY_COOKIE}x={version}",
+        ]
+        assert [h for h in lookalikes if matches(rule, h)] == [], name

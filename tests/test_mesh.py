@@ -85,3 +85,112 @@ def test_python_re_and_re2_agree_on_every_cookie_regex_the_program_writes(cookie
     regex = cookie_regex(cookie)
     for header in headers:
         assert (re.fullmatch(regex, header) is not None) == (re2.compile(regex).fullmatch(header) is not None), header
+
+
+# Response headers and mirrors: what the mesh adds to an answer and where it copies a request.
+
+STICKY_SPEC = {
+    "http": [
+        {
+            "name": "default",
+            "route": [
+                {
+                    **destination("v1", 80),
+                    "headers": {
+                        "response": {
+                            "set": {"x-canary-version": "v1"},
+                            "add": {"set-cookie": "pin=v1; Max-Age=60; Path=/"},
+                        }
+                    },
+                },
+                {**destination("v2", 20), "headers": {"response": {"set": {"X-Canary-Version": "v2"}}}},
+            ],
+            "mirror": {"host": "web-service", "subset": "v2"},
+            "mirrorPercentage": {"value": 2.5},
+        }
+    ]
+}
+
+
+def test_set_replaces_the_apps_header_of_that_name_and_add_appends_a_line():
+    upstream = [("Content-Type", "text/html"), ("X-Canary-Version", "v9"), ("Set-Cookie", "session=abc")]
+    assert mesh.answer_headers_for(STICKY_SPEC, {}, "v1", upstream) == [
+        ("Content-Type", "text/html"),
+        ("Set-Cookie", "session=abc"),
+        ("x-canary-version", "v1"),
+        ("set-cookie", "pin=v1; Max-Age=60; Path=/"),
+    ]
+    # Header names are case-insensitive: `set` of X-Canary-Version replaces x-canary-version.
+    assert mesh.answer_headers_for(STICKY_SPEC, {}, "v2", [("x-canary-version", "v9")]) == [("X-Canary-Version", "v2")]
+
+
+def test_the_cookies_the_mesh_adds_are_per_destination():
+    assert mesh.response_cookies_for(STICKY_SPEC, {}, "v1") == ["pin=v1; Max-Age=60; Path=/"]
+    assert mesh.response_cookies_for(STICKY_SPEC, {}, "v2") == []
+    # The mapping of set headers is unchanged by what is added.
+    assert mesh.response_headers_for(STICKY_SPEC, {}, "v1") == {"x-canary-version": "v1"}
+
+
+def test_a_subset_the_route_does_not_send_to_has_no_answer_headers():
+    with pytest.raises(LookupError):
+        mesh.answer_headers_for(STICKY_SPEC, {}, "v3")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"request": {"set": {"x": "1"}}},
+        {"response": {"remove": ["server"]}},
+    ],
+)
+def test_header_operations_it_does_not_model_are_refused(headers):
+    spec = {"http": [{"route": [{**destination("v1"), "headers": headers}]}]}
+    with pytest.raises(mesh.UnmodelledSpecError):
+        mesh.answer_headers_for(spec, {}, "v1")
+
+
+def test_route_level_header_operations_are_refused():
+    spec = {"http": [{"headers": {"response": {"set": {"x": "1"}}}, "route": [destination("v1")]}]}
+    with pytest.raises(mesh.UnmodelledSpecError, match="route-level"):
+        mesh.response_headers_for(spec, {}, "v1")
+
+
+def test_the_mirror_of_the_route_a_request_takes():
+    assert mesh.mirror_for(STICKY_SPEC, {}) == ("v2", 2.5)
+    assert mesh.mirror_for(SPEC, {}) is None
+
+
+def test_a_mirror_without_a_percentage_copies_every_request():
+    spec = {"http": [{"route": [destination("v1")], "mirror": {"host": "web-service", "subset": "v2"}}]}
+    assert mesh.mirror_for(spec, {}) == ("v2", 100.0)
+
+
+def test_a_percentage_without_a_mirror_mirrors_nothing():
+    spec = {"http": [{"route": [destination("v1")], "mirrorPercentage": {"value": 50}}]}
+    assert mesh.mirror_for(spec, {}) is None
+
+
+def test_only_the_route_that_takes_the_request_decides_its_mirror():
+    spec = {
+        "http": [
+            {"match": [{"headers": {"x-t": {"exact": "1"}}}], "route": [destination("v2")]},
+            STICKY_SPEC["http"][0],
+        ]
+    }
+    assert mesh.mirror_for(spec, {"x-t": "1"}) is None
+    assert mesh.mirror_for(spec, {}) == ("v2", 2.5)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"mirrors": [{"destination": {"host": "web-service", "subset": "v2"}}]},
+        {"mirror": {"host": "web-service", "subset": "v2"}, "mirrorPercent": 5},
+        {"mirror": {"host": "web-service", "subset": "v2", "port": {"number": 80}}},
+        {"mirror": {"host": "web-service"}},
+    ],
+)
+def test_mirror_spellings_it_does_not_model_are_refused(fields):
+    spec = {"http": [{"route": [destination("v1")], **fields}]}
+    with pytest.raises(mesh.UnmodelledSpecError):
+        mesh.mirror_for(spec, {})
