@@ -3,7 +3,9 @@
 It routes each request the way an Istio VirtualService does for this project: the first rule
 whose cookie or headers match wins, and the rule's weights pick the version. It then answers
 the way the mesh's per-destination response header does (``x-canary-version: v2``) and, for
-apps that print their version, names it in the body too.
+apps that print their version, names it in the body too. A rule can also set a sticky cookie
+naming the version that answered (``Set-Cookie: canary-pin=v2; ...``), as the sticky canary's
+weighted route does, or a wrong one, to be caught.
 
 Faults the verifier must count rather than crash on are switchable: a status per version
 (a canary that answers 503), every k-th request stalled past the client's timeout, every k-th
@@ -42,6 +44,16 @@ class Rule:
     split: Mapping[str, int]
     cookie: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    set_cookie: str | None = None
+    """Each answer sets this cookie to the version that answered (a sticky weighted route)."""
+    cookie_names: Mapping[str, str] = field(default_factory=dict)
+    """A broken mesh: the version the cookie names instead, per version that answered."""
+
+    def added_headers(self, version: str) -> tuple[tuple[str, str], ...]:
+        if self.set_cookie is None:
+            return ()
+        named = self.cookie_names.get(version, version)
+        return (("set-cookie", f"{self.set_cookie}={named}; Max-Age=86400; Path=/; HttpOnly; SameSite=Lax"),)
 
     def matches(self, cookies: list[str], headers: Mapping[str, str]) -> bool:
         if self.cookie is not None and self.cookie not in cookies:
@@ -107,7 +119,7 @@ class FakeMesh:
         self.stalled = 0
         self.order: list[int] = []
         self.truncated = 0
-        self._answers: dict[tuple[str, int, bool], bytes] = {}
+        self._answers: dict[tuple[str, int, bool, tuple[tuple[str, str], ...]], bytes] = {}
 
     def route(self, cookies: list[str], headers: Mapping[str, str]) -> tuple[int, str] | None:
         for i, rule in enumerate(self.config.rules):
@@ -115,14 +127,20 @@ class FakeMesh:
                 return i, self._pickers[i].pick()
         return None
 
-    def answer(self, version: str | None, status: int, versioned: bool) -> bytes:
-        key = (version or "", status, versioned)
+    def added_headers(self, index: int, version: str, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The header lines the mesh adds to an answer of rule `index` from `version`."""
+        return self.config.rules[index].added_headers(version)
+
+    def answer(
+        self, version: str | None, status: int, versioned: bool, added: tuple[tuple[str, str], ...] = ()
+    ) -> bytes:
+        key = (version or "", status, versioned, added)
         cached = self._answers.get(key)
         if cached is None:
-            cached = self._answers[key] = self._build(version, status, versioned)
+            cached = self._answers[key] = self._build(version, status, versioned, added)
         return cached
 
-    def _build(self, version: str | None, status: int, versioned: bool) -> bytes:
+    def _build(self, version: str | None, status: int, versioned: bool, added: tuple[tuple[str, str], ...]) -> bytes:
         reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "Status")
         named = versioned and version is not None
         body = (
@@ -133,6 +151,7 @@ class FakeMesh:
         lines = [f"HTTP/1.1 {status} {reason}", "content-type: text/html"]
         if named and self.config.version_header:
             lines.append(f"{self.config.version_header}: {version}")
+        lines += [f"{name}: {value}" for name, value in added]
         lines.append(f"content-length: {len(body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -186,7 +205,7 @@ class _Connection(asyncio.Protocol):
                 mesh.order.append(index)
             status = config.status_by_version.get(version, 200)
             versioned = not (config.unversioned_every and n % config.unversioned_every == 0)
-            answer = mesh.answer(version, status, versioned)
+            answer = mesh.answer(version, status, versioned, mesh.added_headers(index, version, headers))
         if config.stall_every and n % config.stall_every == 0:
             mesh.stalled += 1
             asyncio.get_running_loop().call_later(config.stall_seconds, self._write, answer)
@@ -266,6 +285,16 @@ def serve_in_thread(
 def canary_rules(split: Mapping[str, int], cookie: str = "version=v2") -> tuple[Rule, ...]:
     """The tutorial's routing: the cookie goes to v2, everything else by ``split``."""
     return (Rule(split={"v2": 100}, cookie=cookie), Rule(split=dict(split)))
+
+
+def sticky_rules(
+    split: Mapping[str, int], sticky: str = "canary-pin", cookie_names: Mapping[str, str] | None = None
+) -> tuple[Rule, ...]:
+    """A sticky canary's routing: a client carrying ``<sticky>=<version>`` goes back to that version,
+    every other request by ``split``, its answer setting the cookie (to ``cookie_names``' version
+    instead, for a broken mesh)."""
+    pins = tuple(Rule(split={version: 100}, cookie=f"{sticky}={version}") for version in split)
+    return (*pins, Rule(split=dict(split), set_cookie=sticky, cookie_names=dict(cookie_names or {})))
 
 
 def _parse_split(text: str) -> dict[str, int]:

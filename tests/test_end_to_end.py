@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from canary.mesh import route_for, split_for
+from canary.mesh import answer_headers_for, route_for, split_for
 from tests.conftest import BASELINE
 from tests.fake_mesh import FakeMesh, MeshConfig, _Picker, serve_in_thread
 from tests.traffic_fixtures import verify
@@ -17,7 +17,9 @@ CANARY = {"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "alwa
 
 class VirtualServiceMesh(FakeMesh):
     """Routes every request by a VirtualService spec: its first matching HTTP route, then that
-    route's weights (smooth weighted round robin, so the counts are exact)."""
+    route's weights (smooth weighted round robin, so the counts are exact); answers with the
+    headers the spec sets and adds on that destination (the version header, a sticky cookie).
+    Its config names no version header: the spec's own does."""
 
     def __init__(self, config: MeshConfig, spec: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -31,6 +33,15 @@ class VirtualServiceMesh(FakeMesh):
             return None
         picker = self._route_pickers.setdefault(index, _Picker(split_for(self._spec, headers), None))
         return index, picker.pick()
+
+    def added_headers(self, index: int, version: str, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        return tuple(answer_headers_for(self._spec, headers, version))
+
+
+def serve_spec(spec: Mapping[str, Any]):
+    """The loopback mesh routing by `spec`, on a thread."""
+    config = MeshConfig(rules=(), version_header=None, body_version=False)
+    return serve_in_thread(config, mesh=VirtualServiceMesh(config, spec))
 
 
 def deploy(run, tmp_path, canary=CANARY):
@@ -55,9 +66,8 @@ def version_header_of(spec: Mapping[str, Any]) -> str:
 
 def test_the_programs_routing_passes_verification(run, tmp_path, capsys):
     spec, outputs, header = deploy(run, tmp_path)
-    config = MeshConfig(rules=(), version_header=version_header_of(spec), body_version=False)
-    assert config.version_header == header
-    with serve_in_thread(config, mesh=VirtualServiceMesh(config, spec)) as mesh:
+    assert version_header_of(spec) == header
+    with serve_spec(spec) as mesh:
         outcome = verify(["--routes", outputs, "--url", mesh.url, "--requests", "300", "--json"], capsys)
     assert outcome.code == 0, outcome.err or outcome.out
     report = outcome.json()
@@ -73,8 +83,7 @@ def test_the_programs_routing_passes_verification(run, tmp_path, capsys):
 def test_the_tutorials_cookie_rule_fails_verification(run, tmp_path, capsys):
     spec, outputs, _ = deploy(run, tmp_path, canary={"version": "v2", "cookie": "version=v2"})
     spec["http"][0]["match"][0]["headers"]["cookie"]["regex"] = "^(.*?;)?(version=v2)(;.*)?$"
-    config = MeshConfig(rules=(), version_header=version_header_of(spec), body_version=False)
-    with serve_in_thread(config, mesh=VirtualServiceMesh(config, spec)) as mesh:
+    with serve_spec(spec) as mesh:
         outcome = verify(["--routes", outputs, "--url", mesh.url, "--requests", "300", "--json"], capsys)
     assert outcome.code == 1
     cookie_route, plain_route = outcome.json()["routes"]

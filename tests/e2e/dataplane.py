@@ -7,8 +7,12 @@ second), answered the way that version is told to behave, and counted in the met
 destination sidecar would report, which Prometheus scrapes.
 
 - Routing is the product's own reading of the spec (`canary.mesh`): the route that takes the
-  request, its split, and the response headers the mesh sets (the version header). The subset is
-  picked by smooth weighted round robin, so a split is exact in every cycle of 100 requests.
+  request, its split, and the response headers the mesh sets and adds (the version header, the
+  sticky Set-Cookie). The subset is picked by smooth weighted round robin, so a split is exact in
+  every cycle of 100 requests.
+- A route's mirror copies each request with its probability (seeded) to the mirror subset, which
+  answers as its `Behaviour` says into the void: only the metrics see it, as in Istio, where the
+  mirror's destination sidecar reports the shadow request and the client never gets its answer.
 - A request no route takes is answered 404, as Istio's gateway does; the destination sidecar
   never sees it, so it is not in the metrics either (`DataPlane.unrouted` counts it).
 - The Host header is not checked: the tests address the plane by its loopback URL, and the
@@ -32,11 +36,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from canary.mesh import UnmodelledSpecError, response_headers_for, route_for, split_for
+from canary.mesh import UnmodelledSpecError, answer_headers_for, mirror_for, route_for, split_for
 from tests.e2e.stack import live_object
 from tests.fake_mesh import _Picker
 
@@ -79,12 +83,19 @@ class Behaviour:
             raise ValueError(f"latency_ms must not be negative, got {self.latency_ms}")
 
 
+# The headers the app itself answers with; the mesh's `set` and `add` apply on top.
+APP_HEADERS = (("content-type", "text/html"),)
+
+
 @dataclass(frozen=True)
 class Routed:
-    """Where a request goes: the subset, and the response headers the mesh sets there."""
+    """Where a request goes: the subset, the answer's headers there, and the route's mirror."""
 
     subset: str
-    headers: Mapping[str, str]
+    headers: tuple[tuple[str, str], ...]
+    """The app's headers as the mesh passes them on: lines, since a Set-Cookie is one of its own."""
+    mirror: tuple[str, float] | None = None
+    """(subset, percent) of the route's requests also sent there, answers discarded."""
 
 
 class Router:
@@ -124,7 +135,8 @@ class Router:
             if picker is None:
                 picker = self._pickers[id(route)] = _Picker(split_for(spec, headers), seed=None)
             subset = picker.pick()
-            return Routed(subset, response_headers_for(spec, headers, subset))
+            answer_headers = tuple(answer_headers_for(spec, headers, subset, APP_HEADERS))
+            return Routed(subset, answer_headers, mirror_for(spec, headers))
 
 
 def _le(bound: float) -> str:
@@ -213,9 +225,10 @@ def _labels(labels: Mapping[str, str]) -> str:
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 503: "Unavailable"}
 
 
-def _response(status: int, headers: Mapping[str, str], body: bytes, close: bool) -> bytes:
+def _response(status: int, headers: Mapping[str, str] | Sequence[tuple[str, str]], body: bytes, close: bool) -> bytes:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    lines += [f"{name}: {value}" for name, value in pairs]
     lines.append(f"content-length: {len(body)}")
     if close:
         lines.append("connection: close")
@@ -278,6 +291,10 @@ class DataPlane:
         self.refresh_errors = 0
         """Reads of the VirtualService that failed (the last spec read stays in force)."""
         self._behaviours: dict[str, Behaviour] = {}
+        self.mirrored = 0
+        """Requests copied to a route's mirror (their answers went nowhere)."""
+        # Shadow requests in flight: the loop keeps only weak references to its tasks.
+        self._shadows: set[asyncio.Task[None]] = set()
         # Errors and jitter from a seeded generator: a run's answers are reproducible.
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -448,18 +465,42 @@ class DataPlane:
         if routed is None:
             self.unrouted += 1
             return _response(404, {}, b"", request.close)
+        self._mirror(routed.mirror)
         version = routed.subset
+        status = await self._serve_as(version)
+        body = f"<h1>{self.app} app</h1><p>version: {version}</p>\n".encode()
+        answer = _response(status, routed.headers, body, request.close)
+        self.metrics.record(version, status, (time.perf_counter() - began) * 1000)
+        return answer
+
+    async def _serve_as(self, version: str) -> int:
+        """Take as long as `version` does and answer its status."""
         behaviour = self.behaviour(version)
         with self._lock:
             jitter = self._random.uniform(0.9, 1.1)  # +-10 %: a histogram with some spread
             failed = self._random.random() < behaviour.error_rate
         await asyncio.sleep(behaviour.latency_ms * jitter / 1000)
-        status = 500 if failed else 200
-        body = f"<h1>{self.app} app</h1><p>version: {version}</p>\n".encode()
-        headers = {"content-type": "text/html", **routed.headers}
-        answer = _response(status, headers, body, request.close)
-        self.metrics.record(version, status, (time.perf_counter() - began) * 1000)
-        return answer
+        return 500 if failed else 200
+
+    def _mirror(self, mirror: tuple[str, float] | None) -> None:
+        """Copy the request to the mirror subset with the route's probability, not waiting for it:
+        Envoy sends the shadow alongside and never holds the real answer for it."""
+        if mirror is None:
+            return
+        subset, percent = mirror
+        with self._lock:
+            copied = self._random.random() * 100 < percent
+        if not copied:
+            return
+        self.mirrored += 1
+        task = asyncio.create_task(self._shadow(subset))
+        self._shadows.add(task)
+        task.add_done_callback(self._shadows.discard)
+
+    async def _shadow(self, subset: str) -> None:
+        began = time.perf_counter()
+        status = await self._serve_as(subset)
+        self.metrics.record(subset, status, (time.perf_counter() - began) * 1000)
 
     async def _metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await _read_request(reader)) is not None:
