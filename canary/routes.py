@@ -157,3 +157,14 @@ def request_headers(when: Mapping[str, Any]) -> dict[str, str]:
 def routes_through(virtual_service_spec: Mapping[str, Any], shapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The routes a VirtualService gives each request shape, read from the spec itself."""
     return [{"when": when, "split": mesh.split_for(virtual_service_spec, request_headers(when))} for when in shapes]
+
+
+def routes_through_http_route(
+    http_route_spec: Mapping[str, Any], shapes: list[dict[str, Any]], versions: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The routes an HTTPRoute gives each request shape; `versions` names the version behind each backend Service."""
+    routes = []
+    for when in shapes:
+        split = mesh.http_split_for(http_route_spec, request_headers(when))
+        routes.append({"when": when, "split": {versions[backend]: percent for backend, percent in split.items()}})
+    return routes

@@ -1,11 +1,14 @@
 """Offline validation of every object against the schema the API server would apply.
 
 - Core Kubernetes kinds: `kubernetes-validate`, strict (unknown fields are errors), Kubernetes 1.33.
-- Istio kinds: the CRD's `openAPIV3Schema` for the object's apiVersion (tests/data/istio-*.yaml,
-  copied verbatim from istio/api), read as the API server reads a structural schema: unknown
-  fields are errors unless the schema preserves them (as `kubectl apply --validate=strict` does),
-  int-or-string and nullable honoured, and the CRD's CEL rules (`x-kubernetes-validations`)
-  evaluated with cel-python. Their metadata is checked as Kubernetes ObjectMeta.
+- Istio and Gateway API kinds: the CRD's `openAPIV3Schema` for the object's apiVersion
+  (tests/data/istio-*.yaml, copied verbatim from istio/api; tests/data/gateway-api-standard-crds.yaml,
+  the standard channel of kubernetes-sigs/gateway-api v1.6.1, verbatim), read as the API server
+  reads a structural schema: unknown fields are errors unless the schema preserves them (as
+  `kubectl apply --validate=strict` does), int-or-string and nullable honoured, the schema's
+  defaults applied first (the API server defaults before its CEL rules run, and the Gateway API's
+  rules read defaulted fields), and the CRD's CEL rules (`x-kubernetes-validations`) evaluated
+  with cel-python. Their metadata is checked as Kubernetes ObjectMeta.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import yaml
 
 KUBERNETES_VERSION = "1.33.0"
 DATA = Path(__file__).parent / "data"
-CRD_FILES = ("istio-networking-crds.yaml", "istio-security-crds.yaml")
+CRD_FILES = ("istio-networking-crds.yaml", "istio-security-crds.yaml", "gateway-api-standard-crds.yaml")
+GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 
 
 class SchemaError(AssertionError):
@@ -33,7 +37,7 @@ def validate(manifest: dict[str, Any]) -> None:
     """Raise SchemaError naming the object and the first violation; return None when it is valid."""
     group = manifest["apiVersion"].rpartition("/")[0]
     where = f"{manifest['kind']} {manifest.get('metadata', {}).get('name')}"
-    if group.endswith(".istio.io"):
+    if group.endswith(".istio.io") or group == GATEWAY_API_GROUP:
         _validate_custom_resource(manifest, where)
     else:
         _validate_kubernetes(manifest, where)
@@ -57,10 +61,30 @@ def _validate_custom_resource(manifest: dict[str, Any], where: str) -> None:
     if errors:
         first = errors[0]
         raise SchemaError(f"{where}: {first.message} at {'.'.join(map(str, first.path)) or '(top)'}")
-    for path, message in _cel_violations(schema, body, ""):
+    for path, message in _cel_violations(schema, _with_defaults(schema, body), ""):
         raise SchemaError(f"{where}: {message} at {path or '(top)'}")
     # Custom resources carry standard ObjectMeta; check it as Kubernetes checks any object's.
     _validate_kubernetes({"apiVersion": "v1", "kind": "ConfigMap", "metadata": manifest["metadata"]}, where)
+
+
+def _with_defaults(schema: dict[str, Any], value: Any) -> Any:
+    """`value` with the schema's `default`s filled in where a field is absent, at every depth."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        filled = {
+            key: copy.deepcopy(child["default"])
+            for key, child in properties.items()
+            if key not in value and "default" in child
+        }
+        for key, item in value.items():
+            child = properties.get(key)
+            if child is None and isinstance(schema.get("additionalProperties"), dict):
+                child = schema["additionalProperties"]
+            filled[key] = _with_defaults(child, item) if child is not None else item
+        return filled
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_with_defaults(schema["items"], item) for item in value]
+    return value
 
 
 @cache

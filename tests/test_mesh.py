@@ -194,3 +194,158 @@ def test_mirror_spellings_it_does_not_model_are_refused(fields):
     spec = {"http": [{"route": [destination("v1")], **fields}]}
     with pytest.raises(mesh.UnmodelledSpecError):
         mesh.mirror_for(spec, {})
+
+
+# The Gateway API's HTTPRoute, on specs written by hand.
+
+
+def backend(name: str, weight: int | None = None, **more: object) -> dict:
+    return {"name": name, "port": 80, **({"weight": weight} if weight is not None else {}), **more}
+
+
+def header(name: str, value: str, kind: str | None = None) -> dict:
+    return {"name": name, "value": value, **({"type": kind} if kind else {})}
+
+
+HTTP_ROUTE = {
+    "rules": [
+        # One header: less specific than the two-header match of the next rule, though listed first.
+        {"name": "one", "matches": [{"headers": [header("x-a", "1")]}], "backendRefs": [backend("web-v3")]},
+        {
+            "name": "two",
+            "matches": [
+                {"headers": [header("x-a", "1"), header("X-B", "b", "Exact")]},
+                {"headers": [header("cookie", "^(.*; )?t=yes(;.*)?$", "RegularExpression")]},
+            ],
+            "backendRefs": [backend("web-v2")],
+        },
+        {"name": "tie", "matches": [{"headers": [header("x-c", "1")]}], "backendRefs": [backend("web-v4")]},
+        {"name": "rest", "backendRefs": [backend("web-v1", 7), backend("web-v2", 3)]},
+    ]
+}
+
+
+def test_the_match_with_the_most_headers_wins_whatever_the_rule_order():
+    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1", "x-b": "b"}) == {"web-v2": 100}
+    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1"}) == {"web-v3": 100}
+
+
+def test_among_equally_specific_matches_the_earlier_rule_wins():
+    # x-a and the cookie are one header each: "one" comes before "two".
+    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1", "cookie": "t=yes"}) == {"web-v3": 100}
+    # And the cookie match (one header) before "tie"'s, by list order.
+    assert mesh.http_split_for(HTTP_ROUTE, {"x-c": "1", "cookie": "s=1; t=yes"}) == {"web-v2": 100}
+
+
+def test_matches_of_a_rule_are_alternatives_and_headers_in_one_match_all_must_hold():
+    assert mesh.http_split_for(HTTP_ROUTE, {"cookie": "t=yes"}) == {"web-v2": 100}
+    assert mesh.http_split_for(HTTP_ROUTE, {"x-b": "b"}) == {"web-v1": 70, "web-v2": 30}
+
+
+def test_header_names_are_case_insensitive_and_values_exact():
+    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1", "x-b": "B"}) == {"web-v3": 100}
+
+
+def test_weights_are_relative_and_default_to_1():
+    spec = {"rules": [{"backendRefs": [backend("web-v1"), backend("web-v2", 3)]}]}
+    assert mesh.http_split_for(spec, {}) == {"web-v1": 25, "web-v2": 75}
+    with pytest.raises(mesh.UnmodelledSpecError, match="whole percents"):
+        mesh.http_split_for({"rules": [{"backendRefs": [backend("web-v1", 1), backend("web-v2", 2)]}]}, {})
+
+
+def test_a_rule_without_weight_or_a_request_without_rule_gets_no_answer():
+    with pytest.raises(LookupError, match="500"):
+        mesh.http_split_for({"rules": [{"backendRefs": [backend("web-v1", 0)]}]}, {})
+    with pytest.raises(LookupError, match="404"):
+        mesh.http_split_for({"rules": [{"matches": [{"headers": [header("x", "1")]}], "backendRefs": []}]}, {})
+
+
+def test_the_default_path_is_no_condition():
+    spec = {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [backend("a")]}]}
+    assert mesh.http_split_for(spec, {}) == {"a": 100}
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}], "backendRefs": [backend("a")]},
+        {"matches": [{"method": "GET"}], "backendRefs": [backend("a")]},
+        {"matches": [{"queryParams": [header("q", "1")]}], "backendRefs": [backend("a")]},
+        {"matches": [{"headers": [header("x", "1", "Prefix")]}], "backendRefs": [backend("a")]},
+        {"matches": [{"headers": [header("x", "1"), header("X", "2")]}], "backendRefs": [backend("a")]},
+        {"backendRefs": [backend("a", namespace="other")]},
+        {"backendRefs": [backend("a", kind="ServiceImport", group="multicluster.x-k8s.io")]},
+        {"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}]},
+        {"filters": [{"type": "URLRewrite", "urlRewrite": {"hostname": "x"}}], "backendRefs": [backend("a")]},
+    ],
+)
+def test_http_route_fields_it_does_not_model_are_refused(rule):
+    with pytest.raises(mesh.UnmodelledSpecError):
+        mesh.http_split_for({"rules": [rule]}, {})
+
+
+def modifier(**operations: list) -> list:
+    return [{"type": "ResponseHeaderModifier", "responseHeaderModifier": operations}]
+
+
+STICKY_HTTP_ROUTE = {
+    "rules": [
+        {
+            "backendRefs": [
+                backend(
+                    "web-v1",
+                    80,
+                    filters=modifier(
+                        set=[header("x-canary-version", "v1")], add=[header("set-cookie", "pin=v1; Path=/")]
+                    ),
+                ),
+                backend("web-v2", 20, filters=modifier(set=[header("X-Canary-Version", "v2")])),
+            ],
+            "filters": [
+                {
+                    "type": "RequestMirror",
+                    "requestMirror": {"backendRef": backend("web-v2"), "fraction": {"numerator": 3, "denominator": 40}},
+                }
+            ],
+        }
+    ]
+}
+
+
+def test_response_headers_are_set_and_added_per_backend():
+    assert mesh.http_response_headers_for(STICKY_HTTP_ROUTE, {}, "web-v1") == {"x-canary-version": "v1"}
+    assert mesh.http_response_cookies_for(STICKY_HTTP_ROUTE, {}, "web-v1") == ["pin=v1; Path=/"]
+    assert mesh.http_response_cookies_for(STICKY_HTTP_ROUTE, {}, "web-v2") == []
+    upstream = [("Content-Type", "text/html"), ("x-canary-version", "v9"), ("Set-Cookie", "session=abc")]
+    assert mesh.http_answer_headers_for(STICKY_HTTP_ROUTE, {}, "web-v2", upstream) == [
+        ("Content-Type", "text/html"),
+        ("Set-Cookie", "session=abc"),
+        ("X-Canary-Version", "v2"),
+    ]
+    with pytest.raises(LookupError):
+        mesh.http_response_headers_for(STICKY_HTTP_ROUTE, {}, "web-v3")
+
+
+def test_backend_filters_it_does_not_model_are_refused():
+    spec = {"rules": [{"backendRefs": [backend("a", filters=modifier(remove=["server"]))]}]}
+    with pytest.raises(mesh.UnmodelledSpecError):
+        mesh.http_response_headers_for(spec, {}, "a")
+
+
+@pytest.mark.parametrize(
+    ("mirror", "percent"),
+    [({"percent": 5}, 5.0), ({"fraction": {"numerator": 3, "denominator": 40}}, 7.5), ({}, 100.0)],
+)
+def test_the_mirror_of_the_rule_a_request_takes(mirror, percent):
+    rule = {"backendRefs": [backend("web-v1")]}
+    rule["filters"] = [{"type": "RequestMirror", "requestMirror": {"backendRef": backend("web-v2"), **mirror}}]
+    assert mesh.http_mirror_for({"rules": [rule]}, {}) == ("web-v2", percent)
+    assert mesh.http_mirror_for(HTTP_ROUTE, {}) is None
+
+
+def test_routed_backends_are_those_with_a_weight_above_0():
+    assert mesh.http_route_backends(HTTP_ROUTE) == ["web-v3", "web-v2", "web-v4", "web-v1"]
+    # Unlike a lone Istio destination, a lone backend of weight 0 gets nothing.
+    assert mesh.http_route_backends({"rules": [{"backendRefs": [backend("a", 0)]}]}) == []
+    # A mirror's answers are discarded: mirroring alone routes no request there.
+    assert mesh.http_route_backends(STICKY_HTTP_ROUTE) == ["web-v1", "web-v2"]

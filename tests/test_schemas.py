@@ -83,6 +83,30 @@ CASES = {
         )
         for version in ISTIO_API_VERSIONS
     },
+    "gateway api, the tutorial": variant(routing={"api": "gateway-api"}, loadBalancerDns="lb-1.elb.example.com"),
+    "gateway api, sticky, mirrored, tls with redirect, testers by cookie and headers": variant(
+        routing={"api": "gateway-api"},
+        gateway={"className": "istio", "tls": {"credentialName": "web-cert"}},
+        hosts=["*.example.com", "web.example.org"],
+        canary={
+            "version": "v2",
+            "cookie": "version=v2",
+            "headers": {"x-canary": "always", "x-team": "qa"},
+            "weight": 20,
+            "sticky": {"cookie": "canary-pin", "maxAge": 600},
+            # Decimals: the mirror filter's fraction.
+            "mirror": 7.5,
+        },
+    ),
+    "gateway api, tls without redirect, all to the canary, whole mirror percent, no version header": variant(
+        routing={"api": "gateway-api", "versionHeader": False},
+        gateway={"className": "eg", "tls": {"credentialName": "web-cert", "httpsRedirect": False}},
+        canary={"version": "v2", "weight": 60, "mirror": 25},
+        port=8080,
+    ),
+    "gateway api, no canary, namespace security": variant(
+        routing={"api": "gateway-api"}, canary={}, security={"mtls": True, "networkPolicy": True}
+    ),
 }
 
 
@@ -133,6 +157,35 @@ def test_checker_refuses_an_unknown_field_in_a_kubernetes_object(run):
     deployment["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
     with pytest.raises(SchemaError, match="imagePullPolicyy"):
         validate(deployment)
+
+
+def _http_route(run):
+    config = variant(routing={"api": "gateway-api"}, canary={"version": "v2", "weight": 10, "mirror": 5})
+    return next(m for m in run(config).manifests() if m["kind"] == "HTTPRoute")
+
+
+def test_checker_refuses_an_unknown_field_in_a_gateway_api_spec(run):
+    manifest = _http_route(run)
+    manifest["spec"]["rules"][0]["backendRefs"][0]["wieght"] = 5
+    with pytest.raises(SchemaError, match="wieght"):
+        validate(manifest)
+
+
+def test_checker_evaluates_the_gateway_api_validation_rules(run):
+    manifest = _http_route(run)
+    mirror = manifest["spec"]["rules"][0]["filters"][0]["requestMirror"]
+    mirror["fraction"] = {"numerator": 1}
+    with pytest.raises(SchemaError, match="Only one of percent or fraction"):
+        validate(manifest)
+
+
+def test_checker_applies_the_schema_defaults_before_the_validation_rules(run):
+    # `group` and `kind` default to the core Service, and a Service reference needs a port: the
+    # rule reads the defaulted fields, so without the defaults it could not hold or fail.
+    manifest = _http_route(run)
+    del manifest["spec"]["rules"][0]["backendRefs"][0]["port"]
+    with pytest.raises(SchemaError, match="Must have port for Service reference"):
+        validate(manifest)
 
 
 def test_checker_refuses_bad_metadata_on_a_custom_resource(run):

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from canary.plan.app_version import APP_VERSION, AppVersionArgs, Workload
+from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts, Workload
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
+from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs
 from canary.plan.istio import NETWORKING_API_VERSIONS
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
 from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
@@ -109,6 +110,11 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         f"{name}-service",
         AppServiceArgs(namespace=ns, app=args.app, selector=any_version.app_labels, port=args.port),
     ).parts
+    if args.routing_api == "gateway-api":
+        # The Gateway API's own Gateway and HTTPRoute replace Istio's Gateway, DestinationRule
+        # and VirtualService; `<app>-service` stays, the stable name in-cluster callers use.
+        routes = _gateway_api_routing(backend, name, args, ns, versions)
+        return CanaryReleaseParts(namespace=created, urls=urls(args.hosts, tls=args.tls is not None), routes=routes)
     gateway = backend.child(
         ISTIO_GATEWAY,
         f"{name}-gateway",
@@ -146,6 +152,31 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         urls=urls(args.hosts, tls=args.tls is not None),
         routes=routing.routes,
     )
+
+
+def _gateway_api_routing(
+    backend: Backend, name: str, args: CanaryReleaseArgs, ns: Any, versions: Mapping[str, AppVersionParts]
+) -> list[dict[str, Any]]:
+    routing = backend.child(
+        GATEWAY_API_ROUTING,
+        f"{name}-routing",
+        GatewayApiRoutingArgs(
+            namespace=ns,
+            app=args.app,
+            hosts=args.hosts,
+            # Each version's Service selects its pods as the DestinationRule's subset would.
+            selectors={version: {**parts.app_labels, **parts.version_labels} for version, parts in versions.items()},
+            stable=args.stable_version,
+            canary=args.canary,
+            port=args.port,
+            gateway_class=args.gateway_class,
+            tls=args.tls,
+            version_header=args.version_header,
+            load_balancer_dns=args.load_balancer_dns,
+            route_targets={version: parts.deployment for version, parts in versions.items()},
+        ),
+    ).parts
+    return routing.routes
 
 
 CANARY_RELEASE: ComponentKind[CanaryReleaseArgs, CanaryReleaseParts] = ComponentKind(

@@ -1,0 +1,260 @@
+"""The release's routing in the Kubernetes Gateway API: a Gateway, one Service per version, an HTTPRoute.
+
+The same rules as the VirtualService (`canary.plan.rules`), in the Gateway API's spelling. The
+Gateway API has no subsets: a backend is a Service, so each version gets a Service of its own
+(`<app>-<version>`) and the HTTPRoute splits traffic between those. What each kind of request
+sees (`routes`) and what the HTTPRoute waits for are read off the generated HTTPRoute by
+`canary.mesh`, as for the VirtualService.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from canary import mesh
+from canary.cookie import cookie_regex
+from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.gateway import GatewayTls
+from canary.plan.routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
+from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie
+from canary.plan.service import service_name
+from canary.routes import routes_through_http_route
+
+if TYPE_CHECKING:
+    import pulumi
+
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+HTTP_LISTENER = "http"
+HTTPS_LISTENER = "https"
+# A Service's name is a DNS-1035 label: `<app>-<version>` must fit in it.
+_MAX_SERVICE_NAME = 63
+# The Gateway API's mirror fraction is two int32s; a million as denominator keeps a percent with
+# up to four decimals exact.
+_MAX_MIRROR_DENOMINATOR = 1_000_000
+
+
+@dataclass(frozen=True)
+class GatewayApiRoutingArgs:
+    namespace: pulumi.Input[str]
+    app: str
+    """The app's name; the objects are `<app>-gateway`, `<app>-<version>` and `<app>-httproute`."""
+    hosts: Sequence[pulumi.Input[str]]
+    selectors: Mapping[str, Mapping[str, pulumi.Input[str]]]
+    """Per version, the labels that select its pods and no other version's (`AppVersion`'s labels)."""
+    stable: str
+    canary: Canary | None = None
+    port: int = 80
+    """The app's port: each version's Service port and target port."""
+    gateway_class: str = "istio"
+    tls: GatewayTls | None = None
+    """HTTPS on 443 with the Secret `credential_name`, which must live in `namespace`."""
+    version_header: str | None = DEFAULT_VERSION_HEADER
+    load_balancer_dns: pulumi.Input[str] | None = None
+    """The external-dns target annotation on the Gateway."""
+    route_targets: Mapping[str, Any] = field(default_factory=dict)
+    """Per version, what must be ready before traffic goes there (its Deployment)."""
+
+
+@dataclass(frozen=True)
+class GatewayApiRoutingParts:
+    gateway: Ref
+    services: dict[str, Ref]
+    http_route: Ref
+    redirect: Ref | None
+    routes: list[dict[str, Any]]
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes`)."""
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {
+            "gateway_name": self.gateway.name,
+            "service_names": {version: ref.name for version, ref in self.services.items()},
+            "http_route_name": self.http_route.name,
+            "routes": self.routes,
+        }
+
+
+def version_service_name(app: str, version: str) -> str:
+    return f"{app}-{version}"
+
+
+def _redirects(tls: GatewayTls | None) -> bool:
+    return tls is not None and tls.https_redirect
+
+
+def gateway(args: GatewayApiRoutingArgs) -> Manifest:
+    listeners: list[dict[str, Any]] = [{"name": HTTP_LISTENER, "port": 80, "protocol": "HTTP"}]
+    if args.tls is not None:
+        listeners.append(
+            {
+                "name": HTTPS_LISTENER,
+                "port": 443,
+                "protocol": "HTTPS",
+                # A Secret in the Gateway's own namespace: no ReferenceGrant needed.
+                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": args.tls.credential_name}]},
+            }
+        )
+    annotations = {EXTERNAL_DNS_TARGET: args.load_balancer_dns} if args.load_balancer_dns else None
+    return {
+        "apiVersion": GATEWAY_API_VERSION,
+        "kind": "Gateway",
+        "metadata": metadata(f"{args.app}-gateway", args.namespace, annotations=annotations),
+        # The listeners take any host name: the HTTPRoutes' `hostnames` say which ones are served.
+        "spec": {"gatewayClassName": args.gateway_class, "listeners": listeners},
+    }
+
+
+def version_service(args: GatewayApiRoutingArgs, version: str) -> Manifest:
+    name = version_service_name(args.app, version)
+    if len(name) > _MAX_SERVICE_NAME or name == service_name(args.app):
+        raise ValueError(
+            f"version {version!r}: the Service {name!r} must be a distinct name of at most {_MAX_SERVICE_NAME} "
+            "characters; use a shorter version name"
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, args.namespace),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": dict(args.selectors[version]),
+            # Named `http`, as the app's Service: Istio routes it at layer 7.
+            "ports": [{"name": "http", "port": args.port, "targetPort": args.port}],
+        },
+    }
+
+
+def _match(match: Match) -> dict[str, Any]:
+    """One entry of a rule's matches; the Gateway API ANDs the header conditions inside it."""
+    headers: list[dict[str, str]] = []
+    if match.cookie:
+        # Istio matches RegularExpression with RE2, as the VirtualService's regex.
+        headers.append({"type": "RegularExpression", "name": "cookie", "value": cookie_regex(match.cookie)})
+    headers += [{"type": "Exact", "name": name, "value": value} for name, value in match.headers.items()]
+    return {"headers": headers}
+
+
+def _response_headers(rule: Rule, version: str, version_header: str | None, secure: bool) -> list[dict[str, Any]]:
+    modifier: dict[str, Any] = {}
+    if version_header:
+        modifier["set"] = [{"name": version_header, "value": version}]
+    if rule.sticky is not None:
+        # `add`, not `set`: the app's own cookies stay.
+        modifier["add"] = [{"name": "set-cookie", "value": set_cookie(rule.sticky, version, secure)}]
+    if not modifier:
+        return []
+    return [{"type": "ResponseHeaderModifier", "responseHeaderModifier": modifier}]
+
+
+def _backend_ref(args: GatewayApiRoutingArgs, version: str, weight: int | None, rule: Rule) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": version_service_name(args.app, version), "port": args.port}
+    if weight is not None:
+        ref["weight"] = weight
+    # On the backendRef, not the rule: the answer names the version it was routed to, and a
+    # sticky cookie pins the client to it.
+    filters = _response_headers(rule, version, args.version_header, secure=args.tls is not None)
+    if filters:
+        ref["filters"] = filters
+    return ref
+
+
+def _mirror(args: GatewayApiRoutingArgs, version: str, percent: float) -> dict[str, Any]:
+    mirror: dict[str, Any] = {"backendRef": {"name": version_service_name(args.app, version), "port": args.port}}
+    if float(percent).is_integer():
+        mirror["percent"] = int(percent)
+    else:
+        # `percent` is a whole number; a share with decimals needs the fraction.
+        share = (Fraction(str(percent)) / 100).limit_denominator(_MAX_MIRROR_DENOMINATOR)
+        mirror["fraction"] = {"numerator": share.numerator, "denominator": share.denominator}
+    return {"type": "RequestMirror", "requestMirror": mirror}
+
+
+def http_route_rule(args: GatewayApiRoutingArgs, rule: Rule) -> dict[str, Any]:
+    """One rule as an HTTPRoute rule."""
+    found: dict[str, Any] = {"name": rule.name}
+    if rule.matches:
+        found["matches"] = [_match(match) for match in rule.matches]
+    # A lone backend gets everything; the weights of several are their percents.
+    weighted = len(rule.split) > 1
+    found["backendRefs"] = [
+        _backend_ref(args, version, percent if weighted else None, rule) for version, percent in rule.split.items()
+    ]
+    if rule.mirror is not None:
+        found["filters"] = [_mirror(args, *rule.mirror)]
+    return found
+
+
+def _parent(gateway_name: pulumi.Input[str], listener: str | None) -> dict[str, Any]:
+    parent: dict[str, Any] = {"name": gateway_name}
+    if listener is not None:
+        parent["sectionName"] = listener
+    return parent
+
+
+def http_route(args: GatewayApiRoutingArgs, gateway_name: pulumi.Input[str]) -> Manifest:
+    # With the redirect, plain HTTP belongs to the redirect route: the app is served on HTTPS only.
+    listener = HTTPS_LISTENER if _redirects(args.tls) else None
+    return {
+        "apiVersion": GATEWAY_API_VERSION,
+        "kind": "HTTPRoute",
+        "metadata": metadata(f"{args.app}-httproute", args.namespace),
+        "spec": {
+            "parentRefs": [_parent(gateway_name, listener)],
+            "hostnames": list(args.hosts),
+            "rules": [http_route_rule(args, rule) for rule in rules(args.stable, args.canary)],
+        },
+    }
+
+
+def https_redirect(args: GatewayApiRoutingArgs, gateway_name: pulumi.Input[str]) -> Manifest:
+    """Every plain-HTTP request answered with a 301 to the same URL on HTTPS (port 443, by the scheme)."""
+    redirect = {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}
+    return {
+        "apiVersion": GATEWAY_API_VERSION,
+        "kind": "HTTPRoute",
+        "metadata": metadata(f"{args.app}-https-redirect", args.namespace),
+        "spec": {
+            "parentRefs": [_parent(gateway_name, HTTP_LISTENER)],
+            "hostnames": list(args.hosts),
+            "rules": [{"name": "https-redirect", "filters": [redirect]}],
+        },
+    }
+
+
+def plan_gateway_api_routing(backend: Backend, name: str, args: GatewayApiRoutingArgs) -> GatewayApiRoutingParts:
+    created = backend.object(f"{name}-gateway", gateway(args))
+    services = {
+        version: backend.object(f"{name}-{version}", version_service(args, version)) for version in args.selectors
+    }
+    manifest = http_route(args, created.name)
+    spec = manifest["spec"]
+    versions = {version_service_name(args.app, version): version for version in args.selectors}
+    routed = [versions[reached] for reached in mesh.http_route_backends(spec)]
+    # Make before break, as for the VirtualService: a backendRef to a Service that does not exist
+    # yet answers 500, and one to pods that are not ready sends users to a version that is not up.
+    # A version no request can reach is not waited for.
+    targets = [args.route_targets[version] for version in routed if version in args.route_targets]
+    route = backend.object(f"{name}-httproute", manifest, depends_on=[*services.values(), *targets])
+    redirect = (
+        backend.object(f"{name}-https-redirect", https_redirect(args, created.name)) if _redirects(args.tls) else None
+    )
+    canary = args.canary
+    if canary is not None and canary.version not in routed:
+        backend.warn(
+            f"canary {canary.version} receives no traffic: it has no cookie, no headers and weight 0; "
+            "give it canary.headers (or a cookie) to keep it reachable for testers"
+        )
+    routes = routes_through_http_route(spec, request_shapes(rules(args.stable, canary)), versions)
+    return GatewayApiRoutingParts(
+        gateway=created, services=services, http_route=route, redirect=redirect, routes=routes
+    )
+
+
+GATEWAY_API_ROUTING: ComponentKind[GatewayApiRoutingArgs, GatewayApiRoutingParts] = ComponentKind(
+    type_token="canary:index:GatewayApiRouting",
+    plan=plan_gateway_api_routing,
+    component="canary.gateway_api:GatewayApiRouting",
+)
