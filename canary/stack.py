@@ -87,4 +87,6 @@ def stack_outputs(settings: StackSettings, release_outputs: Mapping[str, Any]) -
         "cookie": (canary.cookie if canary else None) or "",
         "canaryHeaders": dict((canary.headers if canary else None) or {}),
         "versionHeader": settings.routing.version_header or "",
+        # Whatever the weight: `verify` checks the pins only while the plain route is split.
+        "stickyCookie": canary.sticky.cookie if canary and canary.sticky else "",
     }

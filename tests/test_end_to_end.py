@@ -89,3 +89,50 @@ def test_the_tutorials_cookie_rule_fails_verification(run, tmp_path, capsys):
     cookie_route, plain_route = outcome.json()["routes"]
     assert cookie_route["ok"] is False and cookie_route["counts"]["v1"] > 0
     assert plain_route["ok"] is True
+
+
+STICKY_CANARY = {
+    "version": "v2",
+    "cookie": "version=v2",
+    "weight": 10,
+    "sticky": {"cookie": "canary-pin", "maxAge": 3600},
+}
+
+
+def test_sticky_clients_never_flip_and_verification_passes(run, tmp_path, capsys):
+    spec, outputs, _ = deploy(run, tmp_path, canary=STICKY_CANARY)
+    with serve_spec(spec) as mesh:
+        argv = ["--routes", outputs, "--url", mesh.url, "--requests", "300", "--sticky-clients", "60", "--json"]
+        outcome = verify(argv, capsys)
+    assert outcome.code == 0, outcome.err or outcome.out
+    routes = outcome.json()["routes"]
+    assert [(route["when"], route["counts"]) for route in routes] == [
+        ({"cookie": "version=v2"}, {"v2": 300}),
+        ({"cookie": "canary-pin=v2"}, {"v2": 300}),
+        ({"cookie": "canary-pin=v1"}, {"v1": 300}),
+        ({}, {"v1": 270, "v2": 30}),
+    ]
+    sticky = routes[-1]["sticky"]
+    assert (sticky["cookie"], sticky["cookie_right"], sticky["cookie_missing"], sticky["cookie_wrong"]) == (
+        "canary-pin",
+        300,
+        0,
+        [],
+    )
+    assert (sticky["clients_tested"], sticky["clients_flipped"]) == (60, 0)
+
+
+def test_the_tutorials_weighted_split_makes_cookie_keeping_clients_flip(run, tmp_path, capsys):
+    # The stack says sticky; the mesh serves the tutorial's plain weighted VirtualService.
+    _, outputs, _ = deploy(run, tmp_path, canary=STICKY_CANARY)
+    tutorial = tmp_path / "tutorial"
+    tutorial.mkdir()
+    spec, _, _ = deploy(run, tutorial, canary=CANARY)
+    with serve_spec(spec) as mesh:
+        argv = ["--routes", outputs, "--url", mesh.url, "--requests", "300", "--sticky-clients", "60", "--json"]
+        outcome = verify(argv, capsys)
+    assert outcome.code == 1
+    plain = outcome.json()["routes"][-1]
+    assert plain["when"] == {} and plain["ok"] is False
+    assert plain["sticky"]["cookie_missing"] == 300
+    assert plain["sticky"]["clients_flipped"] > 0

@@ -103,12 +103,24 @@ def test_stack_outputs_say_what_is_deployed_and_how_traffic_should_split(run, ba
         "cookie": "version=v2",
         "canaryHeaders": {"x-canary": "always"},
         "versionHeader": "x-canary-version",
+        "stickyCookie": "",
         "routes": [
             {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},
             {"when": {"headers": {"x-canary": "always"}}, "split": {"v2": 100}},
             {"when": {}, "split": {"v1": 90, "v2": 10}},
         ],
     }
+
+
+def test_a_sticky_canary_names_its_cookie_and_the_pinned_routes(run, baseline):
+    baseline["canary"] = {"version": "v2", "weight": 20, "sticky": {"cookie": "canary-pin"}}
+    outputs = run(baseline).outputs
+    assert outputs["stickyCookie"] == "canary-pin"
+    assert outputs["routes"] == [
+        {"when": {"cookie": "canary-pin=v2"}, "split": {"v2": 100}},
+        {"when": {"cookie": "canary-pin=v1"}, "split": {"v1": 100}},
+        {"when": {}, "split": {"v1": 80, "v2": 20}},
+    ]
 
 
 def test_urls_use_https_when_the_gateway_terminates_tls(run, baseline):
@@ -120,6 +132,7 @@ def test_without_a_canary_the_outputs_say_so(run, baseline):
     del baseline["canary"]
     outputs = run(baseline).outputs
     assert (outputs["canaryVersion"], outputs["weight"], outputs["cookie"], outputs["canaryHeaders"]) == ("", 0, "", {})
+    assert outputs["stickyCookie"] == ""
     assert outputs["routes"] == [{"when": {}, "split": {"v1": 100}}]
 
 

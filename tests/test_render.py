@@ -121,10 +121,27 @@ def test_render_writes_the_stack_outputs_for_the_verifier(tmp_path):
         str(PROJECT_DIR),
     ]
     assert main(args) == 0
-    assert json.loads(outputs.read_text())["routes"] == [
+    written = json.loads(outputs.read_text())
+    assert written["routes"] == [
         {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},
         {"when": {}, "split": {"v1": 100}},
     ]
+    assert written["stickyCookie"] == ""
+
+
+def test_render_outputs_name_the_sticky_cookie(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", project)
+    sticky = "cookie: version=v2\n    weight: 10\n    sticky: {cookie: canary-pin}"
+    text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("cookie: version=v2", sticky)
+    (project / "Pulumi.sticky.yaml").write_text(text)
+    outputs = tmp_path / "outputs.json"
+    args = ["--stack", "sticky", "--out", str(tmp_path / "m"), "--outputs", str(outputs), "--project-dir", str(project)]
+    assert main(args) == 0
+    written = json.loads(outputs.read_text())
+    assert written["stickyCookie"] == "canary-pin"
+    assert {"when": {"cookie": "canary-pin=v1"}, "split": {"v1": 100}} in written["routes"]
 
 
 def test_render_of_a_missing_stack_is_a_one_line_error(tmp_path, capsys):

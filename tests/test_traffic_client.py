@@ -149,3 +149,17 @@ def test_keep_alive_follows_each_http_version_default():
     assert _parse_head(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0")[2] is False
     assert _parse_head(b"HTTP/1.0 200 OK\r\nContent-Length: 0")[2] is False
     assert _parse_head(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0")[2] is True
+
+
+def test_set_cookie_lines_are_kept_apart_not_folded_at_their_commas() -> None:
+    answer = (
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT\r\n"
+        b"Vary: a\r\nVary: b\r\nSet-Cookie: canary-pin=v2; Path=/\r\nContent-Length: 0\r\n\r\n"
+    )
+    with scripted_server([answer]) as url:
+        (got,) = _get(url)
+    assert got.set_cookies == [b"session=abc; Expires=Wed, 21 Oct 2026 07:28:00 GMT", b"canary-pin=v2; Path=/"]
+    assert got.headers[b"vary"] == b"a, b"
+    with scripted_server([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]) as url:
+        (bare,) = _get(url)
+    assert bare.set_cookies == []

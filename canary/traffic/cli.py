@@ -145,6 +145,20 @@ def verify_parser() -> _Parser:
         default=0.01,
         help="share of a route's requests that may fail (default 0.01)",
     )
+    parser.add_argument(
+        "--sticky-clients",
+        type=_whole(1, 10_000),
+        default=100,
+        metavar="N",
+        help="with the stack's sticky cookie: clients that keep it and must stay on one version (default 100)",
+    )
+    parser.add_argument(
+        "--sticky-requests",
+        type=_whole(2, 100),
+        default=5,
+        metavar="N",
+        help="requests each of those clients sends in a row (default 5)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object, for CI")
     return parser
 
@@ -262,15 +276,19 @@ def verify_main(argv: Sequence[str]) -> int:
 async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     from canary.traffic import report
     from canary.traffic.load import Settings, Tally
-    from canary.traffic.verify import Criteria, run_verify
+    from canary.traffic.verify import Criteria, Stickiness, run_verify
 
     routes = plan.expectation.routes
     tallies = [Tally() for _ in routes]
     settings = Settings(concurrency=args.concurrency, rate=args.rate, timeout=args.timeout)
     criteria = Criteria(confidence=args.confidence, max_error_rate=args.max_error_rate)
+    cookie = plan.expectation.sticky_cookie
+    stickiness = Stickiness(cookie, args.sticky_clients, args.sticky_requests) if cookie else None
     show = report.stderr_is_terminal()
     async with report.progress(routes, tallies, args.requests, show):
-        verification = await run_verify(plan.target, routes, tallies, plan.reader, settings, args.requests, criteria)
+        verification = await run_verify(
+            plan.target, routes, tallies, plan.reader, settings, args.requests, criteria, stickiness
+        )
     if args.json:
         report.print_json(verification.to_json())
     else:

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+# What joins the lines of a repeated Set-Cookie in `Answer.headers` (see `_parse_head`).
+_COOKIE_LINES = b"\n"
+
 
 class Answer(NamedTuple):
     """An HTTP answer: status, headers (lower-case names), body."""
@@ -26,6 +29,12 @@ class Answer(NamedTuple):
     status: int
     headers: dict[bytes, bytes]
     body: bytes
+
+    @property
+    def set_cookies(self) -> list[bytes]:
+        """Each Set-Cookie line, in the order received."""
+        value = self.headers.get(b"set-cookie")
+        return value.split(_COOKIE_LINES) if value else []
 
 
 class ProtocolError(Exception):
@@ -237,8 +246,11 @@ def _parse_head(head: bytes) -> tuple[int, dict[bytes, bytes], bool]:
             continue
         key = name.strip().lower()
         value = value.strip()
-        # Repeated headers are joined as RFC 9110 allows for list-valued fields.
-        headers[key] = headers[key] + b", " + value if key in headers else value
+        # Repeated headers are joined as RFC 9110 allows for list-valued fields; Set-Cookie is not
+        # one (its Expires holds a comma), so its lines are joined by a newline, which no field
+        # value can contain.
+        joint = _COOKIE_LINES if key == b"set-cookie" else b", "
+        headers[key] = headers[key] + joint + value if key in headers else value
     connection = headers.get(b"connection", b"").lower()
     # HTTP/1.1 keeps the connection unless told to close; HTTP/1.0 closes unless told not to.
     keep_alive = b"keep-alive" in connection if status_line[0] == b"HTTP/1.0" else b"close" not in connection

@@ -43,6 +43,8 @@ class Expectation:
     urls: tuple[str, ...] = ()
     version_header: str | None = UNSET
     """The header naming the version; None when the stack turned it off; UNSET if not said."""
+    sticky_cookie: str | None = None
+    """The sticky canary's cookie (`canary.sticky.cookie`); None when off or not said."""
     source: str = ""
 
 
@@ -62,10 +64,14 @@ def from_outputs(outputs: Any, source: str) -> Expectation:
         header = None
     elif header != UNSET and not (isinstance(header, str) and TOKEN.fullmatch(header)):
         raise ExpectationError(f"{source}: versionHeader must be a header name, got {short_json(header)}")
+    sticky = outputs.get("stickyCookie") or None
+    if sticky is not None and not (isinstance(sticky, str) and TOKEN.fullmatch(sticky)):
+        raise ExpectationError(f"{source}: stickyCookie must be a cookie name, got {short_json(sticky)}")
     return Expectation(
         routes=parse_routes(outputs["routes"], source),
         urls=tuple(urls),
         version_header=header,
+        sticky_cookie=sticky,
         source=source,
     )
 

@@ -12,7 +12,7 @@ import random
 import ssl
 import time
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from canary.traffic.client import (
@@ -39,6 +39,9 @@ ERROR_KINDS = {
 """Every kind of error a request can end in, with what it means."""
 
 _LATENCY_SAMPLES = 200_000
+
+Inspector = Callable[[Answer, str], None]
+"""Looks further at an answer that named a version (the answer, the version)."""
 
 
 class Tally:
@@ -170,13 +173,16 @@ async def run_load(
     reader: VersionReader,
     settings: Settings,
     total: int | None = None,
+    inspectors: Sequence[Inspector | None] = (),
 ) -> float:
     """Send requests until ``total`` have been sent (or forever: cancel to stop).
 
     Request ``i`` takes route ``i % len(shapes)`` and, of that route's variants, the next in
-    turn, so the routes are interleaved and a slow moment affects them all alike. Returns the
-    seconds taken.
+    turn, so the routes are interleaved and a slow moment affects them all alike. A route's
+    inspector, if ``inspectors`` has one for it, sees each of its answers that named a version.
+    Returns the seconds taken.
     """
+    inspect = list(inspectors) + [None] * (len(shapes) - len(inspectors))
     routes = len(shapes)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -216,6 +222,9 @@ async def run_load(
                 tally.add_error("no_version", latency)
             else:
                 tally.add_version(version, latency)
+                inspector = inspect[route]
+                if inspector is not None:
+                    inspector(answer, version)
 
     workers = settings.concurrency if total is None else min(settings.concurrency, total)
     tasks = [asyncio.create_task(worker()) for _ in range(workers)]

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from canary.traffic.expected import Route
 from canary.traffic.load import Tally
+from canary.traffic.sticky import StickyResult, flip_probability
 from canary.traffic.verify import RouteResult, Verification
 
 _REFRESH = 0.1
@@ -97,6 +98,8 @@ def verdict_notes(verification: Verification) -> list[str]:
                 f" {100 * verification.criteria.confidence:g}% confidence takes about"
                 f" {test.needed:,} answers (this run had {result.tally.answered:,})"
             )
+        if result.sticky is not None:
+            notes += sticky_notes(result, result.sticky, verification.criteria.confidence)
     sent = sum(result.tally.total for result in verification.results)
     held = sum(result.ok for result in verification.results)
     total = len(verification.results)
@@ -105,6 +108,25 @@ def verdict_notes(verification: Verification) -> list[str]:
         f"{sent:,} requests in {verification.seconds:.2f} s ({verification.rps:,.0f}/s);"
         f" {verdict} at {100 * verification.criteria.confidence:g}% confidence"
     )
+    return notes
+
+
+def sticky_notes(result: RouteResult, sticky: StickyResult, confidence: float) -> list[str]:
+    """What the sticky checks measured, and whether they had clients enough to tell."""
+    label = result.route.label
+    cookies, clients = sticky.cookies, sticky.clients
+    notes = [
+        f"{label}: sticky cookie {cookies.cookie}: {cookies.right:,} of {cookies.answers:,} answers set it to the"
+        f" version that answered; {clients.flipped:,} of {clients.tested:,} clients keeping it"
+        f" ({clients.requests_each} requests each) got more than one version"
+    ]
+    if sticky.clients_needed is not None:
+        flip = flip_probability(result.route.split, clients.requests_each)
+        notes.append(
+            f"{label}: a mesh that pinned nobody would flip a client of {clients.requests_each} requests"
+            f" {100 * flip:.2g}% of the time; catching it at {100 * confidence:g}% confidence takes about"
+            f" {sticky.clients_needed:,} clients (this run had {clients.clients:,}: --sticky-clients)"
+        )
     return notes
 
 

@@ -2,7 +2,8 @@
 
 A route holds when its answers name a version, the split of versions is consistent with the
 expected one (``stats.check_split``), and no more than ``max_error_rate`` of its requests
-failed. Errors are judged apart from the split because they mean something else: the split
+failed. With a sticky cookie, the weighted plain route must also keep its clients on one version
+(``canary.traffic.sticky``). Errors are judged apart from the split because they mean something else: the split
 says where the mesh sends requests, the errors say whether what it sends them to works.
 """
 
@@ -16,8 +17,9 @@ import numpy as np
 
 from canary.traffic.client import Target
 from canary.traffic.expected import Route
-from canary.traffic.load import Settings, Tally, run_load
+from canary.traffic.load import Inspector, Settings, Tally, run_load
 from canary.traffic.stats import SplitTest, check_split
+from canary.traffic.sticky import CookieTally, StickyResult, clients_needed, run_clients
 from canary.traffic.versions import VersionReader
 
 
@@ -30,6 +32,15 @@ class Criteria:
 
 
 @dataclass(frozen=True)
+class Stickiness:
+    """The sticky cookie to check on the weighted plain route, and how many clients keep it."""
+
+    cookie: str
+    clients: int = 100
+    requests_each: int = 5
+
+
+@dataclass(frozen=True)
 class RouteResult:
     """One route: what was sent, what came back, and whether that is what should happen."""
 
@@ -39,6 +50,8 @@ class RouteResult:
     ok: bool
     problems: tuple[str, ...] = ()
     """Why the route does not hold, one line each."""
+    sticky: StickyResult | None = None
+    """The sticky checks, on the weighted plain route when the stack has a sticky cookie."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -76,6 +89,7 @@ class RouteResult:
             "errors": dict(sorted(self.tally.errors.items())),
             "latency_ms": self.latency_ms,
             "problems": list(self.problems),
+            "sticky": self.sticky.to_json() if self.sticky else None,
         }
 
 
@@ -107,8 +121,10 @@ class Verification:
         }
 
 
-def judge(route: Route, tally: Tally, criteria: Criteria, reader: VersionReader) -> RouteResult:
-    """Decide whether ``route`` holds, given what its requests got."""
+def judge(
+    route: Route, tally: Tally, criteria: Criteria, reader: VersionReader, sticky: StickyResult | None = None
+) -> RouteResult:
+    """Decide whether ``route`` holds, given what its requests got (and its sticky checks)."""
     problems = []
     test = None
     if tally.answered == 0:
@@ -127,13 +143,24 @@ def judge(route: Route, tally: Tally, criteria: Criteria, reader: VersionReader)
             f"{100 * tally.failed / tally.total:.1f}% of requests failed, most as {worst} ({n});"
             f" at most {100 * criteria.max_error_rate:g}% may"
         )
-    return RouteResult(route=route, tally=tally, test=test, ok=not problems, problems=tuple(problems))
+    if sticky is not None:
+        problems += sticky.problems
+    return RouteResult(route=route, tally=tally, test=test, ok=not problems, problems=tuple(problems), sticky=sticky)
 
 
 def request_shapes(target: Target, routes: Sequence[Route], user_agent: str) -> list[list[bytes]]:
     """The prebuilt request bytes of each route, one per variant."""
     common = [("User-Agent", user_agent), ("Accept", "*/*")]
     return [[target.request(common + variant) for variant in route.header_variants()] for route in routes]
+
+
+def weighted_route(routes: Sequence[Route]) -> int | None:
+    """The index of the plain route that splits between versions: the one a sticky cookie pins."""
+    for index, route in enumerate(routes):
+        plain = route.cookie is None and not route.headers
+        if plain and sum(1 for percent in route.split.values() if percent > 0) > 1:
+            return index
+    return None
 
 
 async def run_verify(
@@ -144,10 +171,28 @@ async def run_verify(
     settings: Settings,
     requests: int,
     criteria: Criteria,
+    stickiness: Stickiness | None = None,
 ) -> Verification:
     """Send ``requests`` of each route (interleaved) and judge them; ``tallies`` fill as it goes,
-    so a caller can show progress."""
+    so a caller can show progress. With ``stickiness``, the weighted plain route's answers must set
+    the cookie, and clients keeping it must stay on one version (checked after the main run, so
+    its pace and figures are those of a run without)."""
     shapes = request_shapes(target, routes, "canary-verify")
-    seconds = await run_load(target, shapes, tallies, reader, settings, total=requests * len(routes))
-    results = tuple(judge(route, tally, criteria, reader) for route, tally in zip(routes, tallies, strict=True))
+    weighted = weighted_route(routes) if stickiness is not None else None
+    cookies = CookieTally(stickiness.cookie) if stickiness is not None and weighted is not None else None
+    inspectors: list[Inspector | None] = [cookies if index == weighted else None for index in range(len(routes))]
+    seconds = await run_load(target, shapes, tallies, reader, settings, requests * len(routes), inspectors)
+    sticky = None
+    if stickiness is not None and weighted is not None and cookies is not None:
+        outcome = await run_clients(
+            target, reader, settings, stickiness.cookie, stickiness.clients, stickiness.requests_each
+        )
+        needed = clients_needed(
+            routes[weighted].split, stickiness.requests_each, stickiness.clients, criteria.confidence
+        )
+        sticky = StickyResult(cookies=cookies, clients=outcome, clients_needed=needed)
+    results = tuple(
+        judge(route, tally, criteria, reader, sticky if index == weighted else None)
+        for index, (route, tally) in enumerate(zip(routes, tallies, strict=True))
+    )
     return Verification(results=results, seconds=seconds, criteria=criteria)
