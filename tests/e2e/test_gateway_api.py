@@ -1,0 +1,49 @@
+"""`routing.api: gateway-api` with the real CLI against the local API server (Gateway API CRDs installed)."""
+
+from __future__ import annotations
+
+import json
+
+from canary.routes import routes_through_http_route
+from tests.e2e.objects import live, missing_or_different, rendered_manifests
+from tests.e2e.stack import kubectl_json
+
+# Two replicas per version: each gets a PodDisruptionBudget.
+GATEWAY_API_KINDS = sorted(
+    [
+        *("Namespace", "Deployment", "Deployment", "PodDisruptionBudget", "PodDisruptionBudget"),
+        *("Service", "Service", "Service", "Gateway", "HTTPRoute"),
+    ]
+)
+
+
+def test_the_gateway_api_release_is_created_as_rendered_and_routes_as_its_routes_say(new_workspace, tmp_path):
+    workspace = new_workspace("gwapi")
+    # The shipped stack's release, without its TLS Secret (the listener would wait for it) and
+    # with the sticky canary, so every kind of rule is on the live HTTPRoute.
+    values = workspace.use_shipped(
+        "gateway-api",
+        namespace="e2e-gateway-api",
+        gateway={"className": "istio"},
+        security={},
+        canary={"version": "v2", "cookie": "version=v2", "weight": 10, "sticky": {"cookie": "pin"}, "mirror": 2.5},
+    )
+    workspace.up().check()
+
+    workspace.render(tmp_path / "manifests", tmp_path / "outputs.json").check()
+    manifests = rendered_manifests(tmp_path / "manifests")
+    assert sorted(m["kind"] for m in manifests) == GATEWAY_API_KINDS
+    for manifest in manifests:
+        held = live(manifest)
+        assert held is not None, f"{manifest['kind']} {manifest['metadata']['name']} is not in the cluster"
+        assert missing_or_different(held, manifest) == [], manifest["kind"]
+    outputs = workspace.outputs()
+    assert outputs == json.loads((tmp_path / "outputs.json").read_text())
+
+    # The HTTPRoute the API server holds (with its defaults written in) routes as `routes` says.
+    held = kubectl_json("get", "httproute.v1.gateway.networking.k8s.io", "web-httproute", "-n", values["namespace"])
+    versions = {f"web-{version['name']}": version["name"] for version in values["versions"]}
+    shapes = [route["when"] for route in outputs["routes"]]
+    assert routes_through_http_route(held["spec"], shapes, versions) == outputs["routes"]
+
+    workspace.preview("--expect-no-changes").check()
