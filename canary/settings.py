@@ -334,7 +334,8 @@ class TlsSettings(_Settings):
 
     credential_name: SecretName = Field(
         alias="credentialName",
-        description="The Kubernetes TLS Secret (certificate and key), in `gateway.namespace` as Istio requires.",
+        description="The Kubernetes TLS Secret (certificate and key): in `gateway.namespace` as Istio requires, or "
+        "with `routing.api: gateway-api` in the app's namespace, beside its Gateway.",
     )
     https_redirect: StrictBool = Field(
         default=_default(GatewayTls, "https_redirect"),
@@ -347,7 +348,8 @@ class GatewaySettings(_Settings):
     selector: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: _default(IstioGatewayArgs, "selector"),
         description="Labels of the ingress gateway pods that serve the Gateway (`istioctl install` labels them "
-        "`istio: ingressgateway`).",
+        "`istio: ingressgateway`). With `routing.api: gateway-api` Istio runs the Gateway's own pods, in the "
+        "app's namespace, and this selects nothing there.",
     )
     namespace: NamespaceName = Field(
         default=_default(CanaryReleaseArgs, "gateway_namespace"),
@@ -604,6 +606,17 @@ class StackSettings(_Settings):
                     self.canary.version,
                     "must differ from the stable version (it already gets the traffic)",
                 )
+        if self.routing.api == "gateway-api":
+            for index, version in enumerate(known):
+                # Each version gets a Service `<app>-<version>`: a DNS label beside `<app>-service`.
+                name = f"{self.app}-{version}"
+                if len(name) > 63 or version == "service":
+                    raise _KeyError(
+                        f"versions[{index}].name",
+                        version,
+                        f"with routing.api gateway-api its Service {name!r} must be a name of at most 63 "
+                        "characters other than the app's Service",
+                    )
         return self
 
     @property

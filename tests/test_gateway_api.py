@@ -326,7 +326,7 @@ def test_a_canary_no_request_can_reach_is_reported_and_gets_no_rule():
     collector = Collector()
     parts = plan_gateway_api_routing(collector, "r", plan_args(canary=Canary(version="v2")))
     assert collector.warnings == [
-        "canary v2 receives no traffic: it has no cookie, no headers and weight 0; "
+        "canary v2 receives no traffic: it has no cookie, no headers, weight 0 and no mirror; "
         "give it canary.headers (or a cookie) to keep it reachable for testers"
     ]
     assert parts.routes == [{"when": {}, "split": {"v1": 100}}]

@@ -267,3 +267,9 @@ def test_mirroring_shadows_a_share_of_the_default_route_to_the_canary():
 def test_no_mirror_at_0_percent_or_when_the_canary_takes_everything():
     assert "mirror" not in spec(Canary(version="v2", weight=10))["http"][-1]
     assert "mirror" not in spec(Canary(version="v2", weight=100, mirror=50))["http"][-1]
+
+
+def test_a_mirrored_canary_is_not_reported_as_receiving_nothing():
+    backend = Collector()
+    plan_routing_rules(backend, "r", args(Canary(version="v2", mirror=5)))
+    assert backend.warnings == []

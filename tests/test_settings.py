@@ -231,3 +231,15 @@ def test_the_typed_choices_are_the_known_profiles_and_api_versions():
 
     assert set(get_args(VersionSettings.model_fields["security_profile"].annotation)) == set(PROFILES)
     assert get_args(StackSettings.model_fields["istio_api_version"].annotation) == NETWORKING_API_VERSIONS
+
+
+@pytest.mark.parametrize("name", ["service", "v" * 60])
+def test_with_the_gateway_api_each_versions_service_must_be_a_distinct_short_name(baseline, name):
+    baseline["routing"] = {"api": "gateway-api"}
+    baseline["versions"][1]["name"] = name
+    baseline["canary"] = {}
+    with pytest.raises(ConfigError) as err:
+        parse_settings(as_config_strings(baseline))
+    assert f"versions[1].name: with routing.api gateway-api its Service 'web-{name}'" in str(err.value)
+    baseline["routing"] = {"api": "istio"}
+    parse_settings(as_config_strings(baseline))

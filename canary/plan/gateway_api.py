@@ -19,7 +19,7 @@ from canary.cookie import cookie_regex
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import GatewayTls
 from canary.plan.routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
-from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie
+from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie, unreachable_canary
 from canary.plan.service import service_name
 from canary.routes import routes_through_http_route
 
@@ -242,11 +242,8 @@ def plan_gateway_api_routing(backend: Backend, name: str, args: GatewayApiRoutin
         backend.object(f"{name}-https-redirect", https_redirect(args, created.name)) if _redirects(args.tls) else None
     )
     canary = args.canary
-    if canary is not None and canary.version not in routed:
-        backend.warn(
-            f"canary {canary.version} receives no traffic: it has no cookie, no headers and weight 0; "
-            "give it canary.headers (or a cookie) to keep it reachable for testers"
-        )
+    if (warning := unreachable_canary(canary, routed)) is not None:
+        backend.warn(warning)
     routes = routes_through_http_route(spec, request_shapes(rules(args.stable, canary)), versions)
     return GatewayApiRoutingParts(
         gateway=created, services=services, http_route=route, redirect=redirect, routes=routes

@@ -15,7 +15,7 @@ from canary import mesh
 from canary.cookie import cookie_regex
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS
-from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie
+from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie, unreachable_canary
 from canary.routes import routes_through
 
 if TYPE_CHECKING:
@@ -180,11 +180,8 @@ def plan_routing_rules(backend: Backend, name: str, args: RoutingRulesArgs) -> R
     service = backend.object(f"{name}-virtualservice", manifest, depends_on=[rule, *targets])
     canary = args.canary
     routes = routes_through(manifest["spec"], request_shapes(rules(args.stable, canary)))
-    if canary is not None and canary.version not in routed:
-        backend.warn(
-            f"canary {canary.version} receives no traffic: it has no cookie, no headers and weight 0; "
-            "give it canary.headers (or a cookie) to keep it reachable for testers"
-        )
+    if (warning := unreachable_canary(canary, routed)) is not None:
+        backend.warn(warning)
     return RoutingRulesParts(destination_rule=rule, virtual_service=service, routes=routes)
 
 

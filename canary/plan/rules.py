@@ -100,6 +100,16 @@ def request_shapes(found: list[Rule]) -> list[dict[str, Any]]:
     return [*shapes, {}]
 
 
+def unreachable_canary(canary: Canary | None, routed: list[str]) -> str | None:
+    """A warning when the canary gets no request at all, neither routed nor mirrored; else None."""
+    if canary is None or canary.version in routed or canary.mirror > 0:
+        return None
+    return (
+        f"canary {canary.version} receives no traffic: it has no cookie, no headers, weight 0 and no mirror; "
+        "give it canary.headers (or a cookie) to keep it reachable for testers"
+    )
+
+
 def set_cookie(sticky: Sticky, version: str, secure: bool) -> str:
     """The Set-Cookie value pinning a client to `version`."""
     value = f"{sticky.cookie}={version}; Max-Age={sticky.max_age}; Path=/; HttpOnly; SameSite=Lax"
