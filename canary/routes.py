@@ -135,17 +135,6 @@ def short_json(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def request_shapes(cookie: str | None, headers: Mapping[str, str] | None) -> list[dict[str, Any]]:
-    """The kinds of request a release tells apart: carrying the cookie, the headers, or neither."""
-    shapes: list[dict[str, Any]] = []
-    if cookie:
-        shapes.append({"cookie": cookie})
-    if headers:
-        shapes.append({"headers": dict(headers)})
-    shapes.append({})
-    return shapes
-
-
 def request_headers(when: Mapping[str, Any]) -> dict[str, str]:
     """The request headers (names lower-case) of a request of the shape `when`."""
     headers = {name.lower(): value for name, value in when.get("headers", {}).items()}
