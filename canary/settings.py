@@ -251,13 +251,6 @@ class VersionSettings(_Settings):
         return self.autoscaling.min if self.autoscaling is not None else self.replicas
 
 
-def _cookie_name(value: str) -> str:
-    reason = names.cookie_name(value)
-    if reason is not None:
-        _fail(reason)
-    return value
-
-
 def _share(value: Any) -> Any:
     # A percent with decimals: YAML's true and "5" are not numbers.
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
@@ -268,7 +261,7 @@ def _share(value: Any) -> Any:
 class StickySettings(_Settings):
     """A cookie that keeps each client of the weighted route on the version that first answered it."""
 
-    cookie: Annotated[StrictStr, AfterValidator(_cookie_name)] = Field(
+    cookie: Annotated[StrictStr, _checked(names.cookie_name)] = Field(
         description="The cookie's name (an RFC 6265 token, not `canary.cookie`'s name); its value names the version."
     )
     max_age: Annotated[StrictInt, _between(1, 31_536_000)] = Field(

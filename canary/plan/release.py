@@ -110,11 +110,23 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         f"{name}-service",
         AppServiceArgs(namespace=ns, app=args.app, selector=any_version.app_labels, port=args.port),
     ).parts
-    if args.routing_api == "gateway-api":
-        # The Gateway API's own Gateway and HTTPRoute replace Istio's Gateway, DestinationRule
-        # and VirtualService; `<app>-service` stays, the stable name in-cluster callers use.
-        routes = _gateway_api_routing(backend, name, args, ns, versions)
-        return CanaryReleaseParts(namespace=created, urls=urls(args.hosts, tls=args.tls is not None), routes=routes)
+    # `<app>-service` stays whichever API routes: the stable name in-cluster callers use.
+    route = _gateway_api_routing if args.routing_api == "gateway-api" else _istio_routing
+    return CanaryReleaseParts(
+        namespace=created,
+        urls=urls(args.hosts, tls=args.tls is not None),
+        routes=route(backend, name, args, ns, service.service.name, versions),
+    )
+
+
+def _istio_routing(
+    backend: Backend,
+    name: str,
+    args: CanaryReleaseArgs,
+    ns: Any,
+    service_host: Any,
+    versions: Mapping[str, AppVersionParts],
+) -> list[dict[str, Any]]:
     gateway = backend.child(
         ISTIO_GATEWAY,
         f"{name}-gateway",
@@ -134,7 +146,7 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
             namespace=ns,
             app=args.app,
             hosts=args.hosts,
-            service_host=service.service.name,
+            service_host=service_host,
             gateway=gateway.gateway.name,
             subsets={version: parts.version_labels for version, parts in versions.items()},
             stable=args.stable_version,
@@ -147,16 +159,19 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
             https=args.tls is not None,
         ),
     ).parts
-    return CanaryReleaseParts(
-        namespace=created,
-        urls=urls(args.hosts, tls=args.tls is not None),
-        routes=routing.routes,
-    )
+    return routing.routes
 
 
 def _gateway_api_routing(
-    backend: Backend, name: str, args: CanaryReleaseArgs, ns: Any, versions: Mapping[str, AppVersionParts]
+    backend: Backend,
+    name: str,
+    args: CanaryReleaseArgs,
+    ns: Any,
+    service_host: Any,
+    versions: Mapping[str, AppVersionParts],
 ) -> list[dict[str, Any]]:
+    # The Gateway API's own Gateway and HTTPRoute replace Istio's Gateway, DestinationRule and
+    # VirtualService; its backends are per-version Services, not subsets of `service_host`.
     routing = backend.child(
         GATEWAY_API_ROUTING,
         f"{name}-routing",
