@@ -62,8 +62,8 @@ def _holds_secret(value: Any) -> bool:
     return False
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML that refuses a key given twice in one mapping: the CLI would keep only one of them."""
+class _RefuseDuplicateKeys(yaml.constructor.SafeConstructor):
+    """Refuse a key given twice in one mapping: the CLI would keep only one of them."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -78,6 +78,30 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return mapping
 
 
+class _UniqueKeyLoader(_RefuseDuplicateKeys, yaml.SafeLoader):
+    """PyYAML's own parser, which words errors best: it names the character it cannot read."""
+
+
+# libyaml's parser, which PyYAML's wheels carry, reads a stack file about 8 times faster; PyYAML
+# built without it has no CSafeLoader.
+_FastUniqueKeyLoader: type[yaml.SafeLoader | yaml.CSafeLoader] = _UniqueKeyLoader
+if hasattr(yaml, "CSafeLoader"):
+
+    class _CUniqueKeyLoader(_RefuseDuplicateKeys, yaml.CSafeLoader):
+        """The same checks on libyaml's parser."""
+
+    _FastUniqueKeyLoader = _CUniqueKeyLoader
+
+
+def _load(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_FastUniqueKeyLoader)
+    except yaml.YAMLError:
+        # Parsed again for the error's wording: libyaml says "found character that cannot start
+        # any token" where PyYAML's own parser says which character (a tab, most often).
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -86,7 +110,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise StackFileError(f"{path}: cannot read it ({err.strerror})") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = _load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -10,6 +10,7 @@ import sys
 import pytest
 import yaml
 
+from canary import render, stack_file
 from canary.render import HEADER_MARK, main
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
@@ -86,6 +87,22 @@ def test_rendered_numbers_are_integers(tmp_path, stack):
     deployment = next(m for m in manifests if m["kind"] == "Deployment")
     assert type(deployment["spec"]["replicas"]) is int
     assert type(deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]) is int
+
+
+def written_text(out):
+    return {path.name: path.read_bytes() for path in sorted(out.glob("*.yaml"))}
+
+
+@pytest.mark.parametrize("stack", SHIPPED_STACKS)
+def test_libyaml_writes_the_text_pyyamls_own_emitter_writes(tmp_path, monkeypatch, stack):
+    # render writes with libyaml when PyYAML has it, as its wheels do; the text must be byte for
+    # byte what PyYAML's pure-Python emitter writes, so that no rendered file changes with it.
+    assert render._SafeDumper is yaml.CSafeDumper
+    args = ["--stack", stack, "--project-dir", str(PROJECT_DIR)]
+    assert main([*args, "--out", str(tmp_path / "libyaml")]) == 0
+    monkeypatch.setattr(render, "_SafeDumper", yaml.SafeDumper)
+    assert main([*args, "--out", str(tmp_path / "python")]) == 0
+    assert written_text(tmp_path / "libyaml") == written_text(tmp_path / "python")
 
 
 def test_rendering_does_not_import_the_pulumi_sdk(tmp_path):
@@ -290,6 +307,8 @@ def test_stale_file_cleanup_passes_over_foreign_bytes_and_folders(tmp_path):
         (b"config:\n  istio-canary:app: \xff\n", "not UTF-8"),
         (b"config:\n  istio-canary:app: [unclosed\n", "Pulumi.s.yaml: not valid YAML at line"),
         (b"config:\n  istio-canary:app: a\n  istio-canary:app: b\n", "'istio-canary:app' appears twice"),
+        # libyaml's own message leaves the character out: the file is parsed again to name it.
+        (b"config:\n\tistio-canary:app: web\n", "at line 2: found character '\\t' that cannot start any token"),
     ],
 )
 def test_a_malformed_stack_file_is_one_line_naming_the_file(tmp_path, capsys, content, expected):
@@ -298,3 +317,11 @@ def test_a_malformed_stack_file_is_one_line_naming_the_file(tmp_path, capsys, co
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["Pulumi.yaml", *(f"Pulumi.{stack}.yaml" for stack in SHIPPED_STACKS)])
+def test_project_and_stack_files_read_as_pyyamls_own_parser_reads_them(name):
+    # Stack files are read with libyaml when PyYAML has it; the result must be PyYAML's own.
+    assert yaml.CSafeLoader in stack_file._FastUniqueKeyLoader.__mro__
+    path = PROJECT_DIR / name
+    assert stack_file._read_yaml(path) == yaml.load(path.read_text(), Loader=yaml.SafeLoader)
