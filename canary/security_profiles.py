@@ -15,14 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 SCRATCH_VOLUME = "tmp"
 
 
+# The names of the profiles below, for the type checker (a test keeps them equal to PROFILES).
+ProfileName = Literal["hardened", "root"]
+
+
 @dataclass(frozen=True)
 class SecurityProfile:
-    name: str
+    name: ProfileName
     runs_as_user: bool
     read_only_root_filesystem: bool
     added_capabilities: tuple[str, ...] = ()
@@ -48,7 +52,7 @@ ROOT = SecurityProfile(
     },
 )
 
-PROFILES: dict[str, SecurityProfile] = {profile.name: profile for profile in (HARDENED, ROOT)}
+PROFILES: dict[ProfileName, SecurityProfile] = {profile.name: profile for profile in (HARDENED, ROOT)}
 
 
 def container_security_context(profile: SecurityProfile, run_as_user: int) -> dict[str, Any]:

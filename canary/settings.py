@@ -19,16 +19,16 @@ import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from canary import names
-from canary.plan.app_version import Autoscaling, Probe, Resources, Workload
+from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
-from canary.plan.istio import NETWORKING_API_VERSIONS
-from canary.plan.release import CanaryReleaseArgs
+from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
+from canary.plan.release import CanaryReleaseArgs, RoutingApi
 from canary.plan.routing import DEFAULT_VERSION_HEADER
 from canary.plan.rules import Canary, Sticky
 from canary.quantities import parse_quantity
 from canary.rollout.health import Limits
 from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem
-from canary.security_profiles import PROFILES
+from canary.security_profiles import PROFILES, ProfileName
 
 PROJECT = "istio-canary"
 ISTIO_API_VERSIONS = NETWORKING_API_VERSIONS
@@ -123,7 +123,7 @@ Quantity = Annotated[StrictStr, AfterValidator(_quantity)]
 class ProbeSettings(_Settings):
     """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
 
-    type: Literal["http", "tcp"] = Field(
+    type: ProbeType = Field(
         default=_default(Probe, "type"), description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
     )
     path: Annotated[StrictStr, AfterValidator(_probe_path)] = Field(
@@ -197,7 +197,7 @@ class VersionSettings(_Settings):
         default=_default(Workload, "replicas"),
         description="Pod count; `0` keeps the version deployed without pods. Not together with `autoscaling`.",
     )
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+    image_pull_policy: PullPolicy = Field(
         default=_default(Workload, "image_pull_policy"),
         alias="imagePullPolicy",
         description="When the kubelet pulls the image.",
@@ -213,8 +213,7 @@ class VersionSettings(_Settings):
         "whole (`cpu` and `memory`): a missing value is reported by its key, not filled from the default. "
         "A request above its limit is refused.",
     )
-    # The names of PROFILES, spelled out for the type checker (a test keeps them equal).
-    security_profile: Literal["hardened", "root"] = Field(
+    security_profile: ProfileName = Field(
         default=_default(Workload, "security_profile").name,
         alias="securityProfile",
         description="The pods' security context: `hardened`, or `root` for images that must start as root "
@@ -389,7 +388,7 @@ class RoutingSettings(_Settings):
         description="`true` binds the VirtualService to the `mesh` gateway too, so in-mesh callers of the Service "
         "(east-west traffic) follow the same routes.",
     )
-    api: Literal["istio", "gateway-api"] = Field(
+    api: RoutingApi = Field(
         default=_default(CanaryReleaseArgs, "routing_api"),
         description="`istio`: an Istio Gateway, a DestinationRule and a VirtualService; `gateway-api`: a Kubernetes "
         "Gateway API Gateway and HTTPRoute, with one Service per version.",
@@ -531,10 +530,7 @@ class StackSettings(_Settings):
         description="The ingress gateway pods that serve the hosts (`selector`, in `namespace`), and HTTPS on 443 "
         "(`tls`; port 80 then redirects unless `httpsRedirect` is false).",
     )
-    # The choices of NETWORKING_API_VERSIONS, spelled out for the type checker (a test keeps them equal).
-    istio_api_version: Literal[
-        "networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"
-    ] = Field(
+    istio_api_version: IstioApiVersion = Field(
         default=_default(CanaryReleaseArgs, "istio_api_version"),
         alias="istioApiVersion",
         description="API version of the Istio networking objects; an older mesh may need an older one.",

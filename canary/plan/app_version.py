@@ -24,11 +24,15 @@ if TYPE_CHECKING:
     import pulumi
 
 
+ProbeType = Literal["http", "tcp"]
+PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+
 @dataclass(frozen=True)
 class Probe:
     """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
 
-    type: Literal["http", "tcp"] = "http"
+    type: ProbeType = "http"
     path: str = "/"
 
 
@@ -67,7 +71,7 @@ class Workload:
     replicas: int = 1
     """Ignored with `autoscaling`: the Deployment starts at its `min` and the autoscaler owns the count."""
     autoscaling: Autoscaling | None = None
-    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    image_pull_policy: PullPolicy = "IfNotPresent"
     probe: Probe = Probe()
     resources: Resources = Resources()
     security_profile: SecurityProfile = HARDENED

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
-from canary.plan.istio import NETWORKING_API_VERSIONS
+from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 
 if TYPE_CHECKING:
     import pulumi
@@ -31,7 +31,7 @@ class IstioGatewayArgs:
     selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
     """Labels of the ingress gateway pods that serve the hosts."""
     tls: GatewayTls | None = None
-    api_version: str = NETWORKING_API_VERSIONS[0]
+    api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from canary.plan.backend import Backend, ComponentKind, Manifest, metadata
-from canary.plan.istio import NETWORKING_API_VERSIONS, SECURITY_API_VERSION
+from canary.plan.istio import NETWORKING_API_VERSIONS, SECURITY_API_VERSION, IstioApiVersion
 
 if TYPE_CHECKING:
     import pulumi
@@ -24,7 +24,7 @@ class NamespaceSecurityArgs:
     """A NetworkPolicy admitting only the ingress gateway pods and the namespace's own pods."""
     gateway_namespace: str = "istio-system"
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
-    istio_api_version: str = NETWORKING_API_VERSIONS[0]
+    istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     """The networking API version of the mesh; the matching security version is used."""
 
 
@@ -35,7 +35,7 @@ class NamespaceSecurityParts:
         return {}
 
 
-def peer_authentication(namespace: pulumi.Input[str], istio_api_version: str) -> Manifest:
+def peer_authentication(namespace: pulumi.Input[str], istio_api_version: IstioApiVersion) -> Manifest:
     return {
         "apiVersion": SECURITY_API_VERSION[istio_api_version],
         "kind": "PeerAuthentication",

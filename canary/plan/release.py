@@ -10,11 +10,13 @@ from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
 from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs
-from canary.plan.istio import NETWORKING_API_VERSIONS
+from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
 from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
 from canary.plan.rules import Canary
 from canary.plan.service import APP_SERVICE, AppServiceArgs
+
+RoutingApi = Literal["istio", "gateway-api"]
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,13 @@ class CanaryReleaseArgs:
     gateway_namespace: str = "istio-system"
     """Where the ingress gateway pods run (the NetworkPolicy admits them from there)."""
     tls: GatewayTls | None = None
-    istio_api_version: str = NETWORKING_API_VERSIONS[0]
+    istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     version_header: str | None = DEFAULT_VERSION_HEADER
     mesh: bool = False
     load_balancer_dns: str | None = None
     mtls: bool = False
     network_policy: bool = False
-    routing_api: Literal["istio", "gateway-api"] = "istio"
+    routing_api: RoutingApi = "istio"
     """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
     gateway_class: str = "istio"
     """The GatewayClass of the `gateway-api` Gateway."""

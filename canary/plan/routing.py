@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from canary import mesh
 from canary.cookie import cookie_regex
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
-from canary.plan.istio import NETWORKING_API_VERSIONS
+from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie, unreachable_canary
 from canary.routes import routes_through
 
@@ -49,7 +49,7 @@ class RoutingRulesArgs:
     """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules."""
     route_targets: Mapping[str, Any] = field(default_factory=dict)
     """Per version, what must be ready before traffic goes there (its Deployment)."""
-    api_version: str = NETWORKING_API_VERSIONS[0]
+    api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     https: bool = False
     """The hosts are served over HTTPS: sticky cookies are marked Secure."""
 
