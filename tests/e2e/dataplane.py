@@ -58,7 +58,7 @@ SpecSource = Callable[[], Mapping[str, Any] | None]
 """Returns the VirtualService's spec as it stands, or None when there is no such object."""
 
 
-def live_virtual_service(namespace: str, name: str) -> SpecSource:
+def live_spec_source(namespace: str, name: str) -> SpecSource:
     """A source that reads the object from the local API server with kubectl (KUBECONFIG)."""
 
     def read() -> Mapping[str, Any] | None:
@@ -282,7 +282,7 @@ class DataPlane:
         """`source` defaults to `<app>-virtualservice` in `namespace` on the local API server."""
         self.namespace = namespace
         self.app = app
-        self.source = source or live_virtual_service(namespace, f"{app}-virtualservice")
+        self.source = source or live_spec_source(namespace, f"{app}-virtualservice")
         self.refresh_seconds = refresh_seconds
         self.router = Router()
         self.metrics = IstioMetrics(namespace, app)

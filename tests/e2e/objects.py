@@ -26,6 +26,14 @@ def live(manifest: dict[str, Any]) -> dict[str, Any] | None:
     return live_object(resource_ref(manifest), metadata["name"], metadata.get("namespace"))
 
 
+def assert_live_as_rendered(manifests: list[dict[str, Any]]) -> None:
+    """Every rendered object is in the cluster, with every field it declares as rendered."""
+    for manifest in manifests:
+        held = live(manifest)
+        assert held is not None, f"{manifest['kind']} {manifest['metadata']['name']} is not in the cluster"
+        assert missing_or_different(held, manifest) == [], manifest["kind"]
+
+
 def missing_or_different(live_value: Any, expected: Any, path: str = "") -> list[str]:
     """Every field of `expected` that `live_value` lacks or holds with another value.
 

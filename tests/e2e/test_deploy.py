@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import SHIPPED_STACKS
-from tests.e2e.objects import live, missing_or_different, rendered_manifests
+from tests.e2e.objects import assert_live_as_rendered, live, rendered_manifests
 from tests.e2e.stack import kubectl_json, live_object
 
 TUTORIAL_KINDS = sorted(
@@ -23,10 +23,7 @@ def test_dev_creates_the_tutorial_objects_exactly_as_rendered(new_workspace, tmp
     workspace.render(tmp_path / "manifests", tmp_path / "outputs.json").check()
     manifests = rendered_manifests(tmp_path / "manifests")
     assert sorted(m["kind"] for m in manifests) == TUTORIAL_KINDS
-    for manifest in manifests:
-        held = live(manifest)
-        assert held is not None, f"{manifest['kind']} {manifest['metadata']['name']} is not in the cluster"
-        assert missing_or_different(held, manifest) == [], manifest["kind"]
+    assert_live_as_rendered(manifests)
 
     for deployment in (m for m in manifests if m["kind"] == "Deployment"):
         status = live(deployment)["status"]

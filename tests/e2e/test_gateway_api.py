@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from canary.routes import routes_through_http_route
-from tests.e2e.objects import live, missing_or_different, rendered_manifests
+from tests.e2e.objects import assert_live_as_rendered, rendered_manifests
 from tests.e2e.stack import kubectl_json
 
 # Two replicas per version: each gets a PodDisruptionBudget.
@@ -33,10 +33,7 @@ def test_the_gateway_api_release_is_created_as_rendered_and_routes_as_its_routes
     workspace.render(tmp_path / "manifests", tmp_path / "outputs.json").check()
     manifests = rendered_manifests(tmp_path / "manifests")
     assert sorted(m["kind"] for m in manifests) == GATEWAY_API_KINDS
-    for manifest in manifests:
-        held = live(manifest)
-        assert held is not None, f"{manifest['kind']} {manifest['metadata']['name']} is not in the cluster"
-        assert missing_or_different(held, manifest) == [], manifest["kind"]
+    assert_live_as_rendered(manifests)
     outputs = workspace.outputs()
     assert outputs == json.loads((tmp_path / "outputs.json").read_text())
 
