@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from canary import names
 from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
+from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.release import CanaryReleaseArgs, RoutingApi
 from canary.plan.routing import DEFAULT_VERSION_HEADER
@@ -597,15 +598,8 @@ class StackSettings(_Settings):
                 )
         if self.routing.api == "gateway-api":
             for index, version in enumerate(known):
-                # Each version gets a Service `<app>-<version>`: a DNS label beside `<app>-service`.
-                name = f"{self.app}-{version}"
-                if len(name) > 63 or version == "service":
-                    raise _KeyError(
-                        f"versions[{index}].name",
-                        version,
-                        f"with routing.api gateway-api its Service {name!r} must be a name of at most 63 "
-                        "characters other than the app's Service",
-                    )
+                if (problem := version_service_problem(self.app, version)) is not None:
+                    raise _KeyError(f"versions[{index}].name", version, f"with routing.api gateway-api {problem}")
         return self
 
     @property

@@ -9,7 +9,7 @@ sees (`routes`) and what the HTTPRoute waits for are read off the generated HTTP
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,9 @@ class GatewayApiRoutingArgs:
     route_targets: Mapping[str, Any] = field(default_factory=dict)
     """Per version, what must be ready before traffic goes there (its Deployment)."""
 
+    def __post_init__(self) -> None:
+        refuse_unfit_version_services(self.app, self.selectors)
+
 
 @dataclass(frozen=True)
 class GatewayApiRoutingParts:
@@ -79,6 +82,22 @@ class GatewayApiRoutingParts:
 
 def version_service_name(app: str, version: str) -> str:
     return f"{app}-{version}"
+
+
+def version_service_problem(app: str, version: str) -> str | None:
+    """Why `version` cannot have a Service of its own beside the app's, or None."""
+    name = version_service_name(app, version)
+    if len(name) > _MAX_SERVICE_NAME or name == service_name(app):
+        limit = f"at most {_MAX_SERVICE_NAME} characters"
+        return f"its Service {name!r} must be a name of {limit} other than the app's Service"
+    return None
+
+
+def refuse_unfit_version_services(app: str, versions: Iterable[str]) -> None:
+    """Raise on the first version whose Service could not exist: from the Args, before any object is declared."""
+    for version in versions:
+        if (problem := version_service_problem(app, version)) is not None:
+            raise ValueError(f"version {version!r}: {problem}; rename the version")
 
 
 def _redirects(tls: GatewayTls | None) -> bool:
@@ -109,11 +128,6 @@ def gateway(args: GatewayApiRoutingArgs) -> Manifest:
 
 def version_service(args: GatewayApiRoutingArgs, version: str) -> Manifest:
     name = version_service_name(args.app, version)
-    if len(name) > _MAX_SERVICE_NAME or name == service_name(args.app):
-        raise ValueError(
-            f"version {version!r}: the Service {name!r} must be a distinct name of at most {_MAX_SERVICE_NAME} "
-            "characters; use a shorter version name"
-        )
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts, Workload
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
-from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs
+from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, refuse_unfit_version_services
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
 from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
@@ -46,6 +46,12 @@ class CanaryReleaseArgs:
     """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
     gateway_class: str = "istio"
     """The GatewayClass of the `gateway-api` Gateway."""
+
+    def __post_init__(self) -> None:
+        # Here, not only in GatewayApiRoutingArgs: by the time those are built, the namespace and
+        # the Deployments are declared.
+        if self.routing_api == "gateway-api":
+            refuse_unfit_version_services(self.app, (workload.version for workload in self.versions))
 
     @property
     def stable_version(self) -> str:
