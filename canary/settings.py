@@ -26,9 +26,17 @@ from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.release import CanaryReleaseArgs, RoutingApi
 from canary.plan.routing import DEFAULT_VERSION_HEADER
 from canary.plan.rules import Canary, Sticky
+from canary.policy import (
+    Limits,
+    Policy,
+    alpha_problem,
+    format_duration,
+    parse_duration,
+    percent_problem,
+    steps_problem,
+    url_problem,
+)
 from canary.quantities import parse_quantity
-from canary.rollout.health import Limits
-from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem
 from canary.security_profiles import PROFILES, ProfileName
 
 PROJECT = "istio-canary"
@@ -451,6 +459,24 @@ def _number(value: Any) -> Any:
     return value
 
 
+def _percent(value: float) -> float:
+    if (reason := percent_problem(value)) is not None:
+        _fail(reason)
+    return value
+
+
+def _alpha(value: float) -> float:
+    if (reason := alpha_problem(value)) is not None:
+        _fail(reason)
+    return value
+
+
+def _tolerance(value: float) -> float:
+    if not 0 <= value < 50:
+        _fail("must be percentage points from 0 to below 50")
+    return value
+
+
 PositiveNumber = Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_positive)]
 
 
@@ -462,11 +488,32 @@ class RolloutSettings(_Settings):
         description="The canary weights to walk through, in percent, rising (`--steps`).",
     )
     step_duration: Annotated[StrictStr, AfterValidator(_duration)] = Field(
-        default="2m",
+        default=format_duration(_default(Policy, "step_seconds")),
         alias="stepDuration",
         description="How long each step is watched before it is judged: `90s`, `2m`, `1h` (`--step-duration`).",
     )
-    max_error_rate: PositiveNumber = Field(
+    analysis_interval: Annotated[StrictStr, AfterValidator(_duration)] = Field(
+        default=format_duration(_default(Policy, "analysis_seconds")),
+        alias="analysisInterval",
+        description="How often the health analysis asks Prometheus during a step (`--analysis-interval`).",
+    )
+    min_requests: Annotated[StrictInt, _between(1, 10_000_000)] = Field(
+        default=_default(Policy, "min_requests"),
+        alias="minRequests",
+        description="Canary requests a step must see before it is promoted; a step with fewer is extended once, "
+        "then the rollout stops for want of evidence (`--min-requests`).",
+    )
+    alpha: Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_alpha)] = Field(
+        default=_default(Limits, "alpha"),
+        description="The chance, over the whole rollout, of rolling back a canary as good as stable (`--alpha`).",
+    )
+    split_tolerance: Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_tolerance)] = Field(
+        default=_default(Limits, "split_tolerance"),
+        alias="splitTolerance",
+        description="Percentage points by which a route's observed split may differ from its weights before the "
+        "split gate fails (`--split-tolerance`).",
+    )
+    max_error_rate: Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_percent)] = Field(
         default=_default(Limits, "max_error_rate"),
         alias="maxErrorRate",
         description="Percent of the canary's requests that may fail with a 5xx (`--max-error-rate`).",

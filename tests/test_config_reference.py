@@ -127,6 +127,10 @@ EVERY_KEY: dict[str, Any] = {
     "rollout": {
         "steps": [10, 20],
         "stepDuration": "30s",
+        "analysisInterval": "5s",
+        "minRequests": 80,
+        "alpha": 0.05,
+        "splitTolerance": 3,
         "maxErrorRate": 2.5,
         "maxP99Ms": 250,
         "maxP99Ratio": 3,

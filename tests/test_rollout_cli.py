@@ -67,7 +67,14 @@ def test_a_release_part_way_plans_the_steps_left(tmp_path, capsys):
         (["--prometheus", "localhost:9090"], "argument --prometheus: must be an http:// or https:// URL"),
         (["--max-error-rate", "0"], "argument --max-error-rate: must be more than zero, got 0"),
         (["--max-p99-ms", "fast"], "argument --max-p99-ms: invalid float value: 'fast'"),
-        (["--confidence", "1.5"], "argument --confidence: must be between 0 and 1, got 1.5"),
+        (
+            ["--max-error-rate", "150"],
+            "argument --max-error-rate: must be a percentage above 0 and at most 100, got 150",
+        ),
+        (["--alpha", "0.7"], "argument --alpha: must be a probability above 0 and below 0.5, got 0.7"),
+        (["--split-tolerance", "-1"], "argument --split-tolerance: must be points from 0 to below 50, got -1"),
+        (["--analysis-interval", "often"], "argument --analysis-interval: must be a duration such as 90s, 2m or 1h"),
+        (["--min-requests", "0"], "argument --min-requests: must be at least 1, got 0"),
         (["--wieght", "5"], "unrecognized arguments: --wieght 5"),
     ],
 )

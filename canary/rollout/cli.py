@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from canary.policy import Limits, Policy, alpha_problem, parse_duration, percent_problem, steps_problem, url_problem
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import Target, health_gate, split_gate, webhook_gate
-from canary.rollout.health import Limits
 from canary.rollout.lock import LockedError, StackLock
-from canary.rollout.policy import Policy, parse_duration, steps_problem, url_problem
 from canary.settings import ConfigError, StackSettings, parse_settings
 from canary.stack_file import StackFileError, stack_config
 
@@ -57,8 +56,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
     p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
-    p.add_argument("--requests", type=int, default=200, help="requests per route the split gate sends (default 200)")
-    p.add_argument("--confidence", type=float, default=0.99, help="of the split and error-rate tests (default 0.99)")
+    p.add_argument("--requests", type=int, help="requests per route the split gate sends (default 200)")
+    p.add_argument("--analysis-interval", metavar="DURATION", help="how often Prometheus is asked during a step")
+    p.add_argument("--min-requests", type=int, metavar="N", help="canary requests a step needs to be promoted")
+    p.add_argument("--alpha", type=float, help="chance of rolling back a canary as good as stable (default 0.01)")
+    p.add_argument("--split-tolerance", type=float, metavar="POINTS", help="how far a split may be off (default 2)")
     p.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
     return p
 
@@ -76,10 +78,13 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
             raise UsageError(f"argument --steps: {reason}, got {steps_text!r}")
     else:
         steps = list(config.steps)
-    duration_text = args.step_duration if args.step_duration is not None else config.step_duration
-    seconds = parse_duration(duration_text)
-    if seconds is None:
-        raise UsageError(f"argument --step-duration: must be a duration such as 90s, 2m or 1h, got {duration_text!r}")
+    durations = {}
+    for flag, configured in (("step_duration", config.step_duration), ("analysis_interval", config.analysis_interval)):
+        text = getattr(args, flag) if getattr(args, flag) is not None else configured
+        if (seconds := parse_duration(text)) is None:
+            name = flag.replace("_", "-")
+            raise UsageError(f"argument --{name}: must be a duration such as 90s, 2m or 1h, got {text!r}")
+        durations[flag] = seconds
     for flag in ("prometheus", "webhook", "url"):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
@@ -88,26 +93,35 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         value = getattr(args, flag)
         if value is not None and not value > 0:
             raise UsageError(f"argument --{flag.replace('_', '-')}: must be more than zero, got {value:g}")
-    if not 0 < args.confidence < 1:
-        raise UsageError(f"argument --confidence: must be between 0 and 1, got {args.confidence:g}")
-    if args.requests < 1:
-        raise UsageError(f"argument --requests: must be at least 1, got {args.requests}")
+    if args.max_error_rate is not None and (reason := percent_problem(args.max_error_rate)) is not None:
+        raise UsageError(f"argument --max-error-rate: {reason}, got {args.max_error_rate:g}")
+    if args.alpha is not None and (reason := alpha_problem(args.alpha)) is not None:
+        raise UsageError(f"argument --alpha: {reason}, got {args.alpha:g}")
+    if args.split_tolerance is not None and not 0 <= args.split_tolerance < 50:
+        raise UsageError(f"argument --split-tolerance: must be points from 0 to below 50, got {args.split_tolerance:g}")
+    for flag in ("requests", "min_requests"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"argument --{flag.replace('_', '-')}: must be at least 1, got {value}")
 
     def chosen(flag: Any, configured: Any) -> Any:
         return flag if flag is not None else configured
 
     return Policy(
         steps=tuple(steps),
-        step_seconds=seconds,
+        step_seconds=durations["step_duration"],
+        analysis_seconds=durations["analysis_interval"],
+        min_requests=chosen(args.min_requests, config.min_requests),
         limits=Limits(
             max_error_rate=chosen(args.max_error_rate, config.max_error_rate),
             max_p99_ms=chosen(args.max_p99_ms, config.max_p99_ms),
             max_p99_ratio=chosen(args.max_p99_ratio, config.max_p99_ratio),
-            confidence=args.confidence,
+            alpha=chosen(args.alpha, config.alpha),
+            split_tolerance=chosen(args.split_tolerance, config.split_tolerance),
         ),
         prometheus=chosen(args.prometheus, config.prometheus) or None,
         webhook=chosen(args.webhook, config.webhook) or None,
-        verify_requests=args.requests,
+        verify_requests=chosen(args.requests, Policy.verify_requests),
     )
 
 
@@ -123,13 +137,15 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         "steps": list(policy.remaining(settings.weight)) if canary else [],
         "step_seconds": policy.step_seconds,
         "gates": {
-            "split": {"requests_per_route": policy.verify_requests, "confidence": limits.confidence},
+            "split": {"requests_per_route": policy.verify_requests, "tolerance_points": limits.split_tolerance},
             "health": {
                 "prometheus": policy.prometheus,
                 "max_error_rate": limits.max_error_rate,
                 "max_p99_ms": limits.max_p99_ms,
                 "max_p99_ratio": limits.max_p99_ratio,
-                "confidence": limits.confidence,
+                "alpha": limits.alpha,
+                "analysis_seconds": policy.analysis_seconds,
+                "min_requests": policy.min_requests,
             }
             if policy.prometheus
             else None,
@@ -150,7 +166,8 @@ def print_plan(document: dict[str, Any]) -> None:
     gates = document["gates"]
     split = gates["split"]
     lines.append(
-        f"gate split: verify, {split['requests_per_route']} requests per route, confidence {split['confidence']}"
+        f"gate split: verify, {split['requests_per_route']} requests per route, "
+        f"within {split['tolerance_points']:g} points"
     )
     health = gates["health"]
     if health:

@@ -65,7 +65,7 @@ def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy) -> Ga
     routes = expectation.routes
     tallies = [Tally() for _ in routes]
     error_limit = 1.0 if policy.prometheus else policy.limits.max_error_rate / 100
-    criteria = Criteria(confidence=policy.limits.confidence, max_error_rate=error_limit)
+    criteria = Criteria(confidence=1 - policy.limits.alpha, max_error_rate=error_limit)
     try:
         endpoint = client.Target.from_url(url, host=target.host, insecure=target.insecure)
     except ValueError as err:

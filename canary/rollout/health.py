@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from canary.policy import Limits
+
 
 @dataclass(frozen=True)
 class VersionFigures:
@@ -25,19 +27,6 @@ class VersionFigures:
     def error_rate(self) -> float:
         """Percent of requests answered with a 5xx."""
         return 100 * self.errors / self.requests if self.requests > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_error_rate: float = 1.0
-    """Percent of the canary's requests that may fail."""
-    max_p99_ms: float = 500.0
-    max_p99_ratio: float = 2.0
-    """How many times stable's p99 the canary's may be."""
-    confidence: float = 0.99
-    """Of the comparison with stable's error rate, as `verify` uses it."""
-    min_p99_gap_ms: float = 5.0
-    """Latency gaps smaller than this are histogram resolution, not a slower canary."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,7 @@ def judge_health(canary: VersionFigures, stable: VersionFigures | None, limits: 
         }
         p_value = one_sided_p_value(canary.errors, canary.requests, stable.errors, stable.requests)
         figures["error_rate_p_value"] = p_value
-        alpha = 1 - limits.confidence
+        alpha = limits.alpha
         if p_value < alpha:
             problems.append(
                 f"canary error rate {canary.error_rate:.2f}% is significantly above stable's "
