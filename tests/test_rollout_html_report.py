@@ -7,6 +7,8 @@ own layout constants.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -99,8 +101,33 @@ def _series(svg: ET.Element, role: str) -> ET.Element:
     return group
 
 
-def test_a_chart_for_the_weight_the_error_rate_and_the_p99() -> None:
-    assert sorted(_svgs(render_html(_report()))) == ["chart-error-rate", "chart-p99", "chart-weight"]
+def test_a_chart_for_the_weight_the_error_rate_the_p99_and_the_evidence() -> None:
+    assert list(_svgs(render_html(_report()))) == ["chart-weight", "chart-error-rate", "chart-p99", "chart-evidence"]
+
+
+def test_polls_without_tests_have_no_evidence_chart() -> None:
+    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0))]
+    assert "chart-evidence" not in _svgs(render_html(_report(polls=polls)))
+
+
+def test_the_evidence_is_each_e_value_over_its_threshold_on_a_log_axis() -> None:
+    svg = _svgs(render_html(_report()))["chart-evidence"]
+    values, pixels = _axis(svg, "y-axis")
+    # Decades, evenly spaced: 0.001 (below the first e-value over its threshold, 0.5 / 200) to 10.
+    assert values == [0.001, 0.01, 0.1, 1.0, 10.0]
+    spacing = {round(b - a, 6) for a, b in itertools.pairwise(pixels)}
+    assert len(spacing) == 1
+
+    def at(value: float) -> float:
+        return pixels[0] + (math.log10(value) + 3) * (pixels[1] - pixels[0])
+
+    circles = list(_series(svg, "test").iter(f"{SVG}circle"))
+    drawn = [float(c.attrib["cy"]) for c in circles]
+    assert drawn == pytest.approx([at(0.5 / 200), at(3 / 200), at(40 / 200), at(250 / 200)], abs=0.01)
+    (rule,) = _find(svg, "rule")
+    line = rule.find(f"{SVG}line")
+    assert line is not None and float(line.attrib["y1"]) == pytest.approx(at(1.0), abs=0.01)
+    assert "error rate against stable" in "".join(_find(svg, "legend-item")[0].itertext())
 
 
 def test_each_version_has_a_point_per_poll_with_data() -> None:
@@ -244,8 +271,8 @@ def test_every_poll_is_a_table_row_with_its_counts_and_tests() -> None:
     assert [kind for kind, _ in rows] == ["poll", "poll", "poll", "rollback"]
     cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>.*?</td>", rows[3][1])]
     # time, weight, canary requests/errors, stable requests/errors, unattributed, e, p, rollback
-    assert cells == ["0:42", "10 %", "80", "6", "720", "2", "0", "250 / 200", "0.004 / 0.005", "yes"]
-    assert rows[3][1].count('class="crossed"') == 2 and 'class="crossed"' not in rows[2][1]
+    assert cells == ["0:42", "10 %", "80", "6", "720", "2", "0", "250 / 200p 0.004 / 0.005", "yes"]
+    assert "crossed" in rows[3][1] and "crossed" not in rows[2][1]
 
 
 def test_no_polls_draws_the_weight_and_says_why_the_rest_is_missing() -> None:
@@ -284,3 +311,10 @@ def test_null_and_malformed_figures_are_gaps() -> None:
 def test_a_resumed_rollout_says_its_analysis_started_anew() -> None:
     page = render_html(_report(analysis={"resumed": True, "note": "resumed at 25%"}))
     assert "analysis started anew" in page and "resumed at 25%" in page
+
+
+def test_a_long_table_of_polls_is_folded_a_short_one_open() -> None:
+    many = [_poll(10.0 * k, 10, (20 * k, 0, 0.0, 5.0), (180 * k, 0, 0.0, 5.0)) for k in range(1, 32)]
+    for polls, is_open in ((many[:30], True), (many, False)):
+        (details,) = [attrs for tag, attrs in _page(render_html(_report(polls=polls))).tags if tag == "details"]
+        assert ("open" in details) is is_open

@@ -1,14 +1,16 @@
 """The rollout's report as one self-contained HTML page (`canary rollout --report FILE.html`).
 
-The page is drawn from the same dict `--json` prints: a header with the outcome and its reason,
-charts of the canary's weight, the error rate and the p99 of both versions over time with the
-verdict marked, then the steps and every poll of the analysis in tables. Inline CSS and inline
-SVG only: no script, font, stylesheet or image from anywhere, so the file can be mailed, attached
-to a ticket or opened years later as it was.
+The page is drawn from the same dict `--json` prints: a header with the outcome and its reason;
+charts over time of the canary's weight, of both versions' error rate and p99, and of each test's
+evidence, the verdict marked on each; then the steps and every poll of the analysis in tables.
+Inline CSS and inline SVG only: no script, font, stylesheet or image from anywhere, so the file
+can be mailed, attached to a ticket or opened years later as it was.
 
 The error-rate and p99 charts each hold both versions as two series on one scale: the analysis
 judges the canary against stable over the same intervals, and two series on one chart show
-exactly that comparison, where a chart per version (with a scale each) would hide it.
+exactly that comparison, where a chart per version (with a scale each) would hide it. The
+evidence chart puts each test's e-value over its threshold on a log scale, so the climb to a
+rollback (or its absence) is seen at once.
 
 Every text that comes from the report is escaped; every number is checked and formatted here, so
 a malformed field shows as "-" instead of breaking the page.
@@ -25,6 +27,8 @@ from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ti
 
 _GOOD = frozenset({"completed", "promoted", "retired"})
 _BAD = frozenset({"rolled back"})
+_POLLS_SHOWN = 30
+"""Up to this many polls the table is open on the page; more, and it is folded."""
 _MIN_SPAN_SECONDS = 10.0
 """The shortest time axis, so that a single poll at 0 s still has an axis to sit on."""
 
@@ -54,7 +58,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{escape(title)}</title>",
-            f"<style>{_CSS}</style>",
+            f"<style>{_CSS}{_TEST_CSS}</style>",
             "</head>",
             f'<body class="{_tone(outcome)}">',
             '<main class="page">',
@@ -147,23 +151,53 @@ def _charts(
         )
         out.append(render_chart(chart, "chart-weight"))
     if not polls:
-        out.append(
-            '<p class="empty">No polls: the health analysis was off (no Prometheus) or the rollout ended '
-            "before its first poll, so there is no error rate or latency to draw.</p>"
-        )
-        if not weight_line:
-            out.append('<p class="empty">No step began: the rollout stopped before its first weight change.</p>')
+        if weight_line:
+            out.append(
+                '<p class="empty">No polls: the health analysis was off (no Prometheus) or the rollout ended '
+                "before its first poll, so there is no error rate or latency to draw.</p>"
+            )
+        else:
+            out.append('<p class="empty">Nothing to chart: no step began and no poll was taken.</p>')
         return out
     for metric, title, y_title, css_id in (
         ("error_rate", "Error rate (5xx) per interval", "error rate (%)", "chart-error-rate"),
         ("p99_ms", "p99 latency per interval", "p99 (ms)", "chart-p99"),
     ):
+        # Stable first, so that the canary, the version on trial, is drawn over it where they meet.
         series = [
-            Series(f"{canary} (canary)", "canary", _metric_points(polls, canary, metric)),
             Series(f"{stable} (stable)", "stable", _metric_points(polls, stable, metric)),
+            Series(f"{canary} (canary)", "canary", _metric_points(polls, canary, metric)),
         ]
         out.append(render_chart(Chart(title, y_title, span, series, bands, marker(False)), css_id))
+    evidence = _evidence_series(polls)
+    if evidence:
+        chart = Chart(
+            "Evidence against the canary, per test (log scale)",
+            "e-value / threshold",
+            span,
+            evidence,
+            bands,
+            marker(False),
+            y_log=True,
+            rule=(1.0, "threshold: roll back"),
+            legend=True,
+        )
+        out.append(render_chart(chart, "chart-evidence"))
     return out
+
+
+def _evidence_series(polls: list[Mapping[str, Any]]) -> list[Series]:
+    """Each test's e-value as a share of its threshold: all tests on one scale, rollback at 1."""
+    points: dict[str, list[tuple[float, float | None]]] = {}
+    for poll in polls:
+        seconds = _float(poll.get("seconds"))
+        if seconds is None:
+            continue
+        for test in _tests(poll):
+            e_value, threshold = _float(test.get("e_value")), _float(test.get("threshold"))
+            share = e_value / threshold if e_value is not None and threshold and threshold > 0 else None
+            points.setdefault(_text(test.get("test")), []).append((seconds, share))
+    return [Series(name, f"test test-{i % len(_TEST_COLOURS)}", line) for i, (name, line) in enumerate(points.items())]
 
 
 def _bands(steps: list[Mapping[str, Any]], report: Mapping[str, Any]) -> list[Band]:
@@ -259,10 +293,10 @@ def _polls_table(polls: list[Mapping[str, Any]], canary: str, stable: str) -> st
         f'<th colspan="2" class="canary">{escape(canary)} (canary)</th>'
         f'<th colspan="2" class="stable">{escape(stable)} (stable)</th>'
         '<th rowspan="2">5xx naming no version</th>'
-        + "".join(f'<th colspan="2">{escape(name)}</th>' for name in names)
+        + "".join(f'<th class="test">{escape(name)}</th>' for name in names)
         + '<th rowspan="2">rollback</th></tr><tr>'
         + "<th>requests</th><th>errors</th>" * 2
-        + "<th>e-value / threshold</th><th>p-value / alpha</th>" * len(names)
+        + '<th class="test">e-value / threshold<br>p-value / alpha</th>' * len(names)
         + "</tr>"
     )
     rows = []
@@ -281,24 +315,28 @@ def _polls_table(polls: list[Mapping[str, Any]], canary: str, stable: str) -> st
         rollback = poll.get("rollback") is True
         row = "".join(f"<td>{c}</td>" for c in cells) + "".join(tests_html)
         rows.append(f'<tr class="{"rollback" if rollback else "poll"}">{row}<td>{"yes" if rollback else ""}</td></tr>')
+    # A long rollout's table is folded (the browser's own <details>, no script): the charts tell
+    # its story, the table is there to look a figure up.
+    state = " open" if len(polls) <= _POLLS_SHOWN else ""
     return (
-        '<section><h2>Polls of the analysis</h2><p class="hint">Counts are cumulative since the analysis began; '
-        "a test calls for a rollback when its e-value reaches its threshold (its always-valid p-value "
-        'falls to its alpha).</p><div class="scroll"><table class="polls">'
-        f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></section>"
+        f'<section><details class="polls"{state}><summary><h2>Polls of the analysis ({len(polls)})</h2></summary>'
+        '<p class="hint">Counts are cumulative since the analysis began; a test calls for a rollback when its '
+        "e-value reaches its threshold (its always-valid p-value falls to its alpha).</p>"
+        '<div class="scroll"><table class="polls">'
+        f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></details></section>"
     )
 
 
 def _test_cells(test: Mapping[str, Any] | None) -> list[str]:
     if test is None:
-        return ["<td>-</td>", "<td>-</td>"]
+        return ['<td class="test">-</td>']
     e_value, threshold = _float(test.get("e_value")), _float(test.get("threshold"))
     p_value, alpha = _float(test.get("p_value")), _float(test.get("alpha"))
     crossed = e_value is not None and threshold is not None and e_value >= threshold
-    css = ' class="crossed"' if crossed else ""
+    css = "test crossed" if crossed else "test"
     return [
-        f"<td{css}>{_sig(e_value, 3)} / {_sig(threshold, 3)}</td>",
-        f"<td{css}>{_sig(p_value, 2)} / {_sig(alpha, 2)}</td>",
+        f'<td class="{css}"><span class="e">{_sig(e_value, 3)} / {_sig(threshold, 3)}</span>'
+        f'<span class="p">p {_sig(p_value, 2)} / {_sig(alpha, 2)}</span></td>'
     ]
 
 
@@ -394,6 +432,8 @@ h1 .canary { color: var(--canary); } h1 .stable { color: var(--stable); }
 .chart .series.stable polyline, .legend-item.stable line { stroke: var(--stable); stroke-dasharray: 7 4; }
 .chart .series.stable circle { fill: var(--stable); }
 .chart .series.weight polyline, .legend-item.weight line { stroke: var(--ink); stroke-width: 2.6; }
+.chart .rule line { stroke: var(--bad); stroke-width: 1.5; stroke-dasharray: 2 3; }
+.chart .rule text { fill: var(--bad); font-weight: 600; }
 .legend-item line { stroke-width: 3; } .legend-item text { fill: var(--ink); }
 .chart .marker line { stroke: var(--tone-marker, var(--neutral)); stroke-width: 2; stroke-dasharray: 5 3; }
 .chart .marker.good { --tone-marker: var(--good); } .chart .marker.bad { --tone-marker: var(--bad); }
@@ -403,6 +443,7 @@ h1 .canary { color: var(--canary); } h1 .stable { color: var(--stable); }
 .chart .marker .marker-note { font-weight: 400; fill: var(--ink); }
 .empty { background: var(--paper); border-radius: 10px; padding: 14px 18px; color: var(--muted); }
 section h2 { font-size: 18px; margin: 24px 0 8px; }
+summary { cursor: pointer; } summary h2 { display: inline-block; }
 .hint { color: var(--muted); margin: 0 0 8px; font-size: 13px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; background: var(--paper); width: 100%; font-size: 13px;
@@ -411,7 +452,17 @@ th, td { padding: 5px 9px; border-bottom: 1px solid var(--rule); text-align: lef
 th { background: #f8f9fa; font-weight: 600; } th.canary { color: var(--canary); } th.stable { color: var(--stable); }
 .polls td { text-align: right; white-space: nowrap; }
 tr.failed td, tr.rollback td { background: #fce8e6; }
-td.crossed { color: var(--bad); font-weight: 700; }
+td.test .e, td.test .p { display: block; } td.test .p { color: var(--muted); font-size: 12px; }
+td.crossed .e, td.crossed .p { color: var(--bad); font-weight: 700; }
+th.test { text-align: right; }
 .gates { margin: 0; padding-left: 16px; } .gates .failed { color: var(--bad); }
 footer { margin-top: 24px; color: var(--muted); font-size: 12px; }
 """
+
+_TEST_COLOURS = ("#8e24aa", "#00897b", "#6d4c41", "#d81b60", "#546e7a")
+"""The tests' lines on the evidence chart: apart from each other and from the versions' colours."""
+_TEST_CSS = "".join(
+    f".chart .series.test-{i} polyline, .legend-item.test-{i} line {{ stroke: {colour}; }}\n"
+    f".chart .series.test-{i} circle {{ fill: {colour}; }}\n"
+    for i, colour in enumerate(_TEST_COLOURS)
+)

@@ -16,6 +16,7 @@ from html import escape
 WIDTH = 1100
 """The charts' width in SVG units; the page scales them to the window."""
 _LEFT, _RIGHT, _TOP, _BOTTOM = 72, 24, 40, 46
+_LEGEND_ROW = 18
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
 
 
@@ -27,9 +28,15 @@ class Scale:
     hi: float
     start: float
     end: float
+    log: bool = False
+    """Logarithmic: equal ratios take equal distances; values below `lo` sit at `lo`."""
 
     def __call__(self, value: float) -> float:
-        return self.start + (value - self.lo) / (self.hi - self.lo) * (self.end - self.start)
+        if self.log:
+            value, lo, hi = math.log10(max(value, self.lo)), math.log10(self.lo), math.log10(self.hi)
+        else:
+            lo, hi = self.lo, self.hi
+        return self.start + (value - lo) / (hi - lo) * (self.end - self.start)
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,14 @@ class Chart:
     bands: Sequence[Band] = ()
     marker: Marker | None = None
     height: int = 260
-    y_hi: float | None = None
-    """A fixed top of the value axis (100 for a percent of traffic); else from the data."""
     y_ticks: Sequence[float] = field(default=())
+    """Fixed ticks of the value axis; by default from 0 to just above the highest value."""
+    y_log: bool = False
+    """A logarithmic value axis, ticks at powers of ten (for e-values, which grow by factors)."""
+    rule: tuple[float, str] | None = None
+    """A horizontal line at this value, with its label (a threshold)."""
+    legend: bool | None = None
+    """Name the series beside the title; by default when there is more than one."""
 
 
 def nice_ticks(top: float, most: int = 6) -> list[float]:
@@ -89,6 +101,14 @@ def nice_ticks(top: float, most: int = 6) -> list[float]:
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     count = math.ceil(top / step - 1e-9)
     return [_round(i * step) for i in range(count + 1)]
+
+
+def decade_ticks(values: Sequence[float], lowest: int = -4) -> list[float]:
+    """Powers of ten around the positive values, at least 0.1 to 10, at most down to 10**lowest."""
+    positive = [v for v in values if v > 0 and math.isfinite(v)] or [1.0]
+    lo = max(min(math.floor(math.log10(min(positive))), -1), lowest)
+    hi = max(math.ceil(math.log10(1.05 * max(positive))), 1)
+    return [float(f"{10.0**k:.12g}") for k in range(lo, hi + 1)]
 
 
 def time_ticks(top: float, most: int = 8) -> list[float]:
@@ -123,14 +143,23 @@ def _label(value: float) -> str:
 def render_chart(chart: Chart, css_id: str) -> str:
     """The chart as one <svg> element."""
     height = chart.height
-    x_ticks = time_ticks(chart.x_hi)
-    x = Scale(0.0, x_ticks[-1], _LEFT, WIDTH - _RIGHT)
+    # The time axis ends just past the last moment drawn, not at the next round tick: a rollout
+    # that ended at 8:12 would otherwise leave a fifth of the chart empty up to 10:00.
+    x_hi = max(chart.x_hi, 1.0) * 1.02
+    x_ticks = [tick for tick in time_ticks(x_hi) if tick <= x_hi]
+    x = Scale(0.0, x_hi, _LEFT, WIDTH - _RIGHT)
     values = [y for s in chart.series for _, y in s.points if y is not None]
-    if chart.y_ticks:
-        y_ticks = list(chart.y_ticks)
+    wanted = chart.legend if chart.legend is not None else len(chart.series) > 1
+    # The legend keeps clear of the title (bold 15 px: about 8.6 px a letter).
+    legend = _legend(chart.series, _LEFT + 8.6 * len(chart.title) + 24) if wanted else []
+    top = _TOP + _LEGEND_ROW * (len(legend) - 1 if legend else 0)
+    if chart.y_log:
+        y_ticks = decade_ticks([v for v in values if v > 0] + ([chart.rule[0]] if chart.rule else []))
+        y = Scale(y_ticks[0], y_ticks[-1], height - _BOTTOM, top, log=True)
     else:
-        y_ticks = nice_ticks(chart.y_hi if chart.y_hi is not None else max(values, default=0.0), most=5)
-    y = Scale(0.0, y_ticks[-1], height - _BOTTOM, _TOP)
+        # By default a little headroom above the highest value, so that no line runs along the frame.
+        y_ticks = list(chart.y_ticks) if chart.y_ticks else nice_ticks(1.05 * max(values, default=0.0), most=5)
+        y = Scale(0.0, y_ticks[-1], height - _BOTTOM, top)
     title_id = f"{css_id}-title"
     out = [
         f'<svg id="{escape(css_id)}" class="chart" viewBox="0 0 {WIDTH} {height}" '
@@ -142,10 +171,11 @@ def render_chart(chart: Chart, css_id: str) -> str:
     out += _grid(x_ticks, y_ticks, x, y, chart.y_title, height)
     for series in chart.series:
         out += _series(series, x, y)
+    if chart.rule is not None:
+        out += _rule(*chart.rule, x, y)
     if chart.marker is not None:
         out += _marker(chart.marker, x, y)
-    if len(chart.series) > 1:
-        out += _legend(chart.series)
+    out += [line for row in legend for line in row]
     out.append("</svg>")
     return "\n".join(out)
 
@@ -252,17 +282,33 @@ def _cut(text: str, room: float) -> str:
     return text if len(text) <= fits else text[: fits - 1].rstrip() + "\u2026"
 
 
-def _legend(series: Sequence[Series]) -> list[str]:
-    out = ['<g class="legend">']
-    right = float(WIDTH - _RIGHT)
+def _legend(series: Sequence[Series], left: float) -> list[list[str]]:
+    """Legend rows, right-aligned beside the title, wrapping to more rows when they do not fit.
+
+    The series drawn last (on top) comes first. Widths come from the labels' lengths: there are
+    no font metrics without a browser, and close is enough."""
+    rows: list[list[str]] = []
+    right, row_y = float(WIDTH - _RIGHT), 17.0
     for item in reversed(series):
-        # Widths from the label's length: no font metrics without a browser; close is enough.
-        width = 28 + 7.5 * len(item.label)
+        width = 28 + 7.2 * len(item.label)
+        if right - width < left and rows and rows[-1]:
+            right, row_y = float(WIDTH - _RIGHT), row_y + _LEGEND_ROW
+            rows.append([])
+        if not rows:
+            rows.append([])
         right -= width
-        out.append(
+        rows[-1].append(
             f'<g class="legend-item {escape(item.css_class)}"><line x1="{_number(right)}" x2="{_number(right + 18)}" '
-            f'y1="17" y2="17"/><text x="{_number(right + 24)}" y="21">{escape(item.label)}</text></g>'
+            f'y1="{_number(row_y)}" y2="{_number(row_y)}"/>'
+            f'<text x="{_number(right + 24)}" y="{_number(row_y + 4)}">{escape(item.label)}</text></g>'
         )
         right -= 12
-    out.append("</g>")
-    return out
+    return rows
+
+
+def _rule(value: float, label: str, x: Scale, y: Scale) -> list[str]:
+    py = _number(y(value))
+    return [
+        f'<g class="rule"><line x1="{_number(x.start)}" x2="{_number(x.end)}" y1="{py}" y2="{py}"/>'
+        f'<text x="{_number(x.start + 6)}" y="{py}" dy="-0.4em">{escape(label)}</text></g>'
+    ]

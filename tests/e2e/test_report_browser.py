@@ -63,12 +63,13 @@ def test_chromium_builds_the_charts_and_the_verdict(page: Path) -> None:
     dom = _Dom()
     dom.feed(_chromium(page.parent / "profile-dom", "--dump-dom", page.as_uri()).stdout)
     svgs = [attrs.get("id") for tag, attrs in dom.elements if tag == "svg"]
-    assert svgs == ["chart-weight", "chart-error-rate", "chart-p99"]
-    # The weight's step line, then per metric each version's runs (the canary's p99 breaks at its null).
-    assert sum(tag == "polyline" for tag, _ in dom.elements) == 1 + 2 + 3
-    assert sum(tag == "circle" for tag, _ in dom.elements) == 4 + 4 + 3 + 4
+    assert svgs == ["chart-weight", "chart-error-rate", "chart-p99", "chart-evidence"]
+    # The weight's step line, per metric each version's runs (the canary's p99 breaks at its null),
+    # and the one test's evidence; a point per poll with data.
+    assert sum(tag == "polyline" for tag, _ in dom.elements) == 1 + 2 + 3 + 1
+    assert sum(tag == "circle" for tag, _ in dom.elements) == 4 + 4 + 3 + 4 + 4
     markers = [attrs for tag, attrs in dom.elements if tag == "g" and "verdict" in (attrs.get("class") or "").split()]
-    assert len(markers) == 3
+    assert len(markers) == 4
     text = " ".join(dom.text)
     assert "rolled back at 0:42" in text
     assert "error rate against stable: e-value 250 >= 200" in text
