@@ -318,3 +318,35 @@ def test_a_long_table_of_polls_is_folded_a_short_one_open() -> None:
     for polls, is_open in ((many[:30], True), (many, False)):
         (details,) = [attrs for tag, attrs in _page(render_html(_report(polls=polls))).tags if tag == "details"]
         assert ("open" in details) is is_open
+
+
+def test_an_overwhelming_e_value_sits_at_the_top_of_a_bounded_axis() -> None:
+    report = _report()
+    report["polls"][-1]["tests"][0]["e_value"] = 1e300
+    svg = _svgs(render_html(report))["chart-evidence"]
+    values, pixels = _axis(svg, "y-axis")
+    assert values[-1] == 1e6 and len(values) <= 11
+    last = list(_series(svg, "test").iter(f"{SVG}circle"))[-1]
+    assert float(last.attrib["cy"]) == pytest.approx(pixels[-1], abs=0.01)
+    assert "1e+300 / 200" in render_html(report)
+
+
+def test_a_negative_rate_is_a_gap() -> None:
+    polls = [
+        _poll(10.0, 10, (20, 0, -5.0, 5.0), (180, 0, 0.0, 5.0)),
+        _poll(20.0, 10, (40, 0, 1.0, 5.0), (360, 0, 0.0, 5.0)),
+    ]
+    svg = _svgs(render_html(_report(polls=polls)))["chart-error-rate"]
+    (circle,) = _series(svg, "canary").iter(f"{SVG}circle")
+    assert float(circle.attrib["cy"]) == pytest.approx(_to_pixel(svg, "y-axis", 1.0), abs=0.01)
+
+
+def test_a_report_without_the_analysis_fields_still_renders() -> None:
+    """The report as `canary rollout --json` gave it before the analysis: no times, polls or alpha."""
+    gates = [{"gate": "split", "ok": True, "problems": []}]
+    steps = [{"weight": 5, "ok": True, "changes": {"update": 1}, "gates": gates}]
+    report = {"stack": "prod", "canary": "v2", "stable": "v1", "outcome": "completed", "reason": "", "steps": steps}
+    page = render_html(report)
+    assert _svgs(page) == {}
+    text = " ".join(_page(page).text)
+    assert "No polls" in text and "split ok" in text and "no verdict" in text and "completed" in text

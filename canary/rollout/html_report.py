@@ -151,7 +151,7 @@ def _charts(
         )
         out.append(render_chart(chart, "chart-weight"))
     if not polls:
-        if weight_line:
+        if steps:
             out.append(
                 '<p class="empty">No polls: the health analysis was off (no Prometheus) or the rollout ended '
                 "before its first poll, so there is no error rate or latency to draw.</p>"
@@ -245,7 +245,8 @@ def _metric_points(polls: list[Mapping[str, Any]], version: str, metric: str) ->
             continue
         figures = _versions(poll).get(version)
         value = _float(figures.get(metric)) if isinstance(figures, Mapping) else None
-        points.append((seconds, value))
+        # A negative rate or latency is no measurement: a gap, not a line below the axis.
+        points.append((seconds, value if value is None or value >= 0 else None))
     return points
 
 

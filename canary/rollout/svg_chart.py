@@ -29,11 +29,12 @@ class Scale:
     start: float
     end: float
     log: bool = False
-    """Logarithmic: equal ratios take equal distances; values below `lo` sit at `lo`."""
+    """Logarithmic: equal ratios take equal distances; values beyond the ends sit at the ends."""
 
     def __call__(self, value: float) -> float:
         if self.log:
-            value, lo, hi = math.log10(max(value, self.lo)), math.log10(self.lo), math.log10(self.hi)
+            value = min(max(value, self.lo), self.hi)
+            value, lo, hi = math.log10(value), math.log10(self.lo), math.log10(self.hi)
         else:
             lo, hi = self.lo, self.hi
         return self.start + (value - lo) / (hi - lo) * (self.end - self.start)
@@ -103,11 +104,12 @@ def nice_ticks(top: float, most: int = 6) -> list[float]:
     return [_round(i * step) for i in range(count + 1)]
 
 
-def decade_ticks(values: Sequence[float], lowest: int = -4) -> list[float]:
-    """Powers of ten around the positive values, at least 0.1 to 10, at most down to 10**lowest."""
+def decade_ticks(values: Sequence[float], lowest: int = -4, highest: int = 6) -> list[float]:
+    """Powers of ten around the positive values: at least 0.1 to 10, at most 10**lowest to
+    10**highest (an e-value a million times its threshold needs no more room to read as a rollback)."""
     positive = [v for v in values if v > 0 and math.isfinite(v)] or [1.0]
     lo = max(min(math.floor(math.log10(min(positive))), -1), lowest)
-    hi = max(math.ceil(math.log10(1.05 * max(positive))), 1)
+    hi = min(max(math.ceil(math.log10(1.05 * max(positive))), 1), highest)
     return [float(f"{10.0**k:.12g}") for k in range(lo, hi + 1)]
 
 
