@@ -350,3 +350,21 @@ def test_a_report_without_the_analysis_fields_still_renders() -> None:
     assert _svgs(page) == {}
     text = " ".join(_page(page).text)
     assert "No polls" in text and "split ok" in text and "no verdict" in text and "completed" in text
+
+
+def test_a_step_interrupted_before_its_end_runs_to_the_last_poll() -> None:
+    steps = [{"weight": 10, "ok": None, "started_seconds": 5.0, "ended_seconds": None, "extended": False, "gates": []}]
+    polls = [
+        _poll(15.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0)),
+        _poll(25.0, 10, (40, 0, 0.0, 5.0), (360, 0, 0.0, 5.0)),
+    ]
+    page = render_html(_report(steps=steps, polls=polls, verdict_seconds=None, outcome="interrupted"))
+    svg = _svgs(page)["chart-weight"]
+    (line,) = _series(svg, "weight").iter(f"{SVG}polyline")
+    expected = [(_to_pixel(svg, "x-axis", t), _to_pixel(svg, "y-axis", 10.0)) for t in (5.0, 25.0)]
+    assert _points(line) == pytest.approx(_flat(expected), abs=0.01)
+    (band,) = _find(svg, "band")
+    rect = band.find(f"{SVG}rect")
+    assert rect is not None
+    right = float(rect.attrib["x"]) + float(rect.attrib["width"])
+    assert right == pytest.approx(_to_pixel(svg, "x-axis", 25.0), abs=0.01)

@@ -121,11 +121,11 @@ def _charts(
     polls: list[Mapping[str, Any]],
     steps: list[Mapping[str, Any]],
 ) -> list[str]:
-    bands = _bands(steps, report)
     verdict = _float(report.get("verdict_seconds"))
-    span = max(
-        [_MIN_SPAN_SECONDS, verdict or 0.0] + [_float(p.get("seconds")) or 0.0 for p in polls] + [b.end for b in bands]
-    )
+    # The last moment the report knows of: where a step still open when it was made ends.
+    known = max([verdict or 0.0] + [_float(p.get("seconds")) or 0.0 for p in polls])
+    bands = _bands(steps, known)
+    span = max([_MIN_SPAN_SECONDS, known] + [b.end for b in bands])
     reason = _text(report.get("reason"))
 
     def marker(with_reason: bool) -> Marker | None:
@@ -141,7 +141,7 @@ def _charts(
         )
 
     out: list[str] = []
-    weight_line = _weight_points(steps)
+    weight_line = _weight_points(steps, known)
     if weight_line:
         weight = Series(f"{canary} weight (%)", "weight", weight_line, step=True)
         # Headroom above the highest step, where the verdict's reason is written.
@@ -200,17 +200,21 @@ def _evidence_series(polls: list[Mapping[str, Any]]) -> list[Series]:
     return [Series(name, f"test test-{i % len(_TEST_COLOURS)}", line) for i, (name, line) in enumerate(points.items())]
 
 
-def _bands(steps: list[Mapping[str, Any]], report: Mapping[str, Any]) -> list[Band]:
-    """A band per step that began, to its end; a step still open when the report was made runs
-    to the verdict (or to its own start when there is none)."""
+def _step_end(step: Mapping[str, Any], start: float, known: float) -> float:
+    """A step's end; one still open when the report was made (interrupted) runs to the last
+    moment the report knows of."""
+    end = _float(step.get("ended_seconds"))
+    return max(start, known) if end is None else end
+
+
+def _bands(steps: list[Mapping[str, Any]], known: float) -> list[Band]:
+    """A band per step that began, from its start to its end."""
     bands = []
     for index, step in enumerate(steps):
         start = _float(step.get("started_seconds"))
         if start is None:
             continue
-        end = _float(step.get("ended_seconds"))
-        if end is None:
-            end = max(start, _float(report.get("verdict_seconds")) or start)
+        end = _step_end(step, start, known)
         weight = _int(step.get("weight"))
         label = f"{weight} %" if weight is not None else "step"
         if step.get("extended"):
@@ -221,18 +225,19 @@ def _bands(steps: list[Mapping[str, Any]], report: Mapping[str, Any]) -> list[Ba
     return bands
 
 
-def _weight_points(steps: list[Mapping[str, Any]]) -> list[tuple[float, float | None]]:
+def _weight_points(steps: list[Mapping[str, Any]], known: float) -> list[tuple[float, float | None]]:
     """The canary's weight as a step line: each step's weight from its start to the next step's
-    start, the last held to its end."""
+    start, the last held to its end. What the weight became after the verdict (0 on a rollback,
+    100 on promotion) the report does not time, so the line stops there."""
     points: list[tuple[float, float | None]] = []
-    last_end: float | None = None
+    last_end = 0.0
     for step in steps:
         start, weight = _float(step.get("started_seconds")), _float(step.get("weight"))
         if start is None or weight is None:
             continue
         points.append((start, weight))
-        last_end = _float(step.get("ended_seconds"))
-    if points and last_end is not None and last_end > points[-1][0]:
+        last_end = _step_end(step, start, known)
+    if points and last_end > points[-1][0]:
         points.append((last_end, points[-1][1]))
     return points
 
