@@ -1,0 +1,370 @@
+"""canary/rollout/html_report.py: the page drawn from a rollout report dict.
+
+The report dicts are written out by hand from small worked figures; positions are checked against
+the axes the chart itself draws (its tick labels and their positions), not against the module's
+own layout constants.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+
+from canary.rollout.html_report import render_html
+from tests.rollout_report_fixtures import poll as _poll
+from tests.rollout_report_fixtures import report as _report
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+class _Page(HTMLParser):
+    """Every start tag with its attributes, and all text outside <style>, as the browser reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if not self._in_style:
+            self.text.append(data)
+
+
+def _page(page: str) -> _Page:
+    parser = _Page()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _svgs(page: str) -> dict[str, ET.Element]:
+    """Each chart's <svg>, parsed as XML (so each is also well-formed), by id."""
+    charts = [ET.fromstring(fragment) for fragment in re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)]
+    return {svg.attrib["id"]: svg for svg in charts}
+
+
+def _find(svg: ET.Element, css_class: str) -> list[ET.Element]:
+    return [el for el in svg.iter() if css_class in el.attrib.get("class", "").split()]
+
+
+def _axis(svg: ET.Element, name: str) -> tuple[list[float], list[float]]:
+    """(values, pixels) of an axis's ticks, read from their labels and their positions."""
+    (axis,) = _find(svg, name)
+    values, pixels = [], []
+    for tick in _find(axis, "tick"):
+        label = tick.find(f"{SVG}text")
+        line = tick.find(f"{SVG}line")
+        assert label is not None and line is not None and label.text is not None
+        if name == "x-axis":
+            minutes, seconds = label.text.split(":")
+            values.append(60 * int(minutes) + int(seconds))
+            pixels.append(float(line.attrib["x1"]))
+        else:
+            values.append(float(label.text))
+            pixels.append(float(line.attrib["y1"]))
+    return values, pixels
+
+
+def _to_pixel(svg: ET.Element, name: str, value: float) -> float:
+    """Where the axis's own ticks put `value` (they are evenly spaced: read the first and last)."""
+    values, pixels = _axis(svg, name)
+    return pixels[0] + (value - values[0]) / (values[-1] - values[0]) * (pixels[-1] - pixels[0])
+
+
+def _points(polyline: ET.Element) -> list[float]:
+    """A polyline's points, flat: x1, y1, x2, y2 ..."""
+    return [float(n) for pair in polyline.attrib["points"].split() for n in pair.split(",")]
+
+
+def _flat(pairs: list[tuple[float, float]]) -> list[float]:
+    return [n for pair in pairs for n in pair]
+
+
+def _series(svg: ET.Element, role: str) -> ET.Element:
+    (group,) = [g for g in _find(svg, "series") if role in g.attrib["class"].split() and g.tag == f"{SVG}g"]
+    return group
+
+
+def test_a_chart_for_the_weight_the_error_rate_the_p99_and_the_evidence() -> None:
+    assert list(_svgs(render_html(_report()))) == ["chart-weight", "chart-error-rate", "chart-p99", "chart-evidence"]
+
+
+def test_polls_without_tests_have_no_evidence_chart() -> None:
+    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0))]
+    assert "chart-evidence" not in _svgs(render_html(_report(polls=polls)))
+
+
+def test_the_evidence_is_each_e_value_over_its_threshold_on_a_log_axis() -> None:
+    svg = _svgs(render_html(_report()))["chart-evidence"]
+    values, pixels = _axis(svg, "y-axis")
+    # Decades, evenly spaced: 0.001 (below the first e-value over its threshold, 0.5 / 200) to 10.
+    assert values == [0.001, 0.01, 0.1, 1.0, 10.0]
+    spacing = {round(b - a, 6) for a, b in itertools.pairwise(pixels)}
+    assert len(spacing) == 1
+
+    def at(value: float) -> float:
+        return pixels[0] + (math.log10(value) + 3) * (pixels[1] - pixels[0])
+
+    circles = list(_series(svg, "test").iter(f"{SVG}circle"))
+    drawn = [float(c.attrib["cy"]) for c in circles]
+    assert drawn == pytest.approx([at(0.5 / 200), at(3 / 200), at(40 / 200), at(250 / 200)], abs=0.01)
+    (rule,) = _find(svg, "rule")
+    line = rule.find(f"{SVG}line")
+    assert line is not None and float(line.attrib["y1"]) == pytest.approx(at(1.0), abs=0.01)
+    assert "error rate against stable" in "".join(_find(svg, "legend-item")[0].itertext())
+
+
+def test_each_version_has_a_point_per_poll_with_data() -> None:
+    svgs = _svgs(render_html(_report()))
+    # p99: the canary's second poll has none, so its line breaks there: 1 point, then 2.
+    canary = _series(svgs["chart-p99"], "canary")
+    assert [len(_points(p)) // 2 for p in canary.iter(f"{SVG}polyline")] == [1, 2]
+    assert len(list(canary.iter(f"{SVG}circle"))) == 3
+    stable = _series(svgs["chart-p99"], "stable")
+    assert [len(_points(p)) // 2 for p in stable.iter(f"{SVG}polyline")] == [4]
+    assert len(list(_series(svgs["chart-error-rate"], "canary").iter(f"{SVG}circle"))) == 4
+
+
+def test_points_sit_where_the_axes_say() -> None:
+    svg = _svgs(render_html(_report()))["chart-error-rate"]
+    circles = list(_series(svg, "canary").iter(f"{SVG}circle"))
+    drawn = [(float(c.attrib["cx"]), float(c.attrib["cy"])) for c in circles]
+    expected = [
+        (_to_pixel(svg, "x-axis", t), _to_pixel(svg, "y-axis", rate))
+        for t, rate in ((10, 0.0), (20, 5.0), (30, 10.0), (42.5, 15.0))
+    ]
+    assert _flat(drawn) == pytest.approx(_flat(expected), abs=0.01)
+
+
+def test_value_axis_reaches_the_highest_value_and_is_labelled_with_its_unit() -> None:
+    svg = _svgs(render_html(_report()))["chart-p99"]
+    values, _ = _axis(svg, "y-axis")
+    assert values[0] == 0 and values[-1] >= 45.0
+    titles = [t.text for t in _find(svg, "axis-title")]
+    assert "p99 (ms)" in titles and "time since the rollout began (m:ss)" in titles
+
+
+def test_the_verdict_is_marked_at_its_moment_on_every_chart() -> None:
+    for svg in _svgs(render_html(_report(verdict_seconds=37.0))).values():
+        (marker,) = _find(svg, "verdict")
+        line = marker.find(f"{SVG}line")
+        assert line is not None
+        assert float(line.attrib["x1"]) == pytest.approx(_to_pixel(svg, "x-axis", 37.0), abs=0.01)
+        assert line.attrib["x1"] == line.attrib["x2"]
+        assert "rolled back at 0:37" in "".join(marker.itertext())
+
+
+def test_the_verdict_reason_is_written_by_the_marker() -> None:
+    marker = _find(_svgs(render_html(_report()))["chart-weight"], "verdict")[0]
+    # Written beside the line, not only in the hover text.
+    (note,) = _find(marker, "marker-note")
+    assert note.text == "error rate against stable: e-value 250 >= 200"
+
+
+def test_small_error_rates_get_fractional_ticks() -> None:
+    polls = [
+        _poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0)),
+        _poll(20.0, 10, (40, 0, 0.0, 5.0), (360, 1, 0.56, 5.0)),
+    ]
+    svg = _svgs(render_html(_report(polls=polls)))["chart-error-rate"]
+    values, _ = _axis(svg, "y-axis")
+    assert values == [0.0, 0.2, 0.4, 0.6]
+    (circle,) = [
+        c for c in _series(svg, "stable").iter(f"{SVG}circle") if float(c.attrib["cy"]) != _to_pixel(svg, "y-axis", 0)
+    ]
+    assert float(circle.attrib["cy"]) == pytest.approx(_to_pixel(svg, "y-axis", 0.56), abs=0.01)
+
+
+def test_no_verdict_no_marker() -> None:
+    svgs = _svgs(render_html(_report(verdict_seconds=None, outcome="interrupted", reason="interrupted at 10%")))
+    assert all(not _find(svg, "verdict") for svg in svgs.values())
+
+
+def test_the_weight_steps_are_a_step_line_and_a_band_each() -> None:
+    steps = [
+        {"weight": 5, "ok": True, "started_seconds": 0.0, "ended_seconds": 60.0, "extended": False, "gates": []},
+        {"weight": 20, "ok": True, "started_seconds": 65.0, "ended_seconds": 125.0, "extended": True, "gates": []},
+    ]
+    svg = _svgs(render_html(_report(steps=steps, polls=[], verdict_seconds=125.0, outcome="completed")))["chart-weight"]
+    (line,) = _series(svg, "weight").iter(f"{SVG}polyline")
+    corners = [(0.0, 5.0), (65.0, 5.0), (65.0, 20.0), (125.0, 20.0)]
+    expected = [(_to_pixel(svg, "x-axis", t), _to_pixel(svg, "y-axis", w)) for t, w in corners]
+    assert _points(line) == pytest.approx(_flat(expected), abs=0.01)
+    bands = _find(svg, "band")
+    assert ["".join(b.itertext()) for b in bands] == ["5 %", "20 % (extended)"]
+    rects = [b.find(f"{SVG}rect") for b in bands]
+    assert [float(r.attrib["x"]) for r in rects if r is not None] == pytest.approx(
+        [_to_pixel(svg, "x-axis", 0.0), _to_pixel(svg, "x-axis", 65.0)], abs=0.01
+    )
+
+
+def test_a_failed_step_is_shaded_as_failed() -> None:
+    svg = _svgs(render_html(_report()))["chart-error-rate"]
+    (band,) = _find(svg, "band")
+    assert "failed" in band.attrib["class"].split()
+
+
+def test_text_from_the_report_stays_text() -> None:
+    hostile = "<script>alert(1)</script> & \"quoted\" 'single' <img src=x onerror=alert(2)>"
+    report = _report(reason=hostile, stack="<b>dev</b>", canary="v2<i>", stable="v1&amp;")
+    report["polls"][0]["tests"][0]["test"] = "<script>t()</script>"
+    page = render_html(report)
+    parsed = _page(page)
+    assert {tag for tag, _ in parsed.tags} & {"script", "img", "b", "i"} == set()
+    text = "".join(parsed.text)
+    assert hostile in text and "<b>dev</b>" in text and "v1&amp;" in text and "<script>t()</script>" in text
+    # The SVG fragments still parse as XML, and carry the reason as text too.
+    assert any(hostile in "".join(svg.itertext()) for svg in _svgs(page).values())
+
+
+def test_nothing_is_loaded_from_outside_the_file() -> None:
+    page = render_html(_report(reason="see https://example.com/x", started_at="javascript:alert(1)"))
+    parsed = _page(page)
+    for tag, attrs in parsed.tags:
+        assert not {"src", "href", "xlink:href", "srcset", "action", "poster", "data"} & set(attrs), tag
+        assert not any(name.startswith("on") for name in attrs), tag
+    assert {tag for tag, _ in parsed.tags} & {"script", "link", "img", "iframe", "object", "embed"} == set()
+    style = page[page.index("<style>") : page.index("</style>")]
+    assert "url(" not in style and "@import" not in style
+
+
+def test_the_outcome_colour_says_good_or_bad() -> None:
+    tones = {}
+    for outcome in ("completed", "promoted", "retired", "rolled back", "not enough evidence", "interrupted"):
+        body = [attrs for tag, attrs in _page(render_html(_report(outcome=outcome))).tags if tag == "body"]
+        tones[outcome] = body[0]["class"]
+    assert tones == {
+        "completed": "good",
+        "promoted": "good",
+        "retired": "good",
+        "rolled back": "bad",
+        "not enough evidence": "warn",
+        "interrupted": "neutral",
+    }
+
+
+def test_the_header_gives_outcome_reason_time_to_verdict_and_alpha() -> None:
+    text = " ".join(_page(render_html(_report())).text)
+    for expected in ("rolled back", "error rate against stable: e-value 250 >= 200", "42 s", "0.01", "dev"):
+        assert expected in text
+
+
+def test_every_poll_is_a_table_row_with_its_counts_and_tests() -> None:
+    page = render_html(_report())
+    rows = re.findall(r'<tr class="(poll|rollback)">(.*?)</tr>', page, flags=re.DOTALL)
+    assert [kind for kind, _ in rows] == ["poll", "poll", "poll", "rollback"]
+    cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>.*?</td>", rows[3][1])]
+    # time, weight, canary requests/errors, stable requests/errors, unattributed, e, p, rollback
+    assert cells == ["0:42", "10 %", "80", "6", "720", "2", "0", "250 / 200p 0.004 / 0.005", "yes"]
+    assert "crossed" in rows[3][1] and "crossed" not in rows[2][1]
+
+
+def test_no_polls_draws_the_weight_and_says_why_the_rest_is_missing() -> None:
+    page = render_html(_report(polls=[]))
+    assert list(_svgs(page)) == ["chart-weight"]
+    assert "No polls" in page
+
+
+def test_interrupted_before_any_step_has_no_chart_and_says_so() -> None:
+    page = render_html(_report(steps=[], polls=[], verdict_seconds=None, outcome="interrupted", reason=""))
+    assert _svgs(page) == {}
+    assert "No step began" in " ".join(_page(page).text)
+
+
+def test_a_single_poll_at_the_start_still_has_a_time_axis() -> None:
+    poll = _poll(0.0, 10, (5, 0, 0.0, 9.0), (45, 0, 0.0, 8.0))
+    svg = _svgs(render_html(_report(polls=[poll], steps=[], verdict_seconds=None)))["chart-p99"]
+    values, pixels = _axis(svg, "x-axis")
+    assert len(values) >= 2 and pixels[-1] > pixels[0]
+    (line,) = _series(svg, "canary").iter(f"{SVG}polyline")
+    assert _points(line) == pytest.approx([_to_pixel(svg, "x-axis", 0.0), _to_pixel(svg, "y-axis", 9.0)])
+
+
+def test_null_and_malformed_figures_are_gaps() -> None:
+    polls = [
+        _poll(10.0, 10, (20, 0, None, None), (180, 0, None, None)),
+        _poll(20.0, 10, (40, 0, float("inf"), None), (360, 0, 0.0, None)),
+    ]
+    polls[1]["versions"]["v2"]["p99_ms"] = "slow"
+    svgs = _svgs(render_html(_report(polls=polls)))
+    assert list(_series(svgs["chart-p99"], "canary").iter(f"{SVG}circle")) == []
+    assert list(_series(svgs["chart-error-rate"], "canary").iter(f"{SVG}circle")) == []
+    assert len(list(_series(svgs["chart-error-rate"], "stable").iter(f"{SVG}circle"))) == 1
+
+
+def test_a_resumed_rollout_says_its_analysis_started_anew() -> None:
+    page = render_html(_report(analysis={"resumed": True, "note": "resumed at 25%"}))
+    assert "analysis started anew" in page and "resumed at 25%" in page
+
+
+def test_a_long_table_of_polls_is_folded_a_short_one_open() -> None:
+    many = [_poll(10.0 * k, 10, (20 * k, 0, 0.0, 5.0), (180 * k, 0, 0.0, 5.0)) for k in range(1, 32)]
+    for polls, is_open in ((many[:30], True), (many, False)):
+        (details,) = [attrs for tag, attrs in _page(render_html(_report(polls=polls))).tags if tag == "details"]
+        assert ("open" in details) is is_open
+
+
+def test_an_overwhelming_e_value_sits_at_the_top_of_a_bounded_axis() -> None:
+    report = _report()
+    report["polls"][-1]["tests"][0]["e_value"] = 1e300
+    svg = _svgs(render_html(report))["chart-evidence"]
+    values, pixels = _axis(svg, "y-axis")
+    assert values[-1] == 1e6 and len(values) <= 11
+    last = list(_series(svg, "test").iter(f"{SVG}circle"))[-1]
+    assert float(last.attrib["cy"]) == pytest.approx(pixels[-1], abs=0.01)
+    assert "1e+300 / 200" in render_html(report)
+
+
+def test_a_negative_rate_is_a_gap() -> None:
+    polls = [
+        _poll(10.0, 10, (20, 0, -5.0, 5.0), (180, 0, 0.0, 5.0)),
+        _poll(20.0, 10, (40, 0, 1.0, 5.0), (360, 0, 0.0, 5.0)),
+    ]
+    svg = _svgs(render_html(_report(polls=polls)))["chart-error-rate"]
+    (circle,) = _series(svg, "canary").iter(f"{SVG}circle")
+    assert float(circle.attrib["cy"]) == pytest.approx(_to_pixel(svg, "y-axis", 1.0), abs=0.01)
+
+
+def test_a_report_without_the_analysis_fields_still_renders() -> None:
+    """The report as `canary rollout --json` gave it before the analysis: no times, polls or alpha."""
+    gates = [{"gate": "split", "ok": True, "problems": []}]
+    steps = [{"weight": 5, "ok": True, "changes": {"update": 1}, "gates": gates}]
+    report = {"stack": "prod", "canary": "v2", "stable": "v1", "outcome": "completed", "reason": "", "steps": steps}
+    page = render_html(report)
+    assert _svgs(page) == {}
+    text = " ".join(_page(page).text)
+    assert "No polls" in text and "split ok" in text and "no verdict" in text and "completed" in text
+
+
+def test_a_step_interrupted_before_its_end_runs_to_the_last_poll() -> None:
+    steps = [{"weight": 10, "ok": None, "started_seconds": 5.0, "ended_seconds": None, "extended": False, "gates": []}]
+    polls = [
+        _poll(15.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0)),
+        _poll(25.0, 10, (40, 0, 0.0, 5.0), (360, 0, 0.0, 5.0)),
+    ]
+    page = render_html(_report(steps=steps, polls=polls, verdict_seconds=None, outcome="interrupted"))
+    svg = _svgs(page)["chart-weight"]
+    (line,) = _series(svg, "weight").iter(f"{SVG}polyline")
+    expected = [(_to_pixel(svg, "x-axis", t), _to_pixel(svg, "y-axis", 10.0)) for t in (5.0, 25.0)]
+    assert _points(line) == pytest.approx(_flat(expected), abs=0.01)
+    (band,) = _find(svg, "band")
+    rect = band.find(f"{SVG}rect")
+    assert rect is not None
+    right = float(rect.attrib["x"]) + float(rect.attrib["width"])
+    assert right == pytest.approx(_to_pixel(svg, "x-axis", 25.0), abs=0.01)
