@@ -15,6 +15,12 @@ from canary.render import HEADER_MARK, main
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 
+def with_project(folder):
+    """`folder` as a project folder: the CLI reads stack files only beside a Pulumi.yaml."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", folder)
+    return folder
+
+
 def rendered(out):
     files = sorted(out.glob("*.yaml"))
     return files, [yaml.safe_load(f.read_text()) for f in files]
@@ -60,6 +66,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_rendered_config_variants_are_what_the_components_register(tmp_path, run, variant):
     config = {**BASELINE, **VARIANTS[variant]}
+    with_project(tmp_path)
     (tmp_path / "Pulumi.v.yaml").write_text(
         yaml.safe_dump({"config": {f"istio-canary:{k}": v for k, v in config.items()}})
     )
@@ -230,6 +237,7 @@ def test_a_run_leaves_no_event_loop_open(run, baseline):
 
 def test_render_refuses_a_secret_nested_under_a_key_of_ours(tmp_path, capsys):
     # What `pulumi config set --secret --path canary.headers.x-canary ...` writes.
+    with_project(tmp_path)
     (tmp_path / "Pulumi.s.yaml").write_text(
         "config:\n"
         "  istio-canary:namespace: shop\n"
@@ -312,6 +320,7 @@ def test_stale_file_cleanup_passes_over_foreign_bytes_and_folders(tmp_path):
     ],
 )
 def test_a_malformed_stack_file_is_one_line_naming_the_file(tmp_path, capsys, content, expected):
+    with_project(tmp_path)
     (tmp_path / "Pulumi.s.yaml").write_bytes(content)
     assert main(["--stack", "s", "--out", str(tmp_path / "m"), "--project-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
