@@ -98,8 +98,7 @@ def test_outside_a_project_the_error_names_the_folder_searched_and_cwd(tmp_path)
     with pytest.raises(StackFileError) as raised:
         read_stack(tmp_path, "dev")
     assert str(raised.value) == (
-        f"no Pulumi.yaml in {tmp_path} or any folder above it: run in the project folder, "
-        "or point at it with --cwd DIR"
+        f"no Pulumi.yaml in {tmp_path} or any folder above it: run in the project folder, or point at it with --cwd DIR"
     )
 
 
@@ -113,7 +112,8 @@ def test_an_unknown_stack_lists_the_stacks_there(tmp_path):
     folder = project(tmp_path, dev=DEV, prod=DEV)
     with pytest.raises(StackFileError) as raised:
         read_stack(folder, "acme/nope")
-    assert str(raised.value) == f"--stack acme/nope: no stack file Pulumi.nope.yaml in {folder}; stacks there: dev, prod"
+    expected = f"--stack acme/nope: no stack file Pulumi.nope.yaml in {folder}; stacks there: dev, prod"
+    assert str(raised.value) == expected
 
 
 def test_stack_files_in_the_projects_stack_config_dir_are_read_there(tmp_path):
