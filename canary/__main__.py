@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
+from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from canary import __version__, exit_status
 
@@ -24,17 +27,40 @@ VERIFY_EXTRA = ("numpy", "rich", "scipy")
 HELP = ("-h", "--help")
 
 
+def extra_requirement(direct_url: dict[str, Any] | None) -> str:
+    """The package with its extra `verify`, from where pip installed it (PEP 610's direct_url.json).
+
+    The package is not on an index: it was installed from a Git URL, an archive or a folder, and
+    the same source, pinned to the same commit, is where the extra's version comes from.
+    """
+    url = (direct_url or {}).get("url")
+    if not isinstance(url, str):
+        return "istio-canary[verify]"
+    vcs = (direct_url or {}).get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs") and vcs.get("commit_id"):
+        url = f"{vcs['vcs']}+{url}@{vcs['commit_id']}"
+    return f"istio-canary[verify] @ {url}"
+
+
 def install_extra_command() -> str:
     """The command that installs the extra `verify` for this very interpreter.
 
     From a checkout (pyproject.toml beside the package) that is the checkout itself, editable
-    so that the code run stays the checkout's; from an installed wheel, the package by name.
+    so that the code run stays the checkout's; once installed, the source it was installed from.
     """
     pip = f"{shlex.quote(sys.executable)} -m pip install"
     root = Path(__file__).resolve().parent.parent
     if (root / "pyproject.toml").is_file():
         return f"{pip} -e {shlex.quote(f'{root}[verify]')}"
-    return f"{pip} 'istio-canary[verify]'"
+    try:
+        recorded = metadata.distribution("istio-canary").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        recorded = None
+    try:
+        direct_url = json.loads(recorded) if recorded else None
+    except json.JSONDecodeError:
+        direct_url = None
+    return f"{pip} {shlex.quote(extra_requirement(direct_url))}"
 
 
 def _needs_extra(command: str, module: str) -> int:

@@ -17,7 +17,7 @@ import pytest
 from packaging.requirements import Requirement
 
 import canary
-from canary.__main__ import main, run
+from canary.__main__ import extra_requirement, main, run
 from tests.conftest import PROJECT_DIR
 
 PYPROJECT = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
@@ -176,6 +176,33 @@ def test_the_install_hint_names_this_checkout_which_declares_the_extra():
     declared = tomllib.loads((Path(folder) / "pyproject.toml").read_text())
     assert declared["project"]["name"] == "istio-canary"
     assert "verify" in declared["project"]["optional-dependencies"]
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "expected"),
+    [
+        # PEP 610's own examples of what pip records in direct_url.json.
+        (
+            {"url": "https://github.com/acme/istio-canary.git", "vcs_info": {"vcs": "git", "commit_id": "7921be1"}},
+            "istio-canary[verify] @ git+https://github.com/acme/istio-canary.git@7921be1",
+        ),
+        (
+            {"url": "file:///home/me/istio-canary", "dir_info": {}},
+            "istio-canary[verify] @ file:///home/me/istio-canary",
+        ),
+        (
+            {"url": "https://example.com/istio_canary-0.2.0-py3-none-any.whl", "archive_info": {}},
+            "istio-canary[verify] @ https://example.com/istio_canary-0.2.0-py3-none-any.whl",
+        ),
+        (None, "istio-canary[verify]"),
+    ],
+)
+def test_an_installed_package_is_told_to_install_the_extra_from_where_it_came(direct_url, expected):
+    requirement = extra_requirement(direct_url)
+    assert requirement == expected
+    # Whatever the source, pip reads it as this package with the extra.
+    parsed = Requirement(requirement)
+    assert (parsed.name, parsed.extras) == ("istio-canary", {"verify"})
 
 
 def test_version_prints_the_version_the_wheel_is_built_with(wheel: zipfile.ZipFile, capsys):
