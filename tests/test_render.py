@@ -410,3 +410,10 @@ def test_render_outside_a_project_says_where_it_looked_and_how_to_point_at_it(tm
 def test_a_bad_flag_is_one_line_and_exit_2(capsys):
     assert main(["--stack", "dev"]) == 2
     assert capsys.readouterr().err == "error: the following arguments are required: --out\n"
+
+
+def test_git_ignores_what_the_readmes_render_example_writes():
+    # `render --stack dev --out manifests/ [--outputs outputs.json]`: output, not source.
+    ignored = (PROJECT_DIR / ".gitignore").read_text().splitlines()
+    assert "manifests/" in ignored
+    assert "outputs.json" in ignored
