@@ -264,3 +264,9 @@ def test_any_other_missing_module_is_not_blamed_on_the_extra(monkeypatch):
     monkeypatch.setattr(cli, "traffic_main", fail)
     with pytest.raises(ModuleNotFoundError):
         main(["traffic"])
+
+
+def test_the_changelog_starts_with_this_version():
+    headings = [line for line in (PROJECT_DIR / "CHANGELOG.md").read_text().splitlines() if line.startswith("## ")]
+    assert headings[0].startswith(f"## [{canary.__version__}]")
+    assert headings[-1] == "## [0.1.0]"
