@@ -75,6 +75,8 @@ def stack_name(stack: str) -> str:
 
 def find_project(start: Path) -> Path:
     """The folder holding Pulumi.yaml: `start` or the nearest above it, as the CLI searches."""
+    if not start.is_dir():
+        raise StackFileError(f"--cwd {start}: no such folder")
     for folder in (start, *start.absolute().parents):
         if (folder / PROJECT_FILE).is_file():
             return folder
@@ -139,8 +141,8 @@ def _refuse_top_level_config(stack_file: Path, data: dict[str, Any]) -> None:
     ]
     if stray:
         raise StackFileError(
-            f"{stack_file}: {', '.join(stray)} at the top level of the file, where the CLI does not read "
-            "config: put the keys under `config:`"
+            f"{stack_file}: {', '.join(stray)} sit at the top level, where the CLI reads no config: "
+            "put them under `config:`"
         )
 
 

@@ -67,7 +67,7 @@ def test_config_keys_at_the_top_level_say_they_belong_under_config(tmp_path, pre
     with pytest.raises(StackFileError) as raised:
         read_stack(folder, "s")
     message = str(raised.value)
-    assert f"{prefix}namespace, {prefix}app at the top level" in message
+    assert f"{prefix}namespace, {prefix}app sit at the top level" in message
     assert "under `config:`" in message
     assert "missing" not in message
 
@@ -122,3 +122,9 @@ def test_stack_files_in_the_projects_stack_config_dir_are_read_there(tmp_path):
     (folder / "stacks").mkdir()
     (folder / "stacks" / "Pulumi.dev.yaml").write_text(DEV)
     assert read_stack(folder, "dev").path == folder / "stacks" / "Pulumi.dev.yaml"
+
+
+def test_a_cwd_that_is_no_folder_says_so(tmp_path):
+    with pytest.raises(StackFileError) as raised:
+        read_stack(tmp_path / "nope", "dev")
+    assert str(raised.value) == f"--cwd {tmp_path / 'nope'}: no such folder"
