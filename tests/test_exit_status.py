@@ -93,10 +93,12 @@ def test_every_command_names_its_statuses_from_the_one_table():
 
 
 @pytest.mark.parametrize("flag", ["--cwd", "-C", "--project-dir"])
-def test_rollout_finds_the_project_with_cwd_like_pulumi(tmp_path, capsys, flag):
-    below = project(tmp_path) / "deeper"
-    below.mkdir()
-    assert main(["rollout", "--stack", "s", flag, str(below), "--dry-run"]) == exit_status.OK
+def test_rollout_takes_the_project_folder_with_cwd_like_pulumi(tmp_path, monkeypatch, capsys, flag):
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    project(elsewhere)
+    monkeypatch.chdir(tmp_path)  # the working folder holds no project
+    assert main(["rollout", "--stack", "s", flag, str(elsewhere), "--dry-run"]) == exit_status.OK
     assert "canary v2 at 0%" in capsys.readouterr().out
 
 
