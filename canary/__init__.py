@@ -9,6 +9,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The one place the version is written: pyproject.toml reads it from here, `canary --version` prints it.
+__version__ = "0.2.0"
+
 _EXPORTS = {
     # The Pulumi components.
     "AppService": "canary.service",

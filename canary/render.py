@@ -1,4 +1,4 @@
-"""`python -m canary render`: write the manifests a stack declares, one YAML file per object.
+"""`canary render`: write the manifests a stack declares, one YAML file per object.
 
 The release's plan runs on the collecting back end (`canary.plan`), the same plan the Pulumi
 components register: no Pulumi engine, state, cluster or SDK is needed. The output feeds
@@ -12,15 +12,16 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
+from canary import exit_status
 from canary.plan.backend import Collector
 from canary.plan.release import plan_canary_release
 from canary.settings import ConfigError, parse_settings
 from canary.stack import RELEASE_NAME, release_args, stack_outputs
-from canary.stack_file import StackFileError, stack_config
+from canary.stack_file import StackFileError, read_stack, stack_name
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.
@@ -73,14 +74,25 @@ def to_yaml(manifest: dict[str, Any]) -> str:
     return text
 
 
+def rendered_by(path: Path, stack: str) -> bool:
+    """Whether `path` is a file this command wrote for `stack`: its header names the stack.
+
+    The closing backtick ends the name, so `dev` does not claim the files of `dev-render`.
+    """
+    if not path.is_file() or path.is_symlink():
+        return False
+    # Read as bytes: a file of someone else's need not be UTF-8.
+    with path.open("rb") as file:
+        return file.readline().startswith(f"{HEADER_MARK} --stack {stack}`".encode())
+
+
 def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     # Files rendered before for objects the stack no longer declares would be applied again by
-    # `kubectl apply -f`; remove them, but only files this command wrote.
-    mark = HEADER_MARK.encode()
+    # `kubectl apply -f`; remove them, but only files this command wrote for this stack: another
+    # stack rendered into the same folder keeps its own.
     for stale in out.glob("*.yaml"):
-        # Read as bytes: a file of someone else's need not be UTF-8, nor a file at all.
-        if stale.is_file() and not stale.is_symlink() and stale.read_bytes().startswith(mark):
+        if rendered_by(stale, stack):
             stale.unlink()
     written = []
     for index, manifest in enumerate(ordered(manifests)):
@@ -118,38 +130,117 @@ def unwritable_file(flag: str, path: Path) -> str | None:
     return unwritable_folder(flag, path.parent)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m canary render", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--out", required=True, type=Path, help="directory for the manifests (created if missing)")
-    parser.add_argument("--outputs", type=Path, help="also write the stack outputs (routes, urls, ...) as JSON here")
-    parser.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
-    args = parser.parse_args(argv)
+def clashing_paths(out: Path, outputs: Path) -> str | None:
+    """Why `--outputs` cannot go where it is asked to, given `--out`, or None.
 
+    Inside the manifests' folder `kubectl apply -f` would read the JSON as one more object.
+    """
+    folder, file = out.resolve(), outputs.resolve()
+    if file == folder or folder.is_relative_to(file):
+        return f"--outputs {outputs}: is the --out folder {out}, or above it; name a file beside it (outputs.json)"
+    if file.is_relative_to(folder):
+        return f"--outputs {outputs}: is inside the --out folder {out}, where kubectl apply -f would read it"
+    return None
+
+
+def make_folders(flag: str, folder: Path, created: list[Path]) -> str | None:
+    """Create `folder` and its missing parents, appending each to `created`; why not, or None."""
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except OSError as err:
+            return f"{flag} {folder}: cannot create {path} ({err.strerror or err})"
+        created.append(path)
+    return None
+
+
+def remove_folders(created: list[Path]) -> None:
+    """Undo `make_folders`: the folders it made, deepest first, each still empty."""
+    for path in reversed(created):
+        path.rmdir()
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage and exits; every command prints one line instead.
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+class UsageError(Exception):
+    """A flag or a path the command cannot use; one line."""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="canary render", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--stack", required=True, help="stack name (or org/stack, org/project/stack): reads Pulumi.<stack>.yaml"
+    )
+    p.add_argument("--out", required=True, type=Path, help="directory for the manifests (created if missing)")
+    p.add_argument("--outputs", type=Path, help="also write the stack outputs (routes, urls, ...) as JSON here")
+    p.add_argument(
+        "--cwd",
+        "-C",
+        "--project-dir",
+        dest="project_dir",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="find Pulumi.yaml in DIR or above it, as `pulumi --cwd DIR` does (default: .)",
+    )
+    return p
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return exit_status.USAGE
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except UsageError as err:
+        return _error(str(err))
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else exit_status.OK
+
+    # Every path is checked before the stack is read, and the stack before anything is written.
     problem = unwritable_folder("--out", args.out)
     if problem is None and args.outputs is not None:
-        problem = unwritable_file("--outputs", args.outputs)
+        problem = clashing_paths(args.out, args.outputs) or unwritable_file("--outputs", args.outputs)
     if problem is not None:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return _error(problem)
 
     try:
-        settings = parse_settings(stack_config(args.project_dir, args.stack))
+        stack = read_stack(args.project_dir, args.stack)
+        settings = parse_settings(stack.values)
     except StackFileError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
     except ConfigError as err:
-        print(f"error: stack {args.stack}: {err}", file=sys.stderr)
-        return 1
+        return _error(f"stack {args.stack}: {err}")
+    for warning in stack.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
     collector = Collector()
     release = plan_canary_release(collector, RELEASE_NAME, release_args(settings))
     for warning in collector.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    written = write_manifests(collector.manifests, args.out, args.stack)
-    if args.outputs:
-        args.outputs.parent.mkdir(parents=True, exist_ok=True)
-        outputs = stack_outputs(settings, release.outputs)
-        args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
-    print(f"wrote {len(written)} manifests for stack {args.stack} to {args.out}/")
-    return 0
+    # Folders the checks could not prove creatable (`/proc/x`, a full or read-only file system
+    # seen as writable by root) are made first; made or not, nothing else is written yet.
+    created: list[Path] = []
+    problem = make_folders("--out", args.out, created)
+    if problem is None and args.outputs is not None:
+        problem = make_folders("--outputs", args.outputs.parent, created)
+    if problem is not None:
+        remove_folders(created)
+        return _error(problem)
+    name = stack_name(args.stack)
+    try:
+        written = write_manifests(collector.manifests, args.out, name)
+        if args.outputs:
+            outputs = stack_outputs(settings, release.outputs)
+            args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
+    except OSError as err:
+        return _error(f"writing to {err.filename or args.out}: {err.strerror or err}")
+    print(f"wrote {len(written)} manifests for stack {name} to {args.out}/")
+    return exit_status.OK

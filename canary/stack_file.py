@@ -1,56 +1,190 @@
 """Read a stack's config from its files as the Pulumi CLI would pass it to the program.
 
-`render` works from these files alone: no Pulumi CLI, engine or state. Values come back as the
-CLI hands them over: strings, structured values as JSON. Malformed files are one-line
-`StackFileError`s naming the file.
+`render` and `rollout` work from these files alone: no Pulumi CLI, engine or state. The project
+folder is found as the CLI finds it (the nearest folder holding Pulumi.yaml, from the working
+folder or `--cwd` up), the stack file by the stack's own name (`org/dev` reads Pulumi.dev.yaml).
+Values come back as the CLI hands them over: strings, structured values as JSON. A file that
+cannot be used is one `StackFileError` line naming it; a key the CLI would ignore that looks
+meant for the project is a warning.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from canary.settings import PROJECT, refuse_secrets
+from canary.settings import PROJECT, StackSettings, refuse_secrets
+
+PROJECT_FILE = "Pulumi.yaml"
+# What a stack file may hold besides config; anything else at its top level the CLI does not
+# read as config.
+STACK_FILE_FIELDS = frozenset({"config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"})
+# A stack name as the CLI accepts it: letters, digits, `-`, `_` and `.`.
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+# How alike a namespace must be to the project's name to be taken for a misspelling of it
+# (`istiocanary` is 0.96, `istio_canary` 0.92; `kubernetes` 0.18, `istio` 0.59).
+_MISSPELT_PROJECT = 0.8
 
 
 class StackFileError(ValueError):
     """A stack or project file is missing or cannot be used."""
 
 
-def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
-    """The project config the Pulumi CLI would pass for `stack`: stack values over Pulumi.yaml defaults."""
-    stack_file = project_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        raise StackFileError(f"--stack {stack}: no stack file {stack_file}")
-    declared = (
-        (_read_yaml(project_dir / "Pulumi.yaml").get("config") or {}) if (project_dir / "Pulumi.yaml").is_file() else {}
+@dataclass(frozen=True)
+class StackConfig:
+    """A stack's config as the CLI would pass it, and what reading it had to say."""
+
+    values: dict[str, str]
+    path: Path
+    """The stack file read."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def _print_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def stack_config(project_dir: Path, stack: str, warn: Callable[[str], None] = _print_warning) -> dict[str, str]:
+    """The project config the Pulumi CLI would pass for `stack`: stack values over Pulumi.yaml defaults.
+
+    Warnings (keys the CLI would ignore that look meant for the project) go to `warn`, by default
+    one `warning:` line each on stderr.
+    """
+    read = read_stack(project_dir, stack)
+    for message in read.warnings:
+        warn(message)
+    return read.values
+
+
+def stack_name(stack: str) -> str:
+    """The stack's own name in `stack`, `org/stack` or `org/project/stack`: what names its file."""
+    parts = stack.split("/")
+    # `.` and `..` would name a file outside the project folder.
+    if len(parts) > 3 or not all(_STACK_NAME.match(part) and part.strip(".") for part in parts):
+        raise StackFileError(f"--stack {stack}: must be a stack name, org/stack or org/project/stack")
+    return parts[-1]
+
+
+def find_project(start: Path) -> Path:
+    """The folder holding Pulumi.yaml: `start` or the nearest above it, as the CLI searches."""
+    if not start.is_dir():
+        raise StackFileError(f"--cwd {start}: no such folder")
+    for folder in (start, *start.absolute().parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise StackFileError(
+        f"no {PROJECT_FILE} in {start.absolute()} or any folder above it: run in the project folder, "
+        "or point at it with --cwd DIR"
     )
+
+
+def stack_files(folder: Path) -> list[str]:
+    """The stacks that have a file in `folder`, by name."""
+    names = (path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in folder.glob("Pulumi.*.yaml"))
+    return sorted(name for name in names if _STACK_NAME.match(name))
+
+
+def read_stack(project_dir: Path, stack: str) -> StackConfig:
+    """Read `stack`'s config, searching for the project from `project_dir` up; StackFileError if unusable."""
+    name = stack_name(stack)
+    project = find_project(project_dir)
+    project_file = _read_yaml(project / PROJECT_FILE)
+    qualified = stack.split("/")
+    if len(qualified) == 3 and qualified[1] != project_file.get("name"):
+        raise StackFileError(
+            f"--stack {stack}: names project {qualified[1]}, but {project / PROJECT_FILE} is project "
+            f"{project_file.get('name')}"
+        )
+    # Pulumi.yaml may keep the stack files in a folder of their own.
+    config_dir = project / str(project_file.get("stackConfigDir") or ".")
+    stack_file = config_dir / f"Pulumi.{name}.yaml"
+    if not stack_file.is_file():
+        known = stack_files(config_dir)
+        there = f"stacks there: {', '.join(known)}" if known else "no stack has a file there (pulumi stack init NAME)"
+        raise StackFileError(f"--stack {stack}: no stack file Pulumi.{name}.yaml in {config_dir}; {there}")
+    declared = project_file.get("config") or {}
     values: dict[str, Any] = {
-        key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec
+        key: spec["default"]
+        for key, spec in (declared.items() if isinstance(declared, dict) else ())
+        if isinstance(spec, dict) and "default" in spec
     }
-    prefix = f"{PROJECT}:"
-    secret = []
-    config = _read_yaml(stack_file).get("config") or {}
+    data = _read_yaml(stack_file)
+    _refuse_top_level_config(stack_file, data)
+    config = data.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{stack_file}: config must be a mapping of keys to values, got {type(config).__name__}")
+    read, warnings = _project_values(stack_file, config)
+    values.update(read)
+    return StackConfig(values=as_config_strings(values), path=stack_file, warnings=warnings)
+
+
+def _project_keys() -> list[str]:
+    return sorted(field.alias or name for name, field in StackSettings.model_fields.items())
+
+
+def _refuse_top_level_config(stack_file: Path, data: dict[str, Any]) -> None:
+    """Config keys written at the top level, where the CLI does not read them, are refused by name."""
+    prefix = f"{PROJECT}:"
+    keys = set(_project_keys())
+    stray = [
+        key
+        for key in data
+        if isinstance(key, str) and key not in STACK_FILE_FIELDS and (key.startswith(prefix) or key in keys)
+    ]
+    if stray:
+        raise StackFileError(
+            f"{stack_file}: {', '.join(stray)} sit at the top level, where the CLI reads no config: "
+            "put them under `config:`"
+        )
+
+
+def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The project's keys in a stack file's `config:`, each read once, and warnings for near misses."""
+    prefix = f"{PROJECT}:"
+    values: dict[str, Any] = {}
+    spelling: dict[str, str] = {}
+    secret = []
+    warnings = []
     for key, value in config.items():
         if not isinstance(key, str):
             raise StackFileError(f"{stack_file}: config key {key!r} must be a string such as {prefix}app")
+        namespace, colon, name = key.partition(":")
         # The CLI reads a key without a namespace as the project's own; keys of other namespaces
         # (a provider's kubeconfig, say) are not the program's to read.
-        if ":" in key and not key.startswith(prefix):
+        if not colon:
+            name = key
+        elif namespace != PROJECT:
+            if _looks_like_project(namespace):
+                warnings.append(f"{stack_file}: {key} is not read ({namespace} is not {PROJECT}); {_nearest(name)}")
             continue
-        name = key.removeprefix(prefix)
+        if name in spelling:
+            # `app: shop` beside `istio-canary:app: nginx`: the CLI would keep one, silently.
+            raise StackFileError(f"{stack_file}: {spelling[name]} and {key} both set {prefix}{name}: keep one")
+        spelling[name] = key
         if _holds_secret(value):
             secret.append(name)
         values[name] = value
     if secret:
         raise StackFileError(f"{stack_file}: {refuse_secrets(secret)}")
-    return as_config_strings(values)
+    return values, warnings
+
+
+def _looks_like_project(namespace: str) -> bool:
+    return difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= _MISSPELT_PROJECT
+
+
+def _nearest(name: str) -> str:
+    # Cutoff 0: the closest key, however far, is the likeliest one meant.
+    (match,) = difflib.get_close_matches(name, _project_keys(), n=1, cutoff=0)
+    return f"did you mean {PROJECT}:{match}?"
 
 
 def _holds_secret(value: Any) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import pytest
 from packaging.requirements import Requirement
 
 import canary
-from canary.__main__ import main, run
+from canary.__main__ import extra_requirement, main, run
 from tests.conftest import PROJECT_DIR
 
 PYPROJECT = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
@@ -52,13 +54,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     [built] = out.glob("*.whl")
-    assert built.name == "istio_canary-0.1.0-py3-none-any.whl"
+    assert built.name == f"istio_canary-{canary.__version__}-py3-none-any.whl"
     with zipfile.ZipFile(built) as archive:
         yield archive
 
 
+DIST_INFO = f"istio_canary-{canary.__version__}.dist-info"
+
+
 def dist_info(wheel: zipfile.ZipFile, name: str) -> str:
-    return wheel.read(f"istio_canary-0.1.0.dist-info/{name}").decode()
+    return wheel.read(f"{DIST_INFO}/{name}").decode()
 
 
 def test_the_wheel_holds_the_package_its_subpackages_and_py_typed_only(wheel: zipfile.ZipFile):
@@ -67,7 +72,7 @@ def test_the_wheel_holds_the_package_its_subpackages_and_py_typed_only(wheel: zi
     assert "canary/__main__.py" in names
     assert "canary/traffic/__init__.py" in names
     assert "canary/traffic/cli.py" in names
-    assert {name.split("/")[0] for name in names} == {"canary", "istio_canary-0.1.0.dist-info"}
+    assert {name.split("/")[0] for name in names} == {"canary", DIST_INFO}
     # Every module of the checkout, and nothing else that is Python.
     shipped = {name for name in names if name.endswith(".py")}
     assert shipped == {path.relative_to(PROJECT_DIR).as_posix() for path in (PROJECT_DIR / "canary").rglob("*.py")}
@@ -135,21 +140,99 @@ def test_requirements_dev_txt_adds_the_verify_extra_as_declared():
 
 BLOCK = "import sys; sys.modules[{module!r}] = None\n"
 RUN_MAIN = "from canary.__main__ import main; sys.exit(main({argv!r}))"
-INSTALL_EXTRA = "pip install 'istio-canary[verify]'"
+# From this checkout: the checkout itself, editable, with this interpreter's pip.
+INSTALL_EXTRA = f"{sys.executable} -m pip install -e '{PROJECT_DIR}[verify]'"
 
 
 def needs_extra(command: str, module: str) -> str:
     return f"canary {command}: error: needs the extra 'verify' ({module} is missing): {INSTALL_EXTRA}\n"
 
 
-@pytest.mark.parametrize("command", ["verify", "traffic"])
+@pytest.mark.parametrize("command", ["verify", "traffic", "rollout"])
 @pytest.mark.parametrize("module", VERIFY_EXTRA)
-def test_verify_and_traffic_without_the_extra_say_what_to_install(command: str, module: str):
-    code = BLOCK.format(module=module) + RUN_MAIN.format(argv=[command, "--help"])
+def test_verify_traffic_and_rollout_without_the_extra_say_what_to_install(command: str, module: str):
+    code = BLOCK.format(module=module) + RUN_MAIN.format(argv=[command, "--stack", "dev"])
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == needs_extra(command, module)
+
+
+@pytest.mark.parametrize("command", ["verify", "traffic", "rollout"])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_of_every_command_works_without_the_extra(command: str, flag: str):
+    code = "".join(BLOCK.format(module=module) for module in VERIFY_EXTRA) + RUN_MAIN.format(argv=[command, flag])
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: canary {command}") and "--stack" in result.stdout
+
+
+def test_the_install_hint_names_this_checkout_which_declares_the_extra():
+    # The hint installs the project at PROJECT_DIR; it is the one whose pyproject has the extra.
+    command = shlex.split(INSTALL_EXTRA)
+    assert command[:5] == [sys.executable, "-m", "pip", "install", "-e"]
+    folder, _, extra = command[5].partition("[")
+    assert extra == "verify]"
+    declared = tomllib.loads((Path(folder) / "pyproject.toml").read_text())
+    assert declared["project"]["name"] == "istio-canary"
+    assert "verify" in declared["project"]["optional-dependencies"]
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "expected"),
+    [
+        # PEP 610's own examples of what pip records in direct_url.json.
+        (
+            {"url": "https://github.com/acme/istio-canary.git", "vcs_info": {"vcs": "git", "commit_id": "7921be1"}},
+            "istio-canary[verify] @ git+https://github.com/acme/istio-canary.git@7921be1",
+        ),
+        (
+            {"url": "file:///home/me/istio-canary", "dir_info": {}},
+            "istio-canary[verify] @ file:///home/me/istio-canary",
+        ),
+        (
+            {"url": "https://example.com/istio_canary-0.2.0-py3-none-any.whl", "archive_info": {}},
+            "istio-canary[verify] @ https://example.com/istio_canary-0.2.0-py3-none-any.whl",
+        ),
+        (None, "istio-canary[verify]"),
+    ],
+)
+def test_an_installed_package_is_told_to_install_the_extra_from_where_it_came(direct_url, expected):
+    requirement = extra_requirement(direct_url)
+    assert requirement == expected
+    # Whatever the source, pip reads it as this package with the extra.
+    parsed = Requirement(requirement)
+    assert (parsed.name, parsed.extras) == ("istio-canary", {"verify"})
+
+
+def test_version_prints_the_version_the_wheel_is_built_with(wheel: zipfile.ZipFile, capsys):
+    metadata = Parser().parsestr(dist_info(wheel, "METADATA"))
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"istio-canary {metadata['Version']}\n"
+
+
+# The MD5 of apache.org's LICENSE-2.0.txt, as license scanners record the Apache-2.0 text.
+APACHE_2_0_MD5 = "3b83ef96387f14655fc854ddc3c6bd57"
+
+
+def test_the_license_is_apache_2_0_declared_and_shipped_in_the_wheel(wheel: zipfile.ZipFile):
+    text = (PROJECT_DIR / "LICENSE").read_bytes()
+    assert hashlib.md5(text).hexdigest() == APACHE_2_0_MD5
+    metadata = Parser().parsestr(dist_info(wheel, "METADATA"))
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    assert wheel.read(f"{DIST_INFO}/licenses/LICENSE") == text
+
+
+def test_the_console_scripts_usage_says_canary_and_the_modules_says_python_m_canary(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["canary", "--help"])
+    with pytest.raises(SystemExit):
+        run()
+    assert capsys.readouterr().out.startswith("usage: canary {render,")
+    result = subprocess.run(
+        [sys.executable, "-m", "canary", "--help"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.startswith("usage: python -m canary {render,")
 
 
 def test_render_does_not_need_the_extra():
@@ -181,3 +264,9 @@ def test_any_other_missing_module_is_not_blamed_on_the_extra(monkeypatch):
     monkeypatch.setattr(cli, "traffic_main", fail)
     with pytest.raises(ModuleNotFoundError):
         main(["traffic"])
+
+
+def test_the_changelog_starts_with_this_version():
+    headings = [line for line in (PROJECT_DIR / "CHANGELOG.md").read_text().splitlines() if line.startswith("## ")]
+    assert headings[0].startswith(f"## [{canary.__version__}]")
+    assert headings[-1] == "## [0.1.0]"

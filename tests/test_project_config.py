@@ -6,7 +6,10 @@ generator: they hold the block to what the Pulumi CLI accepts and to what the pr
 
 from __future__ import annotations
 
+import itertools
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,11 +66,41 @@ def test_declared_default_means_what_leaving_the_key_out_means(key: str) -> None
     assert with_default == without
 
 
-def test_every_stack_file_in_the_repository_is_a_shipped_stack() -> None:
-    tracked = subprocess.run(
-        ["git", "ls-files", "Pulumi.*.yaml"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+def tracked_stacks(folder: Path) -> list[str] | None:
+    """The stacks whose files Git tracks in `folder`, when it is a checkout of its own; else None.
+
+    Only tracked files: `pulumi stack init dev-render` (which the README suggests) writes an
+    untracked Pulumi.dev-render.yaml that is the user's, not the repository's. A source archive,
+    a copied folder or a folder inside another repository has no such list.
+    """
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True)
+    except FileNotFoundError:  # no git at all
+        return None
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != folder.resolve():
+        return None
+    listed = subprocess.run(
+        ["git", "ls-files", "Pulumi.*.yaml"], cwd=folder, capture_output=True, text=True, check=True
     ).stdout.split()
-    assert sorted(name.split(".")[1] for name in tracked) == SHIPPED_STACKS
+    return sorted(name.removeprefix("Pulumi.").removesuffix(".yaml") for name in listed)
+
+
+def documented_stacks(readme: str) -> list[str]:
+    """The stacks the README's Stacks table describes: the ones the project ships."""
+    lines = readme.split("\n### Stacks\n", 1)[1].lstrip().splitlines()
+    rows = itertools.takewhile(lambda line: line.startswith("|"), lines)
+    names = [row.split("|")[1].strip().strip("`") for row in rows]
+    return sorted(name.removeprefix("Pulumi.").removesuffix(".yaml") for name in names[2:])
+
+
+def test_every_stack_file_in_the_repository_is_a_shipped_stack() -> None:
+    # The README's table is there in a checkout and outside one, and a user's stack is not in it.
+    assert documented_stacks((PROJECT_DIR / "README.md").read_text()) == SHIPPED_STACKS
+    assert all((PROJECT_DIR / f"Pulumi.{stack}.yaml").is_file() for stack in SHIPPED_STACKS)
+    # In a checkout, Git also says which stack files are the repository's: a new one must be listed.
+    tracked = tracked_stacks(PROJECT_DIR)
+    if tracked is not None:
+        assert tracked == SHIPPED_STACKS
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
@@ -91,3 +124,37 @@ def test_shipped_stacks_set_only_declared_keys() -> None:
         config = yaml.safe_load(stack_file.read_text())["config"]
         project_keys = {k.split(":", 1)[1] for k in config if k.startswith("istio-canary:")}
         assert project_keys <= KEYS, stack_file.name
+
+
+# What a copy of the project needs to run the test above: not the e2e tier, test data or a venv.
+COPIED = ["Pulumi.yaml", "README.md", "pyproject.toml", "canary", "tests"]
+NOT_COPIED = shutil.ignore_patterns("e2e", "data", "__pycache__")
+
+
+@pytest.mark.parametrize("checkout", [True, False], ids=["in a git checkout", "in a copied folder"])
+def test_a_users_own_stack_does_not_fail_the_stack_file_test(tmp_path: Path, checkout: bool) -> None:
+    copy = tmp_path / "istio-canary"
+    copy.mkdir()
+    for name in COPIED:
+        if (PROJECT_DIR / name).is_dir():
+            shutil.copytree(PROJECT_DIR / name, copy / name, ignore=NOT_COPIED)
+        else:
+            shutil.copy(PROJECT_DIR / name, copy / name)
+    for stack in SHIPPED_STACKS:
+        shutil.copy(PROJECT_DIR / f"Pulumi.{stack}.yaml", copy)
+    if checkout:
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "shipped"]):
+            subprocess.run([*git, *command], cwd=copy, check=True, capture_output=True)
+    # What `pulumi stack init dev-render` leaves, after the README's advice.
+    (copy / "Pulumi.dev-render.yaml").write_text("encryptionsalt: v1:abc\n")
+    test = "tests/test_project_config.py::test_every_stack_file_in_the_repository_is_a_shipped_stack"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

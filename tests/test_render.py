@@ -15,6 +15,12 @@ from canary.render import HEADER_MARK, main
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 
+def with_project(folder):
+    """`folder` as a project folder: the CLI reads stack files only beside a Pulumi.yaml."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", folder)
+    return folder
+
+
 def rendered(out):
     files = sorted(out.glob("*.yaml"))
     return files, [yaml.safe_load(f.read_text()) for f in files]
@@ -60,6 +66,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_rendered_config_variants_are_what_the_components_register(tmp_path, run, variant):
     config = {**BASELINE, **VARIANTS[variant]}
+    with_project(tmp_path)
     (tmp_path / "Pulumi.v.yaml").write_text(
         yaml.safe_dump({"config": {f"istio-canary:{k}": v for k, v in config.items()}})
     )
@@ -175,7 +182,8 @@ def test_render_of_an_invalid_stack_names_the_key_and_writes_nothing(tmp_path, c
     text = (PROJECT_DIR / "Pulumi.dev.yaml").read_text().replace("cookie: version=v2", "cookie: version=v2;x")
     (project / "Pulumi.bad.yaml").write_text(text)
     out = tmp_path / "out"
-    assert main(["--stack", "bad", "--out", str(out), "--project-dir", str(project)]) == 1
+    # 2, as for any input the command cannot use; 1 is kept for a release that fails a check.
+    assert main(["--stack", "bad", "--out", str(out), "--project-dir", str(project)]) == 2
     assert "canary.cookie: " in capsys.readouterr().err
     assert not out.exists()
 
@@ -230,6 +238,7 @@ def test_a_run_leaves_no_event_loop_open(run, baseline):
 
 def test_render_refuses_a_secret_nested_under_a_key_of_ours(tmp_path, capsys):
     # What `pulumi config set --secret --path canary.headers.x-canary ...` writes.
+    with_project(tmp_path)
     (tmp_path / "Pulumi.s.yaml").write_text(
         "config:\n"
         "  istio-canary:namespace: shop\n"
@@ -312,6 +321,7 @@ def test_stale_file_cleanup_passes_over_foreign_bytes_and_folders(tmp_path):
     ],
 )
 def test_a_malformed_stack_file_is_one_line_naming_the_file(tmp_path, capsys, content, expected):
+    with_project(tmp_path)
     (tmp_path / "Pulumi.s.yaml").write_bytes(content)
     assert main(["--stack", "s", "--out", str(tmp_path / "m"), "--project-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -325,3 +335,85 @@ def test_project_and_stack_files_read_as_pyyamls_own_parser_reads_them(name):
     assert yaml.CSafeLoader in stack_file._FastUniqueKeyLoader.__mro__
     path = PROJECT_DIR / name
     assert stack_file._read_yaml(path) == yaml.load(path.read_text(), Loader=yaml.SafeLoader)
+
+
+@pytest.mark.parametrize(
+    ("out", "outputs", "expected"),
+    [
+        ("m", "m", "is the --out folder m, or above it"),
+        ("m/", "m/", "is the --out folder m, or above it"),
+        ("m/sub", "m", "is the --out folder m/sub, or above it"),
+        ("m", "m/outputs.json", "is inside the --out folder m, where kubectl apply -f would read it"),
+    ],
+)
+def test_outputs_where_the_manifests_go_is_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, capsys, out, outputs, expected
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--stack", "dev", "--out", out, "--outputs", outputs, "-C", str(PROJECT_DIR)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --outputs {outputs.rstrip('/')}: ") and expected in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["--out", "--outputs"])
+def test_a_folder_that_cannot_be_created_is_one_line_and_writes_nothing(tmp_path, capsys, flag):
+    # /proc takes no new entries, even from root, whom os.access() calls it writable for.
+    paths = {"--out": str(tmp_path / "m"), "--outputs": str(tmp_path / "new" / "outputs.json")}
+    paths[flag] = "/proc/canary-x/m" if flag == "--out" else "/proc/canary-x/outputs.json"
+    assert main(["--stack", "dev", "--out", paths["--out"], "--outputs", paths["--outputs"]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} /proc/canary-x") and "cannot create /proc/canary-x" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    # The folders made for the other flag before this one failed are gone again.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rendering_one_stack_keeps_the_files_another_stack_rendered_there(tmp_path):
+    # A `dev-render` stack made after the README's `pulumi stack init dev-render`, another app.
+    project = with_project(tmp_path)
+    dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (project / "Pulumi.dev.yaml").write_text(dev)
+    other = dev.replace("app: nginx", "app: shop").replace("namespace: canary-deployment", "namespace: shop")
+    (project / "Pulumi.dev-render.yaml").write_text(other)
+    out = tmp_path / "m"
+    assert main(["--stack", "dev", "--out", str(out), "-C", str(project)]) == 0
+    dev_files = {path: path.read_text() for path in out.iterdir()}
+    assert main(["--stack", "dev-render", "--out", str(out), "-C", str(project)]) == 0
+    assert main(["--stack", "dev-render", "--out", str(out), "-C", str(project)]) == 0
+    assert {path: path.read_text() for path in dev_files if path.exists()} == dev_files
+    assert len(list(out.iterdir())) > len(dev_files)
+
+
+def test_a_stack_named_with_its_organisation_renders_and_headers_its_own_name(tmp_path):
+    assert main(["--stack", "acme/istio-canary/dev", "--out", str(tmp_path), "-C", str(PROJECT_DIR)]) == 0
+    files, _ = rendered(tmp_path)
+    assert len(files) == 7 and all(f.read_text().startswith(f"{HEADER_MARK} --stack dev`") for f in files)
+
+
+@pytest.mark.parametrize("flag", ["--cwd", "-C", "--project-dir"])
+def test_cwd_points_render_at_the_project_like_pulumi_cwd(tmp_path, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--stack", "dev", "--out", "m", flag, str(PROJECT_DIR / "docs")]) == 0
+    assert len(list((tmp_path / "m").iterdir())) == 7
+
+
+def test_render_outside_a_project_says_where_it_looked_and_how_to_point_at_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--stack", "dev", "--out", "m"]) == 2
+    err = capsys.readouterr().err
+    assert f"no Pulumi.yaml in {tmp_path} or any folder above it" in err and "--cwd DIR" in err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_flag_is_one_line_and_exit_2(capsys):
+    assert main(["--stack", "dev"]) == 2
+    assert capsys.readouterr().err == "error: the following arguments are required: --out\n"
+
+
+def test_git_ignores_what_the_readmes_render_example_writes():
+    # `render --stack dev --out manifests/ [--outputs outputs.json]`: output, not source.
+    ignored = (PROJECT_DIR / ".gitignore").read_text().splitlines()
+    assert "manifests/" in ignored
+    assert "outputs.json" in ignored

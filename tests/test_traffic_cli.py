@@ -176,7 +176,10 @@ def test_unreadable_routes_file_is_one_line_and_exit_2(tmp_path: Path, capsys: p
         (["--timeout", "nan"], ["--timeout", "'nan'"]),
         (["--confidence", "1.5"], ["--confidence", "'1.5'"]),
         (["--confidence", "99"], ["--confidence", "'99'"]),
-        (["--max-error-rate", "2"], ["--max-error-rate", "'2'"]),
+        (["--max-error-rate", "150"], ["--max-error-rate", "must be a percentage above 0 and at most 100, got 150"]),
+        (["--max-error-rate", "0"], ["--max-error-rate", "must be a percentage above 0 and at most 100, got 0"]),
+        (["--max-error-rate", "ten"], ["--max-error-rate", "'ten'"]),
+        (["--cwd", "."], ["--cwd", "only with --stack"]),
         (["--version-pattern", "version: ("], ["--version-pattern", "'version: ('"]),
         (["--version-header", "x canary"], ["--version-header", "'x canary'"]),
         (["--host", "a b"], ["--host", "'a b'"]),
@@ -207,3 +210,57 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     outcome = verify(["--help"], capsys)
     assert outcome.code == 0
     assert "--version-pattern" in outcome.out
+
+
+def test_max_error_rate_is_a_percent_as_in_rollout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One answer in 50 names no version: 2 % of the requests fail.
+    path = write_routes(tmp_path, [plain_route({"v1": 100})])
+    with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 100}), unversioned_every=50)) as mesh:
+        argv = ["--routes", path, "--url", mesh.url, "--requests", "500", "--json"]
+        lenient = verify([*argv, "--max-error-rate", "5"], capsys)
+        strict = verify([*argv, "--max-error-rate", "1.5"], capsys)
+    assert lenient.code == 0, lenient.err
+    assert json.loads(lenient.out)["max_error_rate"] == 5
+    assert strict.code == 1
+    assert (
+        "2.0% of requests failed, most as no_version (10); at most 1.5% may"
+        in json.loads(strict.out)["routes"][0]["problems"]
+    )
+
+
+@pytest.mark.parametrize("flags", [["--sticky-clients", "20"], ["--sticky-requests", "3"]])
+def test_sticky_flags_without_a_sticky_cookie_are_reported(
+    flags: list[str], routes_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}))) as mesh:
+        outcome = verify(["--routes", routes_file, "--url", mesh.url, "--requests", "200", *flags], capsys)
+    assert outcome.code == 0, outcome.err
+    warnings = [line for line in outcome.err.splitlines() if "warning" in line]
+    assert warnings == [
+        f"canary verify: warning: {flags[0]} ignored: {routes_file} names no sticky cookie (canary.sticky),"
+        " so there is no stickiness to check"
+    ]
+
+
+def test_without_sticky_flags_nothing_is_reported(routes_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}))) as mesh:
+        outcome = verify(["--routes", routes_file, "--url", mesh.url, "--requests", "200"], capsys)
+    assert outcome.code == 0
+    assert "warning" not in outcome.err
+
+
+@pytest.mark.parametrize("flag", ["--cwd", "-C"])
+def test_cwd_runs_pulumi_stack_output_in_that_folder(
+    flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}))) as mesh:
+        (tmp_path / "outputs.json").write_text(json.dumps({"routes": ROUTES, "urls": [mesh.url]}))
+        pulumi = tmp_path / "pulumi"
+        pulumi.write_text(f"#!/bin/sh\npwd > {tmp_path}/ran-in\ncat {tmp_path}/outputs.json\n")
+        pulumi.chmod(pulumi.stat().st_mode | stat.S_IEXEC)
+        monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+        outcome = verify(["--stack", "acme/dev", flag, str(project), "--requests", "100"], capsys)
+    assert outcome.code == 0, outcome.err
+    assert (tmp_path / "ran-in").read_text().strip() == str(project)

@@ -123,6 +123,22 @@ def test_pulumi_failure_reports_its_last_error_line(tmp_path: Path, monkeypatch:
     assert str(caught.value) == ('pulumi stack output --stack prod failed: error: no stack named "prod" found')
 
 
+def test_pulumi_failing_outside_a_project_says_where_it_looked_and_how_to_point_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_pulumi(tmp_path, "echo 'error: no Pulumi.yaml project file found' >&2\nexit 255\n")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.raises(ExpectationError) as caught:
+        load_stack("dev", cwd=elsewhere)
+    assert str(caught.value) == (
+        "pulumi stack output --stack dev failed: error: no Pulumi.yaml project file found; "
+        f"no Pulumi.yaml in {elsewhere} or any folder above it: run in the project folder, "
+        "or point at it with --cwd DIR"
+    )
+
+
 def test_missing_pulumi_cli_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no pulumi anywhere
     assert not any((Path(p) / "pulumi").exists() for p in os.environ["PATH"].split(":"))

@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-requests", type=int, metavar="N", help="canary requests a step needs to be promoted")
     p.add_argument("--alpha", type=float, help="chance of rolling back a canary as good as stable (default 0.01)")
     p.add_argument("--split-tolerance", type=float, metavar="POINTS", help="how far a split may be off (default 2)")
-    p.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
+    p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
     return p
 
 

@@ -1,9 +1,9 @@
 """The ``verify`` and ``traffic`` commands: flags, where the routes come from, exit codes.
 
-``python -m canary verify`` and ``python -m canary traffic`` call ``verify_main`` and
-``traffic_main`` with the arguments after the subcommand. Every failure a user can cause
-(a bad flag, unreadable routes, an unreachable URL) ends as one line on stderr and exit
-status 2, never a traceback.
+``canary verify`` and ``canary traffic`` call ``verify_main`` and ``traffic_main`` with the
+arguments after the subcommand. Every failure a user can cause (a bad flag, unreadable routes,
+an unreachable URL) ends as one line on stderr and exit status 2, never a traceback; the
+statuses are `canary.exit_status`'s, the same in every command.
 """
 
 from __future__ import annotations
@@ -16,16 +16,23 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from canary import exit_status
+from canary.policy import percent_problem
 from canary.traffic.client import Target
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-_INTERRUPTED = 130
+EXIT_OK = exit_status.OK
+EXIT_FAILED = exit_status.FAILED
+EXIT_USAGE = exit_status.USAGE
+_INTERRUPTED = exit_status.INTERRUPTED
 _LOG_EVERY = 5.0
+# Percent of a route's requests that may fail, as `canary rollout --max-error-rate` counts it.
+DEFAULT_MAX_ERROR_RATE = 1.0
+DEFAULT_STICKY_CLIENTS = 100
+DEFAULT_STICKY_REQUESTS = 5
 
 
 class UsageError(Exception):
@@ -70,7 +77,18 @@ def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str]
 
 _positive = _number(lambda v: v > 0, "must be a number above 0")
 _open_fraction = _number(lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.99)")
-_fraction = _number(lambda v: 0 <= v <= 1, "must be from 0 to 1 (e.g. 0.01)")
+
+
+def _percent(text: str) -> float:
+    """A percentage above 0 and at most 100, worded as `canary rollout` words it."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a percentage such as 1 or 0.5, got {text!r}") from None
+    # NaN and infinity fail its comparison too.
+    if (reason := percent_problem(value)) is not None:
+        raise argparse.ArgumentTypeError(f"{reason}, got {value:g}")
+    return value
 
 
 def _header_name(text: str) -> str:
@@ -119,6 +137,13 @@ def _common_parser(prog: str, description: str) -> _Parser:
         "--timeout", type=_positive, default=5.0, metavar="SECONDS", help="seconds for one request (default 5)"
     )
     parser.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    parser.add_argument(
+        "--cwd",
+        "-C",
+        type=Path,
+        metavar="DIR",
+        help="with --stack: run `pulumi stack output` in DIR, as `pulumi --cwd DIR` (default: .)",
+    )
     return parser
 
 
@@ -140,24 +165,24 @@ def verify_parser() -> _Parser:
     )
     parser.add_argument(
         "--max-error-rate",
-        type=_fraction,
-        metavar="F",
-        default=0.01,
-        help="share of a route's requests that may fail (default 0.01)",
+        type=_percent,
+        metavar="PERCENT",
+        default=DEFAULT_MAX_ERROR_RATE,
+        help=f"percent of a route's requests that may fail (default {DEFAULT_MAX_ERROR_RATE:g})",
     )
+    # No argparse defaults: a value given while the stack has no sticky cookie is reported.
     parser.add_argument(
         "--sticky-clients",
         type=_whole(1, 10_000),
-        default=100,
         metavar="N",
-        help="with the stack's sticky cookie: clients that keep it and must stay on one version (default 100)",
+        help="with the stack's sticky cookie: clients that keep it and must stay on one version "
+        f"(default {DEFAULT_STICKY_CLIENTS})",
     )
     parser.add_argument(
         "--sticky-requests",
         type=_whole(2, 100),
-        default=5,
         metavar="N",
-        help="requests each of those clients sends in a row (default 5)",
+        help=f"requests each of those clients sends in a row (default {DEFAULT_STICKY_REQUESTS})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object, for CI")
     return parser
@@ -188,7 +213,9 @@ class _Plan:
 
 def _plan(args: argparse.Namespace) -> _Plan:
     """Routes, target and version reader from the flags; UsageError or ExpectationError."""
-    expectation = load_stack(args.stack) if args.stack else load_file(args.routes)
+    if args.cwd is not None and not args.stack:
+        raise UsageError("argument --cwd: only with --stack (the folder `pulumi stack output` runs in)")
+    expectation = load_stack(args.stack, cwd=args.cwd) if args.stack else load_file(args.routes)
     url = args.url
     if url is None:
         if not expectation.urls:
@@ -281,9 +308,17 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     routes = plan.expectation.routes
     tallies = [Tally() for _ in routes]
     settings = Settings(concurrency=args.concurrency, rate=args.rate, timeout=args.timeout)
-    criteria = Criteria(confidence=args.confidence, max_error_rate=args.max_error_rate)
+    criteria = Criteria(confidence=args.confidence, max_error_rate=args.max_error_rate / 100)
     cookie = plan.expectation.sticky_cookie
-    stickiness = Stickiness(cookie, args.sticky_clients, args.sticky_requests) if cookie else None
+    clients = DEFAULT_STICKY_CLIENTS if args.sticky_clients is None else args.sticky_clients
+    requests = DEFAULT_STICKY_REQUESTS if args.sticky_requests is None else args.sticky_requests
+    stickiness = Stickiness(cookie, clients, requests) if cookie else None
+    if cookie is None and (ignored := unused_sticky_flags(args)):
+        print(
+            f"{prog}: warning: {' and '.join(ignored)} ignored: {plan.expectation.source} names no sticky cookie"
+            " (canary.sticky), so there is no stickiness to check",
+            file=sys.stderr,
+        )
     show = report.stderr_is_terminal()
     async with report.progress(routes, tallies, args.requests, show):
         verification = await run_verify(
@@ -296,6 +331,12 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     if not any(tally.reached for tally in tallies):
         return _fail(prog, f"no request got an HTTP answer from {plan.url}")
     return EXIT_OK if verification.ok else EXIT_FAILED
+
+
+def unused_sticky_flags(args: argparse.Namespace) -> list[str]:
+    """The sticky check's flags given: they mean nothing without a sticky cookie to check."""
+    given = {"--sticky-clients": args.sticky_clients, "--sticky-requests": args.sticky_requests}
+    return [flag for flag, value in given.items() if value is not None]
 
 
 def traffic_main(argv: Sequence[str]) -> int:

@@ -92,13 +92,25 @@ def load_file(path: str) -> Expectation:
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def load_stack(name: str, run: Runner = subprocess.run) -> Expectation:
-    """Read the outputs of stack ``name`` with ``pulumi stack output --json``."""
+def _outside_project(cwd: Path | None) -> str:
+    """`; no Pulumi.yaml in ...` when `cwd` is in no project folder, the likeliest reason pulumi failed."""
+    # Imported here: the stack-file reader brings the settings models, which verify needs only now.
+    from canary.stack_file import StackFileError, find_project
+
+    try:
+        find_project(cwd or Path("."))
+    except StackFileError as err:
+        return f"; {err}"
+    return ""
+
+
+def load_stack(name: str, run: Runner = subprocess.run, cwd: Path | None = None) -> Expectation:
+    """Read the outputs of stack ``name`` with ``pulumi stack output --json``, run in ``cwd``."""
     if shutil.which("pulumi") is None:
         raise ExpectationError("the Pulumi CLI (pulumi) is not on PATH: install it, or pass --routes FILE")
     command = ["pulumi", "stack", "output", "--json", "--stack", name]
     try:
-        done = run(command, capture_output=True, text=True, timeout=120, check=False)
+        done = run(command, capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise ExpectationError(f"`{' '.join(command)}` took over 120 s") from None
     except OSError as exc:
@@ -106,7 +118,7 @@ def load_stack(name: str, run: Runner = subprocess.run) -> Expectation:
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit status {done.returncode}"
-        raise ExpectationError(f"pulumi stack output --stack {name} failed: {reason}")
+        raise ExpectationError(f"pulumi stack output --stack {name} failed: {reason}{_outside_project(cwd)}")
     try:
         outputs = json.loads(done.stdout)
     except json.JSONDecodeError as exc:

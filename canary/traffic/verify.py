@@ -116,7 +116,8 @@ class Verification:
             "rps": round(self.rps, 1),
             "seconds": round(self.seconds, 3),
             "confidence": self.criteria.confidence,
-            "max_error_rate": self.criteria.max_error_rate,
+            # In percent, as `--max-error-rate` takes it (and `canary rollout` reports it).
+            "max_error_rate": round(100 * self.criteria.max_error_rate, 6),
             "routes": [result.to_json() for result in self.results],
         }
 

@@ -1,0 +1,18 @@
+"""The exit statuses of every `canary` command: one per kind of outcome, the same in each command.
+
+CI branches on them: 1 means the release itself was judged and failed, so it must never also
+mean "the command was given something it cannot use" (that is 2, and nothing was changed).
+"""
+
+from __future__ import annotations
+
+OK = 0
+"""Done: the manifests written, every route holds, every rollout step passed, traffic stopped."""
+FAILED = 1
+"""The release failed a check: a route's split does not hold, a gate failed and the canary was rolled back."""
+USAGE = 2
+"""The command could not run as asked and changed nothing: a bad flag, a project or stack file that is
+missing, malformed or holds an invalid value (a secret included), a path that cannot be written, an
+unreachable target, a missing tool or extra."""
+INTERRUPTED = 130
+"""Ctrl-C or SIGTERM where the command cannot finish cleanly (128 + SIGINT, as shells report it)."""
