@@ -61,6 +61,11 @@ def alpha_problem(value: float) -> str | None:
     return None if 0 < value < 0.5 else "must be a probability above 0 and below 0.5"
 
 
+def tolerance_problem(value: float) -> str | None:
+    """Why `value` cannot be a split tolerance in percentage points, or None."""
+    return None if 0 <= value < 50 else "must be percentage points from 0 to below 50"
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a canary must meet, and how sure the rollout must be before it says it does not."""

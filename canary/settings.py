@@ -34,6 +34,7 @@ from canary.policy import (
     parse_duration,
     percent_problem,
     steps_problem,
+    tolerance_problem,
     url_problem,
 )
 from canary.quantities import parse_quantity
@@ -472,8 +473,8 @@ def _alpha(value: float) -> float:
 
 
 def _tolerance(value: float) -> float:
-    if not 0 <= value < 50:
-        _fail("must be percentage points from 0 to below 50")
+    if (reason := tolerance_problem(value)) is not None:
+        _fail(reason)
     return value
 
 

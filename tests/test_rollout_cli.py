@@ -72,7 +72,10 @@ def test_a_release_part_way_plans_the_steps_left(tmp_path, capsys):
             "argument --max-error-rate: must be a percentage above 0 and at most 100, got 150",
         ),
         (["--alpha", "0.7"], "argument --alpha: must be a probability above 0 and below 0.5, got 0.7"),
-        (["--split-tolerance", "-1"], "argument --split-tolerance: must be points from 0 to below 50, got -1"),
+        (
+            ["--split-tolerance", "-1"],
+            "argument --split-tolerance: must be percentage points from 0 to below 50, got -1",
+        ),
         (["--analysis-interval", "often"], "argument --analysis-interval: must be a duration such as 90s, 2m or 1h"),
         (["--min-requests", "0"], "argument --min-requests: must be at least 1, got 0"),
         (["--wieght", "5"], "unrecognized arguments: --wieght 5"),

@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from canary.policy import Limits, Policy, alpha_problem, parse_duration, percent_problem, steps_problem, url_problem
+from canary.policy import (
+    Limits,
+    Policy,
+    alpha_problem,
+    parse_duration,
+    percent_problem,
+    steps_problem,
+    tolerance_problem,
+    url_problem,
+)
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import Target, health_gate, split_gate, webhook_gate
 from canary.rollout.lock import LockedError, StackLock
@@ -97,8 +106,8 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         raise UsageError(f"argument --max-error-rate: {reason}, got {args.max_error_rate:g}")
     if args.alpha is not None and (reason := alpha_problem(args.alpha)) is not None:
         raise UsageError(f"argument --alpha: {reason}, got {args.alpha:g}")
-    if args.split_tolerance is not None and not 0 <= args.split_tolerance < 50:
-        raise UsageError(f"argument --split-tolerance: must be points from 0 to below 50, got {args.split_tolerance:g}")
+    if args.split_tolerance is not None and (reason := tolerance_problem(args.split_tolerance)) is not None:
+        raise UsageError(f"argument --split-tolerance: {reason}, got {args.split_tolerance:g}")
     for flag in ("requests", "min_requests"):
         value = getattr(args, flag)
         if value is not None and value < 1:
