@@ -153,6 +153,7 @@ def test_a_healthy_canary_failing_as_often_as_stable_walks_every_step_and_is_pro
     mesh.plane.behave("v1", error_rate=0.003)
     mesh.plane.behave("v2", error_rate=0.003)
     outcome = rollout(release, mesh, "--promote", "--retire")
+    print(outcome.log)  # what the docs show
     assert (outcome.code, outcome.report["outcome"]) == (0, "retired"), outcome.log
     report = outcome.report
     assert [step["weight"] for step in report["steps"]] == [10, 50]
@@ -186,6 +187,8 @@ def test_a_canary_failing_5_percent_at_10_percent_is_rolled_back_mid_step(releas
     # 2 % of its requests also never reach it: 503s the gateway alone reports, naming no version.
     mesh.plane.behave("v2", error_rate=0.05, unreachable_rate=0.02)
     outcome = rollout(release, mesh, "--promote", step_duration="120s")
+    print(outcome.log)
+    print(json.dumps(outcome.report["polls"][-1]))
     assert (outcome.code, outcome.report["outcome"]) == (1, "rolled back"), outcome.log
     report = outcome.report
     (step,) = report["steps"]
