@@ -85,6 +85,10 @@ def interval_quantile(buckets: Mapping[float, int], requests: int, quantile: flo
     return max(buckets)
 
 
+def _rounded(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 3)
+
+
 def _not_falling(previous: Counts, raw: VersionCounters, sent: Sent) -> Counts:
     """`raw` less what the split gate sent, never below `previous`, no interval given more 5xx or
     histogram entries than requests (see the module docstring)."""
@@ -131,7 +135,7 @@ class HealthWatch:
                 requests=now.requests,
                 errors=now.errors,
                 error_rate=round(100 * (now.errors - previous.errors) / interval, 4) if interval else None,
-                p99_ms=interval_quantile(interval_buckets, interval, P99),
+                p99_ms=_rounded(interval_quantile(interval_buckets, interval, P99)),
             )
             self._counts[version] = now
         decision = self.analysis.observe(
