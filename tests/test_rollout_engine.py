@@ -274,10 +274,14 @@ def test_the_split_gates_own_requests_reach_the_analysis_to_be_taken_out():
 def test_the_split_gate_runs_right_after_the_update_and_a_failure_skips_the_watch():
     clock = FakeClock()
     health = FakeHealth(clock)
+    heard: list[Any] = []
     failing_split = lambda _: GateResult("split", False, ("plain: split differs",))  # noqa: E731
-    report = rollout(FakeStack(), gates(health, split=failing_split), clock=clock)[0].run(promote=False, retire=False)
+    webhook = lambda payload: heard.append(payload) or GateResult("webhook", True)  # noqa: E731
+    the_gates = gates(health, split=failing_split, webhook=webhook)
+    report = rollout(FakeStack(), the_gates, clock=clock)[0].run(promote=False, retire=False)
     assert report.outcome == "rolled back" and report.reason == "split gate failed at 10%: plain: split differs"
-    assert clock.now == 0 and health.polled == []
+    # Not watched, and the webhook hears only of steps that passed.
+    assert clock.now == 0 and health.polled == [] and heard == []
 
 
 def test_prometheus_failing_mid_step_fails_closed():
