@@ -496,14 +496,13 @@ class RolloutSettings(_Settings):
     analysis_interval: Annotated[StrictStr, AfterValidator(_duration)] = Field(
         default=format_duration(_default(Policy, "analysis_seconds")),
         alias="analysisInterval",
-        description="How often the sequential health analysis asks Prometheus during a step (`--analysis-interval`; "
-        "checked, not yet used by the engine).",
+        description="How often the sequential health analysis asks Prometheus during a step (`--analysis-interval`).",
     )
     min_requests: Annotated[StrictInt, _between(1, 10_000_000)] = Field(
         default=_default(Policy, "min_requests"),
         alias="minRequests",
         description="Canary requests a step must see before it is promoted; a step with fewer is extended once, "
-        "then the rollout stops for want of evidence (`--min-requests`; checked, not yet enforced).",
+        "then the rollout stops for want of evidence (`--min-requests`).",
     )
     alpha: Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_alpha)] = Field(
         default=_default(Limits, "alpha"),
@@ -513,7 +512,7 @@ class RolloutSettings(_Settings):
         default=_default(Limits, "split_tolerance"),
         alias="splitTolerance",
         description="Percentage points by which a route's observed split may differ from its weights before the "
-        "split gate fails (`--split-tolerance`; checked, not yet used by the split gate).",
+        "split gate fails (`--split-tolerance`).",
     )
     max_error_rate: Annotated[float, pydantic.BeforeValidator(_number), AfterValidator(_percent)] = Field(
         default=_default(Limits, "max_error_rate"),

@@ -252,45 +252,53 @@ def test_the_metrics_are_istios_standard_ones_with_the_destinations_labels(plane
         "istio_request_duration_milliseconds_count",
     }
     totals = [(labels, value) for name, labels, value in samples if name == "istio_requests_total"]
-    assert sorted(totals, key=lambda t: t[0]["destination_version"]) == [
+    destination = {
+        "destination_workload_namespace": "shop",
+        "destination_app": "web",
+        "destination_service": "web-service.shop.svc.cluster.local",
+        "destination_service_name": "web-service",
+        "destination_service_namespace": "shop",
+        "request_protocol": "http",
+        "response_flags": "-",
+    }
+    gateway = {"source_workload": "istio-ingressgateway", "source_workload_namespace": "istio-system"}
+    expected = [
         (
             {
-                "reporter": "destination",
-                "destination_workload": "web-deployment-v1",
-                "destination_workload_namespace": "shop",
-                "destination_app": "web",
-                "destination_version": "v1",
-                "destination_service": "web-service.shop.svc.cluster.local",
-                "destination_service_name": "web-service",
-                "destination_service_namespace": "shop",
-                "request_protocol": "http",
-                "response_code": "200",
+                "reporter": reporter,
+                **(gateway if reporter == "source" else {}),
+                "destination_workload": f"web-deployment-{version}",
+                "destination_version": version,
+                **destination,
+                "response_code": code,
             },
             10.0,
-        ),
-        (
-            {
-                "reporter": "destination",
-                "destination_workload": "web-deployment-v2",
-                "destination_workload_namespace": "shop",
-                "destination_app": "web",
-                "destination_version": "v2",
-                "destination_service": "web-service.shop.svc.cluster.local",
-                "destination_service_name": "web-service",
-                "destination_service_namespace": "shop",
-                "request_protocol": "http",
-                "response_code": "500",
-            },
-            10.0,
-        ),
+        )
+        for version, code in (("v1", "200"), ("v2", "500"))
+        for reporter in ("destination", "source")
     ]
+    # Each request twice, as the two proxies of a real call report it: the gateway and the sidecar.
+    order = lambda t: (t[0]["destination_version"], t[0]["reporter"])  # noqa: E731
+    assert sorted(totals, key=order) == sorted(expected, key=order)
+
+
+def test_a_request_that_never_reaches_its_version_is_a_503_the_gateway_alone_reports(plane: DataPlane) -> None:
+    holder_of(plane).spec = planned_spec(None, stable="v2")  # everything to v2
+    plane.refresh()
+    plane.behave("v2", unreachable_rate=1.0)
+    answers = Client(plane.url).versions(20)
+    assert answers == {(503, None): 20}
+    _, samples = parse_exposition(scrape(plane)[1])
+    assert series(samples, "istio_requests_total", reporter="source", destination_version="unknown") == [20.0]
+    assert series(samples, "istio_requests_total", reporter="destination") == []
+    assert plane.metrics.requests("source") == {("unknown", 503): 20} and plane.metrics.requests() == {}
 
 
 def test_the_duration_histogram_has_istios_buckets_and_counts_every_answer(plane: DataPlane) -> None:
     plane.behave("v1", latency_ms=30)
     Client(plane.url).versions(10)  # 9 to v1 (about 30 ms each), 1 to v2 (about 0 ms)
     _, samples = parse_exposition(scrape(plane)[1])
-    v1 = {"destination_version": "v1", "response_code": "200"}
+    v1 = {"reporter": "destination", "destination_version": "v1", "response_code": "200"}
     buckets = [
         (labels["le"], value)
         for name, labels, value in samples
@@ -305,7 +313,7 @@ def test_the_duration_histogram_has_istios_buckets_and_counts_every_answer(plane
     assert series(samples, "istio_request_duration_milliseconds_count", **v1) == [9]
     (total_ms,) = series(samples, "istio_request_duration_milliseconds_sum", **v1)
     assert 9 * 27 <= total_ms <= 9 * 100
-    assert series(samples, "istio_request_duration_milliseconds_count", destination_version="v2") == [1]
+    assert series(samples, "istio_request_duration_milliseconds_count", destination_version="v2") == [1, 1]
 
 
 def test_the_metrics_port_serves_nothing_but_metrics(plane: DataPlane) -> None:

@@ -84,10 +84,11 @@ def scraped(plane: DataPlane) -> list[tuple[str, dict[str, str], float]]:
 
 
 def requests_total(plane: DataPlane) -> dict[str, float]:
-    """istio_requests_total per destination version, as scraped."""
+    """istio_requests_total per destination version, as the destinations reported them."""
     samples = scraped(plane)
     return {
-        version: sum(series(samples, "istio_requests_total", destination_version=version)) for version in ("v1", "v2")
+        version: sum(series(samples, "istio_requests_total", reporter="destination", destination_version=version))
+        for version in ("v1", "v2")
     }
 
 

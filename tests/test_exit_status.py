@@ -16,7 +16,8 @@ from canary.traffic import cli as traffic_cli
 from tests.conftest import BASELINE, PROJECT_DIR
 
 # The commands that read a stack file themselves, with what each needs to stop before any change.
-READS_STACK_FILE = {"render": ["--out", "{tmp}/m"], "rollout": ["--dry-run"]}
+# A dry run checks that the split gate's URL resolves: a loopback one does, with no server behind it.
+READS_STACK_FILE = {"render": ["--out", "{tmp}/m"], "rollout": ["--dry-run", "--url", "http://127.0.0.1:8080/"]}
 
 
 def project(folder: Path, **config: object) -> Path:
@@ -98,7 +99,10 @@ def test_rollout_takes_the_project_folder_with_cwd_like_pulumi(tmp_path, monkeyp
     elsewhere.mkdir()
     project(elsewhere)
     monkeypatch.chdir(tmp_path)  # the working folder holds no project
-    assert main(["rollout", "--stack", "s", flag, str(elsewhere), "--dry-run"]) == exit_status.OK
+    assert (
+        main(["rollout", "--stack", "s", flag, str(elsewhere), "--dry-run", "--url", "http://127.0.0.1:8080/"])
+        == exit_status.OK
+    )
     assert "canary v2 at 0%" in capsys.readouterr().out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import yaml
 from canary.rollout.cli import main
 from canary.rollout.lock import LockedError, StackLock
 from tests.conftest import BASELINE, PROJECT_DIR
+from tests.loopback_http import serving
 
 
 def project(tmp_path: Path, **config: Any) -> Path:
@@ -29,8 +31,16 @@ def run(capsys: pytest.CaptureFixture[str], directory: Path, *flags: str) -> tup
     return code, out, err
 
 
+URL = "http://127.0.0.1:8080/"
+
+
+def stable_series(_: Any) -> tuple[int, dict[str, Any]]:
+    """A Prometheus API that holds one request series of stable."""
+    return 200, {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, "1"]}]}}
+
+
 def test_dry_run_prints_the_plan_from_the_defaults(tmp_path, capsys):
-    code, out, _ = run(capsys, project(tmp_path), "--dry-run")
+    code, out, _ = run(capsys, project(tmp_path), "--dry-run", "--url", URL)
     assert code == 0
     assert "canary v2 at 0%, stable v1" in out
     assert "steps: 5%, 10%, 25%, 50%, each watched 120s" in out
@@ -39,22 +49,26 @@ def test_dry_run_prints_the_plan_from_the_defaults(tmp_path, capsys):
 
 
 def test_the_stack_configs_rollout_key_sets_the_plan_and_flags_override_it(tmp_path, capsys):
-    directory = project(
-        tmp_path,
-        rollout={"steps": [20, 60], "stepDuration": "45s", "prometheus": "http://127.0.0.1:9090", "maxP99Ms": 300},
-    )
-    code, out, _ = run(capsys, directory, "--dry-run", "--json", "--max-error-rate", "0.5", "--retire")
+    with serving(stable_series) as (prometheus, received):
+        directory = project(
+            tmp_path, rollout={"steps": [20, 60], "stepDuration": "45s", "prometheus": prometheus, "maxP99Ms": 300}
+        )
+        code, out, _ = run(
+            capsys, directory, "--dry-run", "--json", "--max-error-rate", "0.5", "--retire", "--url", URL
+        )
     plan = json.loads(out)
     assert code == 0
     assert (plan["steps"], plan["step_seconds"]) == ([20, 60], 45)
     health = plan["gates"]["health"]
-    assert (health["prometheus"], health["max_p99_ms"], health["max_error_rate"]) == ("http://127.0.0.1:9090", 300, 0.5)
+    assert (health["prometheus"], health["max_p99_ms"], health["max_error_rate"]) == (prometheus, 300, 0.5)
+    # The preflight asked Prometheus for stable's series, as the analysis will query them.
+    assert len(received) == 1 and "destination_version%3D%22v1%22" in received[0][0]
     assert plan["then"] == ["promote", "retire v1"]
 
 
 def test_a_release_part_way_plans_the_steps_left(tmp_path, capsys):
     directory = project(tmp_path, canary={"version": "v2", "cookie": "version=v2", "weight": 25})
-    _, out, _ = run(capsys, directory, "--dry-run", "--json")
+    _, out, _ = run(capsys, directory, "--dry-run", "--json", "--url", URL)
     assert json.loads(out)["steps"] == [25, 50]
 
 
@@ -116,3 +130,48 @@ def test_a_second_rollout_of_the_same_stack_is_refused(tmp_path):
     # Released with its holder, and other stacks were never blocked.
     with StackLock(tmp_path, "prod"), StackLock(tmp_path, "staging"):
         pass
+
+
+def unchanged(directory: Path) -> Callable[[], bool]:
+    before = {path.name: path.read_text() for path in directory.iterdir() if path.is_file()}
+    return lambda: {path.name: path.read_text() for path in directory.iterdir() if path.is_file()} == before
+
+
+def test_a_dry_run_with_prometheus_unreachable_is_one_line_exit_2_and_changes_nothing(tmp_path, capsys):
+    with serving(stable_series) as (prometheus, _):
+        pass  # gone once the block ends
+    directory = project(tmp_path)
+    same = unchanged(directory)
+    code, out, err = run(capsys, directory, "--dry-run", "--url", URL, "--prometheus", prometheus)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"canary rollout: error: Prometheus at {prometheus} is unreachable: ")
+    assert same()
+
+
+def test_a_dry_run_with_prometheus_holding_no_series_of_stable_exits_2(tmp_path, capsys):
+    empty = lambda _: (200, {"status": "success", "data": {"resultType": "vector", "result": []}})  # noqa: E731
+    with serving(empty) as (prometheus, _):
+        code, _, err = run(capsys, project(tmp_path), "--dry-run", "--url", URL, "--prometheus", prometheus)
+    assert code == 2 and "has no istio_requests_total series of stable v1" in err and err.count("\n") == 1
+
+
+def test_a_dry_run_with_the_webhook_unreachable_exits_2_and_any_answer_passes(tmp_path, capsys):
+    with serving(lambda _: (405, {})) as (webhook, _):
+        code, _, _ = run(capsys, project(tmp_path), "--dry-run", "--url", URL, "--webhook", webhook)
+        assert code == 0  # any HTTP answer: the webhook judges only the steps' POSTs
+    code, _, err = run(capsys, project(tmp_path), "--dry-run", "--url", URL, "--webhook", webhook)
+    assert code == 2 and f"webhook {webhook} is unreachable" in err
+
+
+def test_a_dry_run_whose_url_does_not_resolve_exits_2(tmp_path, capsys):
+    code, _, err = run(capsys, project(tmp_path), "--dry-run", "--url", "http://no-such-host.invalid/")
+    assert code == 2 and "the URL's host no-such-host.invalid does not resolve" in err and err.count("\n") == 1
+
+
+def test_a_dry_run_without_url_needs_the_stacks_outputs_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    directory = project(tmp_path)
+    same = unchanged(directory)
+    code, _, err = run(capsys, directory, "--dry-run")
+    assert code == 2 and "the stack's outputs, which need the Pulumi CLI (pulumi) on PATH: pass --url" in err
+    assert same()

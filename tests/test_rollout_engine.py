@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -11,7 +11,9 @@ import pytest
 from canary.rollout.engine import Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
+from canary.rollout.prometheus import PrometheusError
 from canary.rollout.stack import Change, Update
+from canary.rollout.watch import Poll, Sent, VersionPoll
 from canary.settings import StackSettings, parse_settings
 from canary.stack_file import as_config_strings
 from tests.conftest import BASELINE
@@ -61,12 +63,16 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[str] = []
         self.gates: list[GateResult] = []
+        self.polls: list[Poll] = []
 
     def event(self, message: str) -> None:
         self.events.append(message)
 
     def watching(self, step: int, steps: int, weight: int, seconds_left: float) -> None:
         pass
+
+    def poll(self, poll: Poll) -> None:
+        self.polls.append(poll)
 
     def gate(self, result: GateResult) -> None:
         self.gates.append(result)
@@ -76,9 +82,9 @@ def passing(name: str) -> Callable[[Any], GateResult]:
     return lambda _: GateResult(name, True, (), {"seen": True})
 
 
-def gates(**overrides: Callable[[Any], GateResult]) -> Gates:
-    chosen = {"split": passing("split"), "health": passing("health"), "webhook": passing("webhook"), **overrides}
-    return Gates(**chosen)
+def gates(health: Any = None, **overrides: Callable[[Any], GateResult]) -> Gates:
+    chosen = {"split": passing("split"), "webhook": passing("webhook"), **overrides}
+    return Gates(health=health, **chosen)
 
 
 class FakeClock:
@@ -89,19 +95,72 @@ class FakeClock:
         return self.now
 
     def sleep(self, seconds: float) -> None:
+        assert seconds > 0, "the engine must never spin"
         self.now += seconds
 
 
-def rollout(stack: FakeStack, the_gates: Gates, steps: tuple[int, ...] = (10, 50)) -> tuple[Rollout, Recorder]:
-    clock = FakeClock()
+class FakeHealth:
+    """The analysis on a script: the canary gains `rate` requests a second; `rollback_at` seconds
+    since the start is the first poll whose decision says roll back; `fail_at` raises."""
+
+    def __init__(
+        self,
+        clock: FakeClock,
+        rate: float = 10.0,
+        rollback_at: float | None = None,
+        fail_at: float | None = None,
+        begin_fails: bool = False,
+    ) -> None:
+        self.clock, self.rate, self.rollback_at, self.fail_at = clock, rate, rollback_at, fail_at
+        self.begin_fails = begin_fails
+        self.begun = False
+        self.polled: list[tuple[float, int, dict[str, Sent]]] = []
+
+    def begin(self) -> None:
+        if self.begin_fails:
+            raise PrometheusError("Prometheus at http://prometheus:9090 is unreachable: refused")
+        self.begun = True
+
+    def canary_requests(self) -> int:
+        return int(self.rate * self.clock.now)
+
+    def poll(self, weight: int, seconds: float, sent: Mapping[str, Sent]) -> Poll:
+        self.polled.append((seconds, weight, dict(sent)))
+        if self.fail_at is not None and seconds >= self.fail_at:
+            raise PrometheusError("Prometheus at http://prometheus:9090 answered 503 Service Unavailable")
+        rollback = self.rollback_at is not None and seconds >= self.rollback_at
+        test = {"test": "error rate limit", "e_value": 600.0 if rollback else 1.0, "p_value": 0.5,
+                "threshold": 500.0, "alpha": 0.002}  # fmt: skip
+        figures = VersionPoll(requests=self.canary_requests(), errors=0, error_rate=0.0, p99_ms=5.0)
+        return Poll(
+            seconds=seconds,
+            weight=weight,
+            versions={"v2": figures},
+            unattributed_errors=0,
+            tests=(test,),
+            rollback=rollback,
+            reasons=("error rate limit: e-value 600 >= 500",) if rollback else (),
+        )
+
+
+def rollout(
+    stack: FakeStack,
+    the_gates: Gates,
+    steps: tuple[int, ...] = (10, 50),
+    clock: FakeClock | None = None,
+    preflight: Callable[[], str | None] = lambda: None,
+    **policy: Any,
+) -> tuple[Rollout, Recorder]:
+    clock = clock or FakeClock()
     view = Recorder()
     engine = Rollout(
         stack=stack,
-        policy=Policy(steps=steps, step_seconds=30),
+        policy=Policy(steps=steps, **{"step_seconds": 30, **policy}),
         gates=the_gates,
         view=view,
         sleep=clock.sleep,
         clock=clock,
+        preflight=preflight,
     )
     return engine, view
 
@@ -132,44 +191,153 @@ def test_without_promote_it_stops_at_the_last_step():
     assert stack.config["canary"]["weight"] == 50
 
 
-def test_each_step_is_watched_for_its_duration_before_it_is_judged():
-    stack = FakeStack()
-    windows: list[float] = []
-
-    def health(seconds: float) -> GateResult:
-        windows.append(seconds)
-        return GateResult("health", True)
-
-    rollout(stack, gates(health=health))[0].run(promote=False, retire=False)
-    assert windows == [30, 30]
-
-
-def test_a_failed_gate_rolls_back_to_zero_in_one_update_and_names_the_gate():
-    stack = FakeStack()
-    failing = lambda _: GateResult("health", False, ("canary error rate 5.00% is above the limit 1%",))  # noqa: E731
-    engine, _ = rollout(stack, gates(health=failing))
-    report = engine.run(promote=True, retire=True)
-    assert (report.outcome, report.exit_code) == ("rolled back", 1)
-    assert stack.log[-2:] == ["weight 0", "up: canary rollout: roll back v2"]
-    assert stack.config["canary"] == {"version": "v2", "cookie": "version=v2", "weight": 0}
-    assert report.reason == "health gate failed at 10%: canary error rate 5.00% is above the limit 1%"
-    # No promotion, no second step.
-    assert "promote v2" not in stack.log and [s.weight for s in report.steps] == [10]
-
-
-def test_both_kinds_of_evidence_are_logged_and_the_webhook_hears_only_of_passed_steps():
-    stack = FakeStack()
-    heard: list[Any] = []
-
-    def webhook(payload: Any) -> GateResult:
-        heard.append(payload)
-        return GateResult("webhook", True)
-
-    failing_split = lambda _: GateResult("split", False, ("plain: split differs",))  # noqa: E731
-    engine, view = rollout(stack, gates(split=failing_split, webhook=webhook))
+def test_each_step_is_polled_every_interval_for_its_full_duration_then_promoted():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    engine, view = rollout(FakeStack(), gates(health), clock=clock, analysis_seconds=10)
     report = engine.run(promote=False, retire=False)
-    assert [g.gate for g in view.gates] == ["split", "health"]
-    assert heard == [] and report.outcome == "rolled back"
+    assert report.outcome == "completed" and health.begun
+    # Three polls a step (10, 20, 30 s of each 30 s step), the last at its end, then the next step.
+    assert [(round(seconds), weight) for seconds, weight, _ in health.polled] == [
+        (10, 10), (20, 10), (30, 10), (40, 50), (50, 50), (60, 50)
+    ]  # fmt: skip
+    assert [(s.started_seconds, s.ended_seconds, s.extended) for s in report.steps] == [(0, 30, False), (30, 60, False)]
+    assert report.verdict_seconds == 60 and len(report.polls) == len(view.polls) == 6
+
+
+def test_a_step_ends_with_a_poll_whatever_the_interval():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    rollout(FakeStack(), gates(health), clock=clock, analysis_seconds=25)[0].run(promote=False, retire=False)
+    assert [round(seconds) for seconds, _, _ in health.polled] == [25, 30, 55, 60]
+
+
+def test_a_rollback_decision_rolls_back_at_that_poll_mid_step():
+    clock = FakeClock()
+    health = FakeHealth(clock, rollback_at=20)
+    stack = FakeStack()
+    engine, _ = rollout(stack, gates(health), clock=clock, analysis_seconds=10, step_seconds=120)
+    report = engine.run(promote=True, retire=False)
+    assert (report.outcome, report.exit_code) == ("rolled back", 1)
+    assert clock.now == 20 and report.verdict_seconds == 20 and len(health.polled) == 2
+    assert report.reason == "health gate failed at 10%: error rate limit: e-value 600 >= 500"
+    assert stack.log[-2:] == ["weight 0", "up: canary rollout: roll back v2"]
+    document = report.to_json()
+    assert document["polls"][-1]["rollback"] is True and document["steps"][0]["ended_seconds"] == 20
+
+
+def test_a_step_too_thin_is_extended_once_and_passes_when_the_requests_come():
+    clock = FakeClock()
+    # 1 canary request a second: 30 in the step's 30 s, 60 once extended; 50 needed.
+    health = FakeHealth(clock, rate=1)
+    engine, view = rollout(FakeStack(), gates(health), steps=(10,), clock=clock, min_requests=50)
+    report = engine.run(promote=False, retire=False)
+    assert report.outcome == "completed" and clock.now == 60
+    assert report.steps[0].extended is True
+    assert any("extended by 30s, once" in event for event in view.events)
+
+
+def test_a_step_still_too_thin_once_extended_stops_without_promoting():
+    clock = FakeClock()
+    stack = FakeStack()
+    health = FakeHealth(clock, rate=0.5)  # 30 canary requests in 60 s
+    engine, _ = rollout(stack, gates(health), clock=clock, min_requests=50)
+    report = engine.run(promote=True, retire=True)
+    assert (report.outcome, report.exit_code) == ("not enough evidence", 1)
+    assert report.reason == (
+        "not enough evidence at 10%: 30 canary requests in 60s (the step extended once), at least 50 needed"
+    )
+    assert stack.config["canary"]["weight"] == 0 and "promote v2" not in stack.log
+    assert [s.weight for s in report.steps] == [10] and report.verdict_seconds == 60
+
+
+def test_min_requests_count_the_steps_own_canary_requests_only():
+    clock = FakeClock()
+    health = FakeHealth(clock, rate=1)  # 30 a step: never 50 in one step, though 60 in all by the end
+    report = rollout(FakeStack(), gates(health), clock=clock, min_requests=31)[0].run(promote=False, retire=False)
+    # Step 1 needs its extension (60 requests in 60 s); step 2 starts from those 60.
+    assert report.outcome == "completed" and [s.extended for s in report.steps] == [True, True]
+
+
+def test_the_split_gates_own_requests_reach_the_analysis_to_be_taken_out():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    sent = {"v1": Sent(90), "v2": Sent(110, 2)}
+    split = lambda _: GateResult("split", True, (), {}, sent)  # noqa: E731
+    rollout(FakeStack(), gates(health, split=split), clock=clock)[0].run(promote=False, retire=False)
+    first, last = health.polled[0][2], health.polled[-1][2]
+    assert first == sent
+    # Both steps' split gates, summed: the analysis sees what was sent over the whole rollout.
+    assert last == {"v1": Sent(180), "v2": Sent(220, 4)}
+
+
+def test_the_split_gate_runs_right_after_the_update_and_a_failure_skips_the_watch():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    heard: list[Any] = []
+    failing_split = lambda _: GateResult("split", False, ("plain: split differs",))  # noqa: E731
+    webhook = lambda payload: heard.append(payload) or GateResult("webhook", True)  # noqa: E731
+    the_gates = gates(health, split=failing_split, webhook=webhook)
+    report = rollout(FakeStack(), the_gates, clock=clock)[0].run(promote=False, retire=False)
+    assert report.outcome == "rolled back" and report.reason == "split gate failed at 10%: plain: split differs"
+    # Not watched, and the webhook hears only of steps that passed.
+    assert clock.now == 0 and health.polled == [] and heard == []
+
+
+def test_prometheus_failing_mid_step_fails_closed():
+    clock = FakeClock()
+    stack = FakeStack()
+    health = FakeHealth(clock, fail_at=20)
+    report = rollout(stack, gates(health), clock=clock)[0].run(promote=False, retire=False)
+    assert (report.outcome, report.exit_code) == ("rolled back", 1) and clock.now == 20
+    assert report.reason == (
+        "health gate failed at 10%: Prometheus at http://prometheus:9090 answered 503 Service Unavailable: "
+        "failing closed"
+    )
+    assert stack.config["canary"]["weight"] == 0
+
+
+def test_without_prometheus_each_step_waits_its_duration_and_the_health_gate_says_it_is_off():
+    clock = FakeClock()
+    engine, view = rollout(FakeStack(), gates(), clock=clock)
+    report = engine.run(promote=False, retire=False)
+    assert report.outcome == "completed" and clock.now == 60 and report.polls == []
+    health = [g for g in view.gates if g.gate == "health"]
+    assert len(health) == 2 and all(g.ok and "no Prometheus URL" in g.figures["off"] for g in health)
+
+
+def test_a_failed_preflight_refuses_before_any_change():
+    stack = FakeStack()
+    engine, _ = rollout(stack, gates(), preflight=lambda: "webhook http://hooks/ is unreachable: refused")
+    with pytest.raises(RolloutRefusedError, match=r"^webhook http://hooks/ is unreachable: refused$"):
+        engine.run(promote=False, retire=False)
+    assert stack.log == [] and stack.deployed == []
+
+
+def test_prometheus_failing_at_the_baseline_refuses_before_any_change():
+    clock = FakeClock()
+    stack = FakeStack()
+    engine, _ = rollout(stack, gates(FakeHealth(clock, begin_fails=True)), clock=clock)
+    with pytest.raises(RolloutRefusedError, match="unreachable: refused: nothing changed"):
+        engine.run(promote=False, retire=False)
+    assert stack.log == []
+
+
+def test_the_report_has_the_documented_fields():
+    clock = FakeClock()
+    engine, _ = rollout(FakeStack(), gates(FakeHealth(clock)), clock=clock)
+    document = engine.run(promote=False, retire=False).to_json()
+    assert set(document) == {
+        "stack", "canary", "stable", "outcome", "reason", "started_at", "verdict_seconds", "alpha", "analysis",
+        "steps", "polls",
+    }  # fmt: skip
+    assert document["started_at"].endswith("Z") and document["alpha"] == 0.01
+    assert document["analysis"] == {"resumed": False, "note": ""}
+    assert set(document["steps"][0]) == {
+        "weight", "ok", "changes", "started_seconds", "ended_seconds", "extended", "gates"
+    }  # fmt: skip
+    assert set(document["polls"][0]) == {"seconds", "weight", "versions", "unattributed_errors", "tests", "rollback"}
+    json.dumps(document)
 
 
 def test_the_webhook_gets_the_steps_figures_and_can_fail_it():
@@ -193,6 +361,12 @@ def test_a_rerun_resumes_from_the_weight_in_the_stack_file():
     # The step the release stands at is watched and judged again, then the rest.
     assert [s.weight for s in report.steps] == [50, 80]
     assert "resuming" in view.events[0]
+    # The evidence of the run that was interrupted is not carried over, and the report says so.
+    assert report.to_json()["analysis"] == {
+        "resumed": True,
+        "note": "resumed at 50%: the analysis starts anew, and what the canary did before this run is not counted",
+    }
+    assert view.events[1] == report.note
 
 
 def test_an_interrupted_step_leaves_the_weight_and_says_so():

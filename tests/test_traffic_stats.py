@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from canary.traffic.stats import check_split, requests_needed
+from canary.traffic.stats import check_split, check_split_within, requests_needed
 
 
 def _log_pmf_multinomial(counts: tuple[int, ...], probs: tuple[float, ...]) -> float:
@@ -144,3 +144,45 @@ def test_sample_size_figure_gives_the_promised_power() -> None:
 def test_confidence_outside_zero_to_one_is_refused(confidence: float) -> None:
     with pytest.raises(ValueError, match="confidence"):
         check_split({"v1": 100}, {"v1": 1}, confidence)
+
+
+def _binomial_tail(n: int, p: float, at_least: int) -> float:
+    """P(X >= at_least) for X ~ Binomial(n, p), summed term by term."""
+    return sum(math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(at_least, n + 1))
+
+
+def test_a_split_within_the_tolerance_passes_however_many_requests_are_sent():
+    # 10 % observed at 9.2 %: the point null fails it on a million requests, the interval does not.
+    counts = {"v1": 908_000, "v2": 92_000}
+    expected = {"v1": 90, "v2": 10}
+    assert not check_split(expected, counts, 0.99).consistent
+    assert check_split_within(expected, counts, 2, 0.01).consistent
+
+
+def test_a_split_beyond_the_tolerance_fails_with_the_exact_one_sided_p_value():
+    # 30 of 100 at a 10 % weight, tolerance 2: too many for 12 %. p = 2 * P(X >= 30 | 100, 0.12).
+    test = check_split_within({"v1": 90, "v2": 10}, {"v1": 70, "v2": 30}, 2, 0.01)
+    assert not test.consistent
+    assert test.p_value == pytest.approx(2 * _binomial_tail(100, 0.12, 30), rel=1e-9)
+
+
+def test_too_few_answers_of_a_version_fail_as_surely_as_too_many():
+    # 0 of 200 at 10 %: P(X <= 0 | 200, 0.08) = 0.92**200, doubled.
+    test = check_split_within({"v1": 90, "v2": 10}, {"v1": 200}, 2, 0.01)
+    assert not test.consistent
+    assert test.p_value == pytest.approx(2 * 0.92**200, rel=1e-9)
+
+
+def test_a_zero_weight_version_answering_still_fails_within_a_tolerance():
+    test = check_split_within({"v2": 100}, {"v2": 99, "v1": 1}, 2, 0.01)
+    assert not test.consistent and test.unexpected == {"v1": 1}
+
+
+def test_a_correct_split_is_rejected_at_most_alpha_of_the_time_at_the_edge_of_the_tolerance():
+    # Seeded: the true share sits on the interval's edge (8 %), the worst case for the test.
+    rng = np.random.default_rng(7)
+    rejected = sum(
+        not check_split_within({"v1": 90, "v2": 10}, {"v1": 500 - k, "v2": int(k)}, 2, 0.05).consistent
+        for k in rng.binomial(500, 0.08, size=2000)
+    )
+    assert rejected / 2000 <= 0.05

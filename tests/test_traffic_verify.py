@@ -125,3 +125,23 @@ def test_an_error_rate_exactly_at_the_limit_passes_and_one_more_fails():
     # 1 failure in 100 is 1%: allowed at max_error_rate 1%; 2 in 100 is not.
     assert judge(route, at_limit, Criteria(max_error_rate=0.01), HEADER).ok
     assert not judge(route, over, Criteria(max_error_rate=0.01), HEADER).ok
+
+
+def _tally(**answers: int) -> Tally:
+    tally = Tally()
+    for version, n in answers.items():
+        for _ in range(n):
+            tally.add_version(version, 0.001)
+    return tally
+
+
+def test_with_a_tolerance_a_split_slightly_off_passes_and_one_far_off_names_the_shares() -> None:
+    route = Route(when={}, split={"v1": 90, "v2": 10})
+    criteria = Criteria(confidence=0.99, tolerance=2)
+    # 9.2 % of 50,000: the point null rejects it, the tolerance does not.
+    assert not judge(route, _tally(v1=45_400, v2=4_600), Criteria(), HEADER).ok
+    assert judge(route, _tally(v1=45_400, v2=4_600), criteria, HEADER).ok
+    far = judge(route, _tally(v1=150, v2=50), criteria, HEADER)
+    assert not far.ok
+    expected = "split differs from the expected one by more than 2 points: v1 75.0%, v2 25.0% of 200"
+    assert far.problems[0].startswith(expected)

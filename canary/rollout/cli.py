@@ -1,8 +1,9 @@
 """`python -m canary rollout`: flags and stack config in, a rollout (or its plan) out.
 
-Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when a gate
-failed and the canary was rolled back, 2 for bad flags or config or a rollout that cannot start
-(nothing changed), 130 when interrupted (the weight is left where the stack file says).
+Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when the canary
+was rolled back (a failed gate, or not enough evidence), 2 for bad flags or config or a rollout
+that cannot start, its preflight included (nothing changed), 130 when interrupted (the weight is
+left where the stack file says).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from canary.policy import (
     Limits,
@@ -26,11 +27,15 @@ from canary.policy import (
     tolerance_problem,
     url_problem,
 )
+from canary.rollout import preflight
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import Target, health_gate, split_gate, webhook_gate
+from canary.rollout.gates import Target, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.lock import LockedError, StackLock
 from canary.settings import ConfigError, StackSettings, parse_settings
 from canary.stack_file import StackFileError, stack_config
+
+if TYPE_CHECKING:
+    from canary.rollout.watch import HealthWatch
 
 PROG = "canary rollout"
 
@@ -181,15 +186,19 @@ def print_plan(document: dict[str, Any]) -> None:
     health = gates["health"]
     if health:
         lines.append(
-            f"gate health: {health['prometheus']}: canary 5xx at most {health['max_error_rate']:g}% and not "
-            f"significantly above stable's; p99 at most {health['max_p99_ms']:g} ms and "
-            f"{health['max_p99_ratio']:g} times stable's"
+            f"gate health: {health['prometheus']}, polled every {health['analysis_seconds']:g}s: canary 5xx at most "
+            f"{health['max_error_rate']:g}% and not above stable's; p99 at most {health['max_p99_ms']:g} ms and "
+            f"{health['max_p99_ratio']:g} times stable's; false-rollback chance {health['alpha']:g} for the whole "
+            f"rollout; at least {health['min_requests']} canary requests per step"
         )
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
     lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
-    lines.append("on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary)")
+    lines.append(
+        "on a failed gate, or a step too thin even once extended: canary.weight 0 in one update "
+        "(cookie and header testers keep the canary)"
+    )
     print("\n".join(lines))
 
 
@@ -218,6 +227,16 @@ def main(argv: Sequence[str]) -> int:
         return _fail(f"stack {args.stack}: {err}")
     promote = args.promote or args.retire
     if args.dry_run:
+        if settings.canary is not None:
+            problem = preflight.problem(
+                policy,
+                release(settings),
+                url=args.url,
+                outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
+                stack=args.stack,
+            )
+            if problem is not None:
+                return _fail(problem)
         document = plan_document(args.stack, settings, policy, promote, args.retire)
         if args.json:
             print(json.dumps(document, indent=2))
@@ -229,26 +248,71 @@ def main(argv: Sequence[str]) -> int:
     return _run(args, settings, policy, promote)
 
 
+def release(settings: StackSettings) -> preflight.Release:
+    canary = settings.canary.version if settings.canary else settings.stable_version
+    versions = tuple(dict.fromkeys((settings.stable_version, canary)))
+    return preflight.Release(settings.namespace, settings.app, settings.stable_version, versions)
+
+
+def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
+    """The stack's outputs, for the split gate's URL; a dry run reads them only without --url."""
+    if shutil.which("pulumi") is None:
+        raise preflight.OutputsUnavailableError(
+            "the split gate's URL comes from the stack's outputs, which need the Pulumi CLI (pulumi) on PATH: "
+            "pass --url"
+        )
+    from canary.rollout.stack import AutomationStack
+
+    try:
+        return AutomationStack(project_dir, stack).outputs()
+    except Exception as err:  # the Automation API raises its own types for a stack it cannot select
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise preflight.OutputsUnavailableError(f"cannot read the outputs of stack {stack}: {first_line}") from None
+
+
+def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
+    """The analysis of this invocation, reading the mesh's counters; None without Prometheus."""
+    if not policy.prometheus or settings.canary is None:
+        return None
+    from canary.rollout.analysis import SequentialAnalysis
+    from canary.rollout.prometheus import MeshReader
+    from canary.rollout.watch import HealthWatch
+
+    canary, stable = settings.canary.version, settings.stable_version
+    reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
+    return HealthWatch(
+        read=reader.read, analysis=SequentialAnalysis(limits=policy.limits), stable=stable, canary=canary
+    )
+
+
 def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
     from canary.rollout.stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
     target = Target(url=args.url, host=args.host, insecure=args.insecure)
-    canary = settings.canary.version if settings.canary else ""
-    gates = Gates(
-        split=lambda outputs: split_gate(outputs, target, policy),
-        health=lambda seconds: health_gate(
-            policy, settings.namespace, settings.app, settings.stable_version, canary, seconds
-        ),
-        webhook=lambda payload: webhook_gate(policy.webhook, payload),
-    )
     view = ConsoleView(live=None if not args.json else False)
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with StackLock(args.project_dir, args.stack):
             stack = AutomationStack(args.project_dir, args.stack)
-            report = Rollout(stack=stack, policy=policy, gates=gates, view=view).run(
+            outputs = stack.outputs()
+            routes = outputs.get("routes")
+            tests = split_tests(
+                len(policy.remaining(settings.weight)),
+                len(routes) if isinstance(routes, list) else 1,
+                len(settings.versions),
+            )
+            alpha = split_alpha(policy, tests)
+            gates = Gates(
+                split=lambda outputs: split_gate(outputs, target, policy, alpha),
+                webhook=lambda payload: webhook_gate(policy.webhook, payload),
+                health=health_watch(policy, settings),
+            )
+            checks = lambda: preflight.problem(  # noqa: E731
+                policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
+            )
+            report = Rollout(stack=stack, policy=policy, gates=gates, view=view, preflight=checks).run(
                 promote=promote, retire=args.retire
             )
     except (LockedError, RolloutRefusedError) as err:
@@ -261,5 +325,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
         print(json.dumps(report.to_json(), indent=2))
     else:
         summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
+        if report.verdict_seconds is not None:
+            print(f"verdict after {report.verdict_seconds:.0f}s", file=sys.stderr)
         print(f"{report.outcome}: {summary.get(report.outcome, report.reason)}")
     return report.exit_code

@@ -1,4 +1,5 @@
-"""The three gates a step must pass: the split is real, the canary is healthy, the webhook agrees.
+"""The gates a step must pass besides the health analysis (`watch`): the split is real, the
+webhook agrees.
 
 Each gate answers a `GateResult` with the figures it judged on, so a failure names the gate,
 the figures and the threshold. A gate that cannot get its evidence fails (fail closed).
@@ -10,13 +11,18 @@ import asyncio
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from canary.rollout.health import judge_health
 from canary.rollout.policy import Policy
-from canary.rollout.prometheus import PrometheusError, queries, version_figures
+from canary.rollout.watch import Sent
+
+if TYPE_CHECKING:
+    from canary.traffic.verify import RouteResult
+
+SPLIT_ALPHA_SHARE = 5
+"""The split gate's share of the rollout's alpha is 1/5 (the analysis' four tests have the rest)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,9 @@ class GateResult:
     ok: bool
     problems: tuple[str, ...] = ()
     figures: dict[str, Any] = field(default_factory=dict)
+    sent: Mapping[str, Sent] = field(default_factory=dict)
+    """The gate's own requests per version that reached it (the split gate's), for the analysis
+    to take back out of the mesh's counts."""
 
     def to_json(self) -> dict[str, Any]:
         return {"gate": self.gate, "ok": self.ok, "problems": list(self.problems), "figures": self.figures}
@@ -39,11 +48,38 @@ class Target:
     insecure: bool = False
 
 
-def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy) -> GateResult:
-    """`verify` against the live URL: every route's answers split as the stack's routes say.
+def split_tests(steps: int, routes: int, versions: int) -> int:
+    """How many split tests a rollout runs: one per version of every route at every step."""
+    return max(steps * routes * versions, 1)
 
-    With the health gate on, errors are its to judge; without it, the answers' own error rate is
-    held to the same limit here.
+
+def split_alpha(policy: Policy, tests: int) -> float:
+    """Each split test's alpha: the gate's share of the rollout's, divided over all its tests
+    (Bonferroni), so that a correctly routed rollout fails the split gate with at most that."""
+    return policy.limits.alpha / SPLIT_ALPHA_SHARE / tests
+
+
+def sent_per_version(routes: Sequence[RouteResult]) -> dict[str, Sent]:
+    """Requests of the split gate per version: answers that named it, and the 5xx of each route
+    that only that version serves (`verify` reads no version from a 5xx answer, so the 5xx of a
+    split route name none; they stay in the mesh's counts as it reported them)."""
+    sent: dict[str, Sent] = {}
+    for result in routes:
+        for version, n in result.tally.counts.items():
+            sent[version] = sent.get(version, Sent()) + Sent(requests=n)
+        served = [version for version, percent in result.route.split.items() if percent > 0]
+        failed = result.tally.errors.get("http_5xx", 0)
+        if len(served) == 1 and failed:
+            sent[served[0]] = sent.get(served[0], Sent()) + Sent(requests=failed, errors=failed)
+    return sent
+
+
+def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy, alpha: float) -> GateResult:
+    """`verify` against the live URL: every route's answers split as the stack's routes say, each
+    version's share within `limits.split_tolerance` points of its weight, each test at `alpha`.
+
+    With the health analysis on, errors are its to judge; without it, the answers' own error rate
+    is held to the same limit here.
     """
     from canary.traffic import client
     from canary.traffic.expected import ExpectationError, from_outputs
@@ -65,7 +101,7 @@ def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy) -> Ga
     routes = expectation.routes
     tallies = [Tally() for _ in routes]
     error_limit = 1.0 if policy.prometheus else policy.limits.max_error_rate / 100
-    criteria = Criteria(confidence=1 - policy.limits.alpha, max_error_rate=error_limit)
+    criteria = Criteria(confidence=1 - alpha, max_error_rate=error_limit, tolerance=policy.limits.split_tolerance)
     try:
         endpoint = client.Target.from_url(url, host=target.host, insecure=target.insecure)
     except ValueError as err:
@@ -80,36 +116,15 @@ def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy) -> Ga
         problems = (f"no request got an HTTP answer from {url}", *problems)
     figures = {
         "url": url,
+        "alpha": alpha,
+        "tolerance_points": policy.limits.split_tolerance,
         "routes": [
             {"when": dict(r.route.when), "expected": dict(r.route.split), "counts": r.counts, "requests": r.tally.total}
             for r in verification.results
         ],
     }
-    return GateResult("split", not problems, problems, figures)
-
-
-def health_gate(
-    policy: Policy, namespace: str, app: str, stable: str, canary: str, window_seconds: float
-) -> GateResult:
-    """Prometheus' figures for canary and stable over the step, judged by `judge_health`."""
-    if not policy.prometheus:
-        return GateResult("health", True, (), {"off": "no Prometheus URL (--prometheus or rollout.prometheus)"})
-    window = max(int(window_seconds), 1)
-    try:
-        figures = version_figures(policy.prometheus, namespace, app, [stable, canary], window)
-    except PrometheusError as err:
-        return GateResult("health", False, (f"{err}: failing closed",), {"prometheus": policy.prometheus})
-    canary_figures = figures[canary]
-    if canary_figures.requests <= 0:
-        query = queries(namespace, app, [stable, canary], window)["requests"]
-        return GateResult(
-            "health",
-            False,
-            (f"Prometheus has no requests of canary {canary} over the last {window}s: failing closed",),
-            {"prometheus": policy.prometheus, "query": query},
-        )
-    verdict = judge_health(canary_figures, figures[stable], policy.limits)
-    return GateResult("health", verdict.ok, verdict.problems, {"window_seconds": window, **verdict.figures})
+    sent = sent_per_version(verification.results)
+    return GateResult("split", not problems, problems, figures, sent)
 
 
 def webhook_gate(url: str | None, payload: Mapping[str, Any], timeout: float = 10.0) -> GateResult:

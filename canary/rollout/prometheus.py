@@ -1,8 +1,23 @@
-"""Istio's standard metrics for each version, read from Prometheus' HTTP API.
+"""Istio's standard metrics for each version, as raw counters read from Prometheus' HTTP API.
 
-The mesh's sidecars report every request twice; the destination's report (`reporter=
-"destination"`) is the one made by the version that answered. Versions are told apart by
-`destination_version` (the pods' `version` label), and the workload by `destination_workload`.
+What is asked, and why:
+
+- `reporter="source"`: the report of the proxy that sent the request (the ingress gateway, or
+  a calling sidecar). It sees what the canary's own sidecar never does: a 503 because no healthy
+  upstream was left, a reset before the answer. The destination's reports are never added in: a
+  request that reached its version is reported once by each side, and would count twice.
+- The app's Service, by `destination_service_namespace` and `destination_service_name`
+  (`<app>-service`, and `<app>-<version>` for the Gateway API's per-version Services); versions
+  are told apart by `destination_version` (the pods' `version` label). When the source's proxy
+  did not know the upstream (no endpoint was picked), Istio labels the version `unknown`: such
+  5xx are *unattributed*, counted apart and on neither version.
+- Raw counter values, each series on its own (no `sum`, no `increase()`): `increase()` drops the
+  first increment of a series born inside its window (a canary's first 503 is a new series) and
+  extrapolates to fractions, and a `sum` over series hides a reset of one behind the growth of
+  the others. Per series, a value lower than the last one read is a reset (the process behind it
+  restarted), and its whole value is new, as Prometheus' own `increase()` reads a decrease. A
+  series first seen after the start is new since the start. A series that goes away keeps what
+  it had counted.
 """
 
 from __future__ import annotations
@@ -12,17 +27,25 @@ import math
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
-from canary.rollout.health import VersionFigures
+from canary.plan.gateway_api import version_service_name
+from canary.plan.service import service_name
+
+UNATTRIBUTED = ("", "unknown")
+"""`destination_version` values that name no version."""
+
+Series = tuple[tuple[str, str], ...]
+"""A series' labels, sorted: its identity."""
 
 
 class PrometheusError(Exception):
     """Prometheus could not be asked, or did not answer a query; the message is one line."""
 
 
-def instant_query(base_url: str, promql: str, timeout: float = 5.0) -> dict[str, float]:
-    """Run a query; its result as {destination_version: value} (NaN values left out)."""
+def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple[dict[str, str], float]]:
+    """Run an instant query; each series of its vector as (labels, value), NaN values left out."""
     url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -34,53 +57,131 @@ def instant_query(base_url: str, promql: str, timeout: float = 5.0) -> dict[str,
         raise PrometheusError(f"Prometheus at {base_url} is unreachable: {reason}") from None
     except ValueError:
         raise PrometheusError(f"Prometheus at {base_url} did not answer JSON") from None
-    if document.get("status") != "success":
-        raise PrometheusError(f"Prometheus refused the query: {document.get('error', 'no reason given')}")
-    values = {}
-    for sample in document.get("data", {}).get("result", []):
-        value = float(sample["value"][1])
-        if not math.isnan(value):
-            values[sample["metric"].get("destination_version", "")] = value
-    return values
+    if not isinstance(document, dict) or document.get("status") != "success":
+        error = document.get("error", "no reason given") if isinstance(document, dict) else "not an API answer"
+        raise PrometheusError(f"Prometheus at {base_url} refused the query: {error}")
+    samples = []
+    try:
+        for sample in document["data"]["result"]:
+            value = float(sample["value"][1])
+            if not math.isnan(value):
+                samples.append((dict(sample["metric"]), value))
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise PrometheusError(f"Prometheus at {base_url} answered a result that is not a vector") from None
+    return samples
 
 
 def selector(namespace: str, app: str, versions: Sequence[str]) -> str:
-    alternatives = "|".join(versions)
-    return (
-        f'reporter="destination",destination_workload_namespace="{namespace}",'
-        f'destination_workload=~"{app}-deployment-({alternatives})",destination_version=~"{alternatives}"'
-    )
+    """The label matchers of every query: the source's reports of requests to the app's Services."""
+    services = "|".join([service_name(app), *(version_service_name(app, version) for version in versions)])
+    return f'reporter="source",destination_service_namespace="{namespace}",destination_service_name=~"{services}"'
 
 
-def queries(namespace: str, app: str, versions: Sequence[str], window_seconds: int) -> dict[str, str]:
-    """The three PromQL queries of a step, by what they measure."""
+def queries(namespace: str, app: str, versions: Sequence[str]) -> dict[str, str]:
+    """The PromQL of one poll, by what it reads: every series of each metric, raw."""
     where = selector(namespace, app, versions)
-    window = f"[{window_seconds}s]"
     return {
-        "requests": f"sum by (destination_version) (increase(istio_requests_total{{{where}}}{window}))",
-        "errors": (
-            f'sum by (destination_version) (increase(istio_requests_total{{{where},response_code=~"5.."}}{window}))'
-        ),
-        "p99_ms": (
-            "histogram_quantile(0.99, sum by (destination_version, le) "
-            f"(rate(istio_request_duration_milliseconds_bucket{{{where}}}{window})))"
-        ),
+        "requests": f"istio_requests_total{{{where}}}",
+        "buckets": f"istio_request_duration_milliseconds_bucket{{{where}}}",
     }
 
 
-def version_figures(
-    base_url: str, namespace: str, app: str, versions: Sequence[str], window_seconds: int
-) -> dict[str, VersionFigures]:
-    """Each version's requests, 5xx answers and p99 latency over the last `window_seconds`."""
-    results = {
-        what: instant_query(base_url, promql)
-        for what, promql in queries(namespace, app, versions, window_seconds).items()
-    }
-    return {
-        version: VersionFigures(
-            requests=results["requests"].get(version, 0.0),
-            errors=results["errors"].get(version, 0.0),
-            p99_ms=results["p99_ms"].get(version),
-        )
-        for version in versions
-    }
+def series_of_version_query(namespace: str, app: str, versions: Sequence[str], version: str) -> str:
+    """How many request series Prometheus holds for `version` (the preflight asks for stable's)."""
+    where = selector(namespace, app, versions)
+    return f'count(istio_requests_total{{{where},destination_version="{version}"}})'
+
+
+class CounterIncreases:
+    """Each series' increase since the first read, resets included (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._last: dict[Series, float] = {}
+        self._increase: dict[Series, float] = {}
+        self._started = False
+
+    def update(self, samples: Iterable[tuple[Mapping[str, str], float]]) -> dict[Series, float]:
+        """Take a read of every series; the increase of each since the first read."""
+        for labels, value in samples:
+            key = tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
+            last = self._last.get(key)
+            if last is None:
+                # At the first read, the baseline; later, a series new since the start.
+                increase = 0.0 if not self._started else value
+            elif value < last:
+                increase = value  # reset: the counter started again from zero
+            else:
+                increase = value - last
+            self._increase[key] = self._increase.get(key, 0.0) + increase
+            self._last[key] = value
+        self._started = True
+        return dict(self._increase)
+
+
+@dataclass(frozen=True)
+class VersionCounters:
+    """One version's requests since the start, as the source reported them."""
+
+    requests: int = 0
+    errors: int = 0
+    """Requests answered with a 5xx."""
+    buckets: Mapping[float, int] = field(default_factory=dict)
+    """Histogram bucket upper edge `le` in ms -> requests at most that long (`+Inf` left out)."""
+
+
+@dataclass(frozen=True)
+class MeshCounters:
+    versions: Mapping[str, VersionCounters]
+    unattributed_errors: int = 0
+    """5xx whose `destination_version` is absent or `unknown`."""
+
+
+class MeshReader:
+    """Reads the versions' counters since its first `read()`, which is the baseline."""
+
+    def __init__(self, base_url: str, namespace: str, app: str, versions: Sequence[str]) -> None:
+        self.base_url = base_url
+        self.versions = tuple(versions)
+        self.queries = queries(namespace, app, versions)
+        self._requests = CounterIncreases()
+        self._buckets = CounterIncreases()
+
+    def read(self) -> MeshCounters:
+        # Both queries are asked before either is taken in, so a failure leaves the state as it was.
+        requests = series_query(self.base_url, self.queries["requests"])
+        buckets = series_query(self.base_url, self.queries["buckets"])
+        return tally(self._requests.update(requests), self._buckets.update(buckets), self.versions)
+
+
+def tally(requests: Mapping[Series, float], buckets: Mapping[Series, float], versions: Sequence[str]) -> MeshCounters:
+    """Per-series increases summed per version; 5xx of no version counted apart."""
+    totals = {version: 0.0 for version in versions}
+    errors = {version: 0.0 for version in versions}
+    unattributed = 0.0
+    for key, increase in requests.items():
+        labels = dict(key)
+        version = labels.get("destination_version", "")
+        failed = labels.get("response_code", "").startswith("5")
+        if version in totals:
+            totals[version] += increase
+            errors[version] += increase if failed else 0.0
+        elif version in UNATTRIBUTED and failed:
+            unattributed += increase
+    edges: dict[str, dict[float, float]] = {version: {} for version in versions}
+    for key, increase in buckets.items():
+        labels = dict(key)
+        version = labels.get("destination_version", "")
+        le = float(labels.get("le", "nan"))
+        if version in edges and math.isfinite(le):
+            edges[version][le] = edges[version].get(le, 0.0) + increase
+    return MeshCounters(
+        versions={
+            version: VersionCounters(
+                requests=round(totals[version]),
+                errors=round(errors[version]),
+                buckets={le: round(n) for le, n in sorted(edges[version].items())},
+            )
+            for version in versions
+        },
+        unattributed_errors=round(unattributed),
+    )

@@ -102,6 +102,10 @@ class AutomationStack:
         names = [v.name for v in self.settings().versions]
         self._stack.remove_config(f"{PROJECT}:versions[{names.index(version)}]", path=True)
 
+    def outputs(self) -> dict[str, Any]:
+        """The stack's outputs as the last update left them (empty for a stack never deployed)."""
+        return {key: output.value for key, output in self._stack.outputs().items()}
+
     def up(self, message: str, on_output: Callable[[str], None] | None = None) -> Update:
         result = self._stack.up(message=message, on_output=on_output, color="never")
         changes = {str(op): n for op, n in (result.summary.resource_changes or {}).items() if op != "same" and n}

@@ -1,5 +1,6 @@
-"""What a rollout shows while it runs: a log of what it did, each gate with its figures, and,
-on a terminal, a live line with the step, the weight and the time left."""
+"""What a rollout shows while it runs: a log of what it did, each gate and each poll of the health
+analysis with its figures, and, on a terminal, a live line with the step, the weight, the time
+left and the analysis' e-values against the e-value at which it rolls back."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from rich.live import Live
 from rich.text import Text
 
 from canary.rollout.gates import GateResult
+from canary.rollout.watch import Poll
+
+# Short names for the live line, by the analysis' test names.
+_SHORT = {
+    "error rate against stable": "5xx vs stable",
+    "error rate limit": "5xx limit",
+    "p99 limit": "p99 limit",
+    "p99 against stable": "p99 vs stable",
+}
 
 
 def _minutes(seconds: float) -> str:
@@ -29,13 +39,13 @@ def gate_figures(result: GateResult) -> str:
             f"{_when(route['when'])}: " + " ".join(f"{v} {n}" for v, n in route["counts"].items())
             for route in figures.get("routes", [])
         )
-    if result.gate == "health" and "canary" in figures:
-        line = f"canary {_version_line(figures['canary'])}"
-        if figures.get("stable"):
-            line += f"; stable {_version_line(figures['stable'])}"
-        if "error_rate_p_value" in figures:
-            line += f"; error-rate p = {figures['error_rate_p_value']:.2g}"
-        return line + f" over {figures['window_seconds']}s"
+    if result.gate == "health" and "canary_requests" in figures:
+        return (
+            f"{figures['canary_requests']} canary requests in {figures['watched_seconds']:.0f}s "
+            f"(at least {figures['min_requests']})"
+        )
+    if result.gate == "health" and "poll" in figures:
+        return poll_line(figures["poll"])
     if result.gate == "webhook" and "status" in figures:
         return f"answered {figures['status']}"
     return ""
@@ -49,9 +59,22 @@ def _when(when: dict[str, Any]) -> str:
     return "plain"
 
 
-def _version_line(figures: dict[str, Any]) -> str:
+def _version_line(version: str, figures: dict[str, Any]) -> str:
+    rate = "-" if figures.get("error_rate") is None else f"{figures['error_rate']:.2f}%"
     p99 = "-" if figures.get("p99_ms") is None else f"{figures['p99_ms']:.0f} ms"
-    return f"{figures['requests']:.0f} requests, {figures['error_rate']:.2f}% 5xx, p99 {p99}"
+    return f"{version} {figures['requests']} requests {figures['errors']} 5xx (now {rate}, p99 {p99})"
+
+
+def e_values(tests: list[dict[str, Any]]) -> str:
+    """Each test's e-value against the one that rolls back: `5xx vs stable 2.1/500`."""
+    return ", ".join(f"{_SHORT.get(t['test'], t['test'])} {t['e_value']:.3g}/{t['threshold']:.3g}" for t in tests)
+
+
+def poll_line(poll: dict[str, Any]) -> str:
+    """One poll (its report entry) in one line."""
+    versions = "; ".join(_version_line(version, figures) for version, figures in poll["versions"].items())
+    unattributed = f"; {poll['unattributed_errors']} 5xx of no version" if poll["unattributed_errors"] else ""
+    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}"
 
 
 class ConsoleView:
@@ -61,26 +84,35 @@ class ConsoleView:
         self._console = Console(file=sys.stderr, highlight=False)
         self._live_wanted = sys.stderr.isatty() if live is None else live
         self._live: Live | None = None
+        self._e_values = ""
 
     def event(self, message: str) -> None:
         self._stop_live()
-        self._console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False)
+        self._console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True)
 
     def watching(self, step: int, steps: int, weight: int, seconds_left: float) -> None:
         if not self._live_wanted:
             return
-        line = Text(f"step {step}/{steps}: canary at {weight}%, watching, {_minutes(seconds_left)} left")
+        text = f"step {step}/{steps}: canary at {weight}%, watching, {_minutes(seconds_left)} left"
+        line = Text(text + (f"; e-values {self._e_values}" if self._e_values else ""))
         if self._live is None:
             self._live = Live(line, console=self._console, refresh_per_second=4, transient=True)
             self._live.start()
         else:
             self._live.update(line)
 
+    def poll(self, poll: Poll) -> None:
+        entry = poll.to_json()
+        self._e_values = e_values(entry["tests"])
+        if not self._live_wanted:
+            # Without a live line (CI, --json), each poll is a log line.
+            self.event(f"  poll at {poll.seconds:.0f}s: {poll_line(entry)}")
+
     def gate(self, result: GateResult) -> None:
         mark = "passed" if result.ok else "FAILED"
         self.event(f"  {result.gate} gate {mark}: {gate_figures(result)}")
         for problem in result.problems:
-            self._console.print(f"    {problem}", markup=False)
+            self._console.print(f"    {problem}", markup=False, soft_wrap=True)
 
     def _stop_live(self) -> None:
         if self._live is not None:

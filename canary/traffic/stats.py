@@ -19,6 +19,14 @@ The sample-size figure is the power analysis for the chi-square goodness-of-fit 
 shares ``q`` and the expected ``p``, the statistic on ``n`` requests follows a non-central
 chi-square with ``k - 1`` degrees of freedom and non-centrality ``n * w**2``; the figure is
 the least ``n`` at which the test rejects with 80% probability.
+
+``check_split_within`` asks a different question, the one a rollout's split gate needs: is a
+version's share significantly *outside* ``[w - tol, w + tol]``? With a point null, enough requests
+make any deviation significant, so a correct split (10 % observed at 9.2 %) would fail a big
+enough sample; with an interval null it passes however many requests are sent. For each version
+with weight, two exact one-sided binomial tests: ``P(X >= k | n, w + tol)`` (too many) and
+``P(X <= k | n, w - tol)`` (too few), each at ``alpha / 2``, so a version's test is at ``alpha``
+(Bonferroni over its two sides) whatever its true share inside the interval.
 """
 
 from __future__ import annotations
@@ -87,6 +95,41 @@ def check_split(expected: Mapping[str, int], counts: Mapping[str, int], confiden
             figure = requests_needed(effect, len(positive) - 1, alpha)
             needed = figure if figure > n else None
     return SplitTest(p_value, consistent, method, {}, needed)
+
+
+def check_split_within(
+    expected: Mapping[str, int], counts: Mapping[str, int], tolerance: float, alpha: float
+) -> SplitTest:
+    """Test whether any version's share of ``counts`` is significantly outside its weight in
+    ``expected`` (percent) give or take ``tolerance`` points; each version is tested at ``alpha``.
+
+    The returned p-value is the smallest over the versions (each already doubled for its two
+    sides); the split is consistent when it is at least ``alpha``. A version with no weight that
+    answered is a routing fault, as in ``check_split``.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    if not 0 <= tolerance < 100:
+        raise ValueError(f"tolerance must be from 0 to below 100 points, got {tolerance}")
+    positive = [v for v, pct in expected.items() if pct > 0]
+    unexpected = {v: n for v, n in counts.items() if n > 0 and v not in positive}
+    if unexpected:
+        return SplitTest(0.0, False, "zero-weight version answered", unexpected, None)
+    n = sum(counts.get(v, 0) for v in positive)
+    if n == 0:
+        raise ValueError("no answers to test")
+    if len(positive) == 1:
+        return SplitTest(1.0, True, "single version", {}, None)
+    total = sum(expected[v] for v in positive)
+    p_value = 1.0
+    for version in positive:
+        share = expected[version] / total
+        k = counts.get(version, 0)
+        upper, lower = share + tolerance / 100, share - tolerance / 100
+        too_many = float(stats.binom.sf(k - 1, n, upper)) if upper < 1 else 1.0
+        too_few = float(stats.binom.cdf(k, n, lower)) if lower > 0 else 1.0
+        p_value = min(p_value, min(1.0, 2 * min(too_many, too_few)))
+    return SplitTest(p_value, p_value >= alpha, f"exact binomial beyond {tolerance:g} points", {}, None)
 
 
 def requests_needed(effect: float, dof: int, alpha: float, power: float = POWER) -> int:

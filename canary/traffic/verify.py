@@ -18,7 +18,7 @@ import numpy as np
 from canary.traffic.client import Target
 from canary.traffic.expected import Route
 from canary.traffic.load import Inspector, Settings, Tally, run_load
-from canary.traffic.stats import SplitTest, check_split
+from canary.traffic.stats import SplitTest, check_split, check_split_within
 from canary.traffic.sticky import CookieTally, StickyResult, clients_needed, run_clients
 from canary.traffic.versions import VersionReader
 
@@ -29,6 +29,9 @@ class Criteria:
 
     confidence: float = 0.99
     max_error_rate: float = 0.01
+    tolerance: float | None = None
+    """Points by which a version's share may differ from its weight (``check_split_within``);
+    None tests the split itself (``check_split``), as ``canary verify`` does."""
 
 
 @dataclass(frozen=True)
@@ -131,12 +134,21 @@ def judge(
     if tally.answered == 0:
         problems.append(f"no answer named a version (looked for {reader.description})")
     else:
-        test = check_split(route.split, tally.counts, criteria.confidence)
+        alpha = 1 - criteria.confidence
+        if criteria.tolerance is None:
+            test = check_split(route.split, tally.counts, criteria.confidence)
+        else:
+            test = check_split_within(route.split, tally.counts, criteria.tolerance, alpha)
         if test.unexpected:
             for version, n in test.unexpected.items():
                 problems.append(f"{version} answered {n} time(s) but should get none")
+        elif not test.consistent and criteria.tolerance is not None:
+            shares = ", ".join(f"{v} {100 * n / tally.answered:.1f}%" for v, n in sorted(tally.counts.items()))
+            problems.append(
+                f"split differs from the expected one by more than {criteria.tolerance:g} points: {shares} of "
+                f"{tally.answered} (p = {test.p_value:.2g} < {alpha:.2g})"
+            )
         elif not test.consistent:
-            alpha = 1 - criteria.confidence
             problems.append(f"split differs from the expected one (p = {test.p_value:.2g} < {alpha:.2g})")
     if tally.total and tally.failed / tally.total > criteria.max_error_rate:
         worst, n = max(tally.errors.items(), key=lambda item: item[1])

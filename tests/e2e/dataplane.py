@@ -3,8 +3,9 @@
 kwok's pods run nothing, so the local cluster has no sidecars and no gateway. This server plays
 both for one app: every request it takes is routed by the app's VirtualService as the API server
 holds it (re-read in the background, so a `pulumi up` that moves the weights is followed within a
-second), answered the way that version is told to behave, and counted in the metrics the
-destination sidecar would report, which Prometheus scrapes.
+second), answered the way that version is told to behave, and counted in the metrics both proxies
+of a real call report, which Prometheus scrapes: once by the ingress gateway (`reporter="source"`)
+and once more by the version's sidecar (`reporter="destination"`) when the request reached it.
 
 - Routing is the product's own reading of the spec (`canary.mesh`): the route that takes the
   request, its split, and the response headers the mesh sets and adds (the version header, the
@@ -18,7 +19,11 @@ destination sidecar would report, which Prometheus scrapes.
 - The Host header is not checked: the tests address the plane by its loopback URL, and the
   VirtualService's hosts and gateway binding are the API server's and istioctl's to check.
 - Each version behaves as its `Behaviour` says (an error rate and a latency), changeable while
-  traffic flows: `plane.behave("v2", error_rate=0.05)`.
+  traffic flows: `plane.behave("v2", error_rate=0.05)`. `unreachable_rate` is the share of its
+  requests that never reach it (no healthy upstream): the gateway answers them 503 itself, and
+  only the gateway reports them, with `destination_version="unknown"` as Istio labels a request
+  whose upstream it never picked.
+- Shadow requests of a mirror are reported by the mirror's destination only.
 
 Two ports on 127.0.0.1, both ephemeral: `url` takes the traffic; `metrics_url` serves
 `GET /metrics`, a port of its own as a sidecar's metrics port is, so a scrape is never routed.
@@ -71,14 +76,17 @@ def live_spec_source(namespace: str, name: str) -> SpecSource:
 
 @dataclass(frozen=True)
 class Behaviour:
-    """How a version answers: a 500 with probability `error_rate`, else a 200; after `latency_ms`."""
+    """How a version answers: a 500 with probability `error_rate`, else a 200; after `latency_ms`.
+    With probability `unreachable_rate` a request never reaches it: the gateway answers 503."""
 
     error_rate: float = 0.0
     latency_ms: float = 1.0
+    unreachable_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.error_rate <= 1.0:
-            raise ValueError(f"error_rate must be within [0, 1], got {self.error_rate}")
+        for name in ("error_rate", "unreachable_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms must not be negative, got {self.latency_ms}")
 
@@ -144,49 +152,61 @@ def _le(bound: float) -> str:
     return str(int(bound)) if float(bound).is_integer() else repr(float(bound))
 
 
+UNKNOWN = "unknown"
+"""Istio's value for a destination label the reporting proxy does not know."""
+BOTH = ("source", "destination")
+GATEWAY = {"source_workload": "istio-ingressgateway", "source_workload_namespace": "istio-system"}
+
+
 class IstioMetrics:
-    """`istio_requests_total` and `istio_request_duration_milliseconds`, as the destination reports.
+    """`istio_requests_total` and `istio_request_duration_milliseconds`, as both proxies report.
 
     The labels are those Istio's standard metrics carry that the rollout's queries and
     dashboards select on; the workload is `<app>-deployment-<version>`, the Deployment's name.
+    The source's series are the ingress gateway's (every request here comes through it); a
+    version of `unknown` is a request whose upstream the gateway never picked.
     """
 
     def __init__(self, namespace: str, app: str) -> None:
         self.namespace = namespace
         self.app = app
         self._lock = threading.Lock()
-        self._requests: dict[tuple[str, int], int] = {}
-        # (version, code) -> per-bucket counts (non-cumulative, the last one past every bound), sum.
-        self._buckets: dict[tuple[str, int], list[int]] = {}
-        self._sums: dict[tuple[str, int], float] = {}
+        self._requests: dict[tuple[str, str, int], int] = {}
+        # (reporter, version, code) -> per-bucket counts (non-cumulative, the last past every bound), sum.
+        self._buckets: dict[tuple[str, str, int], list[int]] = {}
+        self._sums: dict[tuple[str, str, int], float] = {}
 
-    def record(self, version: str, code: int, duration_ms: float) -> None:
-        key = (version, code)
+    def record(self, version: str, code: int, duration_ms: float, reporters: Sequence[str] = BOTH) -> None:
         index = next((i for i, bound in enumerate(DURATION_BUCKETS_MS) if duration_ms <= bound), None)
         with self._lock:
-            self._requests[key] = self._requests.get(key, 0) + 1
-            buckets = self._buckets.setdefault(key, [0] * (len(DURATION_BUCKETS_MS) + 1))
-            buckets[len(DURATION_BUCKETS_MS) if index is None else index] += 1
-            self._sums[key] = self._sums.get(key, 0.0) + duration_ms
+            for reporter in reporters:
+                key = (reporter, version, code)
+                self._requests[key] = self._requests.get(key, 0) + 1
+                buckets = self._buckets.setdefault(key, [0] * (len(DURATION_BUCKETS_MS) + 1))
+                buckets[len(DURATION_BUCKETS_MS) if index is None else index] += 1
+                self._sums[key] = self._sums.get(key, 0.0) + duration_ms
 
-    def requests(self) -> dict[tuple[str, int], int]:
-        """A copy of the counters: (version, response code) -> requests."""
+    def requests(self, reporter: str = "destination") -> dict[tuple[str, int], int]:
+        """A copy of one reporter's counters: (version, response code) -> requests."""
         with self._lock:
-            return dict(self._requests)
+            return {(version, code): n for (by, version, code), n in self._requests.items() if by == reporter}
 
-    def labels(self, version: str, code: int) -> dict[str, str]:
+    def labels(self, reporter: str, version: str, code: int) -> dict[str, str]:
         service = f"{self.app}-service"
+        known = version != UNKNOWN
         return {
-            "reporter": "destination",
-            "destination_workload": f"{self.app}-deployment-{version}",
+            "reporter": reporter,
+            **(GATEWAY if reporter == "source" else {}),
+            "destination_workload": f"{self.app}-deployment-{version}" if known else UNKNOWN,
             "destination_workload_namespace": self.namespace,
-            "destination_app": self.app,
+            "destination_app": self.app if known else UNKNOWN,
             "destination_version": version,
             "destination_service": f"{service}.{self.namespace}.svc.cluster.local",
             "destination_service_name": service,
             "destination_service_namespace": self.namespace,
             "request_protocol": "http",
             "response_code": str(code),
+            "response_flags": "-" if known else "UH",
         }
 
     def exposition(self) -> str:
@@ -325,11 +345,18 @@ class DataPlane:
         with self._lock:
             return self._behaviours.get(version, Behaviour())
 
-    def behave(self, version: str, *, error_rate: float | None = None, latency_ms: float | None = None) -> Behaviour:
+    def behave(
+        self,
+        version: str,
+        *,
+        error_rate: float | None = None,
+        latency_ms: float | None = None,
+        unreachable_rate: float | None = None,
+    ) -> Behaviour:
         """Change how `version` answers from the next request on; fields not given stay."""
         with self._lock:
             current = self._behaviours.get(version, Behaviour())
-            changes = {"error_rate": error_rate, "latency_ms": latency_ms}
+            changes = {"error_rate": error_rate, "latency_ms": latency_ms, "unreachable_rate": unreachable_rate}
             new = replace(current, **{k: v for k, v in changes.items() if v is not None})
             self._behaviours[version] = new
             return new
@@ -466,11 +493,20 @@ class DataPlane:
             return _response(404, {}, b"", request.close)
         self._mirror(routed.mirror)
         version = routed.subset
+        if self._unreachable(version):
+            # The gateway found no healthy upstream: its own 503, no version named, seen by it alone.
+            self.metrics.record(UNKNOWN, 503, 0.0, reporters=("source",))
+            return _response(503, {"content-type": "text/plain"}, b"no healthy upstream", request.close)
         status, took_ms = await self._serve_as(version)
         body = f"<h1>{self.app} app</h1><p>version: {version}</p>\n".encode()
         answer = _response(status, routed.headers, body, request.close)
         self.metrics.record(version, status, took_ms)
         return answer
+
+    def _unreachable(self, version: str) -> bool:
+        rate = self.behaviour(version).unreachable_rate
+        with self._lock:
+            return rate > 0 and self._random.random() < rate
 
     async def _serve_as(self, version: str) -> tuple[int, float]:
         """Take as long as `version` does; its status and the milliseconds it took.
@@ -504,7 +540,7 @@ class DataPlane:
 
     async def _shadow(self, subset: str) -> None:
         status, took_ms = await self._serve_as(subset)
-        self.metrics.record(subset, status, took_ms)
+        self.metrics.record(subset, status, took_ms, reporters=("destination",))
 
     async def _metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await _read_request(reader)) is not None:

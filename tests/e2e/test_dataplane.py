@@ -2,7 +2,7 @@
 
 A VirtualService as the program writes it is applied with kubectl; the loopback data plane routes
 by the object the API server holds, and Debian's Prometheus scrapes the plane's Istio metrics.
-The figures are read with the rollout's own queries (`canary.rollout.prometheus`).
+The figures are read with the rollout's own queries and reader (`canary.rollout.prometheus`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 
 from canary.plan.routing import virtual_service
 from canary.plan.rules import Canary
-from canary.rollout.prometheus import PrometheusError, instant_query, version_figures
+from canary.rollout.prometheus import MeshReader, PrometheusError, series_query
+from canary.rollout.watch import interval_quantile
 from tests.e2e.dataplane import DataPlane
 from tests.e2e.load import LoadGenerator
 from tests.e2e.prometheus import Prometheus
@@ -34,6 +35,10 @@ def namespace() -> Iterator[str]:
     kubectl("create", "namespace", name).check()
     yield name
     kubectl("delete", "namespace", name, "--wait=false").check()
+
+
+def per_version(url: str, promql: str) -> dict[str, float]:
+    return {labels.get("destination_version", ""): value for labels, value in series_query(url, promql)}
 
 
 def apply_routing(namespace: str, weight: int) -> None:
@@ -55,17 +60,21 @@ def test_the_data_plane_follows_the_live_virtual_service_and_prometheus_sees_eac
                 # A weight change made on the API server reaches the routing within seconds.
                 apply_routing(namespace, weight=50)
                 plane.wait_for_split({"v1": 50, "v2": 50}, timeout=3)
-                time.sleep(8)
-                figures = version_figures(prometheus.url, namespace, APP, ["v1", "v2"], window_seconds=5)
+                time.sleep(3)
+                reader = MeshReader(prometheus.url, namespace, APP, ["v1", "v2"])
+                reader.read()  # the baseline
+                time.sleep(5)
+                figures = reader.read().versions
             (answers,) = load.snapshot()
 
-            # About 250 requests each in the last 5 s at 100 a second, half to each version.
+            # About 250 requests each in those 5 s at 100 a second, half to each version.
             assert 150 <= figures["v1"].requests <= 350, figures
             assert 150 <= figures["v2"].requests <= 350, figures
             assert figures["v1"].errors == 0, figures
             assert figures["v2"].errors > 0, figures
-            assert figures["v1"].p99_ms is not None and 5 <= figures["v1"].p99_ms <= 10, figures
-            assert figures["v2"].p99_ms is not None and 50 <= figures["v2"].p99_ms <= 100, figures
+            p99 = {v: interval_quantile(figures[v].buckets, figures[v].requests, 0.99) for v in ("v1", "v2")}
+            assert p99["v1"] is not None and 5 <= p99["v1"] <= 10, figures
+            assert p99["v2"] is not None and 50 <= p99["v2"] <= 100, figures
 
             # Every answer is in Prometheus, as the plane counted it, once the last scrape is in.
             served = plane.metrics.requests()
@@ -73,17 +82,17 @@ def test_the_data_plane_follows_the_live_virtual_service_and_prometheus_sees_eac
             by_version: Counter[str] = Counter()
             for (version, _), n in served.items():
                 by_version[version] += n
-            total = "sum by (destination_version) (istio_requests_total)"
+            total = 'sum by (destination_version) (istio_requests_total{reporter="destination"})'
             deadline = time.monotonic() + 10
-            while instant_query(prometheus.url, total) != by_version and time.monotonic() < deadline:
+            while per_version(prometheus.url, total) != by_version and time.monotonic() < deadline:
                 time.sleep(0.5)
-            assert instant_query(prometheus.url, total) == by_version
+            assert per_version(prometheus.url, total) == by_version
 
             # Stopped, it is unreachable at its URL (what the rollout's fail-closed gate meets);
             # started again, it answers at the same URL with the data it had.
             url = prometheus.url
             prometheus.stop()
             with pytest.raises(PrometheusError, match="unreachable"):
-                instant_query(url, total)
+                per_version(url, total)
             prometheus.start()
-            assert instant_query(url, total) == by_version
+            assert per_version(url, total) == by_version

@@ -1,0 +1,110 @@
+"""What must work before a rollout moves any traffic: checked first, in a real run and a dry run.
+
+A rollout that learns only at its first step that its URL does not resolve or its Prometheus is
+down has already moved users onto the canary. So before any weight changes: the split gate's URL
+resolves (or `--url` is given), Prometheus answers and holds series of stable (the analysis
+compares the canary with them), the webhook answers (any HTTP answer: only its POSTs are judged),
+and, for a real run, the Pulumi CLI is on PATH (checked by the command before it opens the stack).
+Each check gives one line naming what failed.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from canary.policy import Policy
+from canary.rollout.prometheus import PrometheusError, series_of_version_query, series_query
+
+TIMEOUT = 5.0
+
+
+class OutputsUnavailableError(Exception):
+    """The stack's outputs could not be read; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """What the checks need to know of the stack."""
+
+    namespace: str
+    app: str
+    stable: str
+    versions: tuple[str, ...]
+
+
+def url_problem(url: str | None, outputs: Mapping[str, Any] | None, stack: str) -> str | None:
+    """The split gate's URL (`--url`, else the stack's first) must resolve."""
+    if url is None:
+        if outputs is None or not outputs:
+            return f"stack {stack} has no outputs (never deployed?): run `pulumi up` first, or pass --url"
+        urls = outputs.get("urls") or []
+        if not isinstance(urls, list) or not urls or not isinstance(urls[0], str):
+            return f"stack {stack} names no URL in its outputs (urls): pass --url"
+        url = urls[0]
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        return f"URL {url} names no host"
+    try:
+        socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError) as err:
+        return f"the URL's host {host} does not resolve ({err}): pass --url (and --host) to reach it otherwise"
+    return None
+
+
+def prometheus_problem(base_url: str, release: Release) -> str | None:
+    """Prometheus answers and holds request series of stable as the analysis queries them."""
+    query = series_of_version_query(release.namespace, release.app, release.versions, release.stable)
+    try:
+        found = series_query(base_url, query, timeout=TIMEOUT)
+    except PrometheusError as err:
+        return str(err)
+    if not found or found[0][1] <= 0:
+        return (
+            f"Prometheus at {base_url} has no istio_requests_total series of stable {release.stable} "
+            f'(reporter="source", service of {release.app} in {release.namespace}): does it scrape the mesh?'
+        )
+    return None
+
+
+def webhook_problem(url: str) -> str | None:
+    """Any HTTP answer to a HEAD counts: the webhook judges only the steps' POSTs."""
+    request = urllib.request.Request(url, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, OSError) as err:
+        return f"webhook {url} is unreachable: {getattr(err, 'reason', err)}"
+
+
+def problem(
+    policy: Policy,
+    release: Release,
+    *,
+    url: str | None,
+    outputs: Callable[[], Mapping[str, Any] | None],
+    stack: str,
+) -> str | None:
+    """The first check that fails, as one line; None when every one passes.
+
+    `outputs` is called only when the URL must come from the stack (no `--url`); it may raise
+    `OutputsUnavailableError`.
+    """
+    try:
+        stack_outputs = outputs() if url is None else None
+    except OutputsUnavailableError as err:
+        return str(err)
+    if (found := url_problem(url, stack_outputs, stack)) is not None:
+        return found
+    if policy.prometheus and (found := prometheus_problem(policy.prometheus, release)) is not None:
+        return found
+    if policy.webhook and (found := webhook_problem(policy.webhook)) is not None:
+        return found
+    return None

@@ -1,0 +1,152 @@
+"""The health analysis at each poll: the mesh's counters in, less the split gate's own requests, one
+sequential analysis for the whole invocation, a `Poll` out for the report and the live view.
+
+The split gate's requests are the rollout's own, not users': real sidecars count them like any
+other, so they are taken back out, version by version (how many named each version, and the 5xx
+of a route that only one version serves). Prometheus sees them a scrape later than the gate
+counted them, so a plain difference could fall between polls; every count handed to the analysis
+is kept from falling (a fall would read as a counter reset), and no interval is given more 5xx or
+histogram entries than requests: what is held back is counted at a later poll, not lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.prometheus import MeshCounters, VersionCounters
+
+P99 = 0.99
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What the split gate sent to one version: requests answered by it, and its 5xx among them."""
+
+    requests: int = 0
+    errors: int = 0
+
+    def __add__(self, other: Sent) -> Sent:
+        return Sent(self.requests + other.requests, self.errors + other.errors)
+
+
+@dataclass(frozen=True)
+class VersionPoll:
+    requests: int
+    errors: int
+    """Cumulative since the analysis began."""
+    error_rate: float | None
+    """Percent, over the interval since the previous poll; None when it had no requests."""
+    p99_ms: float | None
+    """Over that interval, from the histogram."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requests": self.requests, "errors": self.errors, "error_rate": self.error_rate, "p99_ms": self.p99_ms}
+
+
+@dataclass(frozen=True)
+class Poll:
+    seconds: float
+    """Since the rollout's start."""
+    weight: int
+    versions: Mapping[str, VersionPoll]
+    unattributed_errors: int
+    tests: tuple[dict[str, Any], ...]
+    rollback: bool
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "weight": self.weight,
+            "versions": {version: figures.to_json() for version, figures in self.versions.items()},
+            "unattributed_errors": self.unattributed_errors,
+            "tests": [dict(test) for test in self.tests],
+            "rollback": self.rollback,
+        }
+
+
+def interval_quantile(buckets: Mapping[float, int], requests: int, quantile: float) -> float | None:
+    """The quantile of one interval's requests, interpolated within its bucket as Prometheus'
+    `histogram_quantile` does; the highest finite edge when it falls in the `+Inf` bucket."""
+    if requests <= 0 or not buckets:
+        return None
+    rank = quantile * requests
+    lower_edge, lower_count = 0.0, 0
+    for edge in sorted(buckets):
+        count = buckets[edge]
+        if count >= rank:
+            if count == lower_count:
+                return edge
+            return lower_edge + (edge - lower_edge) * (rank - lower_count) / (count - lower_count)
+        lower_edge, lower_count = edge, count
+    return max(buckets)
+
+
+def _rounded(ms: float | None) -> float | None:
+    return None if ms is None else round(ms, 3)
+
+
+def _not_falling(previous: Counts, raw: VersionCounters, sent: Sent) -> Counts:
+    """`raw` less what the split gate sent, never below `previous`, no interval given more 5xx or
+    histogram entries than requests (see the module docstring)."""
+    requests = max(previous.requests, raw.requests - sent.requests)
+    added = requests - previous.requests
+    errors = min(max(previous.errors, raw.errors - sent.errors), previous.errors + added)
+    buckets = {}
+    for edge, count in raw.buckets.items():
+        before = previous.buckets.get(edge, 0)
+        buckets[edge] = min(max(before, count - sent.requests), before + added)
+    return Counts(requests=requests, errors=errors, buckets=buckets)
+
+
+@dataclass
+class HealthWatch:
+    """One analysis for the whole invocation, fed at every poll."""
+
+    read: Callable[[], MeshCounters]
+    """The counters since the first read (the baseline); raises PrometheusError."""
+    analysis: SequentialAnalysis
+    stable: str
+    canary: str
+    _counts: dict[str, Counts] = field(default_factory=dict)
+
+    def begin(self) -> None:
+        """Take the baseline: counts from here on are the rollout's."""
+        self.read()
+        self._counts = {self.stable: Counts(), self.canary: Counts()}
+
+    def canary_requests(self) -> int:
+        """The canary's requests the analysis has counted so far."""
+        return self._counts[self.canary].requests if self._counts else 0
+
+    def poll(self, weight: int, seconds: float, sent: Mapping[str, Sent]) -> Poll:
+        mesh = self.read()
+        versions = {}
+        for version in (self.stable, self.canary):
+            previous = self._counts.get(version, Counts())
+            raw = mesh.versions.get(version, VersionCounters())
+            now = _not_falling(previous, raw, sent.get(version, Sent()))
+            interval = now.requests - previous.requests
+            interval_buckets = {edge: n - previous.buckets.get(edge, 0) for edge, n in now.buckets.items()}
+            versions[version] = VersionPoll(
+                requests=now.requests,
+                errors=now.errors,
+                error_rate=round(100 * (now.errors - previous.errors) / interval, 4) if interval else None,
+                p99_ms=_rounded(interval_quantile(interval_buckets, interval, P99)),
+            )
+            self._counts[version] = now
+        decision = self.analysis.observe(
+            weight=weight, canary=self._counts[self.canary], stable=self._counts[self.stable]
+        )
+        return Poll(
+            seconds=seconds,
+            weight=weight,
+            versions=versions,
+            unattributed_errors=mesh.unattributed_errors,
+            tests=tuple(decision.to_json()["tests"]),
+            rollback=decision.rollback,
+            reasons=decision.reasons,
+        )

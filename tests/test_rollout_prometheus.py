@@ -1,0 +1,129 @@
+"""The mesh's counters read raw from a Prometheus API on loopback: differences from the start,
+resets, new series, 5xx of no version, and Prometheus failing."""
+
+from __future__ import annotations
+
+import urllib.parse
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import pytest
+
+from canary.rollout.prometheus import MeshReader, PrometheusError, queries
+from tests.loopback_http import serving
+
+SOURCE = {"reporter": "source", "destination_service_name": "web-service", "destination_service_namespace": "shop"}
+
+
+def request_series(version: str, code: int, value: float, pod: str = "gw-1") -> dict[str, Any]:
+    labels = {**SOURCE, "destination_version": version, "response_code": str(code), "pod": pod}
+    return {"metric": {"__name__": "istio_requests_total", **labels}, "value": [0, str(value)]}
+
+
+def bucket_series(version: str, le: str, value: float) -> dict[str, Any]:
+    labels = {**SOURCE, "destination_version": version, "response_code": "200", "le": le}
+    return {"metric": labels, "value": [0, str(value)]}
+
+
+class FakePrometheus:
+    """Answers the request and bucket queries with the series a test sets, and records queries."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.buckets: list[dict[str, Any]] = []
+        self.queries: list[str] = []
+
+    def __call__(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(request.path).query)["query"][0]
+        self.queries.append(query)
+        series = self.buckets if "_bucket" in query else self.requests
+        return 200, {"status": "success", "data": {"resultType": "vector", "result": series}}
+
+
+def test_the_queries_read_the_source_reporter_raw_per_series():
+    for promql in queries("shop", "web", ["v1", "v2"]).values():
+        assert 'reporter="source"' in promql and 'reporter="destination"' not in promql
+        assert 'destination_service_namespace="shop"' in promql
+        assert 'destination_service_name=~"web-service|web-v1|web-v2"' in promql
+        # No increase() (drops a new series' first increment) and no sum (hides a series' reset).
+        assert "increase" not in promql and "sum" not in promql and "rate" not in promql
+
+
+def test_counts_are_differences_from_the_first_read():
+    fake = FakePrometheus()
+    fake.requests = [request_series("v1", 200, 1000), request_series("v2", 200, 100), request_series("v2", 503, 4)]
+    with serving(fake) as (url, _):
+        reader = MeshReader(url, "shop", "web", ["v1", "v2"])
+        baseline = reader.read()
+        fake.requests = [request_series("v1", 200, 1900), request_series("v2", 200, 200), request_series("v2", 503, 6)]
+        later = reader.read()
+    assert baseline.versions["v1"].requests == 0 and baseline.versions["v2"].requests == 0
+    assert (later.versions["v1"].requests, later.versions["v1"].errors) == (900, 0)
+    assert (later.versions["v2"].requests, later.versions["v2"].errors) == (102, 2)
+
+
+def test_a_series_born_after_the_start_counts_whole():
+    # A canary's first 503 is a new series (response_code="503"): increase() would drop it.
+    fake = FakePrometheus()
+    fake.requests = [request_series("v2", 200, 50)]
+    with serving(fake) as (url, _):
+        reader = MeshReader(url, "shop", "web", ["v1", "v2"])
+        reader.read()
+        fake.requests = [request_series("v2", 200, 60), request_series("v2", 503, 1)]
+        later = reader.read()
+    assert (later.versions["v2"].requests, later.versions["v2"].errors) == (11, 1)
+
+
+def test_a_reset_of_one_series_is_seen_though_the_sum_grows():
+    # Two gateway pods: gw-2 restarts (300 -> 20) while gw-1 grows by 400. Summed, the total would
+    # go 1300 -> 1420 and hide the reset (+120); per series it is +400 and +20.
+    fake = FakePrometheus()
+    fake.requests = [request_series("v1", 200, 1000, "gw-1"), request_series("v1", 200, 300, "gw-2")]
+    with serving(fake) as (url, _):
+        reader = MeshReader(url, "shop", "web", ["v1", "v2"])
+        reader.read()
+        fake.requests = [request_series("v1", 200, 1400, "gw-1"), request_series("v1", 200, 20, "gw-2")]
+        after_reset = reader.read()
+        fake.requests = [request_series("v1", 200, 1500, "gw-1"), request_series("v1", 200, 50, "gw-2")]
+        later = reader.read()
+    assert after_reset.versions["v1"].requests == 420
+    assert later.versions["v1"].requests == 420 + 100 + 30
+
+
+def test_5xx_of_no_version_are_counted_apart_and_on_neither_version():
+    fake = FakePrometheus()
+    with serving(fake) as (url, _):
+        reader = MeshReader(url, "shop", "web", ["v1", "v2"])
+        reader.read()
+        fake.requests = [
+            request_series("unknown", 503, 7),  # no healthy upstream: the source's proxy picked none
+            request_series("v1", 200, 100),
+            request_series("v3", 500, 5),  # a version not in this release: neither
+        ]
+        later = reader.read()
+    assert later.unattributed_errors == 7
+    assert (later.versions["v1"].requests, later.versions["v1"].errors) == (100, 0)
+    assert later.versions["v2"].requests == 0
+
+
+def test_histogram_buckets_are_summed_per_edge_and_version():
+    fake = FakePrometheus()
+    with serving(fake) as (url, _):
+        reader = MeshReader(url, "shop", "web", ["v1", "v2"])
+        reader.read()
+        fake.buckets = [bucket_series("v2", "5", 80), bucket_series("v2", "10", 95), bucket_series("v2", "+Inf", 100)]
+        later = reader.read()
+    assert later.versions["v2"].buckets == {5.0: 80, 10.0: 95}
+
+
+def test_prometheus_unreachable_or_refusing_is_one_line():
+    with serving(FakePrometheus()) as (url, _):
+        pass
+    with pytest.raises(PrometheusError, match=r"^Prometheus at http://127\.0\.0\.1:\d+ is unreachable: "):
+        MeshReader(url, "shop", "web", ["v1", "v2"]).read()
+    for status, message in ((400, "answered 400"), (200, "refused the query: busy")):
+        with (
+            serving(lambda _, status=status: (status, {"status": "error", "error": "busy"})) as (url, _),
+            pytest.raises(PrometheusError, match=message),
+        ):
+            MeshReader(url, "shop", "web", ["v1", "v2"]).read()

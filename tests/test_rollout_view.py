@@ -1,0 +1,35 @@
+"""What the rollout prints while it runs: each poll's counts and e-values in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from canary.rollout.gates import GateResult
+from canary.rollout.view import ConsoleView, gate_figures
+from canary.rollout.watch import Poll, VersionPoll
+
+POLL = Poll(
+    seconds=42.4,
+    weight=10,
+    versions={
+        "v1": VersionPoll(requests=900, errors=1, error_rate=0.1, p99_ms=9.5),
+        "v2": VersionPoll(requests=100, errors=5, error_rate=None, p99_ms=None),
+    },
+    unattributed_errors=2,
+    tests=(
+        {"test": "error rate against stable", "e_value": 12.5, "p_value": 0.08, "threshold": 500.0, "alpha": 0.002},
+    ),
+    rollback=False,
+)
+
+
+def test_a_poll_is_a_log_line_with_the_counts_and_the_e_values(capsys: pytest.CaptureFixture[str]) -> None:
+    ConsoleView(live=False).poll(POLL)
+    line = capsys.readouterr().err
+    assert "poll at 42s: v1 900 requests 1 5xx (now 0.10%, p99 10 ms); v2 100 requests 5 5xx (now -, p99 -)" in line
+    assert "2 5xx of no version; e-values 5xx vs stable 12.5/500" in line
+
+
+def test_a_health_gate_that_rolled_back_shows_its_poll() -> None:
+    result = GateResult("health", False, ("error rate limit: ...",), {"poll": POLL.to_json()})
+    assert gate_figures(result).endswith("e-values 5xx vs stable 12.5/500")
