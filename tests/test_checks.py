@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -483,3 +484,14 @@ def test_a_good_output_reaches_the_object(recorded) -> pulumi.Output[Any]:
         assert container["image"] == "registry.example.com/web:1.0"
 
     return version.deployment_name.apply(check)
+
+
+def test_the_readmes_component_section_shows_an_args_error_as_raised() -> None:
+    from tests.conftest import PROJECT_DIR
+
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme[readme.index("## Using the components in your own program") :]
+    call, shown = re.search(r"`(Canary\([^`]*\))` raises `ArgsError: ([^`]*)`", section).groups()
+    with pytest.raises(checks.ArgsError) as raised:
+        eval(call, {"Canary": Canary})  # the README's own example, run as written
+    assert str(raised.value) == shown
