@@ -386,13 +386,14 @@ class SecuritySettings(_Settings):
     mtls: StrictBool = Field(
         default=_default(CanaryReleaseArgs, "mtls"),
         description="A PeerAuthentication `default` with mode STRICT: the namespace's sidecars accept only "
-        "mutual-TLS connections.",
+        "mutual-TLS connections. With `createNamespace: false`, `<app>-mtls` for the app's pods only.",
     )
     network_policy: StrictBool = Field(
         default=_default(CanaryReleaseArgs, "network_policy"),
         alias="networkPolicy",
         description="A NetworkPolicy admitting only the ingress gateway pods (`gateway.selector` in "
-        "`gateway.namespace`) and the namespace's own pods.",
+        "`gateway.namespace`) and the namespace's own pods; it covers every pod of the namespace, or with "
+        "`createNamespace: false` the app's pods only.",
     )
 
 
