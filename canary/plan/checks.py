@@ -153,6 +153,13 @@ def _capability(value: str) -> str | None:
     return None if _CAPABILITY.match(value) else "must be a Linux capability name such as NET_BIND_SERVICE"
 
 
+def _gateway_reference(value: str) -> str | None:
+    # A Gateway in the rules' own namespace, or `<namespace>/<name>` for one elsewhere.
+    if all(names.dns1123_subdomain(part) is None for part in value.split("/", 1)):
+        return None
+    return "must be a Gateway's name, or <namespace>/<name>"
+
+
 def _header_value(value: str) -> str | None:
     return "must not be empty" if not value else None
 
@@ -181,7 +188,6 @@ label_key = _string(names.label_key)
 label_value = _string(names.label_value)
 image_reference = _string(names.image_reference)
 dns_subdomain = _string(names.dns1123_subdomain)
-dns_name_or_ip = _string(names.dns_name_or_ip)
 check_id = _string(names.checkov_check_id)
 scan_reason = _string(_scan_reason)
 probe_path = _string(_probe_path)
@@ -194,13 +200,7 @@ autoscaling_replicas = integer_from(1, 1000)
 utilization = integer_from(1, 100)
 cookie_max_age = integer_from(1, 31_536_000)
 user_id = integer_from(1, 2_147_483_647)
-gateway_reference = _string(
-    lambda v: (
-        None
-        if all(names.dns1123_subdomain(part) is None for part in v.split("/", 1))
-        else ("must be a Gateway's name, or <namespace>/<name>")
-    )
-)
+gateway_reference = _string(_gateway_reference)
 load_balancer_dns = optional(_string(lambda v: names.dns_name_or_ip(v) if v else None))
 """The external-dns target: a DNS name or an IP address; None or "" for none."""
 
