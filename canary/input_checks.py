@@ -52,10 +52,25 @@ def _checked(value: Any, field: str, rule: checks.FieldRule | None) -> Any:
 
 
 def _later(value: Any, field: str, rule: checks.Rule) -> pulumi.Output[Any]:
-    def check(known: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+
+    def check(known_and_secret: list[Any]) -> Any:
+        known, secret = known_and_secret
         if (reason := rule(known)) is not None:
-            # RunError: the engine reports the message alone, without a Python traceback.
-            raise pulumi.RunError(str(checks.ArgsError(field, known, reason)))
+            # A secret stays out of the message; RunError: the engine reports the message alone,
+            # without a Python traceback.
+            raise pulumi.RunError(str(checks.ArgsError(field, SECRET if secret else known, reason)))
         return known
 
-    return pulumi.Output.from_input(value).apply(check)
+    # The checked value is what reaches the objects: secret if the value was.
+    is_secret: pulumi.Output[bool] = pulumi.Output.from_input(output.is_secret())
+    return pulumi.Output.all(output, is_secret).apply(check)
+
+
+class _Secret:
+    def __repr__(self) -> str:
+        return "[secret]"
+
+
+SECRET = _Secret()
+"""Shown instead of a secret value that breaks a rule."""

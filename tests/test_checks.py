@@ -495,3 +495,50 @@ def test_the_readmes_component_section_shows_an_args_error_as_raised() -> None:
     with pytest.raises(checks.ArgsError) as raised:
         eval(call, {"Canary": Canary})  # the README's own example, run as written
     assert str(raised.value) == shown
+
+
+def test_a_secret_output_that_breaks_a_rule_is_not_shown(recorded) -> None:
+    @pulumi.runtime.test
+    def deploy() -> pulumi.Output[str]:
+        return _app_version(pulumi.Output.secret("Registry.example.com/Web:1")).deployment_name
+
+    with pytest.raises(pulumi.RunError) as raised:
+        deploy()
+    assert str(raised.value).startswith("Workload.image must be an image reference")
+    assert str(raised.value).endswith(", got [secret]") and "Web:1" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "nginx:1.27",
+        "docker.io/library/nginx:1.27",
+        "localhost:5000/web:1",
+        "registry.example.com:5000/team/web@sha256:" + "a" * 64,
+        "Registry.Example.com/web:1",
+        "ghcr.io/team/web-app_1.x:1.0-rc.1",
+        "nginx:1.27@sha256:" + "0" * 64,
+        "reyanshkharga/nginx:v2",
+    ],
+)
+def test_image_references_of_the_distribution_grammar_are_accepted(image: str) -> None:
+    assert Workload(version="v1", image=image).image == image
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "Reyanshkharga/nginx:v2",  # an upper-case path component, not a registry host
+        "registry.example.com/Team/web:1",
+        "web app:1",
+        "web:",
+        "web:1@sha256:abc",
+        "web:" + "t" * 129,
+        "registry.example.com:port/web:1",
+        "-web:1",
+        "",
+    ],
+)
+def test_image_references_outside_the_grammar_are_refused(image: str) -> None:
+    with pytest.raises(checks.ArgsError, match=r"^Workload.image must be an image reference"):
+        Workload(version="v1", image=image)
