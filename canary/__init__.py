@@ -23,6 +23,7 @@ _EXPORTS = {
     "RoutingRules": "canary.routing",
     # Their Args and the values inside them (plain data; importing them does not import Pulumi).
     "AppServiceArgs": "canary.plan.service",
+    "ArgsError": "canary.plan.checks",
     "AppVersionArgs": "canary.plan.app_version",
     "Autoscaling": "canary.plan.app_version",
     "Canary": "canary.plan.rules",

@@ -23,13 +23,16 @@ _COOKIE_OCTETS = r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+"
 _COOKIE_VALUE = re.compile(rf'^(?:{_COOKIE_OCTETS}|"{_COOKIE_OCTETS}")$')
 # Kubernetes label keys: optional DNS subdomain prefix and a name of up to 63 characters.
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-# Container image reference: [registry[:port]/]path[:tag][@algorithm:digest], lower-case path.
-_IMAGE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
-    r"(?:@[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,})?$"
-)
+# Container image references, by the distribution reference grammar (distribution/reference's
+# regexp.go): [host[:port]/]path[:tag][@algorithm:hex]. The path's components are lower-case.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REGISTRY = re.compile(rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?$")
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
+# The name (registry and path) of a reference is at most 255 characters.
+_MAX_IMAGE_NAME = 255
+_IMAGE_EXAMPLE = "registry.example.com/team/app:1.2"
 
 
 def dns1123_label(value: str, max_length: int = 63) -> str | None:
@@ -125,10 +128,41 @@ def label_value(value: str) -> str | None:
     return None
 
 
+def _split_image(value: str) -> tuple[str, str, str | None, str | None]:
+    """(registry, path, tag, digest) of a reference, without checking them; registry "" for none."""
+    name, _, digest = value.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    first, sep, rest = name.partition("/")
+    # As the container runtimes read it: the first component is a registry only when it looks like a
+    # host (a dot, a port, or `localhost`); otherwise it is part of the path, which is lower-case.
+    if sep and (any(ch in first for ch in ".:[") or first == "localhost"):
+        return first, rest, tag, digest if "@" in value else None
+    return "", name, tag, digest if "@" in value else None
+
+
 def image_reference(value: str) -> str | None:
-    if not _IMAGE.match(value):
-        return "must be an image reference such as registry.example.com/team/app:1.2 or app@sha256:<digest>"
+    registry, path, tag, digest = _split_image(value)
+    components = path.split("/")
+    if (
+        (registry and not _REGISTRY.match(registry))
+        or not all(_PATH_COMPONENT.match(component) for component in components)
+        or (tag is not None and not _TAG.match(tag))
+        or (digest is not None and not _DIGEST.match(digest))
+    ):
+        return f"must be an image reference [host[:port]/]lower-case/path[:tag][@digest], such as {_IMAGE_EXAMPLE}"
+    if len(registry) + len(path) + (1 if registry else 0) > _MAX_IMAGE_NAME:
+        return f"must have a name (registry and path) of at most {_MAX_IMAGE_NAME} characters"
     return None
+
+
+def image_without_tag_or_digest(value: str) -> bool:
+    """A valid reference that names neither a tag nor a digest: the runtime pulls `:latest`."""
+    _, _, tag, digest = _split_image(value)
+    return tag is None and digest is None
 
 
 _CHECKOV_ID = re.compile(r"^CKV2?_K8S_[0-9]+$")

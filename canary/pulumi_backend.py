@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from canary.api_versions import same_object_aliases
+from canary.input_checks import checked_args
 from canary.plan.backend import Child, ComponentKind, Dependency, Manifest, Ref
 from canary.plan.istio import SERVED_VERSIONS
 
@@ -101,7 +102,8 @@ class PlannedComponent(pulumi.ComponentResource):
         self, kind: ComponentKind[A, Any], name: str, args: A, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(kind.type_token, name, None, opts)
-        self.parts = kind.plan(PulumiBackend(self), name, args)
+        # Outputs among the Args are checked by their rules once known, before an object uses them.
+        self.parts = kind.plan(PulumiBackend(self), name, checked_args(args))
         outputs = {key: pulumi.Output.from_input(value) for key, value in self.parts.outputs.items()}
         for key, value in outputs.items():
             setattr(self, key, value)

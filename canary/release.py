@@ -16,7 +16,7 @@ class CanaryRelease(PlannedComponent):
     """Everything one canary release needs, composed from the smaller components."""
 
     namespace: pulumi.Output[str]
-    """The namespace the release lives in (created, with Istio sidecar injection on)."""
+    """The namespace the release lives in (created with sidecar injection on, unless `create_namespace` is False)."""
     urls: pulumi.Output[list[str]]
     """The external URLs of the app, one per concrete host."""
     routes: pulumi.Output[list[dict[str, Any]]]

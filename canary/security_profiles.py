@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
+
+from canary.plan import checks
 
 SCRATCH_VOLUME = "tmp"
 
@@ -32,6 +34,17 @@ class SecurityProfile:
     added_capabilities: tuple[str, ...] = ()
     # Scanner checks the profile cannot meet, with the reason shown in the manifest.
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "name": checks.one_of(*get_args(ProfileName)),
+        "runs_as_user": checks.boolean,
+        "read_only_root_filesystem": checks.boolean,
+        "added_capabilities": checks.Each(checks.capability, unique=True),
+        "scan_exceptions": checks.Entries(key=checks.check_id, value=checks.scan_reason),
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 _ROOT_REASON = "securityProfile root: the image starts as root (binds port 80, then drops to its own user)"

@@ -12,13 +12,13 @@ import dataclasses
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NoReturn
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from canary import names
+from canary.plan import checks
 from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.gateway_api import version_service_problem
@@ -37,7 +37,6 @@ from canary.policy import (
     tolerance_problem,
     url_problem,
 )
-from canary.quantities import parse_quantity
 from canary.security_profiles import PROFILES, ProfileName
 
 PROJECT = "istio-canary"
@@ -56,8 +55,10 @@ class ConfigError(ValueError):
     """The stack config is invalid; the message lists every offending key and value."""
 
 
-def _checked(check: Callable[[str], str | None]) -> AfterValidator:
-    def validate(value: str) -> str:
+def _checked(check: checks.Rule) -> AfterValidator:
+    """The Args' own rule for a value (`canary.plan.checks`): one rule set for both doors."""
+
+    def validate(value: Any) -> Any:
         reason = check(value)
         if reason is not None:
             raise ValueError(reason)
@@ -79,55 +80,30 @@ def _fail(reason: str) -> NoReturn:
     raise ValueError(reason)
 
 
-NamespaceName = Annotated[StrictStr, _checked(names.dns1123_label)]
-# The app name prefixes `<app>-service`, which Kubernetes requires to be an RFC 1035 label of
-# at most 63 characters: 63 - len("-service") leaves 55.
-AppName = Annotated[StrictStr, _checked(lambda v: names.dns1035_label(v, max_length=55))]
-VersionName = Annotated[StrictStr, _checked(names.dns1123_label)]
-HostName = Annotated[StrictStr, _checked(names.host_name)]
-HeaderName = Annotated[StrictStr, _checked(names.header_name)]
-Port = Annotated[StrictInt, _between(1, 65535)]
-Percent = Annotated[StrictInt, _between(0, 100)]
-Replicas = Annotated[StrictInt, AfterValidator(lambda n: n if n >= 0 else _fail("must be 0 or more"))]
-ImageRef = Annotated[StrictStr, _checked(names.image_reference)]
-CookiePair = Annotated[StrictStr, _checked(names.cookie_pair)]
-LabelKey = Annotated[StrictStr, _checked(names.label_key)]
-LabelValue = Annotated[StrictStr, _checked(names.label_value)]
-SecretName = Annotated[StrictStr, _checked(names.dns1123_subdomain)]
-CheckId = Annotated[StrictStr, _checked(names.checkov_check_id)]
-
-
-def _scan_reason(value: str) -> str:
-    if not value.strip():
-        _fail("must give a reason")
-    if "=" in value or "\n" in value:
-        # checkov splits `CHECK=reason` on "=": a second one makes it crash.
-        _fail("must be one line without '='")
-    return value
-
-
-ScanReason = Annotated[StrictStr, AfterValidator(_scan_reason)]
+# The types say what the stack file must hold (a string, an integer); what makes a value right is
+# the Args' rule, the same function either way.
+NamespaceName = Annotated[StrictStr, _checked(checks.namespace_name)]
+AppName = Annotated[StrictStr, _checked(checks.app_name)]
+VersionName = Annotated[StrictStr, _checked(checks.version_name)]
+HostName = Annotated[StrictStr, _checked(checks.host_name)]
+HeaderName = Annotated[StrictStr, _checked(checks.header_name)]
+HeaderValue = Annotated[StrictStr, _checked(checks.header_value)]
+Port = Annotated[StrictInt, _checked(checks.port)]
+Percent = Annotated[StrictInt, _checked(checks.percent)]
+Replicas = Annotated[StrictInt, _checked(checks.replicas)]
+ImageRef = Annotated[StrictStr, _checked(checks.image_reference)]
+CookiePair = Annotated[StrictStr, _checked(checks.cookie_pair)]
+LabelKey = Annotated[StrictStr, _checked(checks.label_key)]
+LabelValue = Annotated[StrictStr, _checked(checks.label_value)]
+SecretName = Annotated[StrictStr, _checked(checks.dns_subdomain)]
+CheckId = Annotated[StrictStr, _checked(checks.check_id)]
+ScanReason = Annotated[StrictStr, _checked(checks.scan_reason)]
+Quantity = Annotated[StrictStr, _checked(checks.quantity)]
 
 
 class _Settings(BaseModel):
     # Unknown keys are errors, so a typo such as `canary.wieght` is never silently ignored.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def _probe_path(value: str) -> str:
-    # An HTTP path the kubelet can request: absolute, no spaces or control characters.
-    if not value.startswith("/") or any(ch.isspace() or ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
-        _fail("must be an absolute HTTP path such as /healthz (no spaces)")
-    return value
-
-
-def _quantity(value: str) -> str:
-    if parse_quantity(value) <= 0:
-        _fail("must be more than zero")
-    return value
-
-
-Quantity = Annotated[StrictStr, AfterValidator(_quantity)]
 
 
 class ProbeSettings(_Settings):
@@ -136,14 +112,15 @@ class ProbeSettings(_Settings):
     type: ProbeType = Field(
         default=_default(Probe, "type"), description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
     )
-    path: Annotated[StrictStr, AfterValidator(_probe_path)] = Field(
+    path: Annotated[StrictStr, _checked(checks.probe_path)] = Field(
         default=_default(Probe, "path"), description="Absolute path of the HTTP GET; for `type: http` only."
     )
 
     @pydantic.model_validator(mode="after")
     def _path_only_for_http(self) -> ProbeSettings:
+        # Here any path given is refused: in the Args only one other than the default can be told apart.
         if self.type == "tcp" and "path" in self.model_fields_set:
-            raise ValueError("path applies to http probes only; remove it or use type: http")
+            raise _KeyError("path", self.path, checks.PATH_ONLY_FOR_HTTP)
         return self
 
 
@@ -167,31 +144,30 @@ class ResourceSettings(_Settings):
     @pydantic.model_validator(mode="after")
     def _requests_within_limits(self) -> ResourceSettings:
         for kind in ("cpu", "memory"):
-            request, limit = getattr(self.requests, kind), getattr(self.limits, kind)
-            if parse_quantity(request) > parse_quantity(limit):
-                # Kubernetes refuses such a pod; say so before anything is deployed.
-                raise ValueError(f"requests.{kind} {request} is more than limits.{kind} {limit}")
+            request = getattr(self.requests, kind)
+            if (reason := checks.more_than_limit(request, getattr(self.limits, kind))) is not None:
+                raise _KeyError(f"requests.{kind}", request, reason)
         return self
 
 
 class AutoscalingSettings(_Settings):
     """A HorizontalPodAutoscaler on CPU; the Deployment's replica count is then left to it."""
 
-    min: Annotated[StrictInt, _between(1, 1000)] = Field(
+    min: Annotated[StrictInt, _checked(checks.autoscaling_replicas)] = Field(
         description="Fewest pods (1-1000); the Deployment starts with this many."
     )
-    max: Annotated[StrictInt, _between(1, 1000)] = Field(description="Most pods (1-1000), at least `min`.")
-    cpu: Percent = Field(
+    max: Annotated[StrictInt, _checked(checks.autoscaling_replicas)] = Field(
+        description="Most pods (1-1000), at least `min`."
+    )
+    cpu: Annotated[StrictInt, _checked(checks.utilization)] = Field(
         default=_default(Autoscaling, "cpu"),
         description="Target average CPU utilization, in percent of the CPU request (1-100).",
     )
 
     @pydantic.model_validator(mode="after")
     def _min_not_above_max(self) -> AutoscalingSettings:
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} is more than max {self.max}")
-        if self.cpu == 0:
-            raise ValueError("cpu must be a target utilization from 1 to 100")
+        if (reason := checks.min_above_max(self.min, self.max)) is not None:
+            raise _KeyError("min", self.min, reason)
         return self
 
 
@@ -229,7 +205,7 @@ class VersionSettings(_Settings):
         description="The pods' security context: `hardened`, or `root` for images that must start as root "
         "(see Production-ready workloads).",
     )
-    run_as_user: Annotated[StrictInt, _between(1, 2_147_483_647)] = Field(
+    run_as_user: Annotated[StrictInt, _checked(checks.user_id)] = Field(
         default=_default(Workload, "run_as_user"),
         alias="runAsUser",
         description="UID (and GID) the `hardened` profile runs as; set it to the image's user if it needs one. "
@@ -251,8 +227,9 @@ class VersionSettings(_Settings):
     def _replicas_or_autoscaling(self) -> VersionSettings:
         if self.autoscaling is not None and "replicas" in self.model_fields_set:
             raise ValueError("set replicas or autoscaling, not both: the autoscaler owns the replica count")
+        # Here any runAsUser given is refused: in the Args only one other than the default can be told apart.
         if "run_as_user" in self.model_fields_set and not PROFILES[self.security_profile].runs_as_user:
-            raise ValueError(f"runAsUser does not apply to securityProfile {self.security_profile!r}")
+            raise _KeyError("runAsUser", self.run_as_user, checks.RUN_AS_USER_NOT_APPLICABLE)
         return self
 
     @property
@@ -261,19 +238,19 @@ class VersionSettings(_Settings):
 
 
 def _share(value: Any) -> Any:
-    # A percent with decimals: YAML's true and "5" are not numbers.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-        _fail("must be a number from 0 to 100")
+    # Before pydantic's float parsing, which would take YAML's true and "5" for numbers.
+    if (reason := checks.mirror_percent(value)) is not None:
+        _fail(reason)
     return value
 
 
 class StickySettings(_Settings):
     """A cookie that keeps each client of the weighted route on the version that first answered it."""
 
-    cookie: Annotated[StrictStr, _checked(names.cookie_name)] = Field(
+    cookie: Annotated[StrictStr, _checked(checks.cookie_name)] = Field(
         description="The cookie's name (an RFC 6265 token, not `canary.cookie`'s name); its value names the version."
     )
-    max_age: Annotated[StrictInt, _between(1, 31_536_000)] = Field(
+    max_age: Annotated[StrictInt, _checked(checks.cookie_max_age)] = Field(
         default=_default(Sticky, "max_age"),
         alias="maxAge",
         description="Seconds the browser keeps the cookie (1 to 31536000, a year).",
@@ -290,7 +267,7 @@ class CanarySettings(_Settings):
         default=None,
         description="`name=value`: a request carrying this cookie (anywhere in its Cookie header) goes to `version`.",
     )
-    headers: dict[HeaderName, StrictStr] | None = Field(
+    headers: dict[HeaderName, HeaderValue] | None = Field(
         default=None,
         description="`{header: value}`, lower-case names, exact values: a request carrying all of them goes to "
         "`version`. An alternative to `cookie`: either one selects a request. Not empty.",
@@ -313,21 +290,17 @@ class CanarySettings(_Settings):
 
     @pydantic.model_validator(mode="after")
     def _sticky_cookie_differs(self) -> CanarySettings:
-        if self.sticky is not None and self.cookie is not None and self.cookie.partition("=")[0] == self.sticky.cookie:
-            raise ValueError(
-                f"sticky.cookie {self.sticky.cookie!r} must differ from the name of canary.cookie {self.cookie!r}"
-            )
+        if self.sticky is not None and (reason := checks.sticky_like_cookie(self.sticky.cookie, self.cookie)):
+            raise _KeyError("sticky.cookie", self.sticky.cookie, reason)
         return self
 
     @pydantic.field_validator("headers")
     @classmethod
     def _headers_not_empty(cls, headers: dict[str, str] | None) -> dict[str, str] | None:
-        # An empty match would select every request: all traffic would go to the canary.
+        # About the stack file: `headers: {}` reads as a match on nothing, which would select every
+        # request; the key must be left out instead. (The Args' empty default means no header match.)
         if headers is not None and not headers:
             raise ValueError("must name at least one header (an empty match would send every request to the canary)")
-        for value in (headers or {}).values():
-            if not value:
-                raise ValueError("header values must not be empty")
         return headers
 
 
@@ -353,7 +326,7 @@ class GatewaySettings(_Settings):
         "`istio: ingressgateway`). With `routing.api: gateway-api` Istio runs the Gateway's own pods, in the "
         "app's namespace, and this selects nothing there.",
     )
-    namespace: NamespaceName = Field(
+    namespace: Annotated[StrictStr, _checked(checks.gateway_namespace_name)] = Field(
         default=_default(CanaryReleaseArgs, "gateway_namespace"),
         description="Where the ingress gateway pods run: the NetworkPolicy admits them from there, and the TLS "
         "Secret lives there.",
@@ -361,7 +334,7 @@ class GatewaySettings(_Settings):
     tls: TlsSettings | None = Field(
         default=None, description="HTTPS: adds a 443 server terminating TLS (mode SIMPLE) with `credentialName`."
     )
-    class_name: Annotated[StrictStr, _checked(names.dns1123_subdomain)] = Field(
+    class_name: Annotated[StrictStr, _checked(checks.dns_subdomain)] = Field(
         default=_default(CanaryReleaseArgs, "gateway_class"),
         alias="className",
         description="The GatewayClass of the Gateway when `routing.api` is `gateway-api`.",
@@ -370,8 +343,8 @@ class GatewaySettings(_Settings):
     @pydantic.field_validator("selector")
     @classmethod
     def _selector_not_empty(cls, selector: dict[str, str]) -> dict[str, str]:
-        if not selector:
-            raise ValueError("must select the ingress gateway pods, e.g. {istio: ingressgateway}")
+        if not selector and checks.gateway_selector.empty_reason:
+            raise ValueError(checks.gateway_selector.empty_reason)
         return selector
 
 
@@ -380,8 +353,7 @@ def _header_name_or_false(value: Any) -> str | Literal[False]:
         return False
     if not isinstance(value, str):
         _fail("must be a lower-case header name, or false to turn the header off")
-    reason = names.header_name(value)
-    if reason is not None:
+    if (reason := checks.header_name(value)) is not None:
         _fail(reason)
     return value
 
@@ -407,9 +379,7 @@ class RoutingSettings(_Settings):
     @pydantic.model_validator(mode="after")
     def _mesh_only_with_istio(self) -> RoutingSettings:
         if self.mesh and self.api == "gateway-api":
-            raise ValueError(
-                "mesh: true needs api: istio (in-mesh routing with the Gateway API, GAMMA, is not supported)"
-            )
+            raise _KeyError("mesh", self.mesh, checks.MESH_NEEDS_ISTIO)
         return self
 
 
@@ -417,13 +387,14 @@ class SecuritySettings(_Settings):
     mtls: StrictBool = Field(
         default=_default(CanaryReleaseArgs, "mtls"),
         description="A PeerAuthentication `default` with mode STRICT: the namespace's sidecars accept only "
-        "mutual-TLS connections.",
+        "mutual-TLS connections. With `createNamespace: false`, `<app>-mtls` for the app's pods only.",
     )
     network_policy: StrictBool = Field(
         default=_default(CanaryReleaseArgs, "network_policy"),
         alias="networkPolicy",
         description="A NetworkPolicy admitting only the ingress gateway pods (`gateway.selector` in "
-        "`gateway.namespace`) and the namespace's own pods.",
+        "`gateway.namespace`) and the namespace's own pods; it covers every pod of the namespace, or with "
+        "`createNamespace: false` the app's pods only.",
     )
 
 
@@ -543,8 +514,17 @@ class StackSettings(_Settings):
     """The whole stack config, keyed exactly as users write it under `istio-canary:`."""
 
     namespace: NamespaceName = Field(
-        description="Namespace to create for the release, labelled `istio-injection: enabled` so that Istio "
-        "injects its sidecars."
+        description="The release's namespace. Created for it, labelled `istio-injection: enabled` so that Istio "
+        "injects its sidecars, unless `createNamespace` is false. Never one of the cluster's own "
+        "(`kube-system`, `kube-public`, `kube-node-lease`, `istio-system`) nor `gateway.namespace`; `default` "
+        "only with `createNamespace: false`."
+    )
+    create_namespace: StrictBool = Field(
+        default=_default(CanaryReleaseArgs, "create_namespace"),
+        alias="createNamespace",
+        description="`true`: the release creates the namespace and `destroy` deletes it. `false`: it deploys "
+        "into an existing namespace that it never creates, labels or deletes (sidecar injection is then the "
+        "namespace owner's to enable), and `security` covers only the app's pods.",
     )
     app: AppName = Field(
         description="App name: pod label `app` and prefix of every object name (an RFC 1035 label of at most "
@@ -609,9 +589,10 @@ class StackSettings(_Settings):
     @pydantic.field_validator("hosts")
     @classmethod
     def _hosts_unique_and_present(cls, hosts: list[str]) -> list[str]:
-        if not hosts:
-            raise ValueError("must list at least one host name")
-        _reject_duplicates(hosts)
+        if not hosts and checks.hosts.empty_reason:
+            raise ValueError(checks.hosts.empty_reason)
+        for below, value, reason in checks.problems(hosts, checks.hosts):
+            raise _KeyError(below, value, reason)
         return hosts
 
     @pydantic.field_validator("versions")
@@ -619,35 +600,36 @@ class StackSettings(_Settings):
     def _versions_unique_and_present(cls, versions: list[VersionSettings]) -> list[VersionSettings]:
         if not versions:
             raise ValueError("must list at least one version")
-        _reject_duplicates([v.name for v in versions])
+        names_in_order = [v.name for v in versions]
+        if (twice := checks.repeated(names_in_order)) is not None:
+            index, reason = twice
+            raise _KeyError(f"[{index}].name", names_in_order[index], reason)
         return versions
 
     @pydantic.field_validator("load_balancer_dns")
     @classmethod
     def _load_balancer_is_a_name(cls, value: str | None) -> str | None:
-        reason = names.dns_name_or_ip(value) if value else None
-        if reason is not None:
+        if (reason := checks.load_balancer_dns(value)) is not None:
             raise ValueError(reason)
         return value or None
 
     @pydantic.model_validator(mode="after")
     def _versions_referenced_exist(self) -> StackSettings:
         known = [v.name for v in self.versions]
-        if self.stable is not None and self.stable not in known:
-            raise _KeyError("stable", self.stable, f"must name one of the versions {known}")
+        if self.stable is not None and (reason := checks.unknown_version(self.stable, known)):
+            raise _KeyError("stable", self.stable, reason)
         if self.canary is not None:
-            if self.canary.version not in known:
-                raise _KeyError("canary.version", self.canary.version, f"must name one of the versions {known}")
-            if self.canary.version == self.stable_version:
-                raise _KeyError(
-                    "canary.version",
-                    self.canary.version,
-                    "must differ from the stable version (it already gets the traffic)",
-                )
+            if reason := checks.unknown_version(self.canary.version, known):
+                raise _KeyError("canary.version", self.canary.version, reason)
+            if reason := checks.canary_is_stable(self.canary.version, self.stable_version):
+                raise _KeyError("canary.version", self.canary.version, reason)
+        owned = checks.owned_namespace(self.namespace, self.gateway.namespace, self.create_namespace)
+        if owned is not None:
+            raise _KeyError("namespace", self.namespace, owned)
         if self.routing.api == "gateway-api":
             for index, version in enumerate(known):
                 if (problem := version_service_problem(self.app, version)) is not None:
-                    raise _KeyError(f"versions[{index}].name", version, f"with routing.api gateway-api {problem}")
+                    raise _KeyError(f"versions[{index}].name", version, problem)
         return self
 
     @property
@@ -663,16 +645,8 @@ class StackSettings(_Settings):
         return self.canary.weight if self.canary is not None else 0
 
 
-def _reject_duplicates(items: list[str]) -> None:
-    seen: set[str] = set()
-    for item in items:
-        if item in seen:
-            raise ValueError(f"lists {item!r} twice")
-        seen.add(item)
-
-
 class _KeyError(ValueError):
-    """A cross-key error: raised from a model validator, it must name its own key."""
+    """A cross-key error: raised from a validator, it names its key below the model that raised it."""
 
     def __init__(self, key: str, value: Any, reason: str) -> None:
         super().__init__(reason)
@@ -682,6 +656,7 @@ class _KeyError(ValueError):
 # Keys whose config value is a structured (JSON) value; every other key is a plain string.
 _STRUCTURED = {"hosts", "versions", "canary", "gateway", "routing", "rollout", "security"}
 _INTEGER = {"port"}
+_BOOLEAN = {"createNamespace"}
 _OPTIONAL_EMPTY = {"stable", "loadBalancerDns"}  # "" (the Pulumi.yaml default) means "not set"
 _KEYS = {field.alias or name for name, field in StackSettings.model_fields.items()}
 
@@ -703,6 +678,11 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
                 values[key] = int(text)
             else:
                 errors.append(f"{key}: must be an integer, got {_show(text)}")
+        elif key in _BOOLEAN:
+            if text.strip() in ("true", "false"):
+                values[key] = text.strip() == "true"
+            else:
+                errors.append(f"{key}: must be true or false, got {_show(text)}")
         elif key in _OPTIONAL_EMPTY and text == "":
             continue
         else:
@@ -718,10 +698,11 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
 def _describe(error: Mapping[str, Any]) -> str:
     """One pydantic error as `key.path: what is wrong, got value`."""
     loc = [part for part in error["loc"] if not _is_type_tag(part)]
+    path = _path(loc)
     if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), _KeyError):
         key_error = error["ctx"]["error"]
-        return f"{key_error.key}: {key_error.reason}, got {_show(key_error.value)}"
-    path = _path(loc)
+        below = key_error.key if key_error.key.startswith("[") or not path else f".{key_error.key}"
+        return f"{path}{below}: {key_error.reason}, got {_show(key_error.value)}"
     kind = error["type"]
     value = error.get("input")
     if kind == "missing":
@@ -750,18 +731,7 @@ _TYPE_REASONS = {
 }
 
 
-_SHOWN_LENGTH = 60
-
-
-def _show(value: Any) -> str:
-    """A value as the stack file spells it (true, not True), cut short: messages stay one line."""
-    if isinstance(value, bool) or value is None:
-        text = json.dumps(value)
-    elif isinstance(value, (dict, list)):
-        text = json.dumps(value, separators=(", ", ": "))
-    else:
-        text = repr(value)
-    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
+_show = checks.show
 
 
 def _did_you_mean(key: str, known: set[str]) -> str:

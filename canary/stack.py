@@ -69,6 +69,7 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         network_policy=settings.security.network_policy,
         routing_api=settings.routing.api,
         gateway_class=settings.gateway.class_name,
+        create_namespace=settings.create_namespace,
     )
 
 

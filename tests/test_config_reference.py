@@ -87,6 +87,7 @@ def test_a_readme_without_its_markers_is_refused_and_nothing_is_written(
 # out shows what the program then uses.
 EVERY_KEY: dict[str, Any] = {
     "namespace": "shop",
+    "createNamespace": False,
     "app": "web",
     "port": 8080,
     "hosts": ["web.example.com"],

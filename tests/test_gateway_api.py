@@ -341,17 +341,21 @@ def test_a_canary_no_request_can_reach_is_reported_and_gets_no_rule():
 def test_a_version_service_name_that_would_not_fit_is_refused_before_anything_is_declared():
     long_version = "v" + "1" * 60
     # Refused by the Args themselves: a plan never starts, so no object is declared half-way.
-    with pytest.raises(ValueError, match=r"version 'v1{60}': its Service 'web-v1{60}' must be a name of at most 63"):
-        plan_args(selectors={long_version: {}}, stable=long_version)
+    pods = {"app": "web"}
+    with pytest.raises(
+        ValueError, match=r"GatewayApiRoutingArgs.selectors\['v1{60}'\] with the gateway-api routing its Service"
+    ):
+        plan_args(selectors={long_version: pods}, stable=long_version)
     with pytest.raises(ValueError, match="its Service 'web-service' must be a name"):
-        plan_args(selectors={"service": {}}, stable="service")
+        plan_args(selectors={"service": pods}, stable="service")
 
 
 @pytest.mark.parametrize("version", ["v" + "1" * 60, "service"])
 def test_a_release_whose_version_service_could_not_exist_is_refused_before_anything_is_declared(version):
     workloads = [Workload(version="v1", image="nginx"), Workload(version=version, image="nginx")]
     release = {"namespace": "shop", "app": "web", "hosts": ["web.example.com"], "versions": workloads}
-    with pytest.raises(ValueError, match=f"version '{version}': its Service 'web-{version}' must be a name"):
+    expected = rf"CanaryReleaseArgs.versions\[1\].version with the gateway-api routing its Service 'web-{version}"
+    with pytest.raises(ValueError, match=expected):
         CanaryReleaseArgs(**release, routing_api="gateway-api")
     # Istio routing gives versions no Service of their own: the same versions are fine there.
     assert CanaryReleaseArgs(**release).routing_api == "istio"

@@ -107,6 +107,9 @@ CASES = {
     "gateway api, no canary, namespace security": variant(
         routing={"api": "gateway-api"}, canary={}, security={"mtls": True, "networkPolicy": True}
     ),
+    "an existing namespace, security scoped to the app's pods": variant(
+        createNamespace=False, security={"mtls": True, "networkPolicy": True}
+    ),
 }
 
 

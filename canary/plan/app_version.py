@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from canary import labels
+from canary import labels, names
+from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.security_profiles import (
     HARDENED,
@@ -35,6 +36,16 @@ class Probe:
     type: ProbeType = "http"
     path: str = "/"
 
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "type": checks.one_of(*get_args(ProbeType)),
+        "path": checks.probe_path,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+        if self.type != "http" and self.path != "/":
+            checks.refuse(self, "path", self.path, checks.PATH_ONLY_FOR_HTTP)
+
 
 @dataclass(frozen=True)
 class Compute:
@@ -42,6 +53,11 @@ class Compute:
 
     cpu: str
     memory: str
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {"cpu": checks.quantity, "memory": checks.quantity}
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,18 @@ class Resources:
     requests: Compute = Compute(cpu="100m", memory="128Mi")
     limits: Compute = Compute(cpu="500m", memory="256Mi")
 
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "requests": checks.is_instance(Compute, "Compute"),
+        "limits": checks.is_instance(Compute, "Compute"),
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+        for kind in ("cpu", "memory"):
+            request = getattr(self.requests, kind)
+            too_much = checks.more_than_limit(request, getattr(self.limits, kind))
+            checks.refuse(self, f"requests.{kind}", request, too_much)
+
 
 @dataclass(frozen=True)
 class Autoscaling:
@@ -59,6 +87,19 @@ class Autoscaling:
     min: int
     max: int
     cpu: int = 80
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "min": checks.autoscaling_replicas,
+        "max": checks.autoscaling_replicas,
+        "cpu": checks.utilization,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+        checks.refuse(self, "min", self.min, checks.min_above_max(self.min, self.max))
+
+
+DEFAULT_RUN_AS_USER = 10001
 
 
 @dataclass(frozen=True)
@@ -75,10 +116,29 @@ class Workload:
     probe: Probe = Probe()
     resources: Resources = Resources()
     security_profile: SecurityProfile = HARDENED
-    run_as_user: int = 10001
+    run_as_user: int = DEFAULT_RUN_AS_USER
     """UID and GID of profiles that set one (`hardened`)."""
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
     """Scanner checks this version deliberately does not meet: check id -> reason."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "version": checks.version_name,
+        "image": checks.image_reference,
+        "replicas": checks.replicas,
+        "autoscaling": checks.optional_instance(Autoscaling, "Autoscaling"),
+        "image_pull_policy": checks.one_of(*get_args(PullPolicy)),
+        "probe": checks.is_instance(Probe, "Probe"),
+        "resources": checks.is_instance(Resources, "Resources"),
+        "security_profile": checks.is_instance(SecurityProfile, "SecurityProfile such as HARDENED or ROOT"),
+        "run_as_user": checks.user_id,
+        "scan_exceptions": checks.Entries(key=checks.check_id, value=checks.scan_reason),
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+        # The default UID is no choice; another one is, and the profile would silently drop it.
+        if not self.security_profile.runs_as_user and self.run_as_user != DEFAULT_RUN_AS_USER:
+            checks.refuse(self, "run_as_user", self.run_as_user, checks.RUN_AS_USER_NOT_APPLICABLE)
 
     @property
     def min_replicas(self) -> int:
@@ -93,6 +153,16 @@ class AppVersionArgs:
     workload: Workload
     port: int = 80
     """The container port, named `http`."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        "workload": checks.is_instance(Workload, "Workload"),
+        "port": checks.port,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 @dataclass(frozen=True)
@@ -235,8 +305,21 @@ def autoscaler(
     }
 
 
+def untagged_image(workload: Workload) -> str | None:
+    """A warning when the image names neither a tag nor a digest, else None (and for an output)."""
+    image = workload.image
+    if not isinstance(image, str) or not names.image_without_tag_or_digest(image):
+        return None
+    return (
+        f"version {workload.version}: image {image!r} has no tag or digest, so it means {image + ':latest'!r}, "
+        "whatever that is when a node pulls it; pin a tag or a digest"
+    )
+
+
 def plan_app_version(backend: Backend, name: str, args: AppVersionArgs) -> AppVersionParts:
     workload = args.workload
+    if (warning := untagged_image(workload)) is not None:
+        backend.warn(warning)
     # Under an autoscaler, `spec.replicas` is ignored after creation. Dropping the field instead
     # would, under server-side apply, hand it back to its default of 1 the moment the version
     # moves from `replicas` to `autoscaling`; ignored, the provider keeps applying the live count

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 
@@ -21,6 +22,14 @@ class GatewayTls:
     https_redirect: bool = True
     """Plain HTTP answers with a 301 to HTTPS instead of serving the app."""
 
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "credential_name": checks.dns_subdomain,
+        "https_redirect": checks.boolean,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+
 
 @dataclass(frozen=True)
 class IstioGatewayArgs:
@@ -32,6 +41,18 @@ class IstioGatewayArgs:
     """Labels of the ingress gateway pods that serve the hosts."""
     tls: GatewayTls | None = None
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        "hosts": checks.hosts,
+        "selector": checks.gateway_selector,
+        "tls": checks.optional_instance(GatewayTls, "GatewayTls"),
+        "api_version": checks.one_of(*NETWORKING_API_VERSIONS),
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ sees (`routes`) and what the HTTPRoute waits for are read off the generated HTTP
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from canary import mesh
 from canary.cookie import cookie_regex
+from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import GatewayTls
 from canary.plan.routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
@@ -57,8 +58,27 @@ class GatewayApiRoutingArgs:
     route_targets: Mapping[str, Any] = field(default_factory=dict)
     """Per version, what must be ready before traffic goes there (its Deployment)."""
 
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        "hosts": checks.hosts,
+        "selectors": checks.Entries(
+            key=checks.version_name, value=checks.pod_selector, empty_reason="must list at least one version"
+        ),
+        "stable": checks.version_name,
+        "canary": checks.optional_instance(Canary, "Canary"),
+        "port": checks.port,
+        "gateway_class": checks.dns_subdomain,
+        "tls": checks.optional_instance(GatewayTls, "GatewayTls"),
+        "version_header": checks.optional(checks.header_name),
+        "load_balancer_dns": checks.load_balancer_dns,
+    }
+
     def __post_init__(self) -> None:
-        refuse_unfit_version_services(self.app, self.selectors)
+        checks.check_fields(self, self.FIELD_RULES)
+        for version in self.selectors:
+            checks.refuse(self, f"selectors[{version!r}]", version, version_service_problem(self.app, version))
+        checks.refuse_unknown_versions(self, list(self.selectors), self.stable, self.canary, "selectors")
 
 
 @dataclass(frozen=True)
@@ -85,19 +105,12 @@ def version_service_name(app: str, version: str) -> str:
 
 
 def version_service_problem(app: str, version: str) -> str | None:
-    """Why `version` cannot have a Service of its own beside the app's, or None."""
+    """Why `version` cannot have a Service of its own beside the app's (routing by the Gateway API), or None."""
     name = version_service_name(app, version)
     if len(name) > _MAX_SERVICE_NAME or name == service_name(app):
         limit = f"at most {_MAX_SERVICE_NAME} characters"
-        return f"its Service {name!r} must be a name of {limit} other than the app's Service"
+        return f"with the gateway-api routing its Service {name!r} must be a name of {limit} other than the app's"
     return None
-
-
-def refuse_unfit_version_services(app: str, versions: Iterable[str]) -> None:
-    """Raise on the first version whose Service could not exist: from the Args, before any object is declared."""
-    for version in versions:
-        if (problem := version_service_problem(app, version)) is not None:
-            raise ValueError(f"version {version!r}: {problem}; rename the version")
 
 
 def _redirects(tls: GatewayTls | None) -> bool:

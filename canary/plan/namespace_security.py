@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from canary import labels
+from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS, SECURITY_API_VERSION, IstioApiVersion
 
@@ -26,6 +28,23 @@ class NamespaceSecurityArgs:
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     """The networking API version of the mesh; the matching security version is used."""
+    namespace_wide: bool = True
+    """The policies cover every pod of the namespace, which the release owns; False: only the app's pods
+    (in a namespace someone else owns, the other workloads are not the release's to lock down)."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        "mtls": checks.boolean,
+        "network_policy": checks.boolean,
+        "gateway_namespace": checks.gateway_namespace_name,
+        "gateway_selector": checks.gateway_selector,
+        "istio_api_version": checks.one_of(*NETWORKING_API_VERSIONS),
+        "namespace_wide": checks.boolean,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 @dataclass(frozen=True)
@@ -35,27 +54,39 @@ class NamespaceSecurityParts:
         return {}
 
 
-def peer_authentication(namespace: pulumi.Input[str], istio_api_version: IstioApiVersion) -> Manifest:
+def peer_authentication(
+    namespace: pulumi.Input[str], istio_api_version: IstioApiVersion, app: str, namespace_wide: bool = True
+) -> Manifest:
+    # STRICT: sidecars accept only mutual-TLS connections, so no plain-text client gets in.
+    spec: dict[str, Any] = {"mtls": {"mode": "STRICT"}}
+    if namespace_wide:
+        # `default` is the namespace-wide policy by Istio's convention.
+        name = "default"
+    else:
+        name = f"{app}-mtls"
+        spec["selector"] = {"matchLabels": labels.app_labels(app)}
     return {
         "apiVersion": SECURITY_API_VERSION[istio_api_version],
         "kind": "PeerAuthentication",
-        # `default` is the namespace-wide policy by Istio's convention.
-        "metadata": metadata("default", namespace),
-        # STRICT: sidecars accept only mutual-TLS connections, so no plain-text client gets in.
-        "spec": {"mtls": {"mode": "STRICT"}},
+        "metadata": metadata(name, namespace),
+        "spec": spec,
     }
 
 
 def network_policy(
-    namespace: pulumi.Input[str], app: str, gateway_namespace: str, gateway_selector: Mapping[str, str]
+    namespace: pulumi.Input[str],
+    app: str,
+    gateway_namespace: str,
+    gateway_selector: Mapping[str, str],
+    namespace_wide: bool = True,
 ) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
         "metadata": metadata(f"{app}-ingress", namespace),
         "spec": {
-            # Every pod of the namespace: it belongs to this release.
-            "podSelector": {},
+            # Every pod of a namespace the release owns; in another's namespace, the app's pods only.
+            "podSelector": {} if namespace_wide else {"matchLabels": labels.app_labels(app)},
             "policyTypes": ["Ingress"],
             "ingress": [
                 {
@@ -77,11 +108,16 @@ def network_policy(
 
 def plan_namespace_security(backend: Backend, name: str, args: NamespaceSecurityArgs) -> NamespaceSecurityParts:
     if args.mtls:
-        backend.object(f"{name}-peerauthentication", peer_authentication(args.namespace, args.istio_api_version))
+        backend.object(
+            f"{name}-peerauthentication",
+            peer_authentication(args.namespace, args.istio_api_version, args.app, args.namespace_wide),
+        )
     if args.network_policy:
         backend.object(
             f"{name}-networkpolicy",
-            network_policy(args.namespace, args.app, args.gateway_namespace, args.gateway_selector),
+            network_policy(
+                args.namespace, args.app, args.gateway_namespace, args.gateway_selector, args.namespace_wide
+            ),
         )
     return NamespaceSecurityParts()
 

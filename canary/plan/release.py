@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
 
+from canary.plan import checks
 from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts, Workload
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
-from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, refuse_unfit_version_services
+from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
 from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
@@ -22,7 +23,7 @@ RoutingApi = Literal["istio", "gateway-api"]
 @dataclass(frozen=True)
 class CanaryReleaseArgs:
     namespace: str
-    """Namespace to create for the release, with Istio sidecar injection on."""
+    """The release's namespace: created with Istio sidecar injection on, or an existing one (`create_namespace`)."""
     app: str
     hosts: Sequence[str]
     """External host names; a leading `*.` wildcard is allowed."""
@@ -46,12 +47,54 @@ class CanaryReleaseArgs:
     """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
     gateway_class: str = "istio"
     """The GatewayClass of the `gateway-api` Gateway."""
+    create_namespace: bool = True
+    """Create (and on destroy delete) the namespace; False deploys into an existing one, left as it is."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        "hosts": checks.hosts,
+        "versions": checks.Each(
+            checks.is_instance(Workload, "Workload"), empty_reason="must list at least one version"
+        ),
+        "stable": checks.optional(checks.version_name),
+        "canary": checks.optional_instance(Canary, "Canary"),
+        "port": checks.port,
+        "gateway_selector": checks.gateway_selector,
+        "gateway_namespace": checks.gateway_namespace_name,
+        "tls": checks.optional_instance(GatewayTls, "GatewayTls"),
+        "istio_api_version": checks.one_of(*NETWORKING_API_VERSIONS),
+        "version_header": checks.optional(checks.header_name),
+        "mesh": checks.boolean,
+        "load_balancer_dns": checks.load_balancer_dns,
+        "mtls": checks.boolean,
+        "network_policy": checks.boolean,
+        "routing_api": checks.one_of(*get_args(RoutingApi)),
+        "gateway_class": checks.dns_subdomain,
+        "create_namespace": checks.boolean,
+    }
 
     def __post_init__(self) -> None:
-        # Here, not only in GatewayApiRoutingArgs: by the time those are built, the namespace and
-        # the Deployments are declared.
+        # All here, not only in the Args of the parts: by the time those are built, the namespace
+        # and the Deployments are declared.
+        checks.check_fields(self, self.FIELD_RULES)
+        owned = checks.owned_namespace(self.namespace, self.gateway_namespace, self.create_namespace)
+        checks.refuse(self, "namespace", self.namespace, owned)
+        names = [workload.version for workload in self.versions]
+        if (twice := checks.repeated(names)) is not None:
+            index, reason = twice
+            checks.refuse(self, f"versions[{index}].version", names[index], reason)
+        if self.stable is not None:
+            checks.refuse(self, "stable", self.stable, checks.unknown_version(self.stable, names))
+        if self.canary is not None:
+            version = self.canary.version
+            checks.refuse(self, "canary.version", version, checks.unknown_version(version, names))
+            checks.refuse(self, "canary.version", version, checks.canary_is_stable(version, self.stable_version))
+        if self.mesh and self.routing_api == "gateway-api":
+            checks.refuse(self, "mesh", self.mesh, checks.MESH_NEEDS_ISTIO)
         if self.routing_api == "gateway-api":
-            refuse_unfit_version_services(self.app, (workload.version for workload in self.versions))
+            for index, version in enumerate(names):
+                checks.refuse(self, f"versions[{index}].version", version, version_service_problem(self.app, version))
 
     @property
     def stable_version(self) -> str:
@@ -60,13 +103,15 @@ class CanaryReleaseArgs:
 
 @dataclass(frozen=True)
 class CanaryReleaseParts:
-    namespace: Ref
+    namespace: Ref | None
+    """The Namespace object, when the release creates it."""
+    namespace_name: Any
     urls: list[str]
     routes: list[dict[str, Any]]
 
     @property
     def outputs(self) -> dict[str, Any]:
-        return {"namespace": self.namespace.name, "urls": self.urls, "routes": self.routes}
+        return {"namespace": self.namespace_name, "urls": self.urls, "routes": self.routes}
 
 
 def urls(hosts: Sequence[str], tls: bool) -> list[str]:
@@ -80,10 +125,13 @@ def namespace(name: str) -> Manifest:
 
 
 def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) -> CanaryReleaseParts:
-    # Children take the namespace from the Namespace's declared name, so each is created after
-    # it and deleted before it.
-    created = backend.object(f"{name}-namespace", namespace(args.namespace))
-    ns = created.name
+    created: Ref | None = None
+    ns: Any = args.namespace
+    if args.create_namespace:
+        # Children take the namespace from the Namespace's declared name, so each is created after
+        # it and deleted before it.
+        created = backend.object(f"{name}-namespace", namespace(args.namespace))
+        ns = created.name
 
     workload_dependencies = []
     if args.mtls or args.network_policy:
@@ -99,6 +147,8 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
                 gateway_namespace=args.gateway_namespace,
                 gateway_selector=args.gateway_selector,
                 istio_api_version=args.istio_api_version,
+                # Someone else's namespace: its other workloads are not the release's to lock down.
+                namespace_wide=args.create_namespace,
             ),
         )
         workload_dependencies.append(security.ref)
@@ -122,6 +172,7 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
     route = _gateway_api_routing if args.routing_api == "gateway-api" else _istio_routing
     return CanaryReleaseParts(
         namespace=created,
+        namespace_name=ns,
         urls=urls(args.hosts, tls=args.tls is not None),
         routes=route(backend, name, args, ns, service.service.name, versions),
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from canary import mesh
 from canary.cookie import cookie_regex
+from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie, unreachable_canary
@@ -52,6 +53,29 @@ class RoutingRulesArgs:
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     https: bool = False
     """The hosts are served over HTTPS: sticky cookies are marked Secure."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        "hosts": checks.hosts,
+        "service_host": checks.dns_subdomain,
+        # A Gateway's name, or `<namespace>/<name>` for one in another namespace.
+        "gateway": checks.gateway_reference,
+        "subsets": checks.Entries(
+            key=checks.version_name, value=checks.pod_selector, empty_reason="must list at least one version"
+        ),
+        "stable": checks.version_name,
+        "canary": checks.optional_instance(Canary, "Canary"),
+        "version_header": checks.optional(checks.header_name),
+        "load_balancer_dns": checks.load_balancer_dns,
+        "mesh": checks.boolean,
+        "api_version": checks.one_of(*NETWORKING_API_VERSIONS),
+        "https": checks.boolean,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+        checks.refuse_unknown_versions(self, list(self.subsets), self.stable, self.canary, "subsets")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from canary.plan import checks
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,14 @@ class Sticky:
     """The cookie's name; its value names the version (`<cookie>=<version>`)."""
     max_age: int = 86400
     """Seconds the browser keeps the cookie."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "cookie": checks.cookie_name,
+        "max_age": checks.cookie_max_age,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,22 @@ class Canary:
     """While 0 < weight < 100, keep each client of the weighted route on one version."""
     mirror: float = 0.0
     """Percent (0-100) of the default route's requests also sent to the canary, answers discarded."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "version": checks.version_name,
+        "cookie": checks.optional(checks.cookie_pair),
+        # No headers means none; an empty value would match only an empty header.
+        "headers": checks.Entries(key=checks.header_name, value=checks.header_value),
+        "weight": checks.percent,
+        "sticky": checks.optional_instance(Sticky, "Sticky"),
+        "mirror": checks.mirror_percent,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
+        if self.sticky is not None:
+            cookie = self.sticky.cookie
+            checks.refuse(self, "sticky.cookie", cookie, checks.sticky_like_cookie(cookie, self.cookie))
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 
 if TYPE_CHECKING:
@@ -21,6 +22,17 @@ class AppServiceArgs:
     """The labels every version's pods share (`AppVersion.app_labels`)."""
     port: int = 80
     """Service port and target port, named `http`."""
+
+    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
+        "namespace": checks.namespace_name,
+        "app": checks.app_name,
+        # An empty selector would select no pod at all (a Service without endpoints).
+        "selector": checks.pod_selector,
+        "port": checks.port,
+    }
+
+    def __post_init__(self) -> None:
+        checks.check_fields(self, self.FIELD_RULES)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def test_bad_config_changes_neither_the_cluster_nor_the_state(new_workspace):
     workspace.write_config(config)
     result = workspace.up()
     assert result.returncode != 0
-    assert "canary.weight: must be an integer from 0 to 100, got 150" in result.output
+    assert "canary.weight: must be from 0 to 100, got 150" in result.output
     assert "Traceback" not in result.output
 
     after_cluster = kubectl_json("get", "all,virtualservices,destinationrules,gateways", "-n", "e2e-bad")
