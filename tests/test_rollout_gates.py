@@ -41,15 +41,28 @@ def test_split_gate_passes_when_the_mesh_routes_as_the_outputs_say_and_counts_wh
     assert result.sent == {"v1": Sent(90), "v2": Sent(110)}
 
 
-def test_split_gate_attributes_the_5xx_of_a_route_only_one_version_serves():
+def test_split_gate_gives_each_version_the_5xx_that_named_it():
     outputs = {"routes": ROUTES, "versionHeader": "x-canary-version"}
     config = MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}), status_by_version={"v2": 503})
     with serve_in_thread(config) as mesh:
         result = split_gate(
             outputs, Target(url=mesh.url), Policy(prometheus="http://p:9090", verify_requests=100), 0.01
         )
-    # The cookie route's 100 503s are v2's; the plain route's 10 name no version and stay uncounted.
-    assert result.sent == {"v1": Sent(90), "v2": Sent(100, 100)}
+    # The mesh names the version on a 5xx as on any answer: the cookie route's 100 503s and the
+    # plain route's 10 are v2's.
+    assert result.sent == {"v1": Sent(90), "v2": Sent(110, 110)}
+
+
+def test_split_gate_gives_a_nameless_5xx_only_to_a_route_one_version_serves():
+    outputs = {"routes": ROUTES, "versionHeader": "x-canary-version"}
+    config = MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}), status_by_version={"v2": 503}, version_header=None)
+    with serve_in_thread(config) as mesh:
+        result = split_gate(
+            outputs, Target(url=mesh.url), Policy(prometheus="http://p:9090", verify_requests=100), 0.01
+        )
+    # No answer names a version: the cookie route's 100 503s can only be v2's; the plain route's
+    # 10 could be either version's, and stay in the mesh's counts as it reported them.
+    assert result.sent == {"v2": Sent(100, 100)}
 
 
 def test_split_gate_fails_when_the_mesh_routes_otherwise():

@@ -79,6 +79,8 @@ def test_5xx_answers_are_counted_as_errors_not_versions() -> None:
     assert plain.errors == {"http_5xx": served[(1, "v2")]}
     assert plain.counts == {"v1": served[(1, "v1")]}
     assert plain.total == 400
+    # The mesh named the version on each 503, as it does on any answer of the route.
+    assert plain.failed_versions == {"v2": served[(1, "v2")]}
 
 
 def test_answers_without_a_version_are_counted() -> None:

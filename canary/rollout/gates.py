@@ -60,17 +60,25 @@ def split_alpha(policy: Policy, tests: int) -> float:
 
 
 def sent_per_version(routes: Sequence[RouteResult]) -> dict[str, Sent]:
-    """Requests of the split gate per version: answers that named it, and the 5xx of each route
-    that only that version serves (`verify` reads no version from a 5xx answer, so the 5xx of a
-    split route name none; they stay in the mesh's counts as it reported them)."""
+    """Requests of the split gate per version: answers that named it, 5xx included (the mesh
+    names the version on an upstream's 5xx too), and a route's 5xx that named none when only one
+    version serves that route. A 5xx that named no version on a split route (a gateway's own 503)
+    cannot be given to either; it stays in the mesh's counts as the mesh reported it."""
     sent: dict[str, Sent] = {}
+
+    def add(version: str, more: Sent) -> None:
+        sent[version] = sent.get(version, Sent()) + more
+
     for result in routes:
-        for version, n in result.tally.counts.items():
-            sent[version] = sent.get(version, Sent()) + Sent(requests=n)
+        tally = result.tally
+        for version, n in tally.counts.items():
+            add(version, Sent(requests=n))
+        for version, n in tally.failed_versions.items():
+            add(version, Sent(requests=n, errors=n))
+        nameless = tally.errors.get("http_5xx", 0) - sum(tally.failed_versions.values())
         served = [version for version, percent in result.route.split.items() if percent > 0]
-        failed = result.tally.errors.get("http_5xx", 0)
-        if len(served) == 1 and failed:
-            sent[served[0]] = sent.get(served[0], Sent()) + Sent(requests=failed, errors=failed)
+        if len(served) == 1 and nameless > 0:
+            add(served[0], Sent(requests=nameless, errors=nameless))
     return sent
 
 

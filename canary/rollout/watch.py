@@ -2,8 +2,8 @@
 sequential analysis for the whole invocation, a `Poll` out for the report and the live view.
 
 The split gate's requests are the rollout's own, not users': real sidecars count them like any
-other, so they are taken back out, version by version (how many named each version, and the 5xx
-of a route that only one version serves). Prometheus sees them a scrape later than the gate
+other, so they are taken back out, version by version (how many answers named each version, 5xx
+included, and a nameless 5xx of a route that only one version serves). Prometheus sees them a scrape later than the gate
 counted them, so a plain difference could fall between polls; every count handed to the analysis
 is kept from falling (a fall would read as a counter reset), and no interval is given more 5xx or
 histogram entries than requests: what is held back is counted at a later poll, not lost.

@@ -51,11 +51,14 @@ class Tally:
     that size, so a ``traffic`` run of hours stays small.
     """
 
-    __slots__ = ("_latencies", "_rng", "_seen", "counts", "errors")
+    __slots__ = ("_latencies", "_rng", "_seen", "counts", "errors", "failed_versions")
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.errors: dict[str, int] = {}
+        self.failed_versions: dict[str, int] = {}
+        """5xx answers that still named their version, by version: the mesh adds a route's answer
+        headers to an upstream's 5xx too, and a rollout must know whose 5xx it caused."""
         self._latencies = array("d")
         self._seen = 0
         self._rng = random.Random(0)
@@ -88,6 +91,10 @@ class Tally:
     def add_version(self, version: str, latency: float) -> None:
         self.counts[version] = self.counts.get(version, 0) + 1
         self._add_latency(latency)
+
+    def add_failed_version(self, version: str) -> None:
+        """One 5xx (already counted by `add_error`) that named `version`."""
+        self.failed_versions[version] = self.failed_versions.get(version, 0) + 1
 
     def add_error(self, kind: str, latency: float | None = None) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -216,6 +223,8 @@ async def run_load(
             status = answer.status
             if status >= 400:
                 tally.add_error(f"http_{status // 100}xx", latency)
+                if status >= 500 and (failed_version := reader(answer)) is not None:
+                    tally.add_failed_version(failed_version)
                 continue
             version = reader(answer)
             if version is None:
