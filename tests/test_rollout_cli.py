@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from canary.rollout.cli import main
+from canary.rollout.cli import main, write_report
 from canary.rollout.lock import LockedError, StackLock
 from tests.conftest import BASELINE, PROJECT_DIR
 from tests.loopback_http import serving
@@ -175,3 +175,33 @@ def test_a_dry_run_without_url_needs_the_stacks_outputs_and_says_so(tmp_path, ca
     code, _, err = run(capsys, directory, "--dry-run")
     assert code == 2 and "the stack's outputs, which need the Pulumi CLI (pulumi) on PATH: pass --url" in err
     assert same()
+
+
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [
+        ("missing/rollout.html", "does not exist"),
+        (".", "is a folder"),
+    ],
+)
+def test_a_report_path_that_cannot_be_written_is_one_line_exit_2_before_anything(tmp_path, capsys, where, reason):
+    directory = project(tmp_path)
+    same = unchanged(directory)
+    code, out, err = run(capsys, directory, "--report", str(tmp_path / where), "--url", URL)
+    assert code == 2 and reason in err and err.startswith("canary rollout: error: argument --report:"), err
+    assert err.count("\n") == 1 and out == "" and same()
+
+
+def test_a_report_that_cannot_be_written_at_the_end_is_a_warning_not_a_traceback(tmp_path, capsys):
+    gone = tmp_path / "gone"
+    write_report(gone / "r.html", {"stack": "prod", "outcome": "rolled back", "reason": "x"})
+    err = capsys.readouterr().err
+    assert err.startswith(f"canary rollout: warning: could not write the report to {gone / 'r.html'}: ")
+    assert err.count("\n") == 1
+
+
+def test_the_report_is_the_rollouts_page(tmp_path, capsys):
+    page = tmp_path / "r.html"
+    write_report(page, {"stack": "prod", "canary": "v2", "stable": "v1", "outcome": "rolled back", "reason": "why"})
+    assert "v2 against v1 on prod: rolled back" in page.read_text()
+    assert capsys.readouterr().err == f"report: {page}\n"

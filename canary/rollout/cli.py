@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -30,6 +31,7 @@ from canary.policy import (
 from canary.rollout import preflight
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import Target, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 from canary.settings import ConfigError, StackSettings, parse_settings
 from canary.stack_file import StackFileError, stack_config
@@ -67,6 +69,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retire", action="store_true", help="after promoting: remove the old version (implies --promote)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (steps, gates, thresholds); change nothing")
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    p.add_argument("--report", type=Path, metavar="FILE.html", help="also write the report as one HTML page")
     p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
     p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
@@ -202,6 +205,30 @@ def print_plan(document: dict[str, Any]) -> None:
     print("\n".join(lines))
 
 
+def report_path_problem(path: Path) -> str | None:
+    """Why the HTML report could not be written to `path`, checked before anything changes, so a
+    rollout never runs for an hour to lose its report to a typo."""
+    folder = path.parent
+    if path.is_dir():
+        return f"argument --report: {path} is a folder; name a file such as rollout.html"
+    if not folder.is_dir():
+        return f"argument --report: folder {folder} does not exist, got {str(path)!r}"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"argument --report: {path} is not writable"
+    return None
+
+
+def write_report(path: Path, report: Mapping[str, Any]) -> None:
+    """The page, or one line on stderr when it cannot be written after all (the rollout's exit
+    status stays its verdict's: what happened to the traffic matters more than the page)."""
+    try:
+        path.write_text(render_html(report), encoding="utf-8")
+    except OSError as err:
+        print(f"{PROG}: warning: could not write the report to {path}: {err.strerror or err}", file=sys.stderr)
+    else:
+        print(f"report: {path}", file=sys.stderr)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -218,6 +245,8 @@ def main(argv: Sequence[str]) -> int:
         return _fail(str(err))
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
+    if args.report is not None and (problem := report_path_problem(args.report)) is not None:
+        return _fail(problem)
     try:
         settings = parse_settings(stack_config(args.project_dir, args.stack))
         policy = resolve_policy(args, settings)
@@ -321,8 +350,11 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
         # Interrupted before the first step (the engine reports any later interruption itself).
         print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
         return EXIT_INTERRUPTED
+    document = report.to_json()
+    if args.report is not None:
+        write_report(args.report, document)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps(document, indent=2))
     else:
         summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
         if report.verdict_seconds is not None:

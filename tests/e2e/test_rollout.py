@@ -186,7 +186,8 @@ def test_a_healthy_canary_failing_as_often_as_stable_walks_every_step_and_is_pro
 def test_a_canary_failing_5_percent_at_10_percent_is_rolled_back_mid_step(release: Workspace, mesh: Mesh) -> None:
     # 2 % of its requests also never reach it: 503s the gateway alone reports, naming no version.
     mesh.plane.behave("v2", error_rate=0.05, unreachable_rate=0.02)
-    outcome = rollout(release, mesh, "--promote", step_duration="120s")
+    page = release.root / "rollout.html"
+    outcome = rollout(release, mesh, "--promote", "--report", str(page), step_duration="120s")
     print(outcome.log)
     print(json.dumps(outcome.report["polls"][-1]))
     assert (outcome.code, outcome.report["outcome"]) == (1, "rolled back"), outcome.log
@@ -202,6 +203,10 @@ def test_a_canary_failing_5_percent_at_10_percent_is_rolled_back_mid_step(releas
     assert report["polls"][-1]["unattributed_errors"] > 0
     assert stack_file(release)["canary"]["weight"] == 0
     assert_all_agree(release, {"v1": 100}, "canary rollout: roll back v2")
+    # The same report as one page: the verdict, its reason, a chart per version.
+    html = page.read_text()
+    assert "rolled back" in html and "health gate failed at 10%: error rate" in html
+    assert html.count("<svg") >= 2
 
 
 def test_a_canary_far_slower_than_stable_is_rolled_back(release: Workspace, mesh: Mesh) -> None:
