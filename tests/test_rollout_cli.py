@@ -205,3 +205,21 @@ def test_the_report_is_the_rollouts_page(tmp_path, capsys):
     write_report(page, {"stack": "prod", "canary": "v2", "stable": "v1", "outcome": "rolled back", "reason": "why"})
     assert "v2 against v1 on prod: rolled back" in page.read_text()
     assert capsys.readouterr().err == f"report: {page}\n"
+
+
+def test_health_thresholds_given_while_the_health_gate_is_off_are_reported(tmp_path, capsys):
+    directory = project(tmp_path, rollout={"maxP99Ms": 300})
+    code, _, err = run(capsys, directory, "--dry-run", "--url", URL, "--max-error-rate", "2", "--min-requests", "9")
+    assert code == 0
+    assert err == (
+        "canary rollout: warning: --max-error-rate, rollout.maxP99Ms, --min-requests ignored: "
+        "the health gate is off (no --prometheus or rollout.prometheus)\n"
+    )
+
+
+def test_nothing_is_reported_when_the_thresholds_have_their_gate(tmp_path, capsys):
+    with serving(stable_series) as (prometheus, _):
+        code, _, err = run(
+            capsys, project(tmp_path), "--dry-run", "--url", URL, "--prometheus", prometheus, "--max-p99-ms", "9"
+        )
+    assert (code, err) == (0, "")

@@ -142,6 +142,28 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     )
 
 
+# What only the health analysis reads: given while it is off (no Prometheus), each is reported.
+HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests")
+
+
+def unused_health_settings(args: argparse.Namespace, settings: StackSettings, policy: Policy) -> list[str]:
+    """The health thresholds given, as flags or `rollout` keys, while the health gate is off. A
+    key counts when its value is not the default: the project file declares every key's default,
+    so a stack's config always holds them all."""
+    if policy.prometheus:
+        return []
+    rollout = settings.rollout
+    unused = []
+    for field in HEALTH_ONLY:
+        if getattr(args, field) is not None:
+            unused.append(f"--{field.replace('_', '-')}")
+        elif getattr(rollout, field) != (model := type(rollout).model_fields[field]).get_default(
+            call_default_factory=True
+        ):
+            unused.append(f"rollout.{model.alias or field}")
+    return unused
+
+
 def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: bool, retire: bool) -> dict[str, Any]:
     """What a rollout would do, as data: the dry run prints it."""
     canary = settings.canary
@@ -254,6 +276,12 @@ def main(argv: Sequence[str]) -> int:
         return _fail(str(err))
     except ConfigError as err:
         return _fail(f"stack {args.stack}: {err}")
+    if unused := unused_health_settings(args, settings, policy):
+        print(
+            f"{PROG}: warning: {', '.join(unused)} ignored: "
+            "the health gate is off (no --prometheus or rollout.prometheus)",
+            file=sys.stderr,
+        )
     promote = args.promote or args.retire
     if args.dry_run:
         if settings.canary is not None:
