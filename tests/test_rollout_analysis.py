@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -132,3 +133,13 @@ def test_a_healthy_canary_watched_every_poll_is_rarely_rolled_back() -> None:
                 break
     # 1 % of 300 is 3; binomial(300, 0.01) exceeds 9 with probability under 0.1 %.
     assert rolled_back <= 9
+
+
+def test_a_canary_failing_every_request_at_high_traffic_is_rolled_back_with_a_finite_e_value() -> None:
+    # 500 of 500 canary requests failing in one poll: the limit test's log e-value is about
+    # 500 ln(0.999 / 0.01) = 2300, past what a float's exp() holds.
+    decision = SequentialAnalysis().observe(
+        weight=5, canary=Counts(requests=500, errors=500), stable=Counts(requests=9500, errors=9)
+    )
+    assert decision.rollback
+    assert all(math.isfinite(t.e_value) for t in decision.tests)

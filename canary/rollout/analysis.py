@@ -36,6 +36,10 @@ LIMIT_MULTIPLES = (1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0)
 P99_QUANTILE_SHARE = 0.01
 # Stable requests needed before its p99 edge is fixed for the latency comparison.
 STABLE_REQUESTS_FOR_P99 = 500
+# exp() of more would overflow a float (a canary failing every request at 1000 req/s gets there in
+# one poll): an e-value is capped near 1e304, far past any threshold 1/alpha_j, and stays finite
+# for the JSON report.
+LOG_E_VALUE_CAP = 700.0
 TESTS = ("error rate against stable", "error rate limit", "p99 limit", "p99 against stable")
 
 
@@ -94,7 +98,7 @@ class _Mixture:
     @property
     def e_value(self) -> float:
         top = max(self.logs)
-        return math.exp(top) * sum(math.exp(x - top) for x in self.logs) / len(self.logs)
+        return math.exp(min(top, LOG_E_VALUE_CAP)) * sum(math.exp(x - top) for x in self.logs) / len(self.logs)
 
 
 def relative_log_ratios(share: float, canary_events: int, all_events: int) -> list[float]:

@@ -1,8 +1,16 @@
-"""The health gate: is the canary as healthy as stable, measured over the same window?
+"""The rule `canary rollout` judged a step by before the sequential analysis, kept to compare with.
 
-Absolute limits catch a canary that is plainly broken; the comparison with stable catches one
-that is worse than what it replaces even while under the limits. Error rates are compared with a
-one-sided two-proportion z-test (pooled), latency by the ratio of the p99s.
+The old engine (`git show fac9a67:canary/rollout/engine.py` and `gates.py`) watched a step for its
+whole duration, then judged it once, on Prometheus' `increase()` over the step's window: no
+canary request in the window failed closed; otherwise `judge_health` below. Absolute limits catch
+a canary that is plainly broken; the comparison with stable catches one that is worse than what
+it replaces even while under the limits. Error rates are compared with a one-sided
+two-proportion z-test (pooled), latency by the ratio of the p99s. Its defaults then: at most 1 %
+5xx, confidence 0.99 (the test fails at p < 0.01).
+
+`benchmarks/bench_analysis.py` calls `step_fails` with a step's exact counts: the rule is measured,
+not `increase()`'s extrapolation (which dropped a new series' first increment and fed the tests
+non-integer counts).
 """
 
 from __future__ import annotations
@@ -11,7 +19,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from benchmarks.simulated_traffic import Traffic
 from canary.policy import Limits
+
+# The old engine's defaults (fac9a67: max_error_rate 1 %, confidence 0.99).
+OLD_LIMITS = Limits(max_error_rate=1.0, alpha=0.01)
 
 
 @dataclass(frozen=True)
@@ -94,3 +109,28 @@ def judge_health(canary: VersionFigures, stable: VersionFigures | None, limits: 
                     f"(at most {limits.max_p99_ratio:g} times)"
                 )
     return Verdict(ok=not problems, problems=tuple(problems), figures=figures)
+
+
+def step_fails(canary_requests: int, canary_errors: int, stable_requests: int, stable_errors: int) -> bool:
+    """Whether the old engine rolled back after a step with these counts (errors only, no latency)."""
+    if canary_requests <= 0:
+        return True  # "Prometheus has no requests of canary ...: failing closed"
+    canary = VersionFigures(requests=canary_requests, errors=canary_errors, p99_ms=None)
+    stable = VersionFigures(requests=stable_requests, errors=stable_errors, p99_ms=None)
+    return not judge_health(canary, stable, OLD_LIMITS).ok
+
+
+def rollback_seconds(traffic: Traffic, step_seconds: float) -> npt.NDArray[np.float64]:
+    """Per rollout, the end of the first step the old rule failed (inf: none within this traffic).
+
+    Steps are consecutive `step_seconds` slices of the traffic, judged on their own counts."""
+    per_step = round(step_seconds / traffic.bin_seconds)
+    result = np.full(traffic.rollouts, np.inf)
+    counts = (traffic.canary_requests, traffic.canary_errors, traffic.stable_requests, traffic.stable_errors)
+    for step in range(traffic.bins // per_step):
+        window = slice(step * per_step, (step + 1) * per_step)
+        sums = [part[:, window].sum(axis=1).tolist() for part in counts]
+        for rollout, figures in enumerate(zip(*sums, strict=True)):
+            if result[rollout] == np.inf and step_fails(*figures):
+                result[rollout] = (step + 1) * step_seconds
+    return result

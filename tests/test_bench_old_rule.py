@@ -1,11 +1,12 @@
-"""The health gate: absolute limits, and the canary against stable over the same window."""
+"""The old rule the benchmark compares with: absolute limits, and the canary against stable over the step."""
 
 from __future__ import annotations
 
 import pytest
 from scipy.stats import norm
 
-from canary.rollout.health import Limits, VersionFigures, judge_health, one_sided_p_value
+from benchmarks.old_rule import VersionFigures, judge_health, one_sided_p_value, step_fails
+from canary.policy import Limits
 
 # (canary errors, canary requests, stable errors, stable requests, p) with p worked out by hand
 # from the pooled two-proportion z statistic and the normal tail (z = 1.7889 -> 0.03682, ...).
@@ -77,3 +78,19 @@ def test_a_latency_gap_within_histogram_resolution_is_not_a_slower_canary():
 def test_without_stable_traffic_only_the_limits_apply():
     verdict = judge_health(healthy(), VersionFigures(requests=0, errors=0, p99_ms=None), Limits())
     assert verdict.ok and verdict.figures["stable"] is None
+
+
+def test_a_step_without_canary_requests_fails_closed():
+    assert step_fails(0, 0, 1200, 1)
+
+
+def test_one_canary_5xx_against_none_at_10_percent_fails_the_step():
+    # The issue's false alarm: 1 of 120 canary requests against 0 of 1080 stable. Pooled
+    # p = 1/1200, variance p(1-p)(1/120 + 1/1080) = 7.71e-6, z = (1/120) / 2.777e-3 = 3.00,
+    # one-sided p = 0.00135 < 0.01.
+    assert one_sided_p_value(1, 120, 0, 1080) == pytest.approx(0.00135, rel=0.01)
+    assert step_fails(120, 1, 1080, 0)
+
+
+def test_a_step_like_stable_passes():
+    assert not step_fails(1200, 1, 10800, 11)
