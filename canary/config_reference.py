@@ -1,8 +1,9 @@
-"""The stack config reference, generated from the settings models: `Pulumi.yaml`'s `config:` block, README tables.
+"""The stack config reference, generated from the settings models: `Pulumi.yaml`'s `config:` block, the doc's tables.
 
 The models in `canary.settings` are the one place where keys, defaults and descriptions are
 written; this module only reads them. `python -m canary.config_reference --write` rewrites both
-files, `--check` exits 1 when either differs from what the models give.
+files (CONFIG_DOC between its markers), `--check` exits 1 when either differs from what the models
+give.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from canary.settings import StackSettings
 COMMAND = "python -m canary.config_reference --write"
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
+# The doc that holds the reference tables, between START and END; relative to the project folder.
+CONFIG_DOC = "docs/config.md"
 
 _SCALARS = {bool: "boolean", int: "integer", float: "number", str: "string"}
-_README_TYPES = {
+_DOC_TYPES = {
     "boolean": "boolean",
     "integer": "integer",
     "number": "number",
@@ -118,7 +121,7 @@ def _either(names: Iterable[str]) -> str:
 
 
 def _type_name(annotation: Any) -> str:
-    """The type as the README spells it: `string or \\`false\\``, `list of mappings`."""
+    """The type as the reference tables spell it: `string or \\`false\\``, `list of mappings`."""
     names: list[str] = []
     kinds = _kinds(annotation)
     if set(kinds) == {int, float}:
@@ -130,7 +133,7 @@ def _type_name(annotation: Any) -> str:
         elif get_origin(kind) is list:
             names.append(f"list of {_type_name(get_args(kind)[0])}s")
         else:
-            names.append(_README_TYPES[_json_type_of(kind)])
+            names.append(_DOC_TYPES[_json_type_of(kind)])
     return _either(names)
 
 
@@ -205,7 +208,7 @@ def config_block() -> str:
     text = yaml.safe_dump({"config": pulumi_config()}, sort_keys=False, allow_unicode=True, width=1_000_000)
     notice = (
         f"  # Generated from canary/settings.py by `{COMMAND}`: edit the models, not this block.\n"
-        '  # README.md, "Stack config reference", describes every nested key.\n'
+        f"  # {CONFIG_DOC} describes every nested key.\n"
     )
     return text.replace("config:\n", "config:\n" + notice, 1)
 
@@ -233,8 +236,8 @@ def _table(rows: Iterable[str]) -> str:
     return "\n".join(["| key | type | default | meaning |", "|---|---|---|---|", *rows]) + "\n"
 
 
-def readme_tables() -> str:
-    """The README's reference: the top-level keys, then one table per list of mappings (`versions`)."""
+def config_doc_tables() -> str:
+    """The reference tables of CONFIG_DOC: the top-level keys, then one table per list of mappings (`versions`)."""
     parts = [
         f"<!-- Generated from canary/settings.py by `{COMMAND}`: edit the models, not these tables. -->\n",
         "Nested keys are written as `pulumi config set --path` takes them. In a mapping you set, a key marked "
@@ -256,7 +259,7 @@ def _replace_once(text: str, pattern: re.Pattern[str], replacement: str, where: 
 
 # `config:` and every indented line after it: the block ends at the next top-level line.
 _CONFIG_BLOCK = re.compile(r"^config:[ \t]*\n(?:[ \t].*\n)*", re.MULTILINE)
-_README_SECTION = re.compile(re.escape(START) + r"\n.*?" + re.escape(END), re.DOTALL)
+_DOC_SECTION = re.compile(re.escape(START) + r"\n.*?" + re.escape(END), re.DOTALL)
 
 
 def pulumi_yaml(current: str) -> str:
@@ -264,13 +267,13 @@ def pulumi_yaml(current: str) -> str:
     return _replace_once(current, _CONFIG_BLOCK, config_block(), "top-level `config:` block")
 
 
-def readme(current: str) -> str:
-    """`current` (README.md's text) with the tables between the markers regenerated."""
-    section = f"{START}\n{readme_tables()}\n{END}"
-    return _replace_once(current, _README_SECTION, section, f"{START} ... {END} section")
+def config_doc(current: str) -> str:
+    """`current` (CONFIG_DOC's text) with the tables between the markers regenerated."""
+    section = f"{START}\n{config_doc_tables()}\n{END}"
+    return _replace_once(current, _DOC_SECTION, section, f"{START} ... {END} section")
 
 
-GENERATED: dict[str, Callable[[str], str]] = {"Pulumi.yaml": pulumi_yaml, "README.md": readme}
+GENERATED: dict[str, Callable[[str], str]] = {"Pulumi.yaml": pulumi_yaml, CONFIG_DOC: config_doc}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m canary.config_reference", description="Generate the config reference from the settings models."
     )
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="rewrite Pulumi.yaml's config block and the README tables")
+    mode.add_argument(
+        "--write", action="store_true", help=f"rewrite Pulumi.yaml's config block and the tables of {CONFIG_DOC}"
+    )
     mode.add_argument("--check", action="store_true", help="exit 1 if either file differs from what the models give")
     parser.add_argument("--project-dir", type=Path, default=Path("."), help="directory of Pulumi.yaml (default: .)")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The config reference in Pulumi.yaml and the README is the one the settings models give, and tells the truth."""
+"""The config reference in Pulumi.yaml and docs/config.md is the one the settings models give, and tells the truth."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from canary import config_reference
-from canary.config_reference import COMMAND, END, START, main
+from canary.config_reference import COMMAND, CONFIG_DOC, END, START, main
 from canary.settings import ConfigError, parse_settings
 from tests.conftest import PROJECT_DIR
 
@@ -23,14 +23,15 @@ def test_pulumi_yaml_config_block_is_the_one_the_models_give() -> None:
     assert config_reference.pulumi_yaml(committed) == committed, f"Pulumi.yaml is stale: run {COMMAND}"
 
 
-def test_readme_config_tables_are_the_ones_the_models_give() -> None:
-    committed = (PROJECT_DIR / "README.md").read_text()
-    assert config_reference.readme(committed) == committed, f"README.md is stale: run {COMMAND}"
+def test_config_doc_tables_are_the_ones_the_models_give() -> None:
+    committed = (PROJECT_DIR / CONFIG_DOC).read_text()
+    assert config_reference.config_doc(committed) == committed, f"{CONFIG_DOC} is stale: run {COMMAND}"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    for name in ("Pulumi.yaml", "README.md"):
+    for name in ("Pulumi.yaml", CONFIG_DOC):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
     return tmp_path
 
@@ -52,15 +53,15 @@ def test_check_names_the_stale_file_in_one_line(project: Path, capsys: pytest.Ca
 
 
 def test_write_regenerates_only_the_generated_parts(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pulumi_yaml, readme = project / "Pulumi.yaml", project / "README.md"
+    pulumi_yaml, doc = project / "Pulumi.yaml", project / CONFIG_DOC
     # Hand-written text around the generated parts is the authors' and must survive.
     pulumi_yaml.write_text("# Before.\n" + pulumi_yaml.read_text() + "# After.\n")
-    edit(readme, START, f"Before.\n{START}")
-    edit(readme, END, f"{END}\nAfter.")
-    expected = {path: path.read_text() for path in (pulumi_yaml, readme)}
+    edit(doc, START, f"Before.\n{START}")
+    edit(doc, END, f"{END}\nAfter.")
+    expected = {path: path.read_text() for path in (pulumi_yaml, doc)}
     # Stale generated parts: a default changed by hand in each.
     edit(pulumi_yaml, "    default: 80\n", "    default: 8080\n")
-    edit(readme, "| `port` | integer | `80` |", "| `port` | integer | `8080` |")
+    edit(doc, "| `port` | integer | `80` |", "| `port` | integer | `8080` |")
 
     assert main(["--write", "--project-dir", str(project)]) == 0
     assert {path: path.read_text() for path in expected} == expected
@@ -68,20 +69,20 @@ def test_write_regenerates_only_the_generated_parts(project: Path, capsys: pytes
     assert capsys.readouterr().err == ""
 
 
-def test_a_readme_without_its_markers_is_refused_and_nothing_is_written(
+def test_a_config_doc_without_its_markers_is_refused_and_nothing_is_written(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     edit(project / "Pulumi.yaml", "    default: 80\n", "    default: 8080\n")
-    edit(project / "README.md", END, "")
-    before = {name: (project / name).read_text() for name in ("Pulumi.yaml", "README.md")}
+    edit(project / CONFIG_DOC, END, "")
+    before = {name: (project / name).read_text() for name in ("Pulumi.yaml", CONFIG_DOC)}
 
     assert main(["--write", "--project-dir", str(project)]) == 2
     message = capsys.readouterr().err
-    assert message.count("\n") == 1 and "README.md" in message
+    assert message.count("\n") == 1 and CONFIG_DOC in message
     assert {name: (project / name).read_text() for name in before} == before
 
 
-# --- The README's default column against the program itself --------------------------------------
+# --- The config doc's default column against the program itself ----------------------------------
 
 # A valid config that sets every key, each to a value other than its default, so that leaving one
 # out shows what the program then uses.
@@ -146,9 +147,9 @@ def as_cli_passes(values: dict[str, Any]) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
-def readme_tables() -> tuple[dict[str, str], dict[str, str]]:
-    """The README's top-level and workload tables: dotted key -> default cell."""
-    text = (PROJECT_DIR / "README.md").read_text()
+def doc_tables() -> tuple[dict[str, str], dict[str, str]]:
+    """The config doc's top-level and workload tables: dotted key -> default cell."""
+    text = (PROJECT_DIR / CONFIG_DOC).read_text()
     section = text[text.index(START) : text.index(END)]
     tables = section.split("Keys of each entry of `versions`:")
     row = re.compile(r"^\| `([^`]+)` \| [^|]+ \| ([^|]+) \|", re.MULTILINE)
@@ -156,12 +157,12 @@ def readme_tables() -> tuple[dict[str, str], dict[str, str]]:
     return top_level, workload
 
 
-def readme_defaults() -> list[tuple[tuple[str | int, ...], str]]:
-    """(key path in EVERY_KEY, default cell) of every row of the README's reference tables.
+def doc_defaults() -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path in EVERY_KEY, default cell) of every row of the config doc's reference tables.
 
     A workload key's path goes into the first entry of `versions` that sets it.
     """
-    top_level, workload = readme_tables()
+    top_level, workload = doc_tables()
     rows: list[tuple[tuple[str | int, ...], str]] = [(tuple(key.split(".")), cell) for key, cell in top_level.items()]
     for key, cell in workload.items():
         path = tuple(key.split("."))
@@ -180,20 +181,20 @@ def dotted_keys(config: dict[str, Any], prefix: str = "") -> set[str]:
     return keys
 
 
-def test_the_readme_lists_every_key_the_program_reads() -> None:
+def test_the_config_doc_lists_every_key_the_program_reads() -> None:
     # The program's own view of a config, every field included: the keys it reads.
     read = parse_settings(as_cli_passes(EVERY_KEY)).model_dump(by_alias=True)
     assert dotted_keys(EVERY_KEY) == dotted_keys(read)
     workload_keys = set().union(*(dotted_keys(entry) for entry in read["versions"]))
     assert workload_keys == set().union(*(dotted_keys(entry) for entry in EVERY_KEY["versions"]))
 
-    top_level, workload = readme_tables()
+    top_level, workload = doc_tables()
     assert set(top_level) == dotted_keys(read)
     assert set(workload) == workload_keys
 
 
-@pytest.mark.parametrize(("path", "default"), readme_defaults(), ids=lambda value: str(value))
-def test_readme_default_is_what_leaving_the_key_out_gives(path: tuple[str | int, ...], default: str) -> None:
+@pytest.mark.parametrize(("path", "default"), doc_defaults(), ids=lambda value: str(value))
+def test_config_doc_default_is_what_leaving_the_key_out_gives(path: tuple[str | int, ...], default: str) -> None:
     config = copy.deepcopy(EVERY_KEY)
     parent: Any = config
     for part in path[:-1]:

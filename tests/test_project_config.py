@@ -69,7 +69,7 @@ def test_declared_default_means_what_leaving_the_key_out_means(key: str) -> None
 def tracked_stacks(folder: Path) -> list[str] | None:
     """The stacks whose files Git tracks in `folder`, when it is a checkout of its own; else None.
 
-    Only tracked files: `pulumi stack init dev-render` (which the README suggests) writes an
+    Only tracked files: `pulumi stack init dev-render` (which docs/render.md suggests) writes an
     untracked Pulumi.dev-render.yaml that is the user's, not the repository's. A source archive,
     a copied folder or a folder inside another repository has no such list.
     """
@@ -146,7 +146,7 @@ def test_a_users_own_stack_does_not_fail_the_stack_file_test(tmp_path: Path, che
         git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
         for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "shipped"]):
             subprocess.run([*git, *command], cwd=copy, check=True, capture_output=True)
-    # What `pulumi stack init dev-render` leaves, after the README's advice.
+    # What `pulumi stack init dev-render` leaves, after docs/render.md's advice.
     (copy / "Pulumi.dev-render.yaml").write_text("encryptionsalt: v1:abc\n")
     test = "tests/test_project_config.py::test_every_stack_file_in_the_repository_is_a_shipped_stack"
     result = subprocess.run(

@@ -370,7 +370,7 @@ def test_a_folder_that_cannot_be_created_is_one_line_and_writes_nothing(tmp_path
 
 
 def test_rendering_one_stack_keeps_the_files_another_stack_rendered_there(tmp_path):
-    # A `dev-render` stack made after the README's `pulumi stack init dev-render`, another app.
+    # A `dev-render` stack made after docs/render.md's `pulumi stack init dev-render`, another app.
     project = with_project(tmp_path)
     dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
     (project / "Pulumi.dev.yaml").write_text(dev)

@@ -1,8 +1,8 @@
 """`istioctl analyze` on every rendered stack: no error and no warning, offline.
 
 istioctl is the largest piece of the toolchain; `e2e/toolchain istioctl` builds it, and the test
-runs where the cache has it (see the README). Messages that remain at Info level are explained
-in the README (none remain today).
+runs where the cache has it (see docs/e2e.md). Messages that remain at Info level are explained
+in docs/e2e.md (none remain today).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ FAILING_LEVELS = ("Error", "Warning")
 
 
 needs_istioctl = pytest.mark.skipif(
-    ISTIOCTL is None, reason="istioctl is not built: run e2e/toolchain istioctl (see README)"
+    ISTIOCTL is None, reason="istioctl is not built: run e2e/toolchain istioctl (see docs/e2e.md)"
 )
 
 

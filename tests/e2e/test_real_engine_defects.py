@@ -48,7 +48,7 @@ def test_adopting_the_tutorials_kubectl_objects_works_as_the_readme_says(new_wor
     kubectl("apply", "-f", str(SEED)).check()
     workspace = new_workspace("adopt")
     workspace.use_shipped("dev")  # the tutorial's namespace and names
-    # The README's procedure: one update that takes the fields kubectl owns, then plain updates.
+    # docs/deploying.md's procedure: one update that takes the fields kubectl owns, then plain updates.
     workspace.up(env={"PULUMI_K8S_ENABLE_PATCH_FORCE": "true", "PULUMI_K8S_UPSERT_EXISTING_OBJECTS": "true"}).check()
     rule = kubectl_json(
         "get", "virtualservice.v1alpha3.networking.istio.io", "nginx-virtualservice", "-n", "canary-deployment"
