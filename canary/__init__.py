@@ -40,11 +40,11 @@ _EXPORTS = {
     "Sticky": "canary.plan.rules",
     "Workload": "canary.plan.app_version",
     # This project's own program: stack config in, release out.
-    "ConfigError": "canary.settings",
-    "StackSettings": "canary.settings",
+    "ConfigError": "canary.config",
+    "StackSettings": "canary.config",
     "canary_stack": "canary.program",
-    "load_settings": "canary.settings",
-    "parse_settings": "canary.settings",
+    "load_settings": "canary.config",
+    "parse_settings": "canary.config",
 }
 
 __all__ = sorted(_EXPORTS)

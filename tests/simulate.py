@@ -18,7 +18,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from canary.settings import PROJECT
+from canary.config import PROJECT
 
 
 @dataclass(frozen=True)

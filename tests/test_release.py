@@ -8,10 +8,10 @@ from typing import Any
 import pulumi
 import pytest
 
+from canary.config import parse_settings
+from canary.config.files import as_config_strings
 from canary.release import CanaryRelease
-from canary.settings import parse_settings
 from canary.stack import release_args
-from canary.stack_file import as_config_strings
 from tests.simulate import Simulation, simulate
 
 COMPONENT_TYPES = {

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from canary.config import ConfigError, StackSettings, parse_settings
+from canary.config.files import StackFileError, stack_config
 from canary.policy import (
     Limits,
     Policy,
@@ -33,8 +35,6 @@ from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gat
 from canary.rollout.gates import Target, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
-from canary.settings import ConfigError, StackSettings, parse_settings
-from canary.stack_file import StackFileError, stack_config
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch

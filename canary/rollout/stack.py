@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from canary.settings import PROJECT, StackSettings, parse_settings
-from canary.stack_file import stack_config
+from canary.config import PROJECT, StackSettings, parse_settings
+from canary.config.files import stack_config
 
 
 @dataclass(frozen=True)
