@@ -6,8 +6,8 @@ from typing import Any
 
 import pulumi
 
+from canary.components.release import CanaryRelease
 from canary.config import ConfigError, load_settings
-from canary.release import CanaryRelease
 from canary.stack import RELEASE_NAME, release_args, stack_outputs
 
 

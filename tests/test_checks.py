@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from canary.app_version import AppVersion
+from canary.components.app_version import AppVersion
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
 from canary.plan import checks

@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 import pytest
 
+from canary.components.release import CanaryRelease
 from canary.config import parse_settings
 from canary.config.files import as_config_strings
-from canary.release import CanaryRelease
 from canary.stack import release_args
 from tests.simulate import Simulation, simulate
 
@@ -43,6 +43,21 @@ def test_components_hang_under_the_release(run, baseline):
     assert {r.type for r in children} == COMPONENT_TYPES - {"canary:index:CanaryRelease"}
     assert all(r.parent == release.urn for r in children)
 
+
+def test_the_component_urns_are_the_ones_deployed_stacks_hold(run, baseline):
+    # A URN is a resource's identity in the state: a changed type token or parent chain replaces
+    # the resource (and, for the release, everything under it) instead of updating it in place.
+    simulation = run(baseline)
+    components = sorted(r.urn.split("::", 2)[2] for r in simulation.registrations if not r.custom)
+    assert components == [
+        "canary:index:CanaryRelease$canary:index:AppService::canary-service",
+        "canary:index:CanaryRelease$canary:index:AppVersion::canary-v1",
+        "canary:index:CanaryRelease$canary:index:AppVersion::canary-v2",
+        "canary:index:CanaryRelease$canary:index:IstioGateway::canary-gateway",
+        "canary:index:CanaryRelease$canary:index:RoutingRules::canary-routing",
+        # The mocks keep the root stack's type in the release's URN; the engine leaves it out.
+        "pulumi:pulumi:Stack$canary:index:CanaryRelease::canary",
+    ]
 
 def test_every_component_registers_its_outputs(run, baseline):
     simulation = run(baseline)
