@@ -43,6 +43,7 @@ _EXPORTS = {
     "ConfigError": "canary.config",
     "StackSettings": "canary.config",
     "canary_stack": "canary.program",
+    "release_from_config": "canary.program",
     "load_settings": "canary.config",
     "parse_settings": "canary.config",
 }

@@ -19,9 +19,9 @@ import yaml
 from canary import exit_status
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
+from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.release import plan_canary_release
-from canary.stack import RELEASE_NAME, release_args, stack_outputs
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.

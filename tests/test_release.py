@@ -11,7 +11,7 @@ import pytest
 from canary.components.release import CanaryRelease
 from canary.config import parse_settings
 from canary.config.files import as_config_strings
-from canary.stack import release_args
+from canary.from_settings import release_args
 from tests.simulate import Simulation, simulate
 
 COMPONENT_TYPES = {
@@ -58,6 +58,7 @@ def test_the_component_urns_are_the_ones_deployed_stacks_hold(run, baseline):
         # The mocks keep the root stack's type in the release's URN; the engine leaves it out.
         "pulumi:pulumi:Stack$canary:index:CanaryRelease::canary",
     ]
+
 
 def test_every_component_registers_its_outputs(run, baseline):
     simulation = run(baseline)
@@ -179,11 +180,11 @@ def test_a_provider_given_to_the_program_reaches_every_object(recorded, baseline
     import pulumi_kubernetes as k8s
     from pulumi.runtime import config as runtime_config
 
-    from canary.program import canary_stack
+    from canary.program import release_from_config
 
     runtime_config.set_all_config({f"istio-canary:{k}": v for k, v in as_config_strings(baseline).items()})
     render = k8s.Provider("render", render_yaml_to_directory="rendered")
-    outputs = canary_stack(pulumi.ResourceOptions(providers={"kubernetes": render}))
+    outputs = release_from_config(pulumi.ResourceOptions(providers={"kubernetes": render}))
 
     def check(_: Any) -> None:
         objects = [r for r in recorded.registrations if r.custom and r.type.startswith("kubernetes:")]

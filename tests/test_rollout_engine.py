@@ -14,7 +14,7 @@ from canary.rollout.engine import Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
-from canary.rollout.stack import Change, Update
+from canary.rollout.pulumi_stack import Change, Update
 from canary.rollout.watch import Poll, Sent, VersionPoll
 from tests.conftest import BASELINE
 

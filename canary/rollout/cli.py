@@ -32,7 +32,7 @@ from canary.policy import (
 )
 from canary.rollout import preflight
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import Target, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 
@@ -290,7 +290,7 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
             "the split gate's URL comes from the stack's outputs, which need the Pulumi CLI (pulumi) on PATH: "
             "pass --url"
         )
-    from canary.rollout.stack import AutomationStack
+    from canary.rollout.pulumi_stack import AutomationStack
 
     try:
         return AutomationStack(project_dir, stack).outputs()
@@ -315,10 +315,10 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
 
 
 def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
-    from canary.rollout.stack import AutomationStack
+    from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
-    target = Target(url=args.url, host=args.host, insecure=args.insecure)
+    target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
     view = ConsoleView(live=None if not args.json else False)
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)

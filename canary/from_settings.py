@@ -1,4 +1,4 @@
-"""The stack: validated stack config turned into the release's component Args, and the stack outputs.
+"""Validated stack settings -> the release's component Args, and the stack outputs the settings add.
 
 This is the one place that knows both the config contract (`canary.config`) and the
 components' own Args; the Pulumi program and `render` both go through it.

@@ -1,4 +1,4 @@
-"""The stack a rollout drives, through the Pulumi Automation API's LocalWorkspace.
+"""The Pulumi stack a rollout drives (`ReleaseStack`), and the Automation API's LocalWorkspace that drives it.
 
 Every change is a stack config change written to `Pulumi.<stack>.yaml` (as `pulumi config set`
 writes it) followed by `pulumi up`; the stack file is always where the release stands.
