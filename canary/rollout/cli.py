@@ -73,11 +73,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
     p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
-    p.add_argument("--requests", type=int, help="requests per route the split gate sends (default 200)")
+    p.add_argument(
+        "--requests", type=int, help=f"requests per route the split gate sends (default {Policy().verify_requests})"
+    )
     p.add_argument("--analysis-interval", metavar="DURATION", help="how often Prometheus is asked during a step")
     p.add_argument("--min-requests", type=int, metavar="N", help="canary requests a step needs to be promoted")
-    p.add_argument("--alpha", type=float, help="chance of rolling back a canary as good as stable (default 0.01)")
-    p.add_argument("--split-tolerance", type=float, metavar="POINTS", help="how far a split may be off (default 2)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        help=f"chance of rolling back a canary as good as stable (default: rollout.alpha, {Limits().alpha:g})",
+    )
+    p.add_argument(
+        "--split-tolerance",
+        type=float,
+        metavar="POINTS",
+        help=f"how far a split may be off (default: rollout.splitTolerance, {Limits().split_tolerance:g})",
+    )
     p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
     return p
 
