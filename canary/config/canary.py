@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import pydantic
 from pydantic import Field, StrictInt, StrictStr
 
-from canary.config.types import (
+from canary.config.value_types import (
     ConfigModel,
     CookiePair,
     HeaderName,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from canary.config.settings import PROJECT
-from canary.config.types import NestedKeyError
+from canary.config.value_types import NestedKeyError
 from canary.plan import checks
 
 show = checks.show

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import Field, StrictBool, StrictStr
 
-from canary.config.types import (
+from canary.config.value_types import (
     ConfigModel,
     LabelKey,
     LabelValue,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt, StrictStr
 
-from canary.config.types import ConfigModel, Number, PositiveNumber, args_default, between, checked
+from canary.config.value_types import ConfigModel, Number, PositiveNumber, args_default, between, checked
 from canary.policy import (
     Limits,
     Policy,

@@ -15,7 +15,7 @@ from pydantic import Field, StrictBool
 from canary.config.canary import CanarySettings
 from canary.config.network import GatewaySettings, RoutingSettings, SecuritySettings
 from canary.config.rollout import RolloutSettings
-from canary.config.types import (
+from canary.config.value_types import (
     AppName,
     ConfigModel,
     HostName,
