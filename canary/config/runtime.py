@@ -16,7 +16,7 @@ from canary.config.settings import PROJECT, StackSettings
 
 def load_settings() -> StackSettings:
     """Read the current stack's config for this project and validate it whole."""
-    # Imported here: reading a stack file (render, rollout) must not need the Pulumi SDK.
+    # Imported here: `render` and `rollout`, which read stack files, do not pay for importing the SDK.
     from pulumi.runtime import config as runtime_config
 
     prefix = f"{PROJECT}:"
