@@ -17,7 +17,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "canary"
 
 # Layer -> what no module of it may import, directly or through the project's other modules.
 CONTRACTS = {
-    "canary.plan": ("pulumi", "pulumi_kubernetes", "canary.render", "canary.rollout", "canary.traffic"),
+    "canary.plan": (
+        "pulumi",
+        "pulumi_kubernetes",
+        "canary.__main__",
+        "canary.render",
+        "canary.rollout",
+        "canary.traffic",
+    ),
     "canary.config": ("canary.rollout", "canary.traffic"),
 }
 
