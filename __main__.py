@@ -2,7 +2,7 @@
 
 import pulumi
 
-from canary.program import canary_stack
+from canary.program import release_from_config
 
-for key, value in canary_stack().items():
+for key, value in release_from_config().items():
     pulumi.export(key, value)

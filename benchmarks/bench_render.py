@@ -33,11 +33,11 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from canary.config import parse_settings  # noqa: E402
+from canary.config.files import as_config_strings, stack_config  # noqa: E402
+from canary.from_settings import RELEASE_NAME, release_args  # noqa: E402
 from canary.plan.backend import Collector  # noqa: E402
 from canary.plan.release import plan_canary_release  # noqa: E402
-from canary.settings import parse_settings  # noqa: E402
-from canary.stack import RELEASE_NAME, release_args  # noqa: E402
-from canary.stack_file import as_config_strings, stack_config  # noqa: E402
 
 REPEATS = 7
 TARGET_SECONDS = 0.3

@@ -14,13 +14,13 @@ __version__ = "0.2.0"
 
 _EXPORTS = {
     # The Pulumi components.
-    "AppService": "canary.service",
-    "AppVersion": "canary.app_version",
-    "CanaryRelease": "canary.release",
-    "GatewayApiRouting": "canary.gateway_api",
-    "IstioGateway": "canary.gateway",
-    "NamespaceSecurity": "canary.namespace_security",
-    "RoutingRules": "canary.routing",
+    "AppService": "canary.components.service",
+    "AppVersion": "canary.components.app_version",
+    "CanaryRelease": "canary.components.release",
+    "GatewayApiRouting": "canary.components.gateway_api",
+    "IstioGateway": "canary.components.gateway",
+    "NamespaceSecurity": "canary.components.namespace_security",
+    "RoutingRules": "canary.components.routing",
     # Their Args and the values inside them (plain data; importing them does not import Pulumi).
     "AppServiceArgs": "canary.plan.service",
     "ArgsError": "canary.plan.checks",
@@ -40,11 +40,12 @@ _EXPORTS = {
     "Sticky": "canary.plan.rules",
     "Workload": "canary.plan.app_version",
     # This project's own program: stack config in, release out.
-    "ConfigError": "canary.settings",
-    "StackSettings": "canary.settings",
+    "ConfigError": "canary.config",
+    "StackSettings": "canary.config",
     "canary_stack": "canary.program",
-    "load_settings": "canary.settings",
-    "parse_settings": "canary.settings",
+    "release_from_config": "canary.program",
+    "load_settings": "canary.config",
+    "parse_settings": "canary.config",
 }
 
 __all__ = sorted(_EXPORTS)

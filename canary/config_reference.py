@@ -1,6 +1,6 @@
 """The stack config reference, generated from the settings models: `Pulumi.yaml`'s `config:` block, the doc's tables.
 
-The models in `canary.settings` are the one place where keys, defaults and descriptions are
+The models in `canary.config` are the one place where keys, defaults and descriptions are
 written; this module only reads them. `python -m canary.config_reference --write` rewrites both
 files (CONFIG_DOC between its markers), `--check` exits 1 when either differs from what the models
 give.
@@ -9,20 +9,22 @@ give.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import re
 import sys
-import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
 
-from canary.settings import StackSettings
+from canary.config import StackSettings
+from canary.config.annotations import is_model as _is_model
+from canary.config.annotations import json_type as _json_type
+from canary.config.annotations import json_type_of as _json_type_of
+from canary.config.annotations import kinds as _kinds
 
 COMMAND = "python -m canary.config_reference --write"
 START = "<!-- config-reference:start -->"
@@ -30,7 +32,6 @@ END = "<!-- config-reference:end -->"
 # The doc that holds the reference tables, between START and END; relative to the project folder.
 CONFIG_DOC = "docs/config.md"
 
-_SCALARS = {bool: "boolean", int: "integer", float: "number", str: "string"}
 _DOC_TYPES = {
     "boolean": "boolean",
     "integer": "integer",
@@ -69,38 +70,6 @@ def keys(model: type[BaseModel]) -> list[Key]:
         default = None if required else field.get_default(call_default_factory=True)
         found.append(Key(field.alias or name, name, field.annotation, required, default, field.description))
     return found
-
-
-def _kinds(annotation: Any) -> list[Any]:
-    """The types a key may hold, without Annotated's validators and without None (which means unset)."""
-    if get_origin(annotation) is Annotated:
-        return _kinds(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, types.UnionType):
-        return [kind for arg in get_args(annotation) if arg is not type(None) for kind in _kinds(arg)]
-    return [annotation]
-
-
-def _is_model(kind: Any) -> bool:
-    return inspect.isclass(kind) and issubclass(kind, BaseModel)
-
-
-def _json_type_of(kind: Any) -> str:
-    if get_origin(kind) is Literal:
-        (name,) = {_SCALARS[type(value)] for value in get_args(kind)}
-        return name
-    if kind in _SCALARS:
-        return _SCALARS[kind]
-    if get_origin(kind) is list:
-        return "array"
-    if get_origin(kind) is dict or _is_model(kind):
-        return "object"
-    raise TypeError(f"no config type for {kind!r}")
-
-
-def _json_type(annotation: Any) -> str:
-    """The type as the Pulumi CLI checks it: string, integer, boolean, object or array."""
-    (name,) = {_json_type_of(kind) for kind in _kinds(annotation)}
-    return name
 
 
 def _model(annotation: Any) -> type[BaseModel] | None:
@@ -207,7 +176,7 @@ def config_block() -> str:
     # One line per description (no folding), so that a changed key is a one-line diff.
     text = yaml.safe_dump({"config": pulumi_config()}, sort_keys=False, allow_unicode=True, width=1_000_000)
     notice = (
-        f"  # Generated from canary/settings.py by `{COMMAND}`: edit the models, not this block.\n"
+        f"  # Generated from the models in canary/config/ by `{COMMAND}`: edit the models, not this block.\n"
         f"  # {CONFIG_DOC} describes every nested key.\n"
     )
     return text.replace("config:\n", "config:\n" + notice, 1)
@@ -239,7 +208,7 @@ def _table(rows: Iterable[str]) -> str:
 def config_doc_tables() -> str:
     """The reference tables of CONFIG_DOC: the top-level keys, then one table per list of mappings (`versions`)."""
     parts = [
-        f"<!-- Generated from canary/settings.py by `{COMMAND}`: edit the models, not these tables. -->\n",
+        f"<!-- Generated from the models in canary/config/ by `{COMMAND}`: edit the models, not these tables. -->\n",
         "Nested keys are written as `pulumi config set --path` takes them. In a mapping you set, a key marked "
         "required must be given and the others take their defaults.\n",
         _table(_rows(StackSettings, top_level=True)),
@@ -305,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             (args.project_dir / name).write_text(wanted, encoding="utf-8")
             print(f"rewrote {args.project_dir / name}")
     elif stale:
-        print(f"{' and '.join(stale)} out of date with canary/settings.py: run {COMMAND}", file=sys.stderr)
+        print(f"{' and '.join(stale)} out of date with the models in canary/config/: run {COMMAND}", file=sys.stderr)
         return 1
     return 0
 

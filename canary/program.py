@@ -6,13 +6,14 @@ from typing import Any
 
 import pulumi
 
-from canary.release import CanaryRelease
-from canary.settings import ConfigError, load_settings
-from canary.stack import RELEASE_NAME, release_args, stack_outputs
+from canary.components.release import CanaryRelease
+from canary.config import ConfigError, load_settings
+from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 
 
-def canary_stack(opts: pulumi.ResourceOptions | None = None) -> dict[str, Any]:
-    """Build the stack's resources and return its outputs; nothing is registered on bad config.
+def release_from_config(opts: pulumi.ResourceOptions | None = None) -> dict[str, Any]:
+    """Build the release the stack's config describes and return the stack's outputs; nothing is
+    registered on bad config.
 
     `opts` reach the top component, and through it every child: e.g. an explicit Kubernetes
     provider (`providers={"kubernetes": provider}`) for another cluster or for rendering.
@@ -31,3 +32,8 @@ def canary_stack(opts: pulumi.ResourceOptions | None = None) -> dict[str, Any]:
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=settings.app)])),
     )
     return stack_outputs(settings, {"namespace": release.namespace, "urls": release.urls, "routes": release.routes})
+
+
+def canary_stack(opts: pulumi.ResourceOptions | None = None) -> dict[str, Any]:
+    """`release_from_config` by the name it had before 0.2.0, kept for programs that import it."""
+    return release_from_config(opts)

@@ -17,11 +17,11 @@ from typing import Any, NoReturn
 import yaml
 
 from canary import exit_status
+from canary.config import ConfigError, parse_settings
+from canary.config.files import StackFileError, read_stack, stack_name
+from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.release import plan_canary_release
-from canary.settings import ConfigError, parse_settings
-from canary.stack import RELEASE_NAME, release_args, stack_outputs
-from canary.stack_file import StackFileError, read_stack, stack_name
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from canary.stack_file import as_config_strings, stack_config
+from canary.config.files import as_config_strings, stack_config
 from tests.simulate import Simulation, install_mocks, simulate
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

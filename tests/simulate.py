@@ -18,7 +18,7 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from canary.settings import PROJECT
+from canary.config import PROJECT
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def simulate(
     `into` to keep what was recorded up to then.
     """
     # Imported here so that importing this module registers nothing.
-    from canary.program import canary_stack
+    from canary.program import release_from_config
 
     simulation = into if into is not None else Simulation()
     install_mocks(simulation, stack=stack)
@@ -163,7 +163,7 @@ def simulate(
     )
 
     def program() -> pulumi.Output[Any]:
-        outputs = canary_stack()
+        outputs = release_from_config()
         return pulumi.Output.all(**outputs).apply(simulation.outputs.update)
 
     try:

@@ -18,7 +18,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from canary.app_version import AppVersion
+from canary.components.app_version import AppVersion
+from canary.config import ConfigError, parse_settings
+from canary.config.files import as_config_strings
 from canary.plan import checks
 from canary.plan.app_version import AppVersionArgs, Autoscaling, Compute, Probe, Resources, Workload
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
@@ -29,8 +31,6 @@ from canary.plan.routing import RoutingRulesArgs
 from canary.plan.rules import Canary, Sticky
 from canary.plan.service import AppServiceArgs
 from canary.security_profiles import HARDENED, ROOT, SecurityProfile
-from canary.settings import ConfigError, parse_settings
-from canary.stack_file import as_config_strings
 from tests.conftest import BASELINE
 from tests.test_settings import changed
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from canary import config_reference
+from canary.config import ConfigError, parse_settings
 from canary.config_reference import COMMAND, CONFIG_DOC, END, START, main
-from canary.settings import ConfigError, parse_settings
 from tests.conftest import PROJECT_DIR
 
 

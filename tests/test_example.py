@@ -7,6 +7,7 @@ import runpy
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime import config as runtime_config
 
 from tests.conftest import PROJECT_DIR
@@ -73,3 +74,21 @@ def test_the_example_waits_for_both_versions_before_routing():
     assert by_name["api-v2-deployment"].urn in waits
     # Every object hangs under a component or is the program's own namespace.
     assert all(r.parent for r in simulation.registrations if r.custom and r.name != "api")
+
+
+def plain_split(simulation: Simulation) -> dict[str, float]:
+    (plain,) = [route["split"] for route in simulation.outputs["routes"] if route["when"] == {}]
+    return plain
+
+
+def test_a_weight_of_zero_sends_no_plain_request_to_the_canary():
+    assert plain_split(run_example({"weight": "0"})) == {"v1": 100}
+
+
+def test_an_unset_weight_and_image_are_the_defaults_pulumi_yaml_declares():
+    declared = yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text())["config"]
+    simulation = run_example({})
+    weight = declared["weight"]["default"]
+    assert plain_split(simulation) == {"v1": 100 - weight, "v2": weight}
+    images = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in simulation.find("Deployment")}
+    assert declared["image"]["default"] in images

@@ -7,9 +7,9 @@ import shutil
 import pytest
 import yaml
 
+from canary.config import parse_settings
+from canary.config.files import as_config_strings
 from canary.render import main
-from canary.settings import parse_settings
-from canary.stack_file import as_config_strings
 from tests.conftest import BASELINE, PROJECT_DIR
 
 EXISTING = {**BASELINE, "namespace": "team-shop", "createNamespace": False}

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from canary.settings import StackSettings, parse_settings
-from canary.stack_file import as_config_strings
+from canary.config import StackSettings, parse_settings
+from canary.config.files import as_config_strings
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS
 
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())

@@ -8,10 +8,10 @@ from typing import Any
 import pulumi
 import pytest
 
-from canary.release import CanaryRelease
-from canary.settings import parse_settings
-from canary.stack import release_args
-from canary.stack_file import as_config_strings
+from canary.components.release import CanaryRelease
+from canary.config import parse_settings
+from canary.config.files import as_config_strings
+from canary.from_settings import release_args
 from tests.simulate import Simulation, simulate
 
 COMPONENT_TYPES = {
@@ -42,6 +42,22 @@ def test_components_hang_under_the_release(run, baseline):
     children = [r for r in simulation.registrations if not r.custom and r is not release]
     assert {r.type for r in children} == COMPONENT_TYPES - {"canary:index:CanaryRelease"}
     assert all(r.parent == release.urn for r in children)
+
+
+def test_the_component_urns_are_the_ones_deployed_stacks_hold(run, baseline):
+    # A URN is a resource's identity in the state: a changed type token or parent chain replaces
+    # the resource (and, for the release, everything under it) instead of updating it in place.
+    simulation = run(baseline)
+    components = sorted(r.urn.split("::", 2)[2] for r in simulation.registrations if not r.custom)
+    assert components == [
+        "canary:index:CanaryRelease$canary:index:AppService::canary-service",
+        "canary:index:CanaryRelease$canary:index:AppVersion::canary-v1",
+        "canary:index:CanaryRelease$canary:index:AppVersion::canary-v2",
+        "canary:index:CanaryRelease$canary:index:IstioGateway::canary-gateway",
+        "canary:index:CanaryRelease$canary:index:RoutingRules::canary-routing",
+        # The mocks keep the root stack's type in the release's URN; the engine leaves it out.
+        "pulumi:pulumi:Stack$canary:index:CanaryRelease::canary",
+    ]
 
 
 def test_every_component_registers_its_outputs(run, baseline):
@@ -164,11 +180,11 @@ def test_a_provider_given_to_the_program_reaches_every_object(recorded, baseline
     import pulumi_kubernetes as k8s
     from pulumi.runtime import config as runtime_config
 
-    from canary.program import canary_stack
+    from canary.program import release_from_config
 
     runtime_config.set_all_config({f"istio-canary:{k}": v for k, v in as_config_strings(baseline).items()})
     render = k8s.Provider("render", render_yaml_to_directory="rendered")
-    outputs = canary_stack(pulumi.ResourceOptions(providers={"kubernetes": render}))
+    outputs = release_from_config(pulumi.ResourceOptions(providers={"kubernetes": render}))
 
     def check(_: Any) -> None:
         objects = [r for r in recorded.registrations if r.custom and r.type.startswith("kubernetes:")]

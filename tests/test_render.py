@@ -10,7 +10,8 @@ import sys
 import pytest
 import yaml
 
-from canary import render, stack_file
+from canary import render
+from canary.config import files as config_files
 from canary.render import HEADER_MARK, main
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
@@ -332,9 +333,9 @@ def test_a_malformed_stack_file_is_one_line_naming_the_file(tmp_path, capsys, co
 @pytest.mark.parametrize("name", ["Pulumi.yaml", *(f"Pulumi.{stack}.yaml" for stack in SHIPPED_STACKS)])
 def test_project_and_stack_files_read_as_pyyamls_own_parser_reads_them(name):
     # Stack files are read with libyaml when PyYAML has it; the result must be PyYAML's own.
-    assert yaml.CSafeLoader in stack_file._FastUniqueKeyLoader.__mro__
+    assert yaml.CSafeLoader in config_files._FastUniqueKeyLoader.__mro__
     path = PROJECT_DIR / name
-    assert stack_file._read_yaml(path) == yaml.load(path.read_text(), Loader=yaml.SafeLoader)
+    assert config_files._read_yaml(path) == yaml.load(path.read_text(), Loader=yaml.SafeLoader)
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from canary.config import StackSettings, parse_settings
+from canary.config.files import as_config_strings
 from canary.rollout.engine import Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
-from canary.rollout.stack import Change, Update
+from canary.rollout.pulumi_stack import Change, Update
 from canary.rollout.watch import Poll, Sent, VersionPoll
-from canary.settings import StackSettings, parse_settings
-from canary.stack_file import as_config_strings
 from tests.conftest import BASELINE
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary.rollout.gates import Target, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.policy import Limits, Policy
 from canary.rollout.watch import Sent
 from tests.fake_mesh import MeshConfig, canary_rules, serve_in_thread
@@ -32,7 +32,9 @@ ROUTES = [
 def test_split_gate_passes_when_the_mesh_routes_as_the_outputs_say_and_counts_what_it_sent():
     outputs = {"routes": ROUTES, "versionHeader": "x-canary-version", "urls": ["http://web.example.com/"]}
     with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}))) as mesh:
-        result = split_gate(outputs, Target(url=mesh.url, host="web.example.com"), Policy(verify_requests=100), 0.001)
+        result = split_gate(
+            outputs, EntryPoint(url=mesh.url, host="web.example.com"), Policy(verify_requests=100), 0.001
+        )
     assert result.ok, result.problems
     plain = result.figures["routes"][1]
     assert plain["counts"] == {"v1": 90, "v2": 10}
@@ -46,7 +48,7 @@ def test_split_gate_gives_each_version_the_5xx_that_named_it():
     config = MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}), status_by_version={"v2": 503})
     with serve_in_thread(config) as mesh:
         result = split_gate(
-            outputs, Target(url=mesh.url), Policy(prometheus="http://p:9090", verify_requests=100), 0.01
+            outputs, EntryPoint(url=mesh.url), Policy(prometheus="http://p:9090", verify_requests=100), 0.01
         )
     # The mesh names the version on a 5xx as on any answer: the cookie route's 100 503s and the
     # plain route's 10 are v2's.
@@ -58,7 +60,7 @@ def test_split_gate_gives_a_nameless_5xx_only_to_a_route_one_version_serves():
     config = MeshConfig(rules=canary_rules({"v1": 90, "v2": 10}), status_by_version={"v2": 503}, version_header=None)
     with serve_in_thread(config) as mesh:
         result = split_gate(
-            outputs, Target(url=mesh.url), Policy(prometheus="http://p:9090", verify_requests=100), 0.01
+            outputs, EntryPoint(url=mesh.url), Policy(prometheus="http://p:9090", verify_requests=100), 0.01
         )
     # No answer names a version: the cookie route's 100 503s can only be v2's; the plain route's
     # 10 could be either version's, and stay in the mesh's counts as it reported them.
@@ -68,7 +70,7 @@ def test_split_gate_gives_a_nameless_5xx_only_to_a_route_one_version_serves():
 def test_split_gate_fails_when_the_mesh_routes_otherwise():
     outputs = {"routes": ROUTES, "versionHeader": "x-canary-version"}
     with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 50, "v2": 50}))) as mesh:
-        result = split_gate(outputs, Target(url=mesh.url), Policy(verify_requests=200), 0.001)
+        result = split_gate(outputs, EntryPoint(url=mesh.url), Policy(verify_requests=200), 0.001)
     assert not result.ok
     assert any("plain: split differs from the expected one by more than 2 points" in p for p in result.problems)
 
@@ -77,7 +79,7 @@ def test_split_gate_tolerates_a_split_a_point_off_however_many_requests():
     # The mesh routes 11 % where the outputs say 10 %: a point off, inside the 2-point tolerance.
     outputs = {"routes": [{"when": {}, "split": {"v1": 90, "v2": 10}}], "versionHeader": "x-canary-version"}
     with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 89, "v2": 11}))) as mesh:
-        result = split_gate(outputs, Target(url=mesh.url), Policy(verify_requests=3000), 0.001)
+        result = split_gate(outputs, EntryPoint(url=mesh.url), Policy(verify_requests=3000), 0.001)
     assert result.ok, result.problems
 
 
@@ -88,5 +90,5 @@ def test_the_split_gates_alpha_is_a_fifth_of_the_rollouts_over_every_test_it_run
 
 
 def test_split_gate_without_a_url_fails():
-    result = split_gate({"routes": ROUTES, "versionHeader": "x-canary-version"}, Target(), Policy(), 0.001)
+    result = split_gate({"routes": ROUTES, "versionHeader": "x-canary-version"}, EntryPoint(), Policy(), 0.001)
     assert not result.ok and "no URL" in result.problems[0]

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from canary.settings import ISTIO_API_VERSIONS
+from canary.config import ISTIO_API_VERSIONS
 from tests.conftest import BASELINE, SHIPPED_STACKS, shipped_stack
 from tests.schema_check import SchemaError, validate
 

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from canary.settings import ConfigError, parse_settings
-from canary.stack_file import as_config_strings
+from canary.config import ConfigError, parse_settings
+from canary.config.files import as_config_strings
 from tests.conftest import BASELINE
 from tests.simulate import Simulation
 
@@ -225,9 +225,9 @@ def test_a_misspelt_top_level_key_gets_a_short_suggestion():
 def test_the_typed_choices_are_the_known_profiles_and_api_versions():
     from typing import get_args
 
+    from canary.config import StackSettings, VersionSettings
     from canary.plan.istio import NETWORKING_API_VERSIONS
     from canary.security_profiles import PROFILES
-    from canary.settings import StackSettings, VersionSettings
 
     assert set(get_args(VersionSettings.model_fields["security_profile"].annotation)) == set(PROFILES)
     assert get_args(StackSettings.model_fields["istio_api_version"].annotation) == NETWORKING_API_VERSIONS

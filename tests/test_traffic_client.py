@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from canary.traffic.client import ConnectionClosedError, ProtocolError, Target, _parse_head, connect
+from canary.traffic.client import ConnectionClosedError, Endpoint, ProtocolError, _parse_head, connect
 from canary.traffic.load import fetch
 from tests.traffic_fixtures import scripted_server
 
@@ -15,7 +15,7 @@ def _get(url: str, answers: int = 1) -> list:
     """Send ``answers`` GETs on one connection; return the answers."""
 
     async def go() -> list:
-        target = Target.from_url(url)
+        target = Endpoint.from_url(url)
         request = target.request([])
         conn = await connect(target)
         got = []
@@ -79,7 +79,7 @@ def _fetch_twice(url: str) -> tuple[bytes, bytes, bool]:
     """Two GETs through ``fetch``, the second on the first's connection."""
 
     async def go() -> tuple[bytes, bytes, bool]:
-        target = Target.from_url(url)
+        target = Endpoint.from_url(url)
         request = target.request([])
         first, conn = await fetch(target, request, 5, None)
         second, conn2 = await fetch(target, request, 5, conn)
@@ -104,7 +104,7 @@ def test_request_on_a_new_connection_closed_unanswered_is_an_error_not_retried()
     with scripted_server([None, ok]) as url:
 
         async def go() -> None:
-            target = Target.from_url(url)
+            target = Endpoint.from_url(url)
             await fetch(target, target.request([]), 5, None)
 
         with pytest.raises(ConnectionClosedError) as caught:
@@ -117,7 +117,7 @@ def test_connection_close_header_opens_a_new_connection_next_time() -> None:
     with scripted_server([closing, closing]) as url:
 
         async def go() -> bool:
-            target = Target.from_url(url)
+            target = Endpoint.from_url(url)
             _, conn = await fetch(target, target.request([]), 5, None)
             return conn.usable
 
@@ -125,14 +125,14 @@ def test_connection_close_header_opens_a_new_connection_next_time() -> None:
 
 
 def test_request_names_host_path_and_headers() -> None:
-    target = Target.from_url("http://10.0.0.1:8080/app?x=1", host="nginx-app.example.com")
+    target = Endpoint.from_url("http://10.0.0.1:8080/app?x=1", host="nginx-app.example.com")
     request = target.request([("Cookie", "version=v2")])
     assert request == (b"GET /app?x=1 HTTP/1.1\r\nHost: nginx-app.example.com\r\nCookie: version=v2\r\n\r\n")
     assert (target.address, target.port) == ("10.0.0.1", 8080)
 
 
 def test_https_target_uses_the_host_override_for_sni() -> None:
-    target = Target.from_url("https://lb.example.net/", host="nginx-app.example.com")
+    target = Endpoint.from_url("https://lb.example.net/", host="nginx-app.example.com")
     assert (target.port, target.server_hostname) == (443, "nginx-app.example.com")
     assert target.tls is not None and target.tls.check_hostname
 
@@ -140,7 +140,7 @@ def test_https_target_uses_the_host_override_for_sni() -> None:
 @pytest.mark.parametrize("url", ["ftp://example.com/", "http:///path", "http://h:99999/"])
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
-        Target.from_url(url)
+        Endpoint.from_url(url)
 
 
 def test_keep_alive_follows_each_http_version_default():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from canary.traffic.client import Target
+from canary.traffic.client import Endpoint
 from canary.traffic.expected import parse_routes
 from canary.traffic.generate import run_traffic
 from canary.traffic.load import Settings, Tally
@@ -39,7 +39,7 @@ def _traffic_for(url: str, rate: float, duration: float) -> tuple[list[Tally], f
     settings = Settings(rate=rate)
 
     async def go() -> float:
-        return await run_traffic(Target.from_url(url), routes, tallies, reader, settings, asyncio.Event(), duration)
+        return await run_traffic(Endpoint.from_url(url), routes, tallies, reader, settings, asyncio.Event(), duration)
 
     return tallies, asyncio.run(go())
 
@@ -66,7 +66,7 @@ def test_stop_event_ends_the_run() -> None:
     async def go(url: str) -> float:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.3, stop.set)  # mid-way between two starts
-        target = Target.from_url(url)
+        target = Endpoint.from_url(url)
         return await run_traffic(target, routes, tallies, reader, Settings(rate=20), stop)
 
     with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 100}))) as mesh:

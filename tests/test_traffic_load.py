@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from canary.traffic.client import Target
+from canary.traffic.client import Endpoint
 from canary.traffic.expected import Route
 from canary.traffic.load import Settings, Tally, probe, run_load
 from canary.traffic.verify import request_shapes
@@ -29,7 +29,7 @@ def _run(
     settings: Settings = Settings(),  # noqa: B008 - frozen, shared safely
     reader: VersionReader = HEADER,
 ) -> tuple[list[Tally], float]:
-    target = Target.from_url(url)
+    target = Endpoint.from_url(url)
     tallies = [Tally() for _ in routes]
     shapes = request_shapes(target, routes, "test")
     seconds = asyncio.run(run_load(target, shapes, tallies, reader, settings, total=total))
@@ -131,14 +131,14 @@ def test_rate_cap_spaces_the_requests() -> None:
 
 
 def test_probe_reports_a_refused_connection() -> None:
-    target = Target.from_url(f"http://{LOOPBACK}:{closed_port()}/")
+    target = Endpoint.from_url(f"http://{LOOPBACK}:{closed_port()}/")
     assert asyncio.run(probe(target, target.request([]), 1.0)) == "connection refused"
 
 
 def test_probe_accepts_any_http_answer() -> None:
     config = MeshConfig(rules=canary_rules({"v1": 100}), status_by_version={"v1": 503})
     with serve_in_thread(config) as mesh:
-        target = Target.from_url(mesh.url)
+        target = Endpoint.from_url(mesh.url)
         assert asyncio.run(probe(target, target.request([]), 1.0)) is None
 
 

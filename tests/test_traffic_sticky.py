@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from canary.traffic.client import Answer, Target
+from canary.traffic.client import Answer, Endpoint
 from canary.traffic.expected import ExpectationError, from_outputs, parse_routes
 from canary.traffic.load import Settings, Tally
 from canary.traffic.sticky import clients_needed, cookie_value, flip_probability
@@ -35,7 +35,7 @@ STICKY = Stickiness("canary-pin", clients=40, requests_each=5)
 def _verify(rules: tuple[Rule, ...], routes: list[dict], stickiness: Stickiness | None = STICKY) -> Verification:
     parsed = parse_routes(routes, "test")
     with serve_in_thread(MeshConfig(rules=rules)) as mesh:
-        target = Target.from_url(mesh.url)
+        target = Endpoint.from_url(mesh.url)
         tallies = [Tally() for _ in parsed]
         return asyncio.run(run_verify(target, parsed, tallies, HEADER, Settings(), 300, Criteria(), stickiness))
 

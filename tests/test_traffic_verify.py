@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from canary.traffic.client import Target
+from canary.traffic.client import Endpoint
 from canary.traffic.expected import Route, parse_routes
 from canary.traffic.load import Settings, Tally
 from canary.traffic.verify import Criteria, Verification, judge, run_verify
@@ -23,7 +23,7 @@ def _verify(
 ) -> Verification:
     parsed = parse_routes(routes, "test")
     with serve_in_thread(config) as mesh:
-        target = Target.from_url(mesh.url)
+        target = Endpoint.from_url(mesh.url)
         tallies = [Tally() for _ in parsed]
         return asyncio.run(run_verify(target, parsed, tallies, HEADER, Settings(), requests, criteria))
 

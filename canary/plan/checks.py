@@ -2,7 +2,7 @@
 
 A rule takes a value and returns None when it is good, or the reason it is not
 (`"must be from 0 to 100"`). The Args run their rules when they are built; the stack settings
-(`canary.settings`) run the same functions on the same values. So a bad value is refused for the
+(`canary.config`) run the same functions on the same values. So a bad value is refused for the
 same reason whichever door it came through, and each door names the field in its own spelling:
 `Canary.weight must be from 0 to 100, got 150` from the Args, `canary.weight: must be from 0 to
 100, got 150` from the stack file.

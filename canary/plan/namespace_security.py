@@ -125,5 +125,5 @@ def plan_namespace_security(backend: Backend, name: str, args: NamespaceSecurity
 NAMESPACE_SECURITY: ComponentKind[NamespaceSecurityArgs, NamespaceSecurityParts] = ComponentKind(
     type_token="canary:index:NamespaceSecurity",
     plan=plan_namespace_security,
-    component="canary.namespace_security:NamespaceSecurity",
+    component="canary.components.namespace_security:NamespaceSecurity",
 )

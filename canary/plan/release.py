@@ -254,5 +254,7 @@ def _gateway_api_routing(
 
 
 CANARY_RELEASE: ComponentKind[CanaryReleaseArgs, CanaryReleaseParts] = ComponentKind(
-    type_token="canary:index:CanaryRelease", plan=plan_canary_release, component="canary.release:CanaryRelease"
+    type_token="canary:index:CanaryRelease",
+    plan=plan_canary_release,
+    component="canary.components.release:CanaryRelease",
 )

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from canary.config import ConfigError, StackSettings, parse_settings
+from canary.config.files import StackFileError, stack_config
 from canary.policy import (
     Limits,
     Policy,
@@ -30,11 +32,9 @@ from canary.policy import (
 )
 from canary.rollout import preflight
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import Target, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
-from canary.settings import ConfigError, StackSettings, parse_settings
-from canary.stack_file import StackFileError, stack_config
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -73,11 +73,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
     p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
-    p.add_argument("--requests", type=int, help="requests per route the split gate sends (default 200)")
+    p.add_argument(
+        "--requests", type=int, help=f"requests per route the split gate sends (default {Policy().verify_requests})"
+    )
     p.add_argument("--analysis-interval", metavar="DURATION", help="how often Prometheus is asked during a step")
     p.add_argument("--min-requests", type=int, metavar="N", help="canary requests a step needs to be promoted")
-    p.add_argument("--alpha", type=float, help="chance of rolling back a canary as good as stable (default 0.01)")
-    p.add_argument("--split-tolerance", type=float, metavar="POINTS", help="how far a split may be off (default 2)")
+    p.add_argument(
+        "--alpha",
+        type=float,
+        help=f"chance of rolling back a canary as good as stable (default: rollout.alpha, {Limits().alpha:g})",
+    )
+    p.add_argument(
+        "--split-tolerance",
+        type=float,
+        metavar="POINTS",
+        help=f"how far a split may be off (default: rollout.splitTolerance, {Limits().split_tolerance:g})",
+    )
     p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
     return p
 
@@ -318,7 +329,7 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
             "the split gate's URL comes from the stack's outputs, which need the Pulumi CLI (pulumi) on PATH: "
             "pass --url"
         )
-    from canary.rollout.stack import AutomationStack
+    from canary.rollout.pulumi_stack import AutomationStack
 
     try:
         return AutomationStack(project_dir, stack).outputs()
@@ -343,10 +354,10 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
 
 
 def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
-    from canary.rollout.stack import AutomationStack
+    from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
-    target = Target(url=args.url, host=args.host, insecure=args.insecure)
+    target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
     view = ConsoleView(live=None if not args.json else False)
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)

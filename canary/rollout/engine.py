@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
-from canary.rollout.stack import ReleaseStack
+from canary.rollout.pulumi_stack import ReleaseStack
 from canary.rollout.watch import Poll, Sent
 
 EXIT_DONE = 0

@@ -40,7 +40,7 @@ class GateResult:
 
 
 @dataclass(frozen=True)
-class Target:
+class EntryPoint:
     """Where the split gate sends its requests: the stack's URL, or a load balancer's with a Host."""
 
     url: str | None = None
@@ -82,7 +82,7 @@ def sent_per_version(routes: Sequence[RouteResult]) -> dict[str, Sent]:
     return sent
 
 
-def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy, alpha: float) -> GateResult:
+def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, alpha: float) -> GateResult:
     """`verify` against the live URL: every route's answers split as the stack's routes say, each
     version's share within `limits.split_tolerance` points of its weight, each test at `alpha`.
 
@@ -111,7 +111,7 @@ def split_gate(outputs: Mapping[str, Any], target: Target, policy: Policy, alpha
     error_limit = 1.0 if policy.prometheus else policy.limits.max_error_rate / 100
     criteria = Criteria(confidence=1 - alpha, max_error_rate=error_limit, tolerance=policy.limits.split_tolerance)
     try:
-        endpoint = client.Target.from_url(url, host=target.host, insecure=target.insecure)
+        endpoint = client.Endpoint.from_url(url, host=target.host, insecure=target.insecure)
     except ValueError as err:
         return GateResult("split", False, (f"URL {url}: {err}",))
     verification = asyncio.run(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from canary import exit_status
 from canary.policy import percent_problem
-from canary.traffic.client import Target
+from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
 
@@ -207,7 +207,7 @@ def traffic_parser() -> _Parser:
 class _Plan:
     url: str
     expectation: Expectation
-    target: Target
+    target: Endpoint
     reader: VersionReader
 
 
@@ -222,7 +222,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
             raise UsageError(f"{expectation.source} names no URL to send to; pass --url")
         url = expectation.urls[0]
     try:
-        target = Target.from_url(url, host=args.host, insecure=args.insecure)
+        target = Endpoint.from_url(url, host=args.host, insecure=args.insecure)
     except ValueError as exc:
         flag = "--url" if args.url else "the URL"
         raise UsageError(f"argument {flag}: {exc}") from None

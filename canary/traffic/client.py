@@ -54,7 +54,7 @@ class ConnectionClosedError(ConnectionError):
 
 
 @dataclass(frozen=True)
-class Target:
+class Endpoint:
     """Where to connect and what to call the host, from a URL and an optional Host override."""
 
     scheme: str
@@ -66,7 +66,7 @@ class Target:
     server_hostname: str | None
 
     @classmethod
-    def from_url(cls, url: str, host: str | None = None, insecure: bool = False) -> Target:
+    def from_url(cls, url: str, host: str | None = None, insecure: bool = False) -> Endpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"must be an http:// or https:// URL, got {url!r}")
@@ -303,7 +303,7 @@ def _parse_chunked(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
         pos += size + 2
 
 
-async def connect(target: Target) -> Connection:
+async def connect(target: Endpoint) -> Connection:
     """Open a connection to ``target``; raises OSError subclasses as the socket layer does."""
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(

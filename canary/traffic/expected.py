@@ -95,7 +95,7 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 def _outside_project(cwd: Path | None) -> str:
     """`; no Pulumi.yaml in ...` when `cwd` is in no project folder, the likeliest reason pulumi failed."""
     # Imported here: the stack-file reader brings the settings models, which verify needs only now.
-    from canary.stack_file import StackFileError, find_project
+    from canary.config.files import StackFileError, find_project
 
     try:
         find_project(cwd or Path("."))

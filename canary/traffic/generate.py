@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from canary.traffic.client import Target
+from canary.traffic.client import Endpoint
 from canary.traffic.expected import Route
 from canary.traffic.load import Settings, Tally, run_load
 from canary.traffic.verify import request_shapes
@@ -19,7 +19,7 @@ from canary.traffic.versions import VersionReader
 
 
 async def run_traffic(
-    target: Target,
+    target: Endpoint,
     routes: Sequence[Route],
     tallies: Sequence[Tally],
     reader: VersionReader,

@@ -19,8 +19,8 @@ from canary.traffic.client import (
     Answer,
     Connection,
     ConnectionClosedError,
+    Endpoint,
     ProtocolError,
-    Target,
     connect,
 )
 from canary.traffic.versions import VersionReader
@@ -140,7 +140,7 @@ def error_kind(exc: BaseException) -> str:
     raise exc
 
 
-async def fetch(target: Target, request: bytes, timeout: float, conn: Connection | None) -> tuple[Answer, Connection]:
+async def fetch(target: Endpoint, request: bytes, timeout: float, conn: Connection | None) -> tuple[Answer, Connection]:
     """Send ``request`` on ``conn`` (or a new connection) and wait for its answer.
 
     A reused keep-alive connection that closes before any byte of the answer was closed by
@@ -174,7 +174,7 @@ def _expire(waiter: asyncio.Future[Answer]) -> None:
 
 
 async def run_load(
-    target: Target,
+    target: Endpoint,
     shapes: Sequence[Sequence[bytes]],
     tallies: Sequence[Tally],
     reader: VersionReader,
@@ -245,7 +245,7 @@ async def run_load(
     return loop.time() - start
 
 
-async def probe(target: Target, request: bytes, timeout: float) -> str | None:
+async def probe(target: Endpoint, request: bytes, timeout: float) -> str | None:
     """Whether ``target`` answers HTTP at all: None if it does, else what went wrong."""
     try:
         _, conn = await fetch(target, request, timeout, None)

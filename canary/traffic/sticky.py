@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from canary.traffic.client import Answer, Connection, ProtocolError, Target
+from canary.traffic.client import Answer, Connection, Endpoint, ProtocolError
 from canary.traffic.load import Settings, Tally, error_kind, fetch
 from canary.traffic.versions import VersionReader
 
@@ -154,7 +154,7 @@ def _cookie_header(cookie: str, value: str) -> tuple[str, str]:
 
 
 async def run_clients(
-    target: Target,
+    target: Endpoint,
     reader: VersionReader,
     settings: Settings,
     cookie: str,

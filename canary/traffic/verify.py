@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from canary.traffic.client import Target
+from canary.traffic.client import Endpoint
 from canary.traffic.expected import Route
 from canary.traffic.load import Inspector, Settings, Tally, run_load
 from canary.traffic.stats import SplitTest, check_split, check_split_within
@@ -161,7 +161,7 @@ def judge(
     return RouteResult(route=route, tally=tally, test=test, ok=not problems, problems=tuple(problems), sticky=sticky)
 
 
-def request_shapes(target: Target, routes: Sequence[Route], user_agent: str) -> list[list[bytes]]:
+def request_shapes(target: Endpoint, routes: Sequence[Route], user_agent: str) -> list[list[bytes]]:
     """The prebuilt request bytes of each route, one per variant."""
     common = [("User-Agent", user_agent), ("Accept", "*/*")]
     return [[target.request(common + variant) for variant in route.header_variants()] for route in routes]
@@ -177,7 +177,7 @@ def weighted_route(routes: Sequence[Route]) -> int | None:
 
 
 async def run_verify(
-    target: Target,
+    target: Endpoint,
     routes: Sequence[Route],
     tallies: Sequence[Tally],
     reader: VersionReader,

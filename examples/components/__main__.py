@@ -43,7 +43,7 @@ canary = AppVersion(
         namespace=namespace,
         app="api",
         port=8080,
-        workload=Workload(version="v2", image=config.get("image") or "registry.example.com/shop/api:2.0"),
+        workload=Workload(version="v2", image=config.get("image", "registry.example.com/shop/api:2.0")),
     ),
 )
 service = AppService(
@@ -60,7 +60,7 @@ routing = RoutingRules(
         gateway=gateway.name,
         subsets={"v1": stable.version_labels, "v2": canary.version_labels},
         stable="v1",
-        canary=Canary(version="v2", headers={"x-canary": "always"}, weight=config.get_int("weight") or 0),
+        canary=Canary(version="v2", headers={"x-canary": "always"}, weight=config.get_int("weight", 10)),
         # The rules change only once the versions they route to are ready.
         route_targets={"v1": stable.deployment, "v2": canary.deployment},
     ),

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from canary.traffic.client import Connection, ProtocolError, Target
+from canary.traffic.client import Connection, Endpoint, ProtocolError
 from canary.traffic.load import Tally, error_kind, fetch
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader
 
@@ -99,7 +99,7 @@ class LoadGenerator:
     async def _run(self, started: threading.Event) -> None:
         loop = self._loop = asyncio.get_running_loop()
         stopping = self._stopping = asyncio.Event()
-        target = Target.from_url(self.url)
+        target = Endpoint.from_url(self.url)
         requests = [target.request(headers) for headers in self.header_sets]
         idle: list[Connection] = []
         in_flight: set[asyncio.Task[None]] = set()
@@ -129,7 +129,7 @@ class LoadGenerator:
         for conn in idle:
             conn.close()
 
-    async def _one(self, target: Target, request: bytes, tally: Tally, idle: list[Connection]) -> None:
+    async def _one(self, target: Endpoint, request: bytes, tally: Tally, idle: list[Connection]) -> None:
         began = asyncio.get_running_loop().time()
         try:
             answer, conn = await fetch(target, request, self.timeout, idle.pop() if idle else None)

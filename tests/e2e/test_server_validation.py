@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from canary.stack_file import as_config_strings
+from canary.config.files import as_config_strings
 from tests.conftest import SHIPPED_STACKS, shipped_stack
 from tests.e2e.stack import kubectl
 from tests.simulate import simulate

@@ -1,6 +1,6 @@
-"""The stack: validated stack config turned into the release's component Args, and the stack outputs.
+"""Validated stack settings -> the release's component Args, and the stack outputs the settings add.
 
-This is the one place that knows both the config contract (`canary.settings`) and the
+This is the one place that knows both the config contract (`canary.config`) and the
 components' own Args; the Pulumi program and `render` both go through it.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from canary.config import StackSettings, VersionSettings
 from canary.plan.app_version import Autoscaling, Compute, Probe, Resources, Workload
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.rules import Canary, Sticky
 from canary.security_profiles import PROFILES
-from canary.settings import StackSettings, VersionSettings
 
 RELEASE_NAME = "canary"
 """Logical name of the top component; every child's name starts with it."""

@@ -1,4 +1,4 @@
-"""The stack a rollout drives, through the Pulumi Automation API's LocalWorkspace.
+"""The Pulumi stack a rollout drives (`ReleaseStack`), and the Automation API's LocalWorkspace that drives it.
 
 Every change is a stack config change written to `Pulumi.<stack>.yaml` (as `pulumi config set`
 writes it) followed by `pulumi up`; the stack file is always where the release stands.
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from canary.settings import PROJECT, StackSettings, parse_settings
-from canary.stack_file import stack_config
+from canary.config import PROJECT, StackSettings, parse_settings
+from canary.config.files import stack_config
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`canary/stack_file.py`: a stack's keys read once, from the files the Pulumi CLI would read."""
+"""`canary/config/files.py`: a stack's keys read once, from the files the Pulumi CLI would read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from canary.stack_file import StackFileError, read_stack, stack_config
+from canary.config.files import StackFileError, read_stack, stack_config
 from tests.conftest import PROJECT_DIR
 
 DEV = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()

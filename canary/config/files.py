@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from canary.settings import PROJECT, StackSettings, refuse_secrets
+from canary.config.messages import refuse_secrets
+from canary.config.settings import PROJECT, StackSettings
 
 PROJECT_FILE = "Pulumi.yaml"
 # What a stack file may hold besides config; anything else at its top level the CLI does not

@@ -1,0 +1,86 @@
+"""pydantic's validation errors as the stack's users read them: `key.path: what is wrong, got value`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from canary.config.settings import PROJECT
+from canary.config.value_types import NestedKeyError
+from canary.plan import checks
+
+show = checks.show
+
+
+class ConfigError(ValueError):
+    """The stack config is invalid; the message lists every offending key and value."""
+
+
+def config_error(lines: Iterable[str]) -> ConfigError:
+    """One error for every offending key, one line each."""
+    return ConfigError(f"invalid stack config (keys under {PROJECT}:):\n  " + "\n  ".join(lines))
+
+
+def describe(error: Mapping[str, Any]) -> str:
+    """One pydantic error as `key.path: what is wrong, got value`."""
+    loc = [part for part in error["loc"] if not _is_type_tag(part)]
+    path = _path(loc)
+    if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), NestedKeyError):
+        problem = error["ctx"]["error"]
+        below = problem.key if problem.key.startswith("[") or not path else f".{problem.key}"
+        return f"{path}{below}: {problem.reason}, got {show(problem.value)}"
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "extra_forbidden":
+        parent = _path(loc[:-1])
+        return f"{path}: unknown key in {parent or 'config'}, got {show(value)}"
+    if kind == "value_error":
+        reason = str(error["ctx"]["error"])
+    elif kind == "literal_error":
+        reason = f"must be one of {error['ctx']['expected']}"
+    else:
+        reason = _TYPE_REASONS.get(kind, error["msg"])
+    return f"{path}: {reason}, got {show(value)}"
+
+
+_TYPE_REASONS = {
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+
+
+def did_you_mean(key: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(known))})"
+
+
+def _is_type_tag(part: Any) -> bool:
+    # pydantic inserts the branch tried in a union (`str`, `literal[False]`, `function-after[...]`).
+    return isinstance(part, str) and (part.endswith("]") or part in {"str", "int", "bool"})
+
+
+def _path(loc: list[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def refuse_secrets(keys: list[str]) -> str:
+    """Why secret config is refused: every value ends up in plain text in objects and outputs."""
+    return str(
+        config_error(
+            f"{key}: stored as a secret; its values go into cluster objects and stack outputs in plain text, "
+            "so store it without --secret"
+            for key in keys
+        )
+    )

@@ -1,0 +1,90 @@
+"""The `rollout:` key of the stack config: what `canary rollout` does when its flags do not say.
+
+Every default comes from `canary.policy`, which `canary rollout` reads too: defined once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictInt, StrictStr
+
+from canary.config.value_types import ConfigModel, Number, PositiveNumber, args_default, between, checked
+from canary.policy import (
+    Limits,
+    Policy,
+    alpha_problem,
+    format_duration,
+    parse_duration,
+    percent_problem,
+    steps_problem,
+    tolerance_problem,
+    url_problem,
+)
+
+
+def _duration(value: str) -> str | None:
+    return "must be a duration such as 90s, 2m or 1h" if parse_duration(value) is None else None
+
+
+def _url_or_empty(value: str) -> str | None:
+    # "" turns the gate or the webhook off.
+    return url_problem(value) if value else None
+
+
+class RolloutSettings(ConfigModel):
+    """What `canary rollout` does when its flags do not say."""
+
+    steps: Annotated[list[StrictInt], checked(steps_problem)] = Field(
+        default_factory=lambda: list(args_default(Policy, "steps")),
+        description="The canary weights to walk through, in percent, rising (`--steps`).",
+    )
+    step_duration: Annotated[StrictStr, checked(_duration)] = Field(
+        default=format_duration(args_default(Policy, "step_seconds")),
+        alias="stepDuration",
+        description="How long each step is watched before it is judged: `90s`, `2m`, `1h` (`--step-duration`).",
+    )
+    analysis_interval: Annotated[StrictStr, checked(_duration)] = Field(
+        default=format_duration(args_default(Policy, "analysis_seconds")),
+        alias="analysisInterval",
+        description="How often the sequential health analysis asks Prometheus during a step (`--analysis-interval`).",
+    )
+    min_requests: Annotated[StrictInt, between(1, 10_000_000)] = Field(
+        default=args_default(Policy, "min_requests"),
+        alias="minRequests",
+        description="Canary requests a step must see before it is promoted; a step with fewer is extended once, "
+        "then the rollout stops for want of evidence (`--min-requests`).",
+    )
+    alpha: Annotated[Number, checked(alpha_problem)] = Field(
+        default=args_default(Limits, "alpha"),
+        description="The chance, over the whole rollout, of rolling back a canary as good as stable (`--alpha`).",
+    )
+    split_tolerance: Annotated[Number, checked(tolerance_problem)] = Field(
+        default=args_default(Limits, "split_tolerance"),
+        alias="splitTolerance",
+        description="Percentage points by which a route's observed split may differ from its weights before the "
+        "split gate fails (`--split-tolerance`).",
+    )
+    max_error_rate: Annotated[Number, checked(percent_problem)] = Field(
+        default=args_default(Limits, "max_error_rate"),
+        alias="maxErrorRate",
+        description="Percent of the canary's requests that may fail with a 5xx (`--max-error-rate`).",
+    )
+    max_p99_ms: PositiveNumber = Field(
+        default=args_default(Limits, "max_p99_ms"),
+        alias="maxP99Ms",
+        description="Most the canary's p99 latency may be, in milliseconds (`--max-p99-ms`).",
+    )
+    max_p99_ratio: PositiveNumber = Field(
+        default=args_default(Limits, "max_p99_ratio"),
+        alias="maxP99Ratio",
+        description="Most the canary's p99 may be, in times stable's over the same step (`--max-p99-ratio`).",
+    )
+    prometheus: Annotated[StrictStr, checked(_url_or_empty)] = Field(
+        default="",
+        description='Prometheus\' base URL, for the health gate; `""` turns the gate off (`--prometheus`).',
+    )
+    webhook: Annotated[StrictStr, checked(_url_or_empty)] = Field(
+        default="",
+        description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`).",
+    )

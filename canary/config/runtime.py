@@ -1,0 +1,28 @@
+"""The running Pulumi program's stack config, read whole from the SDK's runtime.
+
+`pulumi.Config` only answers for a key you name; it cannot list the keys a stack sets. Listing
+them is what turns a misspelt top-level key (`istio-canary:wieght`) into an error instead of a
+key silently ignored, and only the runtime's config map (`pulumi.runtime.config.CONFIG`, not a
+public API) holds them all. This module is the one place that touches it: if the SDK changes it,
+this is the file to mend.
+"""
+
+from __future__ import annotations
+
+from canary.config.messages import ConfigError, refuse_secrets
+from canary.config.parse import parse_settings
+from canary.config.settings import PROJECT, StackSettings
+
+
+def load_settings() -> StackSettings:
+    """Read the current stack's config for this project and validate it whole."""
+    # Imported here: `render` and `rollout`, which read stack files, do not pay for importing the SDK.
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{PROJECT}:"
+    every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    ours = sorted(key for key in every_key if key.startswith(prefix))
+    secret = [key[len(prefix) :] for key in ours if runtime_config.is_config_secret(key)]
+    if secret:
+        raise ConfigError(refuse_secrets(secret))
+    return parse_settings({key[len(prefix) :]: runtime_config.get_config(key) for key in ours})

@@ -1,0 +1,171 @@
+"""The whole stack config, `StackSettings`: the contract users write under `istio-canary:` in `Pulumi.<stack>.yaml`.
+
+These models (this one and those it nests) are the one source of every key, default and
+description: `python -m canary.config_reference --write` generates `Pulumi.yaml`'s `config:`
+block and the config tables from them, and `canary.config.parse` reads the keys' types off them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from pydantic import Field, StrictBool
+
+from canary.config.canary import CanarySettings
+from canary.config.network import GatewaySettings, RoutingSettings, SecuritySettings
+from canary.config.rollout import RolloutSettings
+from canary.config.value_types import (
+    AppName,
+    ConfigModel,
+    HostName,
+    NamespaceName,
+    NestedKeyError,
+    Port,
+    VersionName,
+    args_default,
+)
+from canary.config.versions import VersionSettings
+from canary.plan import checks
+from canary.plan.gateway_api import version_service_problem
+from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
+from canary.plan.release import CanaryReleaseArgs
+
+PROJECT = "istio-canary"
+"""The project's name: the prefix of every key (`istio-canary:app`)."""
+ISTIO_API_VERSIONS = NETWORKING_API_VERSIONS
+
+
+class StackSettings(ConfigModel):
+    """The whole stack config, keyed exactly as users write it under `istio-canary:`."""
+
+    namespace: NamespaceName = Field(
+        description="The release's namespace. Created for it, labelled `istio-injection: enabled` so that Istio "
+        "injects its sidecars, unless `createNamespace` is false. Never one of the cluster's own "
+        "(`kube-system`, `kube-public`, `kube-node-lease`, `istio-system`) nor `gateway.namespace`; `default` "
+        "only with `createNamespace: false`."
+    )
+    create_namespace: StrictBool = Field(
+        default=args_default(CanaryReleaseArgs, "create_namespace"),
+        alias="createNamespace",
+        description="`true`: the release creates the namespace and `destroy` deletes it. `false`: it deploys "
+        "into an existing namespace that it never creates, labels or deletes (sidecar injection is then the "
+        "namespace owner's to enable), and `security` covers only the app's pods.",
+    )
+    app: AppName = Field(
+        description="App name: pod label `app` and prefix of every object name (an RFC 1035 label of at most "
+        "55 characters, so that `<app>-service` fits)."
+    )
+    port: Port = Field(
+        default=args_default(CanaryReleaseArgs, "port"),
+        description="Container port, Service port and targetPort (port name `http`).",
+    )
+    hosts: list[HostName] = Field(
+        description="External host names the Gateway and VirtualService serve; a leading `*.` wildcard is allowed."
+    )
+    versions: list[VersionSettings] = Field(
+        description="The versions of the app: one Deployment each, its pods labelled `version: <name>`."
+    )
+    stable: VersionName | None = Field(
+        default=None, description='The version that gets the default traffic; unset or `""` means the first version.'
+    )
+    canary: CanarySettings | None = Field(
+        default=None,
+        description="Requests carrying `cookie`, or all of `headers`, go to the canary `version`, and so do "
+        "`weight` percent of the others. Unset or `{}` means no canary.",
+    )
+    load_balancer_dns: str | None = Field(
+        default=None,
+        alias="loadBalancerDns",
+        description="Value of the `external-dns.alpha.kubernetes.io/target` annotation on the VirtualService; "
+        'unset or `""` means no annotation.',
+    )
+    gateway: GatewaySettings = Field(
+        default_factory=GatewaySettings,
+        description="The ingress gateway pods that serve the hosts (`selector`, in `namespace`), and HTTPS on 443 "
+        "(`tls`; port 80 then redirects unless `httpsRedirect` is false).",
+    )
+    istio_api_version: IstioApiVersion = Field(
+        default=args_default(CanaryReleaseArgs, "istio_api_version"),
+        alias="istioApiVersion",
+        description="API version of the Istio networking objects; an older mesh may need an older one.",
+    )
+    routing: RoutingSettings = Field(
+        default_factory=RoutingSettings,
+        description="The response header naming the version that answered (`versionHeader`; `false` turns it off), "
+        "and whether in-mesh callers of the Service follow the same routes (`mesh`).",
+    )
+    rollout: RolloutSettings = Field(
+        default_factory=RolloutSettings,
+        description="Defaults of `canary rollout`: its steps, how long each is watched, the limits a canary "
+        "must meet and where its figures come from; the program itself does not read them.",
+    )
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings,
+        description="Namespace-wide protection: sidecars accept only mutual TLS (`mtls`); a NetworkPolicy admits "
+        "only the ingress gateway and the namespace's own pods (`networkPolicy`).",
+    )
+
+    @pydantic.field_validator("canary", mode="before")
+    @classmethod
+    def _empty_canary_is_none(cls, value: Any) -> Any:
+        # Pulumi.yaml's default for `canary` is {}: a declared key needs a default to stay optional.
+        return None if value == {} else value
+
+    @pydantic.field_validator("hosts")
+    @classmethod
+    def _hosts_unique_and_present(cls, hosts: list[str]) -> list[str]:
+        if not hosts and checks.hosts.empty_reason:
+            raise ValueError(checks.hosts.empty_reason)
+        for below, value, reason in checks.problems(hosts, checks.hosts):
+            raise NestedKeyError(below, value, reason)
+        return hosts
+
+    @pydantic.field_validator("versions")
+    @classmethod
+    def _versions_unique_and_present(cls, versions: list[VersionSettings]) -> list[VersionSettings]:
+        if not versions:
+            raise ValueError("must list at least one version")
+        names_in_order = [v.name for v in versions]
+        if (twice := checks.repeated(names_in_order)) is not None:
+            index, reason = twice
+            raise NestedKeyError(f"[{index}].name", names_in_order[index], reason)
+        return versions
+
+    @pydantic.field_validator("load_balancer_dns")
+    @classmethod
+    def _load_balancer_is_a_name(cls, value: str | None) -> str | None:
+        if (reason := checks.load_balancer_dns(value)) is not None:
+            raise ValueError(reason)
+        return value or None
+
+    @pydantic.model_validator(mode="after")
+    def _versions_referenced_exist(self) -> StackSettings:
+        known = [v.name for v in self.versions]
+        if self.stable is not None and (reason := checks.unknown_version(self.stable, known)):
+            raise NestedKeyError("stable", self.stable, reason)
+        if self.canary is not None:
+            if reason := checks.unknown_version(self.canary.version, known):
+                raise NestedKeyError("canary.version", self.canary.version, reason)
+            if reason := checks.canary_is_stable(self.canary.version, self.stable_version):
+                raise NestedKeyError("canary.version", self.canary.version, reason)
+        owned = checks.owned_namespace(self.namespace, self.gateway.namespace, self.create_namespace)
+        if owned is not None:
+            raise NestedKeyError("namespace", self.namespace, owned)
+        if self.routing.api == "gateway-api":
+            for index, version in enumerate(known):
+                if (problem := version_service_problem(self.app, version)) is not None:
+                    raise NestedKeyError(f"versions[{index}].name", version, problem)
+        return self
+
+    @property
+    def stable_version(self) -> str:
+        return self.stable if self.stable is not None else self.versions[0].name
+
+    @property
+    def canary_version(self) -> str | None:
+        return self.canary.version if self.canary is not None else None
+
+    @property
+    def weight(self) -> int:
+        return self.canary.weight if self.canary is not None else 0

@@ -1,0 +1,151 @@
+"""The `versions:` entries of the stack config: one Deployment each, its probes, resources and autoscaler."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pydantic
+from pydantic import Field, StrictInt, StrictStr
+
+from canary.config.value_types import (
+    CheckId,
+    ConfigModel,
+    ImageRef,
+    NestedKeyError,
+    Quantity,
+    Replicas,
+    ScanReason,
+    VersionName,
+    args_default,
+    checked,
+)
+from canary.plan import checks
+from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
+from canary.security_profiles import PROFILES, ProfileName
+
+
+class ProbeSettings(ConfigModel):
+    """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
+
+    type: ProbeType = Field(
+        default=args_default(Probe, "type"), description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
+    )
+    path: Annotated[StrictStr, checked(checks.probe_path)] = Field(
+        default=args_default(Probe, "path"), description="Absolute path of the HTTP GET; for `type: http` only."
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _path_only_for_http(self) -> ProbeSettings:
+        # Here any path given is refused: in the Args only one other than the default can be told apart.
+        if self.type == "tcp" and "path" in self.model_fields_set:
+            raise NestedKeyError("path", self.path, checks.PATH_ONLY_FOR_HTTP)
+        return self
+
+
+class ComputeSettings(ConfigModel):
+    cpu: Quantity = Field(description='CPU, in millicores (`500m`) or cores (`"2"`: quoted, a string).')
+    memory: Quantity = Field(description="Memory, in bytes with a suffix (`128Mi`, `1Gi`).")
+
+
+class ResourceSettings(ConfigModel):
+    """Requests reserve capacity on a node; limits cap the container (memory over it is killed)."""
+
+    requests: ComputeSettings = Field(
+        default_factory=lambda: ComputeSettings(cpu=Resources().requests.cpu, memory=Resources().requests.memory),
+        description="What the scheduler reserves for the container on a node.",
+    )
+    limits: ComputeSettings = Field(
+        default_factory=lambda: ComputeSettings(cpu=Resources().limits.cpu, memory=Resources().limits.memory),
+        description="The cap: CPU above it is throttled, memory above it gets the container killed.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _requests_within_limits(self) -> ResourceSettings:
+        for kind in ("cpu", "memory"):
+            request = getattr(self.requests, kind)
+            if (reason := checks.more_than_limit(request, getattr(self.limits, kind))) is not None:
+                raise NestedKeyError(f"requests.{kind}", request, reason)
+        return self
+
+
+class AutoscalingSettings(ConfigModel):
+    """A HorizontalPodAutoscaler on CPU; the Deployment's replica count is then left to it."""
+
+    min: Annotated[StrictInt, checked(checks.autoscaling_replicas)] = Field(
+        description="Fewest pods (1-1000); the Deployment starts with this many."
+    )
+    max: Annotated[StrictInt, checked(checks.autoscaling_replicas)] = Field(
+        description="Most pods (1-1000), at least `min`."
+    )
+    cpu: Annotated[StrictInt, checked(checks.utilization)] = Field(
+        default=args_default(Autoscaling, "cpu"),
+        description="Target average CPU utilization, in percent of the CPU request (1-100).",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoscalingSettings:
+        if (reason := checks.min_above_max(self.min, self.max)) is not None:
+            raise NestedKeyError("min", self.min, reason)
+        return self
+
+
+class VersionSettings(ConfigModel):
+    """One version of the app: one Deployment, one DestinationRule subset."""
+
+    name: VersionName = Field(
+        description="Version name (a DNS-1123 label): the pod label `version`, the DestinationRule subset, "
+        "the end of the Deployment's name `<app>-deployment-<name>`."
+    )
+    image: ImageRef = Field(description="Container image reference, by tag or by digest (`name@sha256:...`).")
+    replicas: Replicas = Field(
+        default=args_default(Workload, "replicas"),
+        description="Pod count; `0` keeps the version deployed without pods. Not together with `autoscaling`.",
+    )
+    image_pull_policy: PullPolicy = Field(
+        default=args_default(Workload, "image_pull_policy"),
+        alias="imagePullPolicy",
+        description="When the kubelet pulls the image.",
+    )
+    probe: ProbeSettings = Field(
+        default_factory=ProbeSettings,
+        description="Readiness and liveness probes on the app port. Readiness every 5 s; liveness after 10 s, "
+        "every 10 s; 3 misses fail either.",
+    )
+    resources: ResourceSettings = Field(
+        default_factory=ResourceSettings,
+        description="Container requests and limits, as Kubernetes quantities. Give `requests` and `limits` each "
+        "whole (`cpu` and `memory`): a missing value is reported by its key, not filled from the default. "
+        "A request above its limit is refused.",
+    )
+    security_profile: ProfileName = Field(
+        default=args_default(Workload, "security_profile").name,
+        alias="securityProfile",
+        description="The pods' security context: `hardened`, or `root` for images that must start as root "
+        "(see docs/workloads.md).",
+    )
+    run_as_user: Annotated[StrictInt, checked(checks.user_id)] = Field(
+        default=args_default(Workload, "run_as_user"),
+        alias="runAsUser",
+        description="UID (and GID) the `hardened` profile runs as; set it to the image's user if it needs one. "
+        "Not with the `root` profile.",
+    )
+    autoscaling: AutoscalingSettings | None = Field(
+        default=None,
+        description="A HorizontalPodAutoscaler on CPU utilization: the Deployment starts at `min` and its pod "
+        "count is then left to the autoscaler (setting `replicas` too is an error).",
+    )
+    scan_exceptions: dict[CheckId, ScanReason] = Field(
+        default_factory=dict,
+        alias="scanExceptions",
+        description="`{CHECK_ID: reason}`: scanner checks this version deliberately does not meet, written on "
+        "the Deployment as checkov skip annotations.",
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> VersionSettings:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError("set replicas or autoscaling, not both: the autoscaler owns the replica count")
+        # Here any runAsUser given is refused: in the Args only one other than the default can be told apart.
+        if "run_as_user" in self.model_fields_set and not PROFILES[self.security_profile].runs_as_user:
+            raise NestedKeyError("runAsUser", self.run_as_user, checks.RUN_AS_USER_NOT_APPLICABLE)
+        return self
