@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from canary import mesh
+from canary.router import Router
 
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """RFC 9110 token characters: what a header or cookie name may be made of."""
@@ -143,17 +143,6 @@ def request_headers(when: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
-def routes_through(virtual_service_spec: Mapping[str, Any], shapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The routes a VirtualService gives each request shape, read from the spec itself."""
-    return [{"when": when, "split": mesh.split_for(virtual_service_spec, request_headers(when))} for when in shapes]
-
-
-def routes_through_http_route(
-    http_route_spec: Mapping[str, Any], shapes: list[dict[str, Any]], versions: Mapping[str, str]
-) -> list[dict[str, Any]]:
-    """The routes an HTTPRoute gives each request shape; `versions` names the version behind each backend Service."""
-    routes = []
-    for when in shapes:
-        split = mesh.http_split_for(http_route_spec, request_headers(when))
-        routes.append({"when": when, "split": {versions[backend]: percent for backend, percent in split.items()}})
-    return routes
+def routes_through(router: Router, whens: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The route the routing object gives each kind of request (`when`), read off the object itself."""
+    return [{"when": dict(when), "split": router.split(request_headers(when))} for when in whens]
