@@ -20,12 +20,12 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from canary.plan import checks
 from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
+from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
+from canary.plan.istio_routing import DEFAULT_VERSION_HEADER
 from canary.plan.release import CanaryReleaseArgs, RoutingApi
-from canary.plan.routing import DEFAULT_VERSION_HEADER
-from canary.plan.rules import Canary, Sticky
 from canary.policy import (
     Limits,
     Policy,

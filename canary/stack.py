@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from canary.plan.app_version import Autoscaling, Compute, Probe, Resources, Workload
+from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
-from canary.plan.rules import Canary, Sticky
 from canary.security_profiles import PROFILES
 from canary.settings import StackSettings, VersionSettings
 

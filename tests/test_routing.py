@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from canary.plan.backend import Collector, Ref
-from canary.plan.routing import RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
-from canary.plan.rules import Canary, Sticky
+from canary.plan.canary_rules import Canary, Sticky
+from canary.plan.istio_routing import RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
 from canary.router import IstioRouter
-from canary.routes import parse_routes
+from canary.routes_contract import parse_routes
 
 
 def args(canary: Canary | None = None, **more: Any) -> RoutingRulesArgs:

@@ -1,6 +1,6 @@
 """The release's routing in the Kubernetes Gateway API: a Gateway, one Service per version, an HTTPRoute.
 
-The same rules as the VirtualService (`canary.plan.rules`), in the Gateway API's spelling. The
+The same rules as the VirtualService (`canary.plan.canary_rules`), in the Gateway API's spelling. The
 Gateway API has no subsets: a backend is a Service, so each version gets a Service of its own
 (`<app>-<version>`) and the HTTPRoute splits traffic between those, taking them by reference.
 What each kind of request sees (`routes`) and what the HTTPRoute waits for are read off the
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from canary.cookie import cookie_regex
 from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.gateway import GatewayTls
+from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
 from canary.plan.read_back import read_back
-from canary.plan.routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
-from canary.plan.rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.service import service_name
 from canary.router import GatewayApiRouter
 
@@ -91,7 +91,7 @@ class GatewayApiRoutingParts:
     http_route: Ref
     redirect: Ref | None
     routes: list[dict[str, Any]]
-    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes`)."""
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes_contract`)."""
 
     @property
     def outputs(self) -> dict[str, Any]:

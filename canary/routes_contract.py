@@ -1,8 +1,8 @@
 """The routes contract: what each kind of request should see, in one format for both sides.
 
-The program states it (the stack output `routes`, derived from the VirtualService it generates)
-and the verifier reads it back (`verify --routes`, `pulumi stack output`). A route is a request
-shape and the split of versions it should reach:
+The program states it (the stack output `routes`, read off the routing object it generates)
+and the verifier reads it back (`verify --routes`, `pulumi stack output`). A route is a kind of
+request and the split of versions it should reach:
 ``{"when": {"cookie": "version=v2"}, "split": {"v2": 100}}``; ``when`` is ``{}`` (a plain
 request), ``{"cookie": "name=value"}`` or ``{"headers": {name: value}}``. Reading it checks it
 whole and reports one ``RoutesError`` line naming where the problem is.
@@ -136,7 +136,7 @@ def short_json(value: Any) -> str:
 
 
 def request_headers(when: Mapping[str, Any]) -> dict[str, str]:
-    """The request headers (names lower-case) of a request of the shape `when`."""
+    """The request headers (names lower-case) of a request of the kind `when`."""
     headers = {name.lower(): value for name, value in when.get("headers", {}).items()}
     if "cookie" in when:
         headers["cookie"] = when["cookie"]
