@@ -23,12 +23,12 @@ from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
 from canary.plan import checks
 from canary.plan.app_version import AppVersionArgs, Autoscaling, Compute, Probe, Resources, Workload
+from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.gateway_api import GatewayApiRoutingArgs
+from canary.plan.istio_routing import RoutingRulesArgs
 from canary.plan.namespace_security import NamespaceSecurityArgs
 from canary.plan.release import CanaryReleaseArgs
-from canary.plan.routing import RoutingRulesArgs
-from canary.plan.rules import Canary, Sticky
 from canary.plan.service import AppServiceArgs
 from canary.security_profiles import HARDENED, ROOT, SecurityProfile
 from tests.conftest import BASELINE

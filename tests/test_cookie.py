@@ -93,8 +93,8 @@ STICKY_COOKIE = "canary-pin"
 
 
 def _pinned_cookie_regexes() -> dict[str, str]:
-    from canary.plan.routing import virtual_service_spec
-    from canary.plan.rules import Canary, Sticky
+    from canary.plan.canary_rules import Canary, Sticky
+    from canary.plan.istio_routing import virtual_service_spec
 
     canary = Canary(version="v2", cookie="version=v2", weight=10, sticky=Sticky(cookie=STICKY_COOKIE))
     spec = virtual_service_spec(

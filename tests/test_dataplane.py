@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from canary.plan.rules import Canary
+from canary.plan.canary_rules import Canary
 from tests.e2e.dataplane import DataPlane
 from tests.e2e.load import LoadGenerator
 from tests.e2e.prometheus import Prometheus, PrometheusMissingError

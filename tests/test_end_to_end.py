@@ -1,5 +1,5 @@
 """From stack config to verified traffic: the program's own VirtualService, served by a loopback
-mesh that routes as Istio would (canary.mesh), checked by `python -m canary verify`."""
+mesh that routes as Istio would (canary.router.IstioRouter), checked by `python -m canary verify`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from canary.mesh import answer_headers_for, route_for, split_for
+from canary.router import IstioRouter
 from tests.conftest import BASELINE
 from tests.fake_mesh import FakeMesh, MeshConfig, _Picker, serve_in_thread
 from tests.traffic_fixtures import verify
@@ -23,19 +23,19 @@ class VirtualServiceMesh(FakeMesh):
 
     def __init__(self, config: MeshConfig, spec: Mapping[str, Any]) -> None:
         super().__init__(config)
-        self._spec = spec
+        self._router = IstioRouter(spec)
         self._route_pickers: dict[int, _Picker] = {}
 
     def route(self, cookies: list[str], headers: Mapping[str, str]) -> tuple[int, str] | None:
         try:
-            index = self._spec["http"].index(route_for(self._spec, headers))
+            index = self._router.spec["http"].index(self._router.rule_for(headers))
         except LookupError:
             return None
-        picker = self._route_pickers.setdefault(index, _Picker(split_for(self._spec, headers), None))
+        picker = self._route_pickers.setdefault(index, _Picker(self._router.split(headers), None))
         return index, picker.pick()
 
     def added_headers(self, index: int, version: str, headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-        return tuple(answer_headers_for(self._spec, headers, version))
+        return tuple(self._router.answer_headers(headers, version))
 
 
 def serve_spec(spec: Mapping[str, Any]):

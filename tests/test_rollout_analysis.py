@@ -8,7 +8,8 @@ import random
 import pytest
 
 from canary.policy import Limits
-from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.analysis import Counts, Decision, SequentialAnalysis
+from canary.rollout.analysis import TestResult as Result
 
 
 def test_one_canary_error_against_no_stable_error_gives_the_hand_computed_e_value() -> None:
@@ -143,3 +144,116 @@ def test_a_canary_failing_every_request_at_high_traffic_is_rolled_back_with_a_fi
     )
     assert decision.rollback
     assert all(math.isfinite(t.e_value) for t in decision.tests)
+
+
+# Stable without a single 5xx is the normal case: both directions are judged against it.
+
+
+def comparison(decision: Decision) -> Result:
+    (relative,) = [t for t in decision.tests if t.test == "error rate against stable"]
+    return relative
+
+
+def test_an_error_free_canary_beside_an_error_free_stable_is_kept_and_the_comparison_learns_nothing() -> None:
+    analysis = SequentialAnalysis()
+    for poll in range(1, 11):
+        decision = analysis.observe(weight=10, canary=Counts(100 * poll, 0), stable=Counts(900 * poll, 0))
+    assert not decision.rollback
+    # No 5xx at all: nothing tells the two error rates apart, so the e-value stays at its start.
+    assert comparison(decision).e_value == 1.0
+    # A thousand canary requests without a 5xx are evidence that it is under the 1 % limit.
+    (limit,) = [t for t in decision.tests if t.test == "error rate limit"]
+    assert limit.e_value < 1.0
+
+
+def test_a_5xx_of_stable_beside_an_error_free_canary_is_evidence_for_the_canary() -> None:
+    # share 0.1, m = 1, x = 0: E = mean_k 1 / (0.1 theta_k + 0.9) over the nine-point grid,
+    # worked out by hand (1 / 1.025, 1 / 1.05, 1 / 1.1, ..., 1 / 100.9) to 0.58545.
+    decision = SequentialAnalysis().observe(weight=10, canary=Counts(100, 0), stable=Counts(900, 1))
+    assert not decision.rollback
+    assert comparison(decision).e_value == pytest.approx(0.58545, abs=1e-4)
+
+
+def test_the_p_value_keeps_the_strongest_evidence_seen_when_later_polls_weaken_it() -> None:
+    analysis = SequentialAnalysis()
+    first = analysis.observe(weight=10, canary=Counts(100, 1), stable=Counts(900, 0))
+    # Then 5 stable 5xx and none of the canary's: the e-value falls, the p-value (min of 1/e) stays.
+    later = analysis.observe(weight=10, canary=Counts(200, 1), stable=Counts(1800, 5))
+    assert comparison(later).e_value < comparison(first).e_value
+    assert comparison(later).p_value == pytest.approx(1 / 4.7309, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("canary", "stable"), [(Counts(10, 11), Counts(90, 0)), (Counts(10, 0), Counts(90, 91))], ids=["canary", "stable"]
+)
+def test_more_errors_than_requests_in_an_interval_are_refused(canary: Counts, stable: Counts) -> None:
+    with pytest.raises(ValueError, match="outnumber"):
+        SequentialAnalysis().observe(weight=10, canary=canary, stable=stable)
+
+
+def test_an_e_value_that_reaches_one_over_alpha_exactly_rolls_back() -> None:
+    # Ville's bound is on reaching 1/alpha, so reaching it is enough: with alpha 1 (one share) the
+    # threshold is 1, which the e-value of no data (exactly 1) already reaches.
+    decision = SequentialAnalysis(Limits(alpha=1.0), alpha_shares=1).observe(weight=5, canary=Counts(), stable=Counts())
+    assert decision.tests[0].threshold == 1.0
+    assert decision.rollback
+
+
+EDGES = (5.0, 10.0, 25.0, 50.0, 100.0)
+
+
+def histogram(*at_most: int) -> dict[float, int]:
+    return dict(zip(EDGES, at_most, strict=True))
+
+
+# A canary that, in its second interval, takes longer than 25 ms for 160 of 200 requests but never 50 ms.
+SLOWER_CANARY = (Counts(100, 0, histogram(50, 99, 100, 100, 100)), Counts(300, 0, histogram(60, 110, 140, 300, 300)))
+
+
+def latency_decision(limits: Limits, stable_first: Counts) -> Decision:
+    analysis = SequentialAnalysis(limits)
+    analysis.observe(weight=10, canary=SLOWER_CANARY[0], stable=stable_first)
+    stable_then = Counts(2 * stable_first.requests, 0, {e: 2 * n for e, n in stable_first.buckets.items()})
+    return analysis.observe(weight=10, canary=SLOWER_CANARY[1], stable=stable_then)
+
+
+def test_stables_p99_edge_is_fixed_at_exactly_500_stable_requests() -> None:
+    # 2 of 500 above 10 ms: stable's p99 edge is 10, twice that rounds up to the 25 ms edge.
+    decision = latency_decision(Limits(max_p99_ratio=2), Counts(500, 0, histogram(250, 498, 500, 500, 500)))
+    assert [r.split(":")[0] for r in decision.reasons] == ["p99 against stable"]
+
+
+def test_exactly_1_percent_above_an_edge_makes_it_stables_p99_edge() -> None:
+    # 10 of 1000 above 10 ms is at most 1 %: the edge is 10 ms (not 25), and the canary is compared at 25 ms.
+    decision = latency_decision(Limits(max_p99_ratio=2), Counts(1000, 0, histogram(500, 990, 1000, 1000, 1000)))
+    assert [r.split(":")[0] for r in decision.reasons] == ["p99 against stable"]
+
+
+def test_a_canary_slower_than_twice_stables_p99_but_within_the_minimum_gap_is_kept() -> None:
+    # Stable's p99 edge 10 ms: twice that is 20, but 10 + 30 ms of gap is more: the edge is 50 ms,
+    # above which the canary never went.
+    limits = Limits(max_p99_ratio=2, min_p99_gap_ms=30)
+    decision = latency_decision(limits, Counts(1000, 0, histogram(500, 995, 1000, 1000, 1000)))
+    assert not decision.rollback
+    (ratio,) = [t for t in decision.tests if t.test == "p99 against stable"]
+    assert ratio.e_value < 1.0
+
+
+def test_more_slow_requests_than_requests_in_an_interval_count_as_all_of_them() -> None:
+    # Counters scraped a moment apart: the histogram says 20 of the interval's requests were slow,
+    # the request count says there were 10. Judged as 10 slow of 10, as a consistent scrape would say.
+    def p99_limit(then: Counts) -> float:
+        analysis = SequentialAnalysis(Limits(max_p99_ms=250))
+        analysis.observe(weight=10, canary=Counts(100, 0, {250.0: 100}), stable=Counts(900, 0))
+        decision = analysis.observe(weight=10, canary=then, stable=Counts(1800, 0))
+        (limit,) = [t for t in decision.tests if t.test == "p99 limit"]
+        return limit.e_value
+
+    assert p99_limit(Counts(110, 0, {250.0: 90})) == p99_limit(Counts(110, 0, {250.0: 100}))
+
+
+def test_a_poll_with_the_same_counts_as_the_last_adds_no_evidence() -> None:
+    analysis = SequentialAnalysis()
+    first = analysis.observe(weight=10, canary=Counts(100, 1), stable=Counts(900, 0))
+    again = analysis.observe(weight=10, canary=Counts(100, 1), stable=Counts(900, 0))
+    assert [t.e_value for t in again.tests] == [t.e_value for t in first.tests]

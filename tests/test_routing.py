@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from canary import mesh
 from canary.plan.backend import Collector, Ref
-from canary.plan.routing import RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
-from canary.plan.rules import Canary, Sticky
-from canary.routes import parse_routes
+from canary.plan.canary_rules import Canary, Sticky
+from canary.plan.istio_routing import RoutingRulesArgs, destination_rule, plan_routing_rules, virtual_service
+from canary.router import IstioRouter
+from canary.routes_contract import parse_routes
 
 
 def args(canary: Canary | None = None, **more: Any) -> RoutingRulesArgs:
@@ -85,7 +85,7 @@ def test_a_realistic_request_of_each_route_gets_its_split(canary, expected):
     # cookie among others and more headers, must be routed alike.
     virtual_service_spec = spec(canary)
     for route in expected:
-        assert mesh.split_for(virtual_service_spec, request_shaped_like(route["when"])) == route["split"]
+        assert IstioRouter(virtual_service_spec).split(request_shaped_like(route["when"])) == route["split"]
 
 
 @pytest.mark.parametrize(("canary", "expected"), CASES, ids=[str(c) for c, _ in CASES])
@@ -97,19 +97,19 @@ def test_routes_round_trip_through_the_verifier_contract(canary, expected):
     for route in parse_routes(routes, "routes"):
         for variant in route.header_variants():
             headers = {name.lower(): value for name, value in variant}
-            assert mesh.split_for(virtual_service_spec, headers) == dict(route.split)
+            assert IstioRouter(virtual_service_spec).split(headers) == dict(route.split)
 
 
 def test_cookie_route_finds_the_cookie_anywhere_but_not_a_longer_name():
     virtual_service_spec = spec(Canary(version="v2", cookie="version=v2"))
-    assert mesh.split_for(virtual_service_spec, {"cookie": "a=1; version=v2; b=2"}) == {"v2": 100}
-    assert mesh.split_for(virtual_service_spec, {"cookie": "a=1; myversion=v2"}) == {"v1": 100}
+    assert IstioRouter(virtual_service_spec).split({"cookie": "a=1; version=v2; b=2"}) == {"v2": 100}
+    assert IstioRouter(virtual_service_spec).split({"cookie": "a=1; myversion=v2"}) == {"v1": 100}
 
 
 def test_headers_route_needs_every_header_exactly():
     virtual_service_spec = spec(Canary(version="v2", headers={"x-canary": "always", "x-team": "qa"}))
-    assert mesh.split_for(virtual_service_spec, {"x-canary": "always"}) == {"v1": 100}
-    assert mesh.split_for(virtual_service_spec, {"x-canary": "Always", "x-team": "qa"}) == {"v1": 100}
+    assert IstioRouter(virtual_service_spec).split({"x-canary": "always"}) == {"v1": 100}
+    assert IstioRouter(virtual_service_spec).split({"x-canary": "Always", "x-team": "qa"}) == {"v1": 100}
 
 
 def test_a_weight_zero_destination_is_left_out_and_a_lone_one_has_no_weight():
@@ -124,8 +124,8 @@ def test_a_weight_zero_destination_is_left_out_and_a_lone_one_has_no_weight():
 
 def test_each_destination_names_its_version_in_a_response_header():
     virtual_service_spec = spec(Canary(version="v2", weight=50))
-    assert mesh.response_headers_for(virtual_service_spec, {}, "v1") == {"x-canary-version": "v1"}
-    assert mesh.response_headers_for(virtual_service_spec, {}, "v2") == {"x-canary-version": "v2"}
+    assert IstioRouter(virtual_service_spec).answer_headers({}, "v1") == [("x-canary-version", "v1")]
+    assert IstioRouter(virtual_service_spec).answer_headers({}, "v2") == [("x-canary-version", "v2")]
 
 
 def test_version_header_can_be_turned_off():
@@ -215,9 +215,9 @@ def test_a_sticky_weighted_canary_pins_clients_by_a_cookie_each_answer_sets():
     virtual_service_spec = spec(Canary(version="v2", cookie="version=v2", weight=10, sticky=STICKY))
     names = [route["name"] for route in virtual_service_spec["http"]]
     assert names == ["canary-testers", "sticky-v2", "sticky-v1", "default"]
-    assert mesh.split_for(virtual_service_spec, {"cookie": "a=1; canary-pin=v2"}) == {"v2": 100}
-    assert mesh.split_for(virtual_service_spec, {"cookie": "canary-pin=v1; a=1"}) == {"v1": 100}
-    assert mesh.split_for(virtual_service_spec, {"cookie": "canary-pin=v3"}) == {"v1": 90, "v2": 10}
+    assert IstioRouter(virtual_service_spec).split({"cookie": "a=1; canary-pin=v2"}) == {"v2": 100}
+    assert IstioRouter(virtual_service_spec).split({"cookie": "canary-pin=v1; a=1"}) == {"v1": 100}
+    assert IstioRouter(virtual_service_spec).split({"cookie": "canary-pin=v3"}) == {"v1": 90, "v2": 10}
     default = virtual_service_spec["http"][-1]
     for destination in default["route"]:
         version = destination["destination"]["subset"]
@@ -241,7 +241,7 @@ def test_at_0_or_100_percent_no_client_stays_pinned(weight):
     assert [route["name"] for route in virtual_service_spec["http"]] == ["canary-testers", "default"]
     assert all("add" not in d.get("headers", {}).get("response", {}) for d in virtual_service_spec["http"][-1]["route"])
     only = "v1" if weight == 0 else "v2"
-    assert mesh.split_for(virtual_service_spec, {"cookie": f"canary-pin={'v2' if weight == 0 else 'v1'}"}) == {
+    assert IstioRouter(virtual_service_spec).split({"cookie": f"canary-pin={'v2' if weight == 0 else 'v1'}"}) == {
         only: 100
     }
 
@@ -261,7 +261,7 @@ def test_mirroring_shadows_a_share_of_the_default_route_to_the_canary():
     assert default["mirror"] == {"host": "web-service", "subset": "v2"}
     assert default["mirrorPercentage"] == {"value": 12.5}
     # The answers still all come from stable.
-    assert mesh.split_for(virtual_service_spec, {}) == {"v1": 100}
+    assert IstioRouter(virtual_service_spec).split({}) == {"v1": 100}
 
 
 def test_no_mirror_at_0_percent_or_when_the_canary_takes_everything():

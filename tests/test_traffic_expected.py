@@ -22,7 +22,7 @@ from tests.traffic_fixtures import COOKIE_ROUTE, HEADER_ROUTE, plain_route, writ
 ROUTES = [COOKIE_ROUTE, HEADER_ROUTE, plain_route({"v1": 90, "v2": 10})]
 
 
-def test_routes_list_is_read_in_order_with_its_request_shapes(tmp_path: Path) -> None:
+def test_routes_list_is_read_in_order_with_each_routes_kind_of_request(tmp_path: Path) -> None:
     expectation = load_file(write_routes(tmp_path, ROUTES))
     cookie, header, plain = expectation.routes
     assert (cookie.cookie, cookie.split) == ("version=v2", {"v2": 100})

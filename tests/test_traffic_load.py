@@ -12,7 +12,7 @@ import time
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import Route
 from canary.traffic.load import Settings, Tally, probe, run_load
-from canary.traffic.verify import request_shapes
+from canary.traffic.verify import request_bytes
 from canary.traffic.versions import VersionReader
 from tests.fake_mesh import MeshConfig, Rule, canary_rules, serve_in_thread
 from tests.traffic_fixtures import LOOPBACK, closed_port
@@ -31,8 +31,8 @@ def _run(
 ) -> tuple[list[Tally], float]:
     target = Endpoint.from_url(url)
     tallies = [Tally() for _ in routes]
-    shapes = request_shapes(target, routes, "test")
-    seconds = asyncio.run(run_load(target, shapes, tallies, reader, settings, total=total))
+    route_requests = request_bytes(target, routes, "test")
+    seconds = asyncio.run(run_load(target, route_requests, tallies, reader, settings, total=total))
     return tallies, seconds
 
 

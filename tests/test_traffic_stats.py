@@ -186,3 +186,106 @@ def test_a_correct_split_is_rejected_at_most_alpha_of_the_time_at_the_edge_of_th
         for k in rng.binomial(500, 0.08, size=2000)
     )
     assert rejected / 2000 <= 0.05
+
+
+# The boundaries and the figures, each case chosen so that one plausible slip in the code changes the
+# outcome (each was seen to fail with that slip applied).
+
+
+def test_a_p_value_equal_to_alpha_is_consistent() -> None:
+    # 0 of 2 at 50 %: p = P(X = 0) + P(X = 2) = 0.25 + 0.25 = 0.5 exactly; alpha = 1 - 0.5 = 0.5 exactly.
+    result = check_split({"v1": 50, "v2": 50}, {"v1": 0, "v2": 2}, 0.5)
+    assert result.p_value == _exact_p_value((0, 2), (0.5, 0.5)) == 0.5
+    assert result.consistent
+
+
+def test_a_p_value_equal_to_alpha_is_within_the_tolerance() -> None:
+    # 60/40 with 10 points: v2 got 2 of 2, P(X >= 2 | 2, 0.5) = 0.25, doubled: 0.5, exactly alpha.
+    test = check_split_within({"v1": 60, "v2": 40}, {"v1": 0, "v2": 2}, 10, 0.5)
+    assert test.p_value == 2 * _binomial_tail(2, 0.5, 2) == 0.5
+    assert test.consistent
+
+
+def test_an_expected_count_of_exactly_5_is_enough_for_chi_square() -> None:
+    # 20 requests at 50/25/25: expected counts 10, 5, 5 (Cochran's rule: at least 5).
+    counts = {"v1": 12, "v2": 4, "v3": 4}
+    result = check_split({"v1": 50, "v2": 25, "v3": 25}, counts, 0.99)
+    statistic = 2**2 / 10 + 1**2 / 5 + 1**2 / 5
+    assert result.method == "chi-square"
+    assert result.p_value == pytest.approx(math.exp(-statistic / 2), rel=1e-9)  # chi-square, 2 dof
+
+
+def _power(n: int, effect: float, dof: int, alpha: float) -> float:
+    """Cohen's power of the chi-square test on n requests: the non-central chi-square's tail."""
+    return float(scipy_stats.ncx2.sf(scipy_stats.chi2.isf(alpha, dof), dof, n * effect))
+
+
+def _least_n_with_power(effect: float, dof: int, alpha: float, power: float = 0.8) -> int:
+    """By counting up: the first n whose power reaches `power`."""
+    n = 1
+    while _power(n, effect, dof, alpha) < power:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize(("effect", "dof"), [(0.02**2 / 0.1 + 0.02**2 / 0.9, 1), (0.01, 2), (0.3, 1), (0.05, 3)])
+def test_the_figure_is_the_least_n_with_the_promised_power(effect: float, dof: int) -> None:
+    n = requests_needed(effect, dof, 0.01)
+    assert n == _least_n_with_power(effect, dof, 0.01)
+    assert _power(n, effect, dof, 0.01) >= 0.8 > _power(n - 1, effect, dof, 0.01)
+
+
+def test_three_versions_seen_too_briefly_get_the_figure_of_their_two_degrees_of_freedom() -> None:
+    # 55/25/20 seen where 50/30/20 is expected, on 200 answers: not enough to tell at 99 %.
+    counts = {"v1": 110, "v2": 50, "v3": 40}
+    result = check_split({"v1": 50, "v2": 30, "v3": 20}, counts, 0.99)
+    assert result.consistent and result.method == "chi-square"
+    effect = 0.05**2 / 0.5 + 0.05**2 / 0.3 + 0.0**2 / 0.2
+    assert result.needed == _least_n_with_power(effect, 2, 0.01)
+
+
+def test_no_figure_when_the_requests_sent_were_already_more_than_enough() -> None:
+    # 2 of 20 at a 1 % weight: the exact test does not reject (p = 0.017), yet the chi-square figure
+    # for that effect is below 20 (normal approximation: about 14.3), so more requests are not the answer.
+    result = check_split({"v1": 99, "v2": 1}, {"v1": 18, "v2": 2}, 0.99)
+    assert result.consistent
+    z = scipy_stats.norm.isf(0.005) + scipy_stats.norm.isf(0.2)
+    assert z**2 * 0.01 * 0.99 / 0.09**2 < 20
+    assert result.needed is None
+
+
+def test_no_figure_when_exactly_the_requests_sent_were_enough() -> None:
+    # 1 of 7 at a 1 % weight: the figure for this effect is exactly 7 (the least n with 80 % power).
+    result = check_split({"v1": 99, "v2": 1}, {"v1": 6, "v2": 1}, 0.99)
+    q = 1 / 7
+    effect = (q - 0.01) ** 2 / 0.01 + (q - 0.01) ** 2 / 0.99
+    assert result.consistent and _least_n_with_power(effect, 1, 0.01) == 7
+    assert result.needed is None
+
+
+def test_a_sampled_p_value_of_the_most_likely_outcome_is_exactly_1() -> None:
+    # Every draw is at most as likely as the mode, so all 100,000 count: (100,000 + 1) / (100,000 + 1).
+    counts = (5, 3, 2)
+    result = check_split({"a": 50, "b": 30, "c": 20}, dict(zip("abc", counts, strict=True)), 0.99)
+    assert result.method.startswith("exact multinomial")
+    assert _exact_p_value(counts, (0.5, 0.3, 0.2)) == pytest.approx(1.0)
+    assert result.p_value == 1.0
+
+
+def test_a_sampled_p_value_is_never_0_even_when_no_draw_is_as_extreme() -> None:
+    # 12 of 12 on the 20 % version: the outcomes at most as likely weigh about 4e-9 in all, so none
+    # of the 100,000 draws is one; the estimate is then (0 + 1) / (100,000 + 1), above the truth.
+    counts = (0, 0, 12)
+    result = check_split({"a": 50, "b": 30, "c": 20}, dict(zip("abc", counts, strict=True)), 0.99)
+    truth = _exact_p_value(counts, (0.5, 0.3, 0.2))
+    assert truth < 1e-8
+    assert result.p_value == pytest.approx(1 / 100_001, rel=1e-12)
+    assert not result.consistent
+
+
+def test_outcomes_tied_with_the_observed_one_count_as_extreme() -> None:
+    # Equal weights: (4, 1, 1) and (1, 4, 1) are exactly as likely as (1, 1, 4), though their float
+    # log-pmfs differ in the last digits; leaving them out would take 0.08 off the p-value.
+    counts = (1, 1, 4)
+    result = check_split({"a": 1, "b": 1, "c": 1}, dict(zip("abc", counts, strict=True)), 0.99)
+    assert result.p_value == pytest.approx(_exact_p_value(counts, (1 / 3, 1 / 3, 1 / 3)), abs=0.01)

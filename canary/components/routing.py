@@ -1,4 +1,4 @@
-"""`RoutingRules`: DestinationRule and VirtualService as a Pulumi component (`canary.plan.routing`)."""
+"""`RoutingRules`: DestinationRule and VirtualService as a Pulumi component (`canary.plan.istio_routing`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pulumi
 
-from canary.plan.routing import ROUTING_RULES, RoutingRulesArgs
-from canary.plan.rules import Canary, Sticky
+from canary.plan.canary_rules import Canary, Sticky
+from canary.plan.istio_routing import ROUTING_RULES, RoutingRulesArgs
 from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["Canary", "RoutingRules", "RoutingRulesArgs", "Sticky"]

@@ -20,7 +20,7 @@ from canary.config.value_types import (
     fail,
 )
 from canary.plan import checks
-from canary.plan.rules import Canary, Sticky
+from canary.plan.canary_rules import Canary, Sticky
 
 
 def _share(value: Any) -> Any:

@@ -19,8 +19,8 @@ from canary.config.value_types import (
 )
 from canary.plan import checks
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
+from canary.plan.istio_routing import DEFAULT_VERSION_HEADER
 from canary.plan.release import CanaryReleaseArgs, RoutingApi
-from canary.plan.routing import DEFAULT_VERSION_HEADER
 
 
 class TlsSettings(ConfigModel):

@@ -1,10 +1,10 @@
 """The release's routing in the Kubernetes Gateway API: a Gateway, one Service per version, an HTTPRoute.
 
-The same rules as the VirtualService (`canary.plan.rules`), in the Gateway API's spelling. The
+The same rules as the VirtualService (`canary.plan.canary_rules`), in the Gateway API's spelling. The
 Gateway API has no subsets: a backend is a Service, so each version gets a Service of its own
-(`<app>-<version>`) and the HTTPRoute splits traffic between those. What each kind of request
-sees (`routes`) and what the HTTPRoute waits for are read off the generated HTTPRoute by
-`canary.mesh`, as for the VirtualService.
+(`<app>-<version>`) and the HTTPRoute splits traffic between those, taking them by reference.
+What each kind of request sees (`routes`) and what the HTTPRoute waits for are read off the
+generated HTTPRoute by `canary.router.GatewayApiRouter`, as for the VirtualService.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary import mesh
 from canary.cookie import cookie_regex
 from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.gateway import GatewayTls
-from canary.plan.routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
-from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie, unreachable_canary
+from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
+from canary.plan.read_back import read_back
 from canary.plan.service import service_name
-from canary.routes import routes_through_http_route
+from canary.router import GatewayApiRouter
 
 if TYPE_CHECKING:
     import pulumi
@@ -35,6 +35,9 @@ _MAX_SERVICE_NAME = 63
 # The Gateway API's mirror fraction is two int32s; a million as denominator keeps a percent with
 # up to four decimals exact.
 _MAX_MIRROR_DENOMINATOR = 1_000_000
+
+Services = Mapping[str, "pulumi.Input[str]"]
+"""Per version, the name of its Service as the HTTPRoute references it (the Service's Ref name)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class GatewayApiRoutingParts:
     http_route: Ref
     redirect: Ref | None
     routes: list[dict[str, Any]]
-    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes`)."""
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes_contract`)."""
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -176,8 +179,10 @@ def _response_headers(rule: Rule, version: str, version_header: str | None, secu
     return [{"type": "ResponseHeaderModifier", "responseHeaderModifier": modifier}]
 
 
-def _backend_ref(args: GatewayApiRoutingArgs, version: str, weight: int | None, rule: Rule) -> dict[str, Any]:
-    ref: dict[str, Any] = {"name": version_service_name(args.app, version), "port": args.port}
+def _backend_ref(
+    args: GatewayApiRoutingArgs, services: Services, version: str, weight: int | None, rule: Rule
+) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": services[version], "port": args.port}
     if weight is not None:
         ref["weight"] = weight
     # On the backendRef, not the rule: the answer names the version it was routed to, and a
@@ -188,8 +193,8 @@ def _backend_ref(args: GatewayApiRoutingArgs, version: str, weight: int | None, 
     return ref
 
 
-def _mirror(args: GatewayApiRoutingArgs, version: str, percent: float) -> dict[str, Any]:
-    mirror: dict[str, Any] = {"backendRef": {"name": version_service_name(args.app, version), "port": args.port}}
+def _mirror(args: GatewayApiRoutingArgs, services: Services, version: str, percent: float) -> dict[str, Any]:
+    mirror: dict[str, Any] = {"backendRef": {"name": services[version], "port": args.port}}
     if float(percent).is_integer():
         mirror["percent"] = int(percent)
     else:
@@ -199,7 +204,7 @@ def _mirror(args: GatewayApiRoutingArgs, version: str, percent: float) -> dict[s
     return {"type": "RequestMirror", "requestMirror": mirror}
 
 
-def http_route_rule(args: GatewayApiRoutingArgs, rule: Rule) -> dict[str, Any]:
+def http_route_rule(args: GatewayApiRoutingArgs, services: Services, rule: Rule) -> dict[str, Any]:
     """One rule as an HTTPRoute rule."""
     found: dict[str, Any] = {"name": rule.name}
     if rule.matches:
@@ -207,10 +212,11 @@ def http_route_rule(args: GatewayApiRoutingArgs, rule: Rule) -> dict[str, Any]:
     # A lone backend gets everything; the weights of several are their percents.
     weighted = len(rule.split) > 1
     found["backendRefs"] = [
-        _backend_ref(args, version, percent if weighted else None, rule) for version, percent in rule.split.items()
+        _backend_ref(args, services, version, percent if weighted else None, rule)
+        for version, percent in rule.split.items()
     ]
     if rule.mirror is not None:
-        found["filters"] = [_mirror(args, *rule.mirror)]
+        found["filters"] = [_mirror(args, services, *rule.mirror)]
     return found
 
 
@@ -221,7 +227,7 @@ def _parent(gateway_name: pulumi.Input[str], listener: str | None) -> dict[str, 
     return parent
 
 
-def http_route(args: GatewayApiRoutingArgs, gateway_name: pulumi.Input[str]) -> Manifest:
+def http_route(args: GatewayApiRoutingArgs, gateway_name: pulumi.Input[str], services: Services) -> Manifest:
     # With the redirect, plain HTTP belongs to the redirect route: the app is served on HTTPS only.
     listener = HTTPS_LISTENER if _redirects(args.tls) else None
     return {
@@ -231,7 +237,7 @@ def http_route(args: GatewayApiRoutingArgs, gateway_name: pulumi.Input[str]) -> 
         "spec": {
             "parentRefs": [_parent(gateway_name, listener)],
             "hostnames": list(args.hosts),
-            "rules": [http_route_rule(args, rule) for rule in rules(args.stable, args.canary)],
+            "rules": [http_route_rule(args, services, rule) for rule in rules(args.stable, args.canary)],
         },
     }
 
@@ -256,24 +262,17 @@ def plan_gateway_api_routing(backend: Backend, name: str, args: GatewayApiRoutin
     services = {
         version: backend.object(f"{name}-{version}", version_service(args, version)) for version in args.selectors
     }
-    manifest = http_route(args, created.name)
-    spec = manifest["spec"]
-    versions = {version_service_name(args.app, version): version for version in args.selectors}
-    routed = [versions[reached] for reached in mesh.http_route_backends(spec)]
-    # Make before break, as for the VirtualService: a backendRef to a Service that does not exist
-    # yet answers 500, and one to pods that are not ready sends users to a version that is not up.
-    # A version no request can reach is not waited for.
-    targets = [args.route_targets[version] for version in routed if version in args.route_targets]
-    route = backend.object(f"{name}-httproute", manifest, depends_on=[*services.values(), *targets])
+    # The backendRefs name each Service by its Ref, so the HTTPRoute follows the Services from the
+    # data (a backendRef to a Service that does not exist yet answers 500).
+    manifest = http_route(args, created.name, {version: ref.name for version, ref in services.items()})
+    router = GatewayApiRouter(manifest["spec"], {ref.name: version for version, ref in services.items()})
+    reading = read_back(backend, router, args.stable, args.canary, args.route_targets)
+    route = backend.object(f"{name}-httproute", manifest, depends_on=reading.waits_for)
     redirect = (
         backend.object(f"{name}-https-redirect", https_redirect(args, created.name)) if _redirects(args.tls) else None
     )
-    canary = args.canary
-    if (warning := unreachable_canary(canary, routed)) is not None:
-        backend.warn(warning)
-    routes = routes_through_http_route(spec, request_shapes(rules(args.stable, canary)), versions)
     return GatewayApiRoutingParts(
-        gateway=created, services=services, http_route=route, redirect=redirect, routes=routes
+        gateway=created, services=services, http_route=route, redirect=redirect, routes=reading.routes
     )
 
 

@@ -9,12 +9,12 @@ from typing import Any, ClassVar, Literal, get_args
 from canary.plan import checks
 from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts, Workload
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.canary_rules import Canary
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
 from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
+from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
-from canary.plan.routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
-from canary.plan.rules import Canary
 from canary.plan.service import APP_SERVICE, AppServiceArgs
 
 RoutingApi = Literal["istio", "gateway-api"]

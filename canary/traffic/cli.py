@@ -256,9 +256,9 @@ def _fail(prog: str, message: str) -> int:
 
 async def _reachable(plan: _Plan, timeout: float) -> str | None:
     from canary.traffic.load import probe
-    from canary.traffic.verify import request_shapes
+    from canary.traffic.verify import request_bytes
 
-    request = request_shapes(plan.target, plan.expectation.routes[:1], "canary-probe")[0][0]
+    request = request_bytes(plan.target, plan.expectation.routes[:1], "canary-probe")[0][0]
     problem = await probe(plan.target, request, timeout)
     if problem is None:
         return None

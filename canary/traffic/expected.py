@@ -1,6 +1,6 @@
 """What the routing is supposed to do: the routes, read from a stack or a file, checked.
 
-The routes are read in the format of `canary.routes`, the contract the program writes them in.
+The routes are read in the format of `canary.routes_contract`, the contract the program writes them in.
 Bad input is reported as one ``ExpectationError`` line naming where the problem is.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canary.routes import TOKEN, Route, RoutesError, parse_routes, short_json
+from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
 __all__ = [
     "TOKEN",

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import Route
 from canary.traffic.load import Settings, Tally, run_load
-from canary.traffic.verify import request_shapes
+from canary.traffic.verify import request_bytes
 from canary.traffic.versions import VersionReader
 
 
@@ -36,8 +36,8 @@ async def run_traffic(
         raise ValueError("traffic needs a rate")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    shapes = request_shapes(target, routes, "canary-traffic")
-    load = asyncio.create_task(run_load(target, shapes, tallies, reader, settings))
+    route_requests = request_bytes(target, routes, "canary-traffic")
+    load = asyncio.create_task(run_load(target, route_requests, tallies, reader, settings))
     stopped = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({load, stopped}, timeout=duration, return_when=asyncio.FIRST_COMPLETED)

@@ -175,7 +175,7 @@ def _expire(waiter: asyncio.Future[Answer]) -> None:
 
 async def run_load(
     target: Endpoint,
-    shapes: Sequence[Sequence[bytes]],
+    route_requests: Sequence[Sequence[bytes]],
     tallies: Sequence[Tally],
     reader: VersionReader,
     settings: Settings,
@@ -184,13 +184,13 @@ async def run_load(
 ) -> float:
     """Send requests until ``total`` have been sent (or forever: cancel to stop).
 
-    Request ``i`` takes route ``i % len(shapes)`` and, of that route's variants, the next in
+    Request ``i`` takes route ``i % len(route_requests)`` and, of that route's variants, the next in
     turn, so the routes are interleaved and a slow moment affects them all alike. A route's
     inspector, if ``inspectors`` has one for it, sees each of its answers that named a version.
     Returns the seconds taken.
     """
-    inspect = list(inspectors) + [None] * (len(shapes) - len(inspectors))
-    routes = len(shapes)
+    inspect = list(inspectors) + [None] * (len(route_requests) - len(inspectors))
+    routes = len(route_requests)
     loop = asyncio.get_running_loop()
     start = loop.time()
     interval = 1.0 / settings.rate if settings.rate else 0.0
@@ -209,7 +209,7 @@ async def run_load(
                 if delay > 0:
                     await asyncio.sleep(delay)
             route = i % routes
-            variants = shapes[route]
+            variants = route_requests[route]
             request = variants[(i // routes) % len(variants)]
             tally = tallies[route]
             began = time.perf_counter()

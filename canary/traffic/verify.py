@@ -161,7 +161,7 @@ def judge(
     return RouteResult(route=route, tally=tally, test=test, ok=not problems, problems=tuple(problems), sticky=sticky)
 
 
-def request_shapes(target: Endpoint, routes: Sequence[Route], user_agent: str) -> list[list[bytes]]:
+def request_bytes(target: Endpoint, routes: Sequence[Route], user_agent: str) -> list[list[bytes]]:
     """The prebuilt request bytes of each route, one per variant."""
     common = [("User-Agent", user_agent), ("Accept", "*/*")]
     return [[target.request(common + variant) for variant in route.header_variants()] for route in routes]
@@ -190,11 +190,11 @@ async def run_verify(
     so a caller can show progress. With ``stickiness``, the weighted plain route's answers must set
     the cookie, and clients keeping it must stay on one version (checked after the main run, so
     its pace and figures are those of a run without)."""
-    shapes = request_shapes(target, routes, "canary-verify")
+    route_requests = request_bytes(target, routes, "canary-verify")
     weighted = weighted_route(routes) if stickiness is not None else None
     cookies = CookieTally(stickiness.cookie) if stickiness is not None and weighted is not None else None
     inspectors: list[Inspector | None] = [cookies if index == weighted else None for index in range(len(routes))]
-    seconds = await run_load(target, shapes, tallies, reader, settings, requests * len(routes), inspectors)
+    seconds = await run_load(target, route_requests, tallies, reader, settings, requests * len(routes), inspectors)
     sticky = None
     if stickiness is not None and weighted is not None and cookies is not None:
         outcome = await run_clients(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from canary.mesh import split_for
+from canary.router import IstioRouter
 from tests.e2e.objects import live_virtual_service
 from tests.e2e.stack import Workspace, kubectl_json
 from tests.test_routing import request_shaped_like
@@ -27,7 +27,7 @@ def assert_routes_hold_in_the_cluster(workspace: Workspace, namespace: str) -> N
     outputs = workspace.outputs()
     spec = live_virtual_service(namespace, "nginx-virtualservice")["spec"]
     for route in outputs["routes"]:
-        assert split_for(spec, request_shaped_like(route["when"])) == route["split"], route
+        assert IstioRouter(spec).split(request_shaped_like(route["when"])) == route["split"], route
 
 
 def step(workspace: Workspace, namespace: str, config: dict[str, Any]) -> None:

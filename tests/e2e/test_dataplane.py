@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from canary.plan.routing import virtual_service
-from canary.plan.rules import Canary
+from canary.plan.canary_rules import Canary
+from canary.plan.istio_routing import virtual_service
 from canary.rollout.prometheus import MeshReader, PrometheusError, series_query
 from canary.rollout.watch import interval_quantile
 from tests.e2e.dataplane import DataPlane

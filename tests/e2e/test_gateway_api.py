@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from canary.routes import routes_through_http_route
+from canary.router import GatewayApiRouter
+from canary.routes_contract import routes_through
 from tests.e2e.objects import assert_live_as_rendered, rendered_manifests
 from tests.e2e.stack import kubectl_json
 
@@ -40,7 +41,7 @@ def test_the_gateway_api_release_is_created_as_rendered_and_routes_as_its_routes
     # The HTTPRoute the API server holds (with its defaults written in) routes as `routes` says.
     held = kubectl_json("get", "httproute.v1.gateway.networking.k8s.io", "web-httproute", "-n", values["namespace"])
     versions = {f"web-{version['name']}": version["name"] for version in values["versions"]}
-    shapes = [route["when"] for route in outputs["routes"]]
-    assert routes_through_http_route(held["spec"], shapes, versions) == outputs["routes"]
+    whens = [route["when"] for route in outputs["routes"]]
+    assert routes_through(GatewayApiRouter(held["spec"], versions), whens) == outputs["routes"]
 
     workspace.preview("--expect-no-changes").check()

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from canary.mesh import split_for
+from canary.router import IstioRouter
 from tests.e2e.dataplane import DataPlane
 from tests.e2e.load import LoadGenerator
 from tests.e2e.prometheus import Prometheus, free_port
@@ -137,7 +137,7 @@ def assert_all_agree(workspace: Workspace, plain_split: dict[str, int], last_upd
     from_file = {stable: 100 - weight, canary["version"]: weight} if canary else {stable: 100}
     assert {v: pct for v, pct in from_file.items() if pct} == plain_split
     spec = live_object("virtualservice", f"{APP}-virtualservice", NAMESPACE)["spec"]  # type: ignore[index]
-    assert split_for(spec, {}) == plain_split
+    assert IstioRouter(spec).split({}) == plain_split
     latest = history(workspace)[0]
     assert (latest["message"], latest["result"]) == (last_update, "succeeded")
 
@@ -236,7 +236,7 @@ def test_a_dry_run_with_prometheus_unreachable_exits_2_and_changes_nothing(relea
     assert done.stderr.count("\n") == 1
     assert (release.stack_file.read_text(), len(history(release))) == before
     spec = live_object("virtualservice", f"{APP}-virtualservice", NAMESPACE)["spec"]  # type: ignore[index]
-    assert split_for(spec, {}) == {"v1": 100}
+    assert IstioRouter(spec).split({}) == {"v1": 100}
 
 
 def test_prometheus_stopped_mid_rollout_rolls_back_with_that_reason(release: Workspace, mesh: Mesh) -> None:

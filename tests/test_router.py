@@ -1,4 +1,4 @@
-"""The VirtualService interpreter, on specs written by hand, and its regexes against RE2 itself."""
+"""The two routers (VirtualService, HTTPRoute), on specs written by hand, and the regexes against RE2 itself."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re2
 
 from canary import mesh
 from canary.cookie import cookie_regex
+from canary.router import GatewayApiRouter, IstioRouter, Router, UnmodelledSpecError
 from tests.test_cookie import CARRIES_THE_COOKIE, DOES_NOT_CARRY_IT
 
 
@@ -35,42 +36,44 @@ SPEC = {
 
 
 def test_the_first_route_whose_match_holds_takes_the_request():
-    assert mesh.split_for(SPEC, {"x-a": "1", "x-b": "bee"}) == {"v3": 100}
-    assert mesh.split_for(SPEC, {"cookie": "a=1; t=yes"}) == {"v3": 100}
+    assert IstioRouter(SPEC).split({"x-a": "1", "x-b": "bee"}) == {"v3": 100}
+    assert IstioRouter(SPEC).split({"cookie": "a=1; t=yes"}) == {"v3": 100}
     # Inside one entry every condition must hold; entries are alternatives.
-    assert mesh.split_for(SPEC, {"x-a": "1"}) == {"v1": 70, "v2": 30}
-    assert mesh.split_for(SPEC, {"x-a": "1", "x-b": "bee", "x-c": "1"}) == {"v3": 100}
+    assert IstioRouter(SPEC).split({"x-a": "1"}) == {"v1": 70, "v2": 30}
+    assert IstioRouter(SPEC).split({"x-a": "1", "x-b": "bee", "x-c": "1"}) == {"v3": 100}
 
 
 def test_a_route_without_matches_takes_everything_else():
-    assert mesh.split_for(SPEC, {}) == {"v1": 70, "v2": 30}
+    assert IstioRouter(SPEC).split({}) == {"v1": 70, "v2": 30}
 
 
 def test_a_lone_destination_gets_everything_and_several_get_their_weights():
-    assert mesh.split_for(SPEC, {"x-c": "1"}) == {"v2": 0, "v1": 100}
+    assert IstioRouter(SPEC).split({"x-c": "1"}) == {"v2": 0, "v1": 100}
 
 
 def test_no_route_taking_the_request_is_a_404():
     with pytest.raises(LookupError):
-        mesh.split_for({"http": [{"match": [{"headers": {"x": {"exact": "1"}}}], "route": [destination("v1")]}]}, {})
+        IstioRouter({"http": [{"match": [{"headers": {"x": {"exact": "1"}}}], "route": [destination("v1")]}]}).split({})
 
 
 def test_weights_that_do_not_add_up_are_refused():
     with pytest.raises(ValueError, match="add up to 100"):
-        mesh.split_for({"http": [{"route": [destination("v1", 50), destination("v2", 40)]}]}, {})
+        IstioRouter({"http": [{"route": [destination("v1", 50), destination("v2", 40)]}]}).split({})
 
 
 def test_fields_it_does_not_model_are_refused_rather_than_guessed():
-    with pytest.raises(mesh.UnmodelledSpecError):
-        mesh.split_for({"http": [{"match": [{"uri": {"prefix": "/"}}], "route": [destination("v1")]}]}, {})
-    with pytest.raises(mesh.UnmodelledSpecError):
-        mesh.split_for({"http": [{"match": [{"headers": {"x": {"suffix": "1"}}}], "route": [destination("v1")]}]}, {})
+    with pytest.raises(UnmodelledSpecError):
+        IstioRouter({"http": [{"match": [{"uri": {"prefix": "/"}}], "route": [destination("v1")]}]}).split({})
+    with pytest.raises(UnmodelledSpecError):
+        IstioRouter({"http": [{"match": [{"headers": {"x": {"suffix": "1"}}}], "route": [destination("v1")]}]}).split(
+            {}
+        )
 
 
-def test_routed_subsets_are_those_some_request_can_reach():
-    assert mesh.routed_subsets(SPEC) == ["v3", "v1", "v2"]
+def test_reachable_versions_are_the_subsets_some_request_can_reach():
+    assert IstioRouter(SPEC).reachable() == ["v3", "v1", "v2"]
     only_stable = {"http": [{"route": [destination("v1", 100), destination("v2", 0)]}]}
-    assert mesh.routed_subsets(only_stable) == ["v1"]
+    assert IstioRouter(only_stable).reachable() == ["v1"]
 
 
 COOKIES = ["version=v2", "tester=yes", "a.b=c-d", 'x="quoted"', "n=1+2/3"]
@@ -114,26 +117,31 @@ STICKY_SPEC = {
 
 def test_set_replaces_the_apps_header_of_that_name_and_add_appends_a_line():
     upstream = [("Content-Type", "text/html"), ("X-Canary-Version", "v9"), ("Set-Cookie", "session=abc")]
-    assert mesh.answer_headers_for(STICKY_SPEC, {}, "v1", upstream) == [
+    assert IstioRouter(STICKY_SPEC).answer_headers({}, "v1", upstream) == [
         ("Content-Type", "text/html"),
         ("Set-Cookie", "session=abc"),
         ("x-canary-version", "v1"),
         ("set-cookie", "pin=v1; Max-Age=60; Path=/"),
     ]
     # Header names are case-insensitive: `set` of X-Canary-Version replaces x-canary-version.
-    assert mesh.answer_headers_for(STICKY_SPEC, {}, "v2", [("x-canary-version", "v9")]) == [("X-Canary-Version", "v2")]
+    assert IstioRouter(STICKY_SPEC).answer_headers({}, "v2", [("x-canary-version", "v9")]) == [
+        ("X-Canary-Version", "v2")
+    ]
+
+
+def cookies_set(router: Router, headers: dict, version: str) -> list[str]:
+    """The Set-Cookie values the routing adds to the answer when such a request goes to `version`."""
+    return [value for name, value in router.answer_headers(headers, version) if name.lower() == "set-cookie"]
 
 
 def test_the_cookies_the_mesh_adds_are_per_destination():
-    assert mesh.response_cookies_for(STICKY_SPEC, {}, "v1") == ["pin=v1; Max-Age=60; Path=/"]
-    assert mesh.response_cookies_for(STICKY_SPEC, {}, "v2") == []
-    # The mapping of set headers is unchanged by what is added.
-    assert mesh.response_headers_for(STICKY_SPEC, {}, "v1") == {"x-canary-version": "v1"}
+    assert cookies_set(IstioRouter(STICKY_SPEC), {}, "v1") == ["pin=v1; Max-Age=60; Path=/"]
+    assert cookies_set(IstioRouter(STICKY_SPEC), {}, "v2") == []
 
 
 def test_a_subset_the_route_does_not_send_to_has_no_answer_headers():
     with pytest.raises(LookupError):
-        mesh.answer_headers_for(STICKY_SPEC, {}, "v3")
+        IstioRouter(STICKY_SPEC).answer_headers({}, "v3")
 
 
 @pytest.mark.parametrize(
@@ -145,29 +153,29 @@ def test_a_subset_the_route_does_not_send_to_has_no_answer_headers():
 )
 def test_header_operations_it_does_not_model_are_refused(headers):
     spec = {"http": [{"route": [{**destination("v1"), "headers": headers}]}]}
-    with pytest.raises(mesh.UnmodelledSpecError):
-        mesh.answer_headers_for(spec, {}, "v1")
+    with pytest.raises(UnmodelledSpecError):
+        IstioRouter(spec).answer_headers({}, "v1")
 
 
 def test_route_level_header_operations_are_refused():
     spec = {"http": [{"headers": {"response": {"set": {"x": "1"}}}, "route": [destination("v1")]}]}
-    with pytest.raises(mesh.UnmodelledSpecError, match="route-level"):
-        mesh.response_headers_for(spec, {}, "v1")
+    with pytest.raises(UnmodelledSpecError, match="route-level"):
+        IstioRouter(spec).answer_headers({}, "v1")
 
 
 def test_the_mirror_of_the_route_a_request_takes():
-    assert mesh.mirror_for(STICKY_SPEC, {}) == ("v2", 2.5)
-    assert mesh.mirror_for(SPEC, {}) is None
+    assert IstioRouter(STICKY_SPEC).mirror({}) == ("v2", 2.5)
+    assert IstioRouter(SPEC).mirror({}) is None
 
 
 def test_a_mirror_without_a_percentage_copies_every_request():
     spec = {"http": [{"route": [destination("v1")], "mirror": {"host": "web-service", "subset": "v2"}}]}
-    assert mesh.mirror_for(spec, {}) == ("v2", 100.0)
+    assert IstioRouter(spec).mirror({}) == ("v2", 100.0)
 
 
 def test_a_percentage_without_a_mirror_mirrors_nothing():
     spec = {"http": [{"route": [destination("v1")], "mirrorPercentage": {"value": 50}}]}
-    assert mesh.mirror_for(spec, {}) is None
+    assert IstioRouter(spec).mirror({}) is None
 
 
 def test_only_the_route_that_takes_the_request_decides_its_mirror():
@@ -177,8 +185,8 @@ def test_only_the_route_that_takes_the_request_decides_its_mirror():
             STICKY_SPEC["http"][0],
         ]
     }
-    assert mesh.mirror_for(spec, {"x-t": "1"}) is None
-    assert mesh.mirror_for(spec, {}) == ("v2", 2.5)
+    assert IstioRouter(spec).mirror({"x-t": "1"}) is None
+    assert IstioRouter(spec).mirror({}) == ("v2", 2.5)
 
 
 @pytest.mark.parametrize(
@@ -192,11 +200,18 @@ def test_only_the_route_that_takes_the_request_decides_its_mirror():
 )
 def test_mirror_spellings_it_does_not_model_are_refused(fields):
     spec = {"http": [{"route": [destination("v1")], **fields}]}
-    with pytest.raises(mesh.UnmodelledSpecError):
-        mesh.mirror_for(spec, {})
+    with pytest.raises(UnmodelledSpecError):
+        IstioRouter(spec).mirror({})
 
 
 # The Gateway API's HTTPRoute, on specs written by hand.
+
+# The version behind each backend Service, as the plan tells the router.
+VERSIONS = {"web-v1": "v1", "web-v2": "v2", "web-v3": "v3", "web-v4": "v4", "a": "va"}
+
+
+def http(spec: dict) -> GatewayApiRouter:
+    return GatewayApiRouter(spec, VERSIONS)
 
 
 def backend(name: str, weight: int | None = None, **more: object) -> dict:
@@ -226,43 +241,43 @@ HTTP_ROUTE = {
 
 
 def test_the_match_with_the_most_headers_wins_whatever_the_rule_order():
-    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1", "x-b": "b"}) == {"web-v2": 100}
-    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1"}) == {"web-v3": 100}
+    assert http(HTTP_ROUTE).split({"x-a": "1", "x-b": "b"}) == {"v2": 100}
+    assert http(HTTP_ROUTE).split({"x-a": "1"}) == {"v3": 100}
 
 
 def test_among_equally_specific_matches_the_earlier_rule_wins():
     # x-a and the cookie are one header each: "one" comes before "two".
-    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1", "cookie": "t=yes"}) == {"web-v3": 100}
+    assert http(HTTP_ROUTE).split({"x-a": "1", "cookie": "t=yes"}) == {"v3": 100}
     # And the cookie match (one header) before "tie"'s, by list order.
-    assert mesh.http_split_for(HTTP_ROUTE, {"x-c": "1", "cookie": "s=1; t=yes"}) == {"web-v2": 100}
+    assert http(HTTP_ROUTE).split({"x-c": "1", "cookie": "s=1; t=yes"}) == {"v2": 100}
 
 
 def test_matches_of_a_rule_are_alternatives_and_headers_in_one_match_all_must_hold():
-    assert mesh.http_split_for(HTTP_ROUTE, {"cookie": "t=yes"}) == {"web-v2": 100}
-    assert mesh.http_split_for(HTTP_ROUTE, {"x-b": "b"}) == {"web-v1": 70, "web-v2": 30}
+    assert http(HTTP_ROUTE).split({"cookie": "t=yes"}) == {"v2": 100}
+    assert http(HTTP_ROUTE).split({"x-b": "b"}) == {"v1": 70, "v2": 30}
 
 
 def test_header_names_are_case_insensitive_and_values_exact():
-    assert mesh.http_split_for(HTTP_ROUTE, {"x-a": "1", "x-b": "B"}) == {"web-v3": 100}
+    assert http(HTTP_ROUTE).split({"x-a": "1", "x-b": "B"}) == {"v3": 100}
 
 
 def test_weights_are_relative_and_default_to_1():
     spec = {"rules": [{"backendRefs": [backend("web-v1"), backend("web-v2", 3)]}]}
-    assert mesh.http_split_for(spec, {}) == {"web-v1": 25, "web-v2": 75}
-    with pytest.raises(mesh.UnmodelledSpecError, match="whole percents"):
-        mesh.http_split_for({"rules": [{"backendRefs": [backend("web-v1", 1), backend("web-v2", 2)]}]}, {})
+    assert http(spec).split({}) == {"v1": 25, "v2": 75}
+    with pytest.raises(UnmodelledSpecError, match="whole percents"):
+        http({"rules": [{"backendRefs": [backend("web-v1", 1), backend("web-v2", 2)]}]}).split({})
 
 
 def test_a_rule_without_weight_or_a_request_without_rule_gets_no_answer():
     with pytest.raises(LookupError, match="500"):
-        mesh.http_split_for({"rules": [{"backendRefs": [backend("web-v1", 0)]}]}, {})
+        http({"rules": [{"backendRefs": [backend("web-v1", 0)]}]}).split({})
     with pytest.raises(LookupError, match="404"):
-        mesh.http_split_for({"rules": [{"matches": [{"headers": [header("x", "1")]}], "backendRefs": []}]}, {})
+        http({"rules": [{"matches": [{"headers": [header("x", "1")]}], "backendRefs": []}]}).split({})
 
 
 def test_the_default_path_is_no_condition():
     spec = {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [backend("a")]}]}
-    assert mesh.http_split_for(spec, {}) == {"a": 100}
+    assert http(spec).split({}) == {"va": 100}
 
 
 @pytest.mark.parametrize(
@@ -280,8 +295,8 @@ def test_the_default_path_is_no_condition():
     ],
 )
 def test_http_route_fields_it_does_not_model_are_refused(rule):
-    with pytest.raises(mesh.UnmodelledSpecError):
-        mesh.http_split_for({"rules": [rule]}, {})
+    with pytest.raises(UnmodelledSpecError):
+        http({"rules": [rule]}).split({})
 
 
 def modifier(**operations: list) -> list:
@@ -313,23 +328,23 @@ STICKY_HTTP_ROUTE = {
 
 
 def test_response_headers_are_set_and_added_per_backend():
-    assert mesh.http_response_headers_for(STICKY_HTTP_ROUTE, {}, "web-v1") == {"x-canary-version": "v1"}
-    assert mesh.http_response_cookies_for(STICKY_HTTP_ROUTE, {}, "web-v1") == ["pin=v1; Path=/"]
-    assert mesh.http_response_cookies_for(STICKY_HTTP_ROUTE, {}, "web-v2") == []
+    router = http(STICKY_HTTP_ROUTE)
+    assert router.answer_headers({}, "v1") == [("x-canary-version", "v1"), ("set-cookie", "pin=v1; Path=/")]
+    assert cookies_set(router, {}, "v2") == []
     upstream = [("Content-Type", "text/html"), ("x-canary-version", "v9"), ("Set-Cookie", "session=abc")]
-    assert mesh.http_answer_headers_for(STICKY_HTTP_ROUTE, {}, "web-v2", upstream) == [
+    assert router.answer_headers({}, "v2", upstream) == [
         ("Content-Type", "text/html"),
         ("Set-Cookie", "session=abc"),
         ("X-Canary-Version", "v2"),
     ]
     with pytest.raises(LookupError):
-        mesh.http_response_headers_for(STICKY_HTTP_ROUTE, {}, "web-v3")
+        router.answer_headers({}, "v3")
 
 
 def test_backend_filters_it_does_not_model_are_refused():
     spec = {"rules": [{"backendRefs": [backend("a", filters=modifier(remove=["server"]))]}]}
-    with pytest.raises(mesh.UnmodelledSpecError):
-        mesh.http_response_headers_for(spec, {}, "a")
+    with pytest.raises(UnmodelledSpecError):
+        http(spec).answer_headers({}, "va")
 
 
 @pytest.mark.parametrize(
@@ -339,13 +354,35 @@ def test_backend_filters_it_does_not_model_are_refused():
 def test_the_mirror_of_the_rule_a_request_takes(mirror, percent):
     rule = {"backendRefs": [backend("web-v1")]}
     rule["filters"] = [{"type": "RequestMirror", "requestMirror": {"backendRef": backend("web-v2"), **mirror}}]
-    assert mesh.http_mirror_for({"rules": [rule]}, {}) == ("web-v2", percent)
-    assert mesh.http_mirror_for(HTTP_ROUTE, {}) is None
+    assert http({"rules": [rule]}).mirror({}) == ("v2", percent)
+    assert http(HTTP_ROUTE).mirror({}) is None
 
 
-def test_routed_backends_are_those_with_a_weight_above_0():
-    assert mesh.http_route_backends(HTTP_ROUTE) == ["web-v3", "web-v2", "web-v4", "web-v1"]
+def test_reachable_versions_are_those_of_a_backend_with_a_weight_above_0():
+    assert http(HTTP_ROUTE).reachable() == ["v3", "v2", "v4", "v1"]
     # Unlike a lone Istio destination, a lone backend of weight 0 gets nothing.
-    assert mesh.http_route_backends({"rules": [{"backendRefs": [backend("a", 0)]}]}) == []
+    assert http({"rules": [{"backendRefs": [backend("a", 0)]}]}).reachable() == []
     # A mirror's answers are discarded: mirroring alone routes no request there.
-    assert mesh.http_route_backends(STICKY_HTTP_ROUTE) == ["web-v1", "web-v2"]
+    assert http(STICKY_HTTP_ROUTE).reachable() == ["v1", "v2"]
+
+
+def test_a_backend_that_is_no_versions_service_is_refused():
+    spec = {"rules": [{"backendRefs": [backend("web-v1", 50), backend("web-other", 50)]}]}
+    with pytest.raises(UnmodelledSpecError, match="web-other"):
+        http(spec).split({})
+    with pytest.raises(UnmodelledSpecError, match="web-other"):
+        http(spec).reachable()
+
+
+def test_backends_are_known_by_the_name_the_spec_holds_whatever_its_type():
+    # The planned HTTPRoute holds each Service's name output, not a string: the router keys on it.
+    v1_name, v2_name = object(), object()
+    spec = {"rules": [{"backendRefs": [{"name": v1_name, "port": 80, "weight": 90}, {"name": v2_name, "weight": 10}]}]}
+    assert GatewayApiRouter(spec, {v1_name: "v1", v2_name: "v2"}).split({}) == {"v1": 90, "v2": 10}
+
+
+def test_the_compatibility_functions_ask_the_istio_router():
+    assert mesh.split_for(SPEC, {"x-c": "1"}) == {"v2": 0, "v1": 100}
+    assert mesh.route_for(SPEC, {}) is SPEC["http"][2]
+    assert mesh.mirror_for(STICKY_SPEC, {}) == ("v2", 2.5)
+    assert mesh.answer_headers_for(STICKY_SPEC, {}, "v2", [("a", "1")]) == [("a", "1"), ("X-Canary-Version", "v2")]

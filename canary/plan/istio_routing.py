@@ -1,8 +1,8 @@
-"""The routing rules: a DestinationRule with one subset per version, and the VirtualService.
+"""The rules in Istio's spelling: a DestinationRule with one subset per version, and the VirtualService.
 
 What each kind of request sees (`routes`) and which versions must be ready before the rules
-change (the readiness waits) are both read off the generated VirtualService by `canary.mesh`,
-so they say what Istio will do with this very spec.
+change (the readiness waits) are both read off the generated VirtualService by
+`canary.router.IstioRouter`, so they say what Istio will do with this very spec.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary import mesh
 from canary.cookie import cookie_regex
 from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
-from canary.plan.rules import Canary, Match, Rule, request_shapes, rules, set_cookie, unreachable_canary
-from canary.routes import routes_through
+from canary.plan.read_back import read_back
+from canary.router import IstioRouter
 
 if TYPE_CHECKING:
     import pulumi
@@ -83,7 +83,7 @@ class RoutingRulesParts:
     destination_rule: Ref
     virtual_service: Ref
     routes: list[dict[str, Any]]
-    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes`)."""
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes_contract`)."""
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -140,8 +140,10 @@ def _destination(
     return destination
 
 
-def http_route(rule: Rule, service_host: pulumi.Input[str], version_header: str | None, secure: bool) -> dict[str, Any]:
-    """One rule as a VirtualService HTTP route."""
+def virtual_service_route(
+    rule: Rule, service_host: pulumi.Input[str], version_header: str | None, secure: bool
+) -> dict[str, Any]:
+    """One rule as an HTTP route of the VirtualService."""
     route: dict[str, Any] = {"name": rule.name}
     if rule.matches:
         route["match"] = [_match(match) for match in rule.matches]
@@ -168,7 +170,7 @@ def virtual_service_spec(
     version_header: str | None,
     secure: bool = False,
 ) -> dict[str, Any]:
-    http = [http_route(rule, service_host, version_header, secure) for rule in rules(stable, canary)]
+    http = [virtual_service_route(rule, service_host, version_header, secure) for rule in rules(stable, canary)]
     return {"hosts": list(hosts), "gateways": list(gateways), "http": http}
 
 
@@ -192,21 +194,13 @@ def virtual_service(args: RoutingRulesArgs) -> Manifest:
 
 
 def plan_routing_rules(backend: Backend, name: str, args: RoutingRulesArgs) -> RoutingRulesParts:
-    rule = backend.object(f"{name}-destinationrule", destination_rule(args))
+    subsets = backend.object(f"{name}-destinationrule", destination_rule(args))
     manifest = virtual_service(args)
-    routed = mesh.routed_subsets(manifest["spec"])
-    # Make before break. No data links the routes to the subsets or the pods, yet a route to a
-    # subset that does not exist yet answers 503, and a route to pods that are not ready sends
-    # users to a canary that is not up. pulumi-kubernetes marks a Deployment created only once its
-    # rollout is ready, so waiting on it is waiting on the pods. A version no request can reach
-    # is not waited for: a broken dark version must not block an unrelated update.
-    targets = [args.route_targets[version] for version in routed if version in args.route_targets]
-    service = backend.object(f"{name}-virtualservice", manifest, depends_on=[rule, *targets])
-    canary = args.canary
-    routes = routes_through(manifest["spec"], request_shapes(rules(args.stable, canary)))
-    if (warning := unreachable_canary(canary, routed)) is not None:
-        backend.warn(warning)
-    return RoutingRulesParts(destination_rule=rule, virtual_service=service, routes=routes)
+    reading = read_back(backend, IstioRouter(manifest["spec"]), args.stable, args.canary, args.route_targets)
+    # No data links the routes to the subsets either: a route to a subset that does not exist yet
+    # answers 503.
+    service = backend.object(f"{name}-virtualservice", manifest, depends_on=[subsets, *reading.waits_for])
+    return RoutingRulesParts(destination_rule=subsets, virtual_service=service, routes=reading.routes)
 
 
 ROUTING_RULES: ComponentKind[RoutingRulesArgs, RoutingRulesParts] = ComponentKind(

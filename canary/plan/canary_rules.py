@@ -1,4 +1,6 @@
-"""What the routing does, whichever API expresses it: an ordered list of rules.
+"""The canary's rules: which requests go to which version, whichever API spells them.
+
+`Canary` and `Sticky` say who gets the canary; `rules` turns them into an ordered list of rules.
 
 The first rule whose match holds takes a request (no match: every request). The Istio
 VirtualService and the Gateway API HTTPRoute are two spellings of the same list, so a feature is
@@ -111,19 +113,20 @@ def rules(stable: str, canary: Canary | None) -> list[Rule]:
     return found
 
 
-def request_shapes(found: list[Rule]) -> list[dict[str, Any]]:
-    """One request shape per match of the rules (the `when` of the routes contract), then a plain one."""
-    shapes: list[dict[str, Any]] = []
+def request_kinds(found: list[Rule]) -> list[dict[str, Any]]:
+    """The kinds of request the rules tell apart, as the routes contract's `when`: one per match,
+    then a plain request."""
+    kinds: list[dict[str, Any]] = []
     for rule in found:
         for match in rule.matches:
-            shape: dict[str, Any] = {}
+            when: dict[str, Any] = {}
             if match.cookie:
-                shape["cookie"] = match.cookie
+                when["cookie"] = match.cookie
             if match.headers:
-                shape["headers"] = dict(match.headers)
-            if shape not in shapes:
-                shapes.append(shape)
-    return [*shapes, {}]
+                when["headers"] = dict(match.headers)
+            if when not in kinds:
+                kinds.append(when)
+    return [*kinds, {}]
 
 
 def unreachable_canary(canary: Canary | None, routed: list[str]) -> str | None:

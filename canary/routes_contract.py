@@ -1,8 +1,8 @@
 """The routes contract: what each kind of request should see, in one format for both sides.
 
-The program states it (the stack output `routes`, derived from the VirtualService it generates)
-and the verifier reads it back (`verify --routes`, `pulumi stack output`). A route is a request
-shape and the split of versions it should reach:
+The program states it (the stack output `routes`, read off the routing object it generates)
+and the verifier reads it back (`verify --routes`, `pulumi stack output`). A route is a kind of
+request and the split of versions it should reach:
 ``{"when": {"cookie": "version=v2"}, "split": {"v2": 100}}``; ``when`` is ``{}`` (a plain
 request), ``{"cookie": "name=value"}`` or ``{"headers": {name: value}}``. Reading it checks it
 whole and reports one ``RoutesError`` line naming where the problem is.
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from canary import mesh
+from canary.router import Router
 
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 """RFC 9110 token characters: what a header or cookie name may be made of."""
@@ -136,24 +136,13 @@ def short_json(value: Any) -> str:
 
 
 def request_headers(when: Mapping[str, Any]) -> dict[str, str]:
-    """The request headers (names lower-case) of a request of the shape `when`."""
+    """The request headers (names lower-case) of a request of the kind `when`."""
     headers = {name.lower(): value for name, value in when.get("headers", {}).items()}
     if "cookie" in when:
         headers["cookie"] = when["cookie"]
     return headers
 
 
-def routes_through(virtual_service_spec: Mapping[str, Any], shapes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The routes a VirtualService gives each request shape, read from the spec itself."""
-    return [{"when": when, "split": mesh.split_for(virtual_service_spec, request_headers(when))} for when in shapes]
-
-
-def routes_through_http_route(
-    http_route_spec: Mapping[str, Any], shapes: list[dict[str, Any]], versions: Mapping[str, str]
-) -> list[dict[str, Any]]:
-    """The routes an HTTPRoute gives each request shape; `versions` names the version behind each backend Service."""
-    routes = []
-    for when in shapes:
-        split = mesh.http_split_for(http_route_spec, request_headers(when))
-        routes.append({"when": when, "split": {versions[backend]: percent for backend, percent in split.items()}})
-    return routes
+def routes_through(router: Router, whens: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The route the routing object gives each kind of request (`when`), read off the object itself."""
+    return [{"when": dict(when), "split": router.split(request_headers(when))} for when in whens]
