@@ -175,7 +175,7 @@ func (m *Mesh) Answer(req request) (*answer, error) {
 		Destinations: map[string]float64{}, Mirror: map[string]float64{}, ResponseHeaders: map[string]string{},
 		DestinationHeaders: map[string][][2]string{}, Clusters: map[string]float64{},
 	}
-	er := envoyroute.Request{Authority: req.Host, Path: req.Path, Method: req.Method, Headers: req.Headers}
+	er := envoyroute.Request{Authority: req.Host, Path: req.Path, Method: req.Method, Headers: req.Headers, TLS: req.Scheme == "https"}
 	for _, gw := range m.Gateways {
 		for _, rc := range gw.Routes {
 			if !servesPort(rc.GetName(), port) || envoyroute.SelectVirtualHost(rc.GetVirtualHosts(), req.Host) == nil {
@@ -186,6 +186,13 @@ func (m *Mesh) Answer(req request) (*answer, error) {
 				return nil, fmt.Errorf("%s, route table %s: %w", gw.Name, rc.GetName(), err)
 			}
 			a.Gateway, a.VirtualHost = gw.Name, res.VirtualHost
+			if res.TLSRedirect {
+				// Envoy's own answer, named after the virtual host's require_tls: no route is involved.
+				name := "require_tls"
+				a.Route = &name
+				a.Redirect = map[string]any{"scheme": "https", "code": "MOVED_PERMANENTLY"}
+				return a, nil
+			}
 			if res.Route == nil {
 				return a, nil
 			}

@@ -27,6 +27,8 @@ type Request struct {
 	Path      string
 	Method    string
 	Headers   map[string]string
+	// TLS: the request came over TLS (a virtual host that requires TLS redirects the others).
+	TLS bool
 }
 
 // Destination is one cluster of the chosen route, with its share and the headers Envoy adds to
@@ -62,6 +64,9 @@ type Result struct {
 	Mirrors        []Mirror
 	Redirect       *route.RedirectAction
 	DirectResponse *route.DirectResponseAction
+	// TLSRedirect: the virtual host requires TLS and the request had none; Envoy answers 301 to
+	// the https URL before any route is looked at (how Istio implements httpsRedirect).
+	TLSRedirect bool
 }
 
 // Evaluate routes req through rc as Envoy's router would.
@@ -70,6 +75,10 @@ func Evaluate(rc *route.RouteConfiguration, req Request) (Result, error) {
 	vh := SelectVirtualHost(rc.GetVirtualHosts(), req.Authority)
 	if vh == nil {
 		return Result{}, nil
+	}
+	// EXTERNAL_ONLY spares requests from inside the mesh; a gateway's come from outside.
+	if vh.GetRequireTls() != route.VirtualHost_NONE && !req.TLS {
+		return Result{VirtualHost: vh.GetName(), TLSRedirect: true}, nil
 	}
 	for _, r := range vh.GetRoutes() {
 		ok, err := matches(r.GetMatch(), headers, req.Path)

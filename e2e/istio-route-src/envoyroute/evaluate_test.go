@@ -244,3 +244,16 @@ func TestApplyOrderAndActions(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+func TestAVirtualHostThatRequiresTLSRedirectsPlainRequests(t *testing.T) {
+	rc := config(t, `{"virtualHosts": [{"name": "h", "domains": ["*"], "requireTls": "ALL", "routes": [
+	  {"name": "r", "match": {"prefix": "/"}, "route": {"cluster": "c"}}]}]}`)
+	plain := evaluate(t, rc, Request{Authority: "h", Path: "/"})
+	if !plain.TLSRedirect || plain.Route != nil {
+		t.Fatalf("plain request: %+v, want a TLS redirect", plain)
+	}
+	secure := evaluate(t, rc, Request{Authority: "h", Path: "/", TLS: true})
+	if secure.TLSRedirect || routeName(secure) != "r" {
+		t.Fatalf("TLS request: %+v, want route r", secure)
+	}
+}
