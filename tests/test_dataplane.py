@@ -34,11 +34,11 @@ ISTIO_BUCKETS = [
 ]  # fmt: skip
 
 
-def routing_objects(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The VirtualService with `spec` in namespace shop and what it routes through, as a stack of
-    app `web` has them: its Gateway, the DestinationRule's subsets and the Service."""
+def routing_objects(spec: Mapping[str, Any], namespace: str = "shop") -> list[dict[str, Any]]:
+    """The VirtualService with `spec` and what it routes through, as a stack of app `web` has
+    them: its Gateway, the DestinationRule's subsets and the Service."""
     spec = {"hosts": ["web.example.com"], "gateways": ["web-gateway"], **spec}
-    meta = {"namespace": "shop"}
+    meta = {"namespace": namespace}
     return [
         {
             "apiVersion": "networking.istio.io/v1",
