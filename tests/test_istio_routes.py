@@ -34,6 +34,10 @@ from canary.traffic.expected import Expectation, Route, from_outputs
 from canary.traffic.verify import weighted_route
 from tests.conftest import PROJECT_DIR, SHIPPED_STACKS
 from tests.e2e.oracle import Answer, Oracle
+from tests.test_dataplane import routing_objects
+from tests.test_routing import CASES as ROUTING_CASES
+from tests.test_routing import request_shaped_like
+from tests.test_routing import spec as planned_spec
 
 pytestmark = pytest.mark.istio
 
@@ -249,6 +253,20 @@ def test_every_request_shape_of_a_generated_case_reaches_its_routes_split(oracle
     # And that split is the one the config asks for.
     host, scheme = targets(rendered)[0]
     assert dict(oracle.ask(host, scheme=scheme).destinations) == asked_split(case.config)
+
+
+@pytest.mark.parametrize(("canary", "expected"), ROUTING_CASES, ids=[str(c) for c, _ in ROUTING_CASES])
+def test_each_case_of_the_routing_unit_tests_routes_as_its_hand_written_routes_say(
+    oracle: Oracle, canary: Any, expected: list[dict[str, Any]], tmp_path: Path
+):
+    # tests/test_routing.py's cases: the routes written out by hand from the config's meaning,
+    # and the program's VirtualService for it, with the Gateway, subsets and Service around it.
+    for i, manifest in enumerate(routing_objects(planned_spec(canary))):
+        (tmp_path / f"{i:02d}.yaml").write_text(yaml.safe_dump(manifest))
+    oracle.load(tmp_path)
+    for route in expected:
+        answer = oracle.ask("web.example.com", headers=request_shaped_like(route["when"]))
+        assert dict(answer.destinations) == {v: float(p) for v, p in route["split"].items() if p}, route
 
 
 def _lookalikes(cookie: str) -> list[str]:
