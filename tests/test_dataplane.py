@@ -3,6 +3,7 @@
 The specs are what the program writes (`virtual_service` of the routing plan) or written by hand;
 the expected splits, statuses and metric values below are written out from the spec's meaning,
 not computed with the code under test. The metrics are read back with a parser of this file's own.
+The plane routes through istiod's translation (the oracle), so these tests are in the `istio` tier.
 """
 
 from __future__ import annotations
@@ -25,23 +26,65 @@ from tests.e2e.load import LoadGenerator
 from tests.e2e.prometheus import Prometheus, PrometheusMissingError
 from tests.test_routing import spec as planned_spec
 
+pytestmark = pytest.mark.istio
+
 ISTIO_BUCKETS = [
     "0.5", "1", "5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "30000", "60000",
     "300000", "600000", "1800000", "3600000", "+Inf",
 ]  # fmt: skip
 
 
+def routing_objects(spec: Mapping[str, Any], namespace: str = "shop") -> list[dict[str, Any]]:
+    """The VirtualService with `spec` and what it routes through, as a stack of app `web` has
+    them: its Gateway, the DestinationRule's subsets and the Service."""
+    spec = {"hosts": ["web.example.com"], "gateways": ["web-gateway"], **spec}
+    meta = {"namespace": namespace}
+    return [
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "web-gateway", **meta},
+            "spec": {
+                "selector": {"istio": "ingressgateway"},
+                "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["web.example.com"]}],
+            },
+        },
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "DestinationRule",
+            "metadata": {"name": "web-destinationrule", **meta},
+            "spec": {
+                "host": "web-service",
+                "subsets": [{"name": v, "labels": {"version": v}} for v in ("v1", "v2", "v3")],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web-service", **meta},
+            "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 80}]},
+        },
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": "web-virtualservice", **meta},
+            "spec": spec,
+        },
+    ]
+
+
 class SpecHolder:
-    """An injectable VirtualService source: the test swaps `spec` and the plane follows."""
+    """An injectable source of routing objects: the test swaps the VirtualService's `spec` and the
+    plane follows (None: no routing objects at all)."""
 
     def __init__(self, spec: Mapping[str, Any] | None) -> None:
         self.spec = spec
         self.fail = False
 
-    def __call__(self) -> Mapping[str, Any] | None:
+    def __call__(self) -> list[dict[str, Any]] | None:
         if self.fail:
             raise RuntimeError("the API server is restarting")
-        return self.spec
+        return None if self.spec is None else routing_objects(self.spec)
 
 
 class Client:

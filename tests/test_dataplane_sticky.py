@@ -19,6 +19,8 @@ from tests.e2e.dataplane import DataPlane
 from tests.test_dataplane import SpecHolder, parse_exposition, series
 from tests.test_routing import spec as planned_spec
 
+pytestmark = pytest.mark.istio
+
 STICKY = Sticky(cookie="canary-pin", max_age=600)
 
 

@@ -7,7 +7,6 @@ import re
 import pytest
 import re2
 
-from canary import mesh
 from canary.cookie import cookie_regex
 from canary.router import GatewayApiRouter, IstioRouter, Router, UnmodelledSpecError
 from tests.test_cookie import CARRIES_THE_COOKIE, DOES_NOT_CARRY_IT
@@ -379,10 +378,3 @@ def test_backends_are_known_by_the_name_the_spec_holds_whatever_its_type():
     v1_name, v2_name = object(), object()
     spec = {"rules": [{"backendRefs": [{"name": v1_name, "port": 80, "weight": 90}, {"name": v2_name, "weight": 10}]}]}
     assert GatewayApiRouter(spec, {v1_name: "v1", v2_name: "v2"}).split({}) == {"v1": 90, "v2": 10}
-
-
-def test_the_compatibility_functions_ask_the_istio_router():
-    assert mesh.split_for(SPEC, {"x-c": "1"}) == {"v2": 0, "v1": 100}
-    assert mesh.route_for(SPEC, {}) is SPEC["http"][2]
-    assert mesh.mirror_for(STICKY_SPEC, {}) == ("v2", 2.5)
-    assert mesh.answer_headers_for(STICKY_SPEC, {}, "v2", [("a", "1")]) == [("a", "1"), ("X-Canary-Version", "v2")]

@@ -1,23 +1,28 @@
-"""A loopback data plane that stands in for Istio's: it follows the live VirtualService.
+"""A loopback data plane that stands in for Istio's: it routes as istiod programs the gateway.
 
 kwok's pods run nothing, so the local cluster has no sidecars and no gateway. This server plays
-both for one app: every request it takes is routed by the app's VirtualService as the API server
-holds it (re-read in the background, so a `pulumi up` that moves the weights is followed within a
-second), answered the way that version is told to behave, and counted in the metrics both proxies
-of a real call report, which Prometheus scrapes: once by the ingress gateway (`reporter="source"`)
-and once more by the version's sidecar (`reporter="destination"`) when the request reached it.
+both for one app: every request it takes is routed by the app's routing objects as the API server
+holds them (the VirtualService with its Gateway, DestinationRule and Service, or the Gateway API
+Gateway, HTTPRoutes and per-version Services; re-read in the background, so a `pulumi up` that
+moves the weights is followed within a second), answered the way that version is told to behave,
+and counted in the metrics both proxies of a real call report, which Prometheus scrapes: once by
+the ingress gateway (`reporter="source"`) and once more by the version's sidecar
+(`reporter="destination"`) when the request reached it.
 
-- Routing is the product's own reading of the spec (`canary.mesh`): the route that takes the
-  request, its split, and the response headers the mesh sets and adds (the version header, the
-  sticky Set-Cookie). The subset is picked by smooth weighted round robin, so a split is exact in
-  every cycle of 100 requests.
+- Routing is Istio's own: the objects go through istiod's translation and each request through
+  Envoy's route matching over the result (the oracle, `tests/e2e/oracle.py`), which names the
+  route, its split, the response headers each destination answers with (the version header, the
+  sticky Set-Cookie) and the mirror. The product's own reader of the spec decides nothing here.
+  The version is picked by smooth weighted round robin, so a split is exact in every cycle of
+  100 requests.
 - A route's mirror copies each request with its probability (seeded) to the mirror subset, which
   answers as its `Behaviour` says into the void: only the metrics see it, as in Istio, where the
   mirror's destination sidecar reports the shadow request and the client never gets its answer.
 - A request no route takes is answered 404, as Istio's gateway does; the destination sidecar
   never sees it, so it is not in the metrics either (`DataPlane.unrouted` counts it).
-- The Host header is not checked: the tests address the plane by its loopback URL, and the
-  VirtualService's hosts and gateway binding are the API server's and istioctl's to check.
+- The Host header is not read: the tests address the plane by its loopback URL. Each request is
+  routed as one for the first host the VirtualService or HTTPRoute names (https when the gateway
+  serves TLS on 443, since port 80 then only redirects).
 - Each version behaves as its `Behaviour` says (an error rate and a latency), changeable while
   traffic flows: `plane.behave("v2", error_rate=0.05)`. `unreachable_rate` is the share of its
   requests that never reach it (no healthy upstream): the gateway answers them 503 itself, and
@@ -29,7 +34,7 @@ Two ports on 127.0.0.1, both ephemeral: `url` takes the traffic; `metrics_url` s
 `GET /metrics`, a port of its own as a sidecar's metrics port is, so a scrape is never routed.
 Both are served by one asyncio loop on a thread of its own.
 
-    with DataPlane("canary-deployment", "nginx") as plane:    # reads nginx-virtualservice
+    with DataPlane("canary-deployment", "nginx") as plane:    # follows the namespace's routing objects
         plane.behave("v2", latency_ms=30)
         ...  # send requests to plane.url; scrape plane.metrics_url
 """
@@ -37,16 +42,22 @@ Both are served by one asyncio loop on a thread of its own.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from canary.mesh import UnmodelledSpecError, answer_headers_for, mirror_for, route_for, split_for
-from tests.e2e.stack import live_object
+import yaml
+
+from tests.e2e.oracle import Answer, Oracle, OracleError
+from tests.e2e.stack import kubectl
 from tests.fake_mesh import _Picker
 
 LOOPBACK = "127.0.0.1"
@@ -59,19 +70,77 @@ REFRESH_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
 
-SpecSource = Callable[[], Mapping[str, Any] | None]
-"""Returns the VirtualService's spec as it stands, or None when there is no such object."""
+ManifestSource = Callable[[], Sequence[Mapping[str, Any]] | None]
+"""Returns the app's routing objects as they stand (Kubernetes objects as dicts), None when unknown."""
+
+# What the gateway's route table is made of: the Istio API's objects and the Gateway API's.
+ISTIO_KINDS = ",".join(
+    [
+        "services",
+        "gateways.networking.istio.io",
+        "destinationrules.networking.istio.io",
+        "virtualservices.networking.istio.io",
+    ]
+)
+GATEWAY_API_KINDS = "gateways.gateway.networking.k8s.io,httproutes.gateway.networking.k8s.io"
 
 
-def live_spec_source(namespace: str, name: str) -> SpecSource:
-    """A source that reads the object from the local API server with kubectl (KUBECONFIG)."""
+def live_manifest_source(namespace: str) -> ManifestSource:
+    """A source that reads the namespace's routing objects from the local API server (KUBECONFIG).
 
-    def read() -> Mapping[str, Any] | None:
-        # v1 whatever the stack writes: the CRD serves every version of the same stored object.
-        found = live_object("virtualservice.v1.networking.istio.io", name, namespace)
-        return None if found is None else found["spec"]
+    One kubectl call a read; without the Gateway API's CRDs installed, the Istio kinds alone.
+    """
+    kinds = [f"{ISTIO_KINDS},{GATEWAY_API_KINDS}"]
+
+    def read() -> Sequence[Mapping[str, Any]] | None:
+        result = kubectl("get", kinds[0], "-n", namespace, "-o", "json")
+        if result.returncode != 0 and "doesn't have a resource type" in result.stderr and kinds[0] != ISTIO_KINDS:
+            kinds[0] = ISTIO_KINDS
+            result = kubectl("get", kinds[0], "-n", namespace, "-o", "json")
+        result.check()
+        items: list[Mapping[str, Any]] = json.loads(result.stdout)["items"]
+        return items
 
     return read
+
+
+def live_split(namespace: str, headers: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Where requests with these headers go, version -> percent, as Istio would program the
+    gateway from the namespace's routing objects the API server holds now (asked of the oracle)."""
+    router = Router()
+    try:
+        router.update(live_manifest_source(namespace)())
+        answer = router.ask(headers or {})
+        return {} if answer is None else dict(answer.destinations)
+    finally:
+        router.close()
+
+
+def _as_manifest(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object as one would write it: what the API server adds (status, uid, ...) left out."""
+    meta = obj.get("metadata", {})
+    kept = {key: meta[key] for key in ("name", "namespace", "labels", "annotations") if meta.get(key)}
+    manifest = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": kept, "spec": obj.get("spec", {})}
+    return manifest
+
+
+def _host_and_scheme(manifests: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """The first host the routes serve, and https when a gateway terminates TLS on 443."""
+    host = None
+    tls = False
+    for m in manifests:
+        spec = m.get("spec") or {}
+        if m["kind"] == "VirtualService" and host is None:
+            host = next((h for h in spec.get("hosts", []) if "." in h), None)
+        if m["kind"] == "HTTPRoute" and host is None:
+            host = next(iter(spec.get("hostnames", [])), None)
+        if m["kind"] == "Gateway":
+            ports = [s.get("port", {}) for s in spec.get("servers", [])] + spec.get("listeners", [])
+            tls = tls or any(p.get("protocol") == "HTTPS" and p.get("number", p.get("port")) == 443 for p in ports)
+    if host is None:
+        return None
+    # A wildcard host is asked as one name under it.
+    return host.replace("*", "any", 1), ("https" if tls else "http")
 
 
 @dataclass(frozen=True)
@@ -97,54 +166,91 @@ APP_HEADERS = (("content-type", "text/html"),)
 
 @dataclass(frozen=True)
 class Routed:
-    """Where a request goes: the subset, the answer's headers there, and the route's mirror."""
+    """Where a request goes: the version, the answer's headers there, and the route's mirror."""
 
     subset: str
     headers: tuple[tuple[str, str], ...]
     """The app's headers as the mesh passes them on: lines, since a Set-Cookie is one of its own."""
     mirror: tuple[str, float] | None = None
-    """(subset, percent) of the route's requests also sent there, answers discarded."""
+    """(version, percent) of the route's requests also sent there, answers discarded."""
 
 
 class Router:
-    """Routes requests by one VirtualService spec at a time; `update` swaps the spec."""
+    """Routes requests by one set of routing objects at a time, as the oracle says; `update` swaps them."""
 
-    def __init__(self) -> None:
+    def __init__(self, oracle_command: Sequence[str] | None = None) -> None:
         self._lock = threading.Lock()
-        self._spec: Mapping[str, Any] | None = None
-        # One round robin per route (keyed by the route object's id: the spec holding it is kept
-        # until the next update, which drops them all, so an id is never reused meanwhile).
-        self._pickers: dict[int, _Picker] = {}
+        self._manifests: list[dict[str, Any]] | None = None
+        self._target: tuple[str, str] | None = None
+        self._oracle: Oracle | None = None
+        self._oracle_command = oracle_command
+        self._folder = Path(tempfile.mkdtemp(prefix="dataplane-manifests-"))
+        self._generation = 0
+        # One round robin per route and split, dropped on every update.
+        self._pickers: dict[tuple[str, tuple[tuple[str, float], ...]], _Picker] = {}
 
     @property
-    def spec(self) -> Mapping[str, Any] | None:
-        return self._spec
+    def manifests(self) -> list[dict[str, Any]] | None:
+        return self._manifests
 
-    def update(self, spec: Mapping[str, Any] | None) -> bool:
-        """Route by `spec` from now on; True when it differs from the one routed by so far."""
+    def update(self, objects: Sequence[Mapping[str, Any]] | None) -> bool:
+        """Route by these objects from now on; True when they differ from the ones routed by so far."""
+        manifests = (
+            None
+            if objects is None
+            else sorted((_as_manifest(o) for o in objects), key=lambda m: (m["kind"], m["metadata"].get("name", "")))
+        )
         with self._lock:
-            if spec == self._spec:
+            if manifests == self._manifests:
                 return False
-            self._spec = spec
+            target = None if manifests is None else _host_and_scheme(manifests)
+            if manifests is not None and target is not None:
+                # A fresh folder per generation: the oracle reads every file in the one it is given.
+                self._generation += 1
+                folder = self._folder / str(self._generation)
+                folder.mkdir()
+                for i, manifest in enumerate(manifests):
+                    (folder / f"{i:02d}.yaml").write_text(yaml.safe_dump(manifest))
+                if self._oracle is None:
+                    self._oracle = Oracle(folder, self._oracle_command)
+                else:
+                    self._oracle.load(folder)
+                shutil.rmtree(self._folder / str(self._generation - 1), ignore_errors=True)
+            self._manifests = manifests
+            self._target = target
             self._pickers = {}
             return True
 
+    def ask(self, headers: Mapping[str, str]) -> Answer | None:
+        """The oracle's answer for a request with these headers; None: nothing to route by."""
+        with self._lock:
+            oracle, target = self._oracle, self._target
+            if oracle is None or target is None:
+                return None
+            host, scheme = target
+            return oracle.ask(host, headers=headers, scheme=scheme, upstream_headers=APP_HEADERS)
+
     def route(self, headers: Mapping[str, str]) -> Routed | None:
         """Where a request with these headers (names lower-case) goes; None: no route takes it."""
+        answer = self.ask(headers)
+        if answer is None or answer.route is None or not answer.destinations:
+            return None
+        key = (answer.route, tuple(sorted(answer.destinations.items())))
         with self._lock:
-            spec = self._spec
-            if spec is None:
-                return None
-            try:
-                route = route_for(spec, headers)
-            except LookupError:
-                return None
-            picker = self._pickers.get(id(route))
+            picker = self._pickers.get(key)
             if picker is None:
-                picker = self._pickers[id(route)] = _Picker(split_for(spec, headers), seed=None)
-            subset = picker.pick()
-            answer_headers = tuple(answer_headers_for(spec, headers, subset, APP_HEADERS))
-            return Routed(subset, answer_headers, mirror_for(spec, headers))
+                split = {version: round(percent) for version, percent in answer.destinations.items()}
+                picker = self._pickers[key] = _Picker(split, seed=None)
+            version = picker.pick()
+        mirror = next(iter(answer.mirror.items()), None)
+        return Routed(version, answer.destination_headers[version], mirror)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._oracle is not None:
+                self._oracle.close()
+                self._oracle = None
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def _le(bound: float) -> str:
@@ -294,22 +400,23 @@ class DataPlane:
         self,
         namespace: str,
         app: str,
-        source: SpecSource | None = None,
+        source: ManifestSource | None = None,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
         seed: int = 0,
+        oracle_command: Sequence[str] | None = None,
     ) -> None:
-        """`source` defaults to `<app>-virtualservice` in `namespace` on the local API server."""
+        """`source` defaults to the routing objects in `namespace` on the local API server."""
         self.namespace = namespace
         self.app = app
-        self.source = source or live_spec_source(namespace, f"{app}-virtualservice")
+        self.source = source or live_manifest_source(namespace)
         self.refresh_seconds = refresh_seconds
-        self.router = Router()
+        self.router = Router(oracle_command)
         self.metrics = IstioMetrics(namespace, app)
         self.unrouted = 0
-        """Requests answered 404 because no route took them (or there was no VirtualService)."""
+        """Requests answered 404 because no route took them (or there were no routing objects)."""
         self.refresh_errors = 0
-        """Reads of the VirtualService that failed (the last spec read stays in force)."""
+        """Reads of the routing objects that failed (the last ones read stay in force)."""
         self._behaviours: dict[str, Behaviour] = {}
         self.mirrored = 0
         """Requests copied to a route's mirror (their answers went nowhere)."""
@@ -362,27 +469,32 @@ class DataPlane:
             return new
 
     def refresh(self) -> bool:
-        """Read the VirtualService now; True when its spec changed."""
+        """Read the routing objects now; True when they changed."""
         try:
-            spec = self.source()
+            objects = self.source()
         except Exception:  # the API server restarting, kubectl timing out: keep routing by the last
             self.refresh_errors += 1
-            log.warning("reading the VirtualService failed; routing by the last spec read", exc_info=True)
+            log.warning("reading the routing objects failed; routing by the last ones read", exc_info=True)
             return False
-        return self.router.update(spec)
+        try:
+            return self.router.update(objects)
+        except OracleError:
+            # Objects istiod would refuse (or an oracle that died): a bug to see; the last ones stay.
+            self.refresh_errors += 1
+            log.error("istiod's translation refused the routing objects; routing by the last ones", exc_info=True)
+            return False
 
     def wait_for_split(
         self, split: Mapping[str, int], headers: Mapping[str, str] | None = None, timeout: float = 10.0
     ) -> None:
-        """Block until the plane routes such requests (default: none in particular) by `split`."""
+        """Block until the plane routes such requests (default: none in particular) by `split`,
+        as the oracle reads the objects it follows."""
+        want = {version: float(percent) for version, percent in split.items() if percent > 0}
         deadline = time.monotonic() + timeout
         while True:
-            spec = self.router.spec
-            try:
-                current = None if spec is None else split_for(spec, headers or {})
-            except LookupError:
-                current = None
-            if current == dict(split):
+            answer = self.router.ask(headers or {})
+            current = None if answer is None else dict(answer.destinations)
+            if current == want:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the data plane still routes by {current}, not {dict(split)}")
@@ -421,6 +533,7 @@ class DataPlane:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
+        self.router.close()
 
     def __enter__(self) -> DataPlane:
         return self.start()
@@ -433,7 +546,7 @@ class DataPlane:
     def _refresh_loop(self) -> None:
         while not self._refresher_stop.wait(self.refresh_seconds):
             if self.refresh():
-                log.info("data plane now routes by %s", self.router.spec)
+                log.info("data plane now routes by %d objects", len(self.router.manifests or []))
 
     async def _serve(self, started: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -484,9 +597,9 @@ class DataPlane:
     async def _answer(self, request: _Request) -> bytes:
         try:
             routed = self.router.route(request.headers)
-        except (UnmodelledSpecError, ValueError) as err:
-            # A spec Istio would not accept or that canary.mesh cannot read: a bug to see, not route.
-            log.error("cannot route by the VirtualService: %s", err)
+        except OracleError as err:
+            # A route table the evaluator does not model, or a dead oracle: a bug to see, not route.
+            log.error("cannot route by the routing objects: %s", err)
             return _response(503, {"content-type": "text/plain"}, f"{err}\n".encode(), request.close)
         if routed is None:
             self.unrouted += 1

@@ -1,7 +1,8 @@
 """The stand-ins for the mesh and its monitoring, against the local API server and a real Prometheus.
 
-A VirtualService as the program writes it is applied with kubectl; the loopback data plane routes
-by the object the API server holds, and Debian's Prometheus scrapes the plane's Istio metrics.
+A VirtualService as the program writes it is applied with kubectl, with the Gateway, subsets and
+Service it routes through; the loopback data plane routes by the objects the API server holds, as
+istiod translates them, and Debian's Prometheus scrapes the plane's Istio metrics.
 The figures are read with the rollout's own queries and reader (`canary.rollout.prometheus`).
 """
 
@@ -24,6 +25,7 @@ from tests.e2e.dataplane import DataPlane
 from tests.e2e.load import LoadGenerator
 from tests.e2e.prometheus import Prometheus
 from tests.e2e.stack import kubectl
+from tests.test_dataplane import routing_objects
 from tests.test_routing import args
 
 APP = "web"
@@ -42,8 +44,10 @@ def per_version(url: str, promql: str) -> dict[str, float]:
 
 
 def apply_routing(namespace: str, weight: int) -> None:
+    """The program's VirtualService at this weight, with the Gateway, subsets and Service it routes through."""
     manifest = virtual_service(args(Canary(version="v2", cookie="version=v2", weight=weight), namespace=namespace))
-    kubectl("apply", "-f", "-", stdin=json.dumps(manifest)).check()
+    objects = routing_objects(manifest["spec"], namespace)
+    kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})).check()
 
 
 def test_the_data_plane_follows_the_live_virtual_service_and_prometheus_sees_each_version(
