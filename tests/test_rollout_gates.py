@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.gates import (
+    EntryPoint,
+    requests_to_see_a_missing_version,
+    split_alpha,
+    split_gate,
+    split_tests,
+    webhook_gate,
+)
 from canary.rollout.policy import Limits, Policy
 from canary.rollout.watch import Sent
+from canary.routes_contract import Route
 from tests.fake_mesh import MeshConfig, canary_rules, serve_in_thread
 from tests.loopback_http import serving
 
@@ -92,3 +100,27 @@ def test_the_split_gates_alpha_is_a_fifth_of_the_rollouts_over_every_test_it_run
 def test_split_gate_without_a_url_fails():
     result = split_gate({"routes": ROUTES, "versionHeader": "x-canary-version"}, EntryPoint(), Policy(), 0.001)
     assert not result.ok and "no URL" in result.problems[0]
+
+
+def test_the_split_gate_sends_enough_requests_to_see_a_canary_that_gets_none():
+    # 10 % of plain requests should reach v2, but the mesh sends them all to v1. With 100 requests
+    # a route, 0 answers from v2 are within chance at this alpha (2 * 0.92^100 = 4.8e-4 > 1.7e-4),
+    # so the gate sends as many as make a missing version fail.
+    outputs = {"routes": ROUTES, "versionHeader": "x-canary-version"}
+    alpha = 0.002 / 12
+    with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 100, "v2": 0}))) as mesh:
+        result = split_gate(outputs, EntryPoint(url=mesh.url), Policy(verify_requests=100), alpha)
+    assert not result.ok
+    assert result.figures["requests_per_route"] == requests_to_see_a_missing_version(
+        [Route(when={}, split={"v1": 90, "v2": 10})], 2, alpha
+    )
+    assert any(problem.startswith("plain: ") for problem in result.problems), result.problems
+
+
+def test_a_version_missing_entirely_fails_with_the_requests_the_gate_sends():
+    # Worked by hand: the test's p-value for none of n is 2 (1 - 0.03)^n at 5 % give or take 2:
+    # 2 * 0.97^317 = 1.28e-4, 2 * 0.97^318 = 1.24e-4, so at alpha 1.25e-4 it takes 318.
+    five_percent = [Route(when={}, split={"v1": 95, "v2": 5})]
+    assert requests_to_see_a_missing_version(five_percent, 2, 1.25e-4) == 318
+    # 2 * 0.92^107 = 2.67e-4, 2 * 0.92^108 = 2.46e-4: at 10 % and alpha 2.5e-4, 108 a route.
+    assert requests_to_see_a_missing_version([Route(when={}, split={"v1": 90, "v2": 10})], 2, 2.5e-4) == 108

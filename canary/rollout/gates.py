@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from canary.rollout.policy import Policy
 from canary.rollout.watch import Sent
 
 if TYPE_CHECKING:
+    from canary.routes_contract import Route
     from canary.traffic.verify import RouteResult
 
 SPLIT_ALPHA_SHARE = 5
@@ -82,6 +84,20 @@ def sent_per_version(routes: Sequence[RouteResult]) -> dict[str, Sent]:
     return sent
 
 
+def requests_to_see_a_missing_version(routes: Sequence[Route], tolerance: float, alpha: float) -> int:
+    """Requests per route that make a version receiving none of them fail its test: the least n
+    with 2 (1 - (w - tolerance)/100)^n < alpha (the test doubles its one-sided p-value) for the
+    smallest weight w above the tolerance. With fewer, a canary that gets no traffic at all could
+    pass a 5 % step (2 * 0.97^200 = 0.0045)."""
+    needed = 0
+    for route in routes:
+        for percent in route.split.values():
+            share = (percent - tolerance) / 100
+            if 0 < share < 1:
+                needed = max(needed, math.floor(math.log(alpha / 2) / math.log1p(-share)) + 1)
+    return needed
+
+
 def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, alpha: float) -> GateResult:
     """`verify` against the live URL: every route's answers split as the stack's routes say, each
     version's share within `limits.split_tolerance` points of its weight, each test at `alpha`.
@@ -114,8 +130,10 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
         endpoint = client.Endpoint.from_url(url, host=target.host, insecure=target.insecure)
     except ValueError as err:
         return GateResult("split", False, (f"URL {url}: {err}",))
+    tolerance = policy.limits.split_tolerance
+    requests = max(policy.verify_requests, requests_to_see_a_missing_version(routes, tolerance, alpha))
     verification = asyncio.run(
-        run_verify(endpoint, routes, tallies, reader, Settings(concurrency=8), policy.verify_requests, criteria)
+        run_verify(endpoint, routes, tallies, reader, Settings(concurrency=8), requests, criteria)
     )
     problems = tuple(
         f"{result.route.label}: {problem}" for result in verification.results for problem in result.problems
@@ -125,7 +143,8 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
     figures = {
         "url": url,
         "alpha": alpha,
-        "tolerance_points": policy.limits.split_tolerance,
+        "tolerance_points": tolerance,
+        "requests_per_route": requests,
         "routes": [
             {"when": dict(r.route.when), "expected": dict(r.route.split), "counts": r.counts, "requests": r.tally.total}
             for r in verification.results
