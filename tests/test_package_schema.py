@@ -1,0 +1,152 @@
+"""The package schema (plugin/schema.json) is the one the Args give, and says what they say."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pulumi
+import pytest
+
+from canary import package_schema
+from canary.package_schema import COMMAND, SCHEMA_PATH, main, properties, schema
+from tests.conftest import PROJECT_DIR
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+def test_committed_schema_is_the_one_the_args_give() -> None:
+    assert SCHEMA_PATH == PROJECT_DIR / "plugin" / "schema.json"
+    assert SCHEMA_PATH.read_text() == package_schema.schema_text(), f"plugin/schema.json is stale: run {COMMAND}"
+
+
+def test_check_names_the_stale_file_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "schema.json"
+    assert main(["--write", "--path", str(path)]) == 0
+    assert main(["--check", "--path", str(path)]) == 0
+    stale = json.loads(path.read_text())
+    stale["types"]["canary:index:Canary"]["properties"]["weight"]["default"] = 5
+    path.write_text(json.dumps(stale, indent=2) + "\n")
+    assert main(["--check", "--path", str(path)]) == 1
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and COMMAND in message
+
+
+@pytest.fixture(scope="module")
+def package() -> Iterator[dict[str, Any]]:
+    yield schema()
+
+
+def test_the_package_serves_the_release_and_the_parts_whose_args_are_plain_data(package: dict[str, Any]) -> None:
+    assert sorted(package["resources"]) == [
+        "canary:index:AppService",
+        "canary:index:AppVersion",
+        "canary:index:CanaryRelease",
+        "canary:index:IstioGateway",
+        "canary:index:NamespaceSecurity",
+    ]
+    assert all(resource["isComponent"] for resource in package["resources"].values())
+
+
+def test_each_served_token_is_the_one_its_component_registers(recorded: Any) -> None:
+    import canary
+
+    def program() -> Any:
+        release = canary.CanaryRelease(
+            "shop",
+            canary.CanaryReleaseArgs(
+                namespace="shop",
+                app="web",
+                hosts=["shop.example.org"],
+                versions=[canary.Workload("v1", "nginx:1.27")],
+                mtls=True,
+            ),
+        )
+        return pulumi.Output.all(release.namespace, release.urls, release.routes)
+
+    # The runtime waits for every registration before it returns.
+    pulumi.runtime.test(program)()
+    registered = {r.type for r in recorded.registrations}
+    assert set(schema()["resources"]) <= registered
+
+
+def test_release_properties_are_the_args_fields_in_camel_case(package: dict[str, Any]) -> None:
+    release = package["resources"]["canary:index:CanaryRelease"]
+    assert release["requiredInputs"] == ["namespace", "app", "hosts", "versions"]
+    inputs = release["inputProperties"]
+    for name in ("gatewaySelector", "gatewayNamespace", "istioApiVersion", "createNamespace", "routingApi"):
+        assert name in inputs
+    assert inputs["versions"] == {
+        "type": "array",
+        "items": {"$ref": "#/types/canary:index:Workload"},
+        "description": "One Deployment per version.",
+    }
+    assert inputs["canary"] == {"$ref": "#/types/canary:index:Canary"}
+    assert inputs["gatewaySelector"]["additionalProperties"] == {"type": "string"}
+    assert inputs["createNamespace"]["default"] is True
+    assert sorted(release["properties"]) == ["namespace", "routes", "urls"]
+    assert release["description"] == "Everything one canary release needs, composed from the smaller components."
+
+
+def test_nested_types_carry_the_args_defaults_and_docstrings(package: dict[str, Any]) -> None:
+    types = package["types"]
+    for name in ("Workload", "Canary", "Sticky", "GatewayTls", "Probe", "Resources", "Compute", "Autoscaling"):
+        assert f"canary:index:{name}" in types
+    weight = types["canary:index:Canary"]["properties"]["weight"]
+    assert weight == {"type": "integer", "default": 0, "description": "Percent (0-100) of the other requests."}
+    assert types["canary:index:Canary"]["required"] == ["version"]
+    assert types["canary:index:Canary"]["description"] == "Which requests the canary version receives."
+    workload = types["canary:index:Workload"]["properties"]
+    assert workload["securityProfile"]["type"] == "string"
+    assert workload["securityProfile"]["default"] == "hardened"
+    assert "`root`" in workload["securityProfile"]["description"]
+    assert workload["imagePullPolicy"]["default"] == "IfNotPresent"
+    assert '"cpu": "100m"' in workload["resources"]["description"]
+
+
+@dataclass(frozen=True)
+class Inner:
+    """An inner object."""
+
+    size: int = 3
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: pulumi.Input[str]
+    """Its name."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    mode: Literal["a", "b"] = "a"
+    inner: Inner | None = None
+    items: Sequence[Inner] = ()
+    ratio: float = 0.5
+
+
+def test_a_dataclass_becomes_properties_with_nested_types_collected() -> None:
+    nested: dict[str, type] = {}
+    found, required = properties(Sample, nested)
+    assert required == ["name"]
+    assert found == {
+        "name": {"type": "string", "description": "Its name."},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Default: `{}`."},
+        "mode": {"type": "string", "default": "a", "description": "One of `a`, `b`."},
+        "inner": {"$ref": "#/types/canary:index:Inner"},
+        "items": {"type": "array", "items": {"$ref": "#/types/canary:index:Inner"}, "description": "Default: `[]`."},
+        "ratio": {"type": "number", "default": 0.5},
+    }
+    assert nested == {"Inner": Inner}
+
+
+@dataclass(frozen=True)
+class Unexpressible:
+    either: int | str
+
+
+def test_a_field_no_schema_type_can_carry_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match=re.escape("int | str")):
+        properties(Unexpressible, {})
