@@ -59,20 +59,32 @@ class SplitTest:
     compare."""
 
 
+def _settled_without_a_test(
+    expected: Mapping[str, int], counts: Mapping[str, int]
+) -> tuple[list[str], int, SplitTest | None]:
+    """The versions with weight, their answers, and the verdict when no test is needed: a version
+    with no weight answered (a routing fault), or a single version has all the weight. Raises
+    ValueError when no version with weight answered at all."""
+    positive = [v for v, pct in expected.items() if pct > 0]
+    unexpected = {v: n for v, n in counts.items() if n > 0 and v not in positive}
+    if unexpected:
+        return positive, 0, SplitTest(0.0, False, "zero-weight version answered", unexpected, None)
+    n = sum(counts.get(v, 0) for v in positive)
+    if n == 0:
+        raise ValueError("no answers to test")
+    if len(positive) == 1:
+        return positive, n, SplitTest(1.0, True, "single version", {}, None)
+    return positive, n, None
+
+
 def check_split(expected: Mapping[str, int], counts: Mapping[str, int], confidence: float) -> SplitTest:
     """Test ``counts`` (answers per version) against ``expected`` (percent per version)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     alpha = 1 - confidence
-    positive = [v for v, pct in expected.items() if pct > 0]
-    unexpected = {v: n for v, n in counts.items() if n > 0 and v not in positive}
-    if unexpected:
-        return SplitTest(0.0, False, "zero-weight version answered", unexpected, None)
-    n = sum(counts.get(v, 0) for v in positive)
-    if n == 0:
-        raise ValueError("no answers to test")
-    if len(positive) == 1:
-        return SplitTest(1.0, True, "single version", {}, None)
+    positive, n, settled = _settled_without_a_test(expected, counts)
+    if settled is not None:
+        return settled
 
     observed = np.array([counts.get(v, 0) for v in positive], dtype=float)
     probs = np.array([expected[v] for v in positive], dtype=float)
@@ -111,15 +123,9 @@ def check_split_within(
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     if not 0 <= tolerance < 100:
         raise ValueError(f"tolerance must be from 0 to below 100 points, got {tolerance}")
-    positive = [v for v, pct in expected.items() if pct > 0]
-    unexpected = {v: n for v, n in counts.items() if n > 0 and v not in positive}
-    if unexpected:
-        return SplitTest(0.0, False, "zero-weight version answered", unexpected, None)
-    n = sum(counts.get(v, 0) for v in positive)
-    if n == 0:
-        raise ValueError("no answers to test")
-    if len(positive) == 1:
-        return SplitTest(1.0, True, "single version", {}, None)
+    positive, n, settled = _settled_without_a_test(expected, counts)
+    if settled is not None:
+        return settled
     total = sum(expected[v] for v in positive)
     p_value = 1.0
     for version in positive:
