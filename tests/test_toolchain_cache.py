@@ -102,3 +102,18 @@ def test_a_build_waits_for_the_build_holding_the_lock_then_builds_and_cleans(tmp
     assert calls[-1] == "clean -modcache"
     assert not (cache / "go").exists()
     assert (cache / "stamps" / f"etcd-{ETCD_VERSION}").exists()
+
+
+def test_cached_says_whether_every_piece_is_there_and_builds_nothing(tmp_path: Path, cache: Path) -> None:
+    (cache / "stamps").mkdir()
+    (cache / "stamps" / f"etcd-{ETCD_VERSION}").touch()
+    env = environment(tmp_path, cache)
+    there = subprocess.run([str(TOOLCHAIN), "--cached", "etcd"], env=env, capture_output=True, text=True, timeout=60)
+    assert (there.returncode, there.stdout, there.stderr) == (0, "", "")
+    missing = subprocess.run(
+        [str(TOOLCHAIN), "--cached", "etcd", "kwok"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (missing.returncode, missing.stdout, missing.stderr) == (1, "", "")
+    assert go_calls(tmp_path) == []
+    assert not (cache / "stamps" / "kwok.seconds").exists()
+    assert (cache / "go" / "mod" / "module.zip").exists()
