@@ -17,11 +17,12 @@ import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 TOOLCHAIN = PROJECT_DIR / "e2e" / "toolchain"
-ETCD_VERSION = next(
-    line.split("=", 1)[1]
+VERSIONS = dict(
+    line.split("=", 1)
     for line in (PROJECT_DIR / "e2e" / "versions.env").read_text().splitlines()
-    if line.startswith("ETCD_VERSION=")
+    if "=" in line and not line.startswith("#")
 )
+ETCD_VERSION, KWOK_VERSION = VERSIONS["ETCD_VERSION"], VERSIONS["KWOK_VERSION"]
 
 FAKE_GO = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >>"$GO_CALLS"
@@ -117,3 +118,14 @@ def test_cached_says_whether_every_piece_is_there_and_builds_nothing(tmp_path: P
     assert go_calls(tmp_path) == []
     assert not (cache / "stamps" / "kwok.seconds").exists()
     assert (cache / "go" / "mod" / "module.zip").exists()
+
+
+def test_kwok_and_kwokctl_are_one_build(tmp_path: Path, cache: Path) -> None:
+    env = environment(tmp_path, cache)
+    done = subprocess.run([str(TOOLCHAIN), "kwokctl", "kwok"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    calls = go_calls(tmp_path)
+    builds = [call for call in calls if call.startswith("build ")]
+    assert len(builds) == 1 and builds[0].endswith("sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl"), calls
+    assert {path.name for path in (cache / "stamps").iterdir()} >= {f"kwok-{KWOK_VERSION}", f"kwokctl-{KWOK_VERSION}"}
+    assert done.stderr.count("built in") == 1
