@@ -35,6 +35,7 @@ from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gat
 from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.pulumi_stack import StackError
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -383,7 +384,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             report = Rollout(stack=stack, policy=policy, gates=gates, view=view, preflight=checks).run(
                 promote=promote, retire=args.retire
             )
-    except (LockedError, RolloutRefusedError) as err:
+    except (LockedError, RolloutRefusedError, StackError) as err:
         return _fail(str(err))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).

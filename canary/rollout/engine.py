@@ -8,6 +8,13 @@ its full duration and at least `min_requests` canary requests in it; a step with
 extended once, and if still too thin the rollout stops without promoting ("not enough
 evidence": a quiet canary is not a broken one, but nor is it a proven one).
 
+Faults are met so that the stack file and the cluster never disagree without a word: an update
+that fails (the API server away) is tried again for about a minute, then the canary is rolled
+back to 0 %, and if even that cannot be applied the outcome says so, and which weight the stack
+file holds; one failed poll of Prometheus is held (its counters are cumulative, so the next poll
+loses nothing), a second in a row fails closed; what an interrupted update left (the stack's
+lock, pending operations) is found and cleared before anything changes.
+
 The engine knows the stack, the gates and the analysis only through small interfaces, so that
 every path is exercised without a cluster; the command wires the real ones.
 """
@@ -23,16 +30,24 @@ from typing import Any, Protocol
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
-from canary.rollout.pulumi_stack import ReleaseStack
+from canary.rollout.pulumi_stack import ReleaseStack, Update, UpdateFailedError
 from canary.rollout.watch import Poll, Sent
 
 EXIT_DONE = 0
 EXIT_ROLLED_BACK = 1
 EXIT_REFUSED = 2
+EXIT_UNSETTLED = 3
 EXIT_INTERRUPTED = 130
 
 ROLLED_BACK = "rolled back"
 NOT_ENOUGH_EVIDENCE = "not enough evidence"
+UPDATE_FAILED = "update failed"
+
+# Seconds to wait before each new attempt at an update that failed: about a minute in all, for an
+# API server restarting or a control plane failing over.
+UPDATE_RETRY_WAITS = (5.0, 10.0, 20.0, 30.0)
+# Failed polls of Prometheus held in a row before the health gate fails closed.
+POLL_ERRORS_HELD = 1
 RESUMED_NOTE = "resumed at {weight}%: the analysis starts anew, and what the canary did before this run is not counted"
 
 
@@ -120,16 +135,23 @@ class RolloutReport:
     steps: list[StepReport] = field(default_factory=list)
     polls: list[Poll] = field(default_factory=list)
     outcome: str = "running"
-    """`completed`, `promoted`, `retired`, `rolled back`, `not enough evidence` or `interrupted`."""
+    """`completed`, `promoted`, `retired`, `rolled back`, `not enough evidence`, `update failed` or
+    `interrupted`."""
     reason: str = ""
     verdict_seconds: float | None = None
     resumed: bool = False
     note: str = ""
+    recovered: list[str] = field(default_factory=list)
+    """What an interrupted run had left on the stack, and what was done about it."""
+    poll_errors: list[dict[str, Any]] = field(default_factory=list)
+    """Polls of Prometheus that failed: `seconds` since the start and the `error`."""
 
     @property
     def exit_code(self) -> int:
         if self.outcome in (ROLLED_BACK, NOT_ENOUGH_EVIDENCE):
             return EXIT_ROLLED_BACK
+        if self.outcome == UPDATE_FAILED:
+            return EXIT_UNSETTLED
         if self.outcome == "interrupted":
             return EXIT_INTERRUPTED
         return EXIT_DONE
@@ -144,7 +166,8 @@ class RolloutReport:
             "started_at": self.started_at,
             "verdict_seconds": None if self.verdict_seconds is None else round(self.verdict_seconds, 3),
             "alpha": self.alpha,
-            "analysis": {"resumed": self.resumed, "note": self.note},
+            "analysis": {"resumed": self.resumed, "note": self.note, "poll_errors": self.poll_errors},
+            "recovered": self.recovered,
             "steps": [step.to_json() for step in self.steps],
             "polls": [poll.to_json() for poll in self.polls],
         }
@@ -165,6 +188,7 @@ class Rollout:
     wall: Callable[[], datetime.datetime] = _utc_now
     preflight: Callable[[], str | None] = lambda: None
     """The checks that must pass before any weight changes (`preflight.problem`); a line, or None."""
+    update_retry_waits: tuple[float, ...] = UPDATE_RETRY_WAITS
     _started: float = 0.0
     _sent: dict[str, Sent] = field(default_factory=dict)
 
@@ -174,6 +198,10 @@ class Rollout:
             raise RolloutRefusedError(f"stack {self.stack.name} has no canary to roll out: set canary.version first")
         if (problem := self.preflight()) is not None:
             raise RolloutRefusedError(problem)
+        # What a killed run left (the stack's lock, pending operations): cleared, and said, or refused.
+        recovered = self.stack.recover()
+        for line in recovered:
+            self.view.event(line)
         pending = self.stack.pending()
         if pending:
             listed = ", ".join(str(change) for change in pending[:3]) + (", ..." if len(pending) > 3 else "")
@@ -195,6 +223,7 @@ class Rollout:
             stable=stable,
             alpha=self.policy.limits.alpha,
             started_at=self.wall().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            recovered=list(recovered),
         )
         weight = settings.weight
         steps = self.policy.remaining(weight)
@@ -203,24 +232,34 @@ class Rollout:
             report.note = RESUMED_NOTE.format(weight=weight)
             self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
             self.view.event(report.note)
+        applied = weight
+        """The weight the cluster was last updated to (or, when resuming, the stack file's)."""
         try:
             for index, step in enumerate(steps, 1):
                 weight = step
-                if not self._step(report, index, len(steps), step, canary, stable):
-                    self._roll_back(report, canary)
+                try:
+                    passed = self._step(report, index, len(steps), step, canary, stable)
+                except UpdateFailedError as err:
+                    self._update_failed(report, canary, f"could not apply {step}%: {err}", applied)
+                    return report
+                applied = step
+                if not passed:
+                    self._roll_back(report, canary, applied)
                     return report
             report.verdict_seconds = self._elapsed()
             report.outcome = "completed"
             if promote or retire:
                 self.view.event(f"promoting {canary}: it becomes the stable version, the canary ends")
                 self.stack.promote(canary)
-                self.stack.up(f"canary rollout: promote {canary}")
+                if not self._settled(report, f"canary rollout: promote {canary}", "the promotion"):
+                    return report
                 report.outcome = "promoted"
                 weight = 100
             if retire:
                 self.view.event(f"retiring {stable}: its Deployment and subset are removed")
                 self.stack.retire(stable)
-                self.stack.up(f"canary rollout: retire {stable}")
+                if not self._settled(report, f"canary rollout: retire {stable}", f"retiring {stable}"):
+                    return report
                 report.outcome = "retired"
         except KeyboardInterrupt:
             report.outcome = "interrupted"
@@ -234,12 +273,64 @@ class Rollout:
     def _elapsed(self) -> float:
         return self.clock() - self._started
 
+    def _up(self, message: str) -> Update:
+        """`pulumi up`, tried again after each wait of `update_retry_waits` while it fails.
+
+        Trying again is safe: an update sets every object to what the stack file says, so one
+        that half happened is finished by the next (what the engine was doing when it failed is
+        in its state, and it picks up from there).
+        """
+        waits = self.update_retry_waits
+        for attempt in range(len(waits) + 1):
+            try:
+                return self.stack.up(message)
+            except UpdateFailedError as err:
+                if attempt == len(waits):
+                    raise UpdateFailedError(f"{err} ({attempt + 1} attempts over {sum(waits):g}s)") from None
+                self.view.event(f"  the update failed: {err}; trying again in {waits[attempt]:g}s")
+                self.sleep(waits[attempt])
+        raise AssertionError("unreachable")
+
+    def _settled(self, report: RolloutReport, message: str, what: str) -> bool:
+        """Apply a promotion or retirement; on failure the outcome says what the stack file holds."""
+        try:
+            self._up(message)
+        except UpdateFailedError as err:
+            report.outcome = UPDATE_FAILED
+            report.reason = (
+                f"{what} is in the stack file but the cluster did not take it: {err}; "
+                f"run `pulumi up --stack {self.stack.name}` once the cluster answers"
+            )
+            self.view.event(report.reason)
+            return False
+        return True
+
+    def _update_failed(self, report: RolloutReport, canary: str, failure: str, applied: int) -> None:
+        """A step's update failed every attempt: fail closed, to 0 % if the cluster takes it."""
+        report.verdict_seconds = self._elapsed()
+        report.reason = failure
+        self.view.event(f"rolling back: {failure}")
+        self.stack.set_weight(0)
+        try:
+            self._up(f"canary rollout: roll back {canary}")
+        except UpdateFailedError as err:
+            report.outcome = UPDATE_FAILED
+            report.reason = (
+                f"{failure}; nor could the roll back be applied: {err}. The stack file says {canary} at 0%; "
+                f"the cluster was last updated to {applied}% and may hold the failed step's weight: run "
+                f"`pulumi up --stack {self.stack.name}` once the cluster answers, then the rollout again"
+            )
+            self.view.event(report.reason)
+            return
+        report.outcome = ROLLED_BACK
+        self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+
     def _step(self, report: RolloutReport, index: int, count: int, weight: int, canary: str, stable: str) -> bool:
         step = StepReport(weight=weight, started_seconds=self._elapsed())
         report.steps.append(step)
         self.view.event(f"step {index}/{count}: {canary} at {weight}%")
         self.stack.set_weight(weight)
-        update = self.stack.up(f"canary rollout: {canary} at {weight}%")
+        update = self._up(f"canary rollout: {canary} at {weight}%")
         step.changes = update.changes
         # The split right after the update: a misrouted split is caught before users ride on it.
         split = self._judged(self.gates.split(update.outputs))
@@ -281,19 +372,35 @@ class Rollout:
         deadline = began + policy.step_seconds
         next_poll = began + policy.analysis_seconds
         canary_before = health.canary_requests() if health is not None else 0
+        failed_polls = 0
         while True:
             now = self.clock()
             if health is not None and (now >= next_poll or now >= deadline):
                 try:
                     poll = health.poll(weight, now - self._started, self._sent)
                 except PrometheusError as err:
-                    return GateResult("health", False, (f"{err}: failing closed",)), False
-                report.polls.append(poll)
-                self.view.poll(poll)
-                if poll.rollback:
-                    return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
-                while next_poll <= now:
-                    next_poll += policy.analysis_seconds
+                    # The counters are cumulative and the analysis is valid at any poll, so a
+                    # poll skipped loses no evidence and spends no error budget: one is held.
+                    failed_polls += 1
+                    report.poll_errors.append({"seconds": round(now - self._started, 3), "error": str(err)})
+                    if failed_polls > POLL_ERRORS_HELD:
+                        problem = f"{err}: failing closed ({failed_polls} polls in a row failed)"
+                        return GateResult("health", False, (problem,)), False
+                    self.view.event(
+                        f"  poll failed: {err}; held: the next poll, in {policy.analysis_seconds:g}s, reads every "
+                        "count since"
+                    )
+                    next_poll = now + policy.analysis_seconds
+                    # A step ends on a poll that answered: the deadline waits for the next one.
+                    deadline = max(deadline, next_poll) if now >= deadline else deadline
+                else:
+                    failed_polls = 0
+                    report.polls.append(poll)
+                    self.view.poll(poll)
+                    if poll.rollback:
+                        return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
+                    while next_poll <= now:
+                        next_poll += policy.analysis_seconds
             if now >= deadline:
                 if health is None:
                     return GateResult("health", True, (), {"off": HEALTH_OFF}), False
@@ -322,8 +429,17 @@ class Rollout:
         self.view.gate(result)
         return result
 
-    def _roll_back(self, report: RolloutReport, canary: str) -> None:
+    def _roll_back(self, report: RolloutReport, canary: str, applied: int) -> None:
         self.view.event(f"rolling back: {report.reason}")
         self.stack.set_weight(0)
-        self.stack.up(f"canary rollout: roll back {canary}")
+        try:
+            self._up(f"canary rollout: roll back {canary}")
+        except UpdateFailedError as err:
+            report.reason += (
+                f"; the roll back could not be applied: {err}. The stack file says {canary} at 0%, the cluster "
+                f"holds {applied}%: run `pulumi up --stack {self.stack.name}` once the cluster answers"
+            )
+            report.outcome = UPDATE_FAILED
+            self.view.event(report.reason)
+            return
         self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")

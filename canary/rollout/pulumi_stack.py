@@ -6,13 +6,75 @@ writes it) followed by `pulumi up`; the stack file is always where the release s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from canary.config import PROJECT, StackSettings, parse_settings
 from canary.config.files import stack_config
+
+
+class UpdateFailedError(Exception):
+    """`pulumi up` failed (the cluster unreachable, say); the message is the engine's error line."""
+
+
+class StackError(Exception):
+    """The stack cannot be read, or is in a state a person must resolve; nothing was changed.
+    The message is one line and names the command to run where one is needed."""
+
+
+@dataclass(frozen=True)
+class StackLockHolder:
+    """One lock on the stack, as the file backend's refusal names it."""
+
+    user: str
+    host: str
+    pid: int
+    since: str
+
+    def __str__(self) -> str:
+        return f"pulumi, pid {self.pid} on {self.host} as {self.user}, since {self.since}"
+
+
+# The file backend's refusal lists each lock: "  <url>: created by <user>@<host> (pid <n>) at <time>".
+_LOCK_LINE = re.compile(r": created by (?P<user>[^@\s]*)@(?P<host>\S+) \(pid (?P<pid>\d+)\) at (?P<since>\S+)")
+
+
+def lock_holders(message: str) -> list[StackLockHolder]:
+    """The holders a refusal for a locked stack names (none for a backend that names none)."""
+    return [
+        StackLockHolder(m["user"], m["host"], int(m["pid"]), m["since"].rstrip("\\n'\""))
+        for m in _LOCK_LINE.finditer(message)
+    ]
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def stale(holders: Iterable[StackLockHolder], host: str, alive: Callable[[int], bool] = process_alive) -> bool:
+    """Whether every lock was left by a process of this machine that no longer runs: only then is
+    removing the lock safe without asking anyone."""
+    holders = list(holders)
+    return bool(holders) and all(h.host == host and not alive(h.pid) for h in holders)
+
+
+def error_line(text: str) -> str:
+    """The line of the CLI's output that says what failed, rather than that something did."""
+    lines = [line.strip() for line in text.replace("\\n", "\n").splitlines()]
+    errors = [m[1].strip() for line in lines if (m := re.search(r"\berror: (.*)", line))]
+    specific = [error for error in errors if not re.fullmatch(r"(update|preview|refresh) failed", error)]
+    return (specific or errors or [line for line in lines if line] or ["no output"])[0]
 
 
 @dataclass(frozen=True)
@@ -57,7 +119,14 @@ class ReleaseStack(Protocol):
         """Remove `version` from the versions deployed."""
         ...
 
-    def up(self, message: str, on_output: Callable[[str], None] | None = None) -> Update: ...
+    def up(self, message: str, on_output: Callable[[str], None] | None = None) -> Update:
+        """Raises UpdateFailedError when the update fails."""
+        ...
+
+    def recover(self) -> list[str]:
+        """Clear what an interrupted update left (the stack's lock, pending operations), before any
+        change; what was found and done, a line each. Raises StackError when a person must act."""
+        ...
 
 
 class AutomationStack:
@@ -84,7 +153,10 @@ class AutomationStack:
                 metadata = pre.metadata
                 changes.append(Change(op=metadata.op.value, type=metadata.type, name=metadata.urn.rsplit("::", 1)[-1]))
 
-        self._stack.preview(on_event=collect, color="never")
+        try:
+            self._stack.preview(on_event=collect, color="never")
+        except self._automation.CommandError as err:
+            raise StackError(f"cannot preview stack {self.name}: {error_line(str(err))}; nothing changed") from None
         return changes
 
     def _set(self, key: str, value: str, *, path: bool = False) -> None:
@@ -104,10 +176,65 @@ class AutomationStack:
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as the last update left them (empty for a stack never deployed)."""
-        return {key: output.value for key, output in self._stack.outputs().items()}
+        try:
+            outputs = self._stack.outputs()
+        except self._automation.CommandError as err:
+            raise StackError(f"cannot read the outputs of stack {self.name}: {error_line(str(err))}") from None
+        return {key: output.value for key, output in outputs.items()}
 
     def up(self, message: str, on_output: Callable[[str], None] | None = None) -> Update:
-        result = self._stack.up(message=message, on_output=on_output, color="never")
+        try:
+            result = self._stack.up(message=message, on_output=on_output, color="never")
+        except self._automation.CommandError as err:
+            raise UpdateFailedError(error_line(str(err))) from None
         changes = {str(op): n for op, n in (result.summary.resource_changes or {}).items() if op != "same" and n}
         outputs = {key: output.value for key, output in result.outputs.items()}
         return Update(changes=changes, outputs=outputs)
+
+    def recover(self) -> list[str]:
+        notes: list[str] = []
+        automation = self._automation
+        # A refresh's preview takes the stack's lock as an update does, and changes nothing: the
+        # cheapest way to learn whether an update still holds it.
+        try:
+            self._stack.preview_refresh(color="never")
+        except automation.ConcurrentUpdateError as err:
+            holders = lock_holders(str(err))
+            described = "; ".join(str(holder) for holder in holders) or "an update elsewhere"
+            if not stale(holders, socket.gethostname()):
+                raise StackError(
+                    f"stack {self.name} is locked by {described}: wait for that update to end; if it is gone, "
+                    f"run `pulumi cancel --stack {self.name} --yes`, then the rollout again"
+                ) from None
+            self._stack.cancel()
+            notes.append(
+                f"found stack {self.name} locked by an update that no longer runs ({described}): "
+                "lock removed (`pulumi cancel`)"
+            )
+        except automation.CommandError as err:
+            raise StackError(f"cannot read stack {self.name}: {error_line(str(err))}") from None
+        deployment = self._stack.export_stack().deployment or {}
+        pending = deployment.get("pending_operations") or []
+        if pending:
+            described = ", ".join(
+                f"{op.get('type', '?')} {op.get('resource', {}).get('urn', '?').rsplit('::', 1)[-1]}" for op in pending
+            )
+            if any(op.get("type") == "creating" for op in pending):
+                raise StackError(
+                    f"stack {self.name} has operations an interrupted update left pending ({described}): check "
+                    "whether those objects exist, then run "
+                    f"`pulumi refresh --stack {self.name} --clear-pending-creates` (or --import-pending-creates), "
+                    "then the rollout again"
+                )
+            try:
+                self._stack.refresh(color="never", message="canary rollout: clear an interrupted update")
+            except automation.CommandError as err:
+                raise StackError(
+                    f"stack {self.name} has operations an interrupted update left pending ({described}), and "
+                    f"`pulumi refresh` failed: {error_line(str(err))}"
+                ) from None
+            notes.append(
+                f"found operations an interrupted update left pending ({described}): "
+                "the stack's state read back from the cluster (`pulumi refresh`), which clears them"
+            )
+        return notes
