@@ -14,5 +14,8 @@ USAGE = 2
 """The command could not run as asked and changed nothing: a bad flag, a project or stack file that is
 missing, malformed or holds an invalid value (a secret included), a path that cannot be written, an
 unreachable target, a missing tool or extra."""
+UNSETTLED = 3
+"""A rollout's update was not taken by the cluster, even its roll back, after trying for a while: the
+stack file and the cluster may differ; the report says what each holds and the command to settle it."""
 INTERRUPTED = 130
 """Ctrl-C or SIGTERM where the command cannot finish cleanly (128 + SIGINT, as shells report it)."""

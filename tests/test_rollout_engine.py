@@ -516,3 +516,32 @@ def test_a_stack_without_a_canary_is_refused():
     del stack.config["canary"]
     with pytest.raises(RolloutRefusedError, match="no canary"):
         rollout(stack, gates())[0].run(promote=False, retire=False)
+
+
+ROUTES_UPDATE = Change("update", "kubernetes:networking.istio.io/v1:VirtualService", "nginx-virtualservice")
+
+
+def test_after_a_recovery_the_interrupted_steps_route_update_is_applied_by_the_first_step():
+    stack = FakeStack(weight=10, pending=[ROUTES_UPDATE])
+    stack.recovered = ["found operations an interrupted update left pending (updating nginx-virtualservice): ..."]
+    engine, view = rollout(stack, gates())
+    report = engine.run(promote=False, retire=False)
+    assert report.outcome == "completed" and [s.weight for s in report.steps] == [10, 50]
+    assert stack.log[:2] == ["weight 10", "up: canary rollout: v2 at 10%"]
+    assert any("interrupted update (update VirtualService nginx-virtualservice)" in event for event in view.events)
+
+
+@pytest.mark.parametrize(
+    ("recovered", "weight", "pending"),
+    [
+        ([], 10, [ROUTES_UPDATE]),  # nothing was interrupted: a routes change is someone's edit
+        (["found ..."], 0, [ROUTES_UPDATE]),  # no step was under way
+        (["found ..."], 10, [ROUTES_UPDATE, Change("update", "kubernetes:apps/v1:Deployment", "nginx-v2")]),
+    ],
+)
+def test_other_pending_changes_still_refuse_the_rollout(recovered, weight, pending):
+    stack = FakeStack(weight=weight, pending=pending)
+    stack.recovered = recovered
+    with pytest.raises(RolloutRefusedError, match="run `pulumi up` for them first"):
+        rollout(stack, gates())[0].run(promote=False, retire=False)
+    assert stack.log == []

@@ -27,17 +27,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from canary import exit_status
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import ReleaseStack, Update, UpdateFailedError
 from canary.rollout.watch import Poll, Sent
 
-EXIT_DONE = 0
-EXIT_ROLLED_BACK = 1
-EXIT_REFUSED = 2
-EXIT_UNSETTLED = 3
-EXIT_INTERRUPTED = 130
+EXIT_DONE = exit_status.OK
+EXIT_ROLLED_BACK = exit_status.FAILED
+EXIT_REFUSED = exit_status.USAGE
+EXIT_UNSETTLED = exit_status.UNSETTLED
+EXIT_INTERRUPTED = exit_status.INTERRUPTED
 
 ROLLED_BACK = "rolled back"
 NOT_ENOUGH_EVIDENCE = "not enough evidence"
@@ -48,6 +49,8 @@ UPDATE_FAILED = "update failed"
 UPDATE_RETRY_WAITS = (5.0, 10.0, 20.0, 30.0)
 # Failed polls of Prometheus held in a row before the health gate fails closed.
 POLL_ERRORS_HELD = 1
+# The objects a step's update changes: the routes carry the weights.
+ROUTING_KINDS = ("VirtualService", "HTTPRoute")
 RESUMED_NOTE = "resumed at {weight}%: the analysis starts anew, and what the canary did before this run is not counted"
 
 
@@ -203,6 +206,16 @@ class Rollout:
         for line in recovered:
             self.view.event(line)
         pending = self.stack.pending()
+        if recovered and settings.weight > 0:
+            # The update a killed run left unfinished was a step's: the weight the stack file holds,
+            # which this run's first step applies again. Anything else pending still refuses.
+            own = [c for c in pending if c.op == "update" and c.type.rsplit(":", 1)[-1] in ROUTING_KINDS]
+            pending = [c for c in pending if c not in own]
+            if own:
+                self.view.event(
+                    f"the interrupted update ({', '.join(str(c) for c in own)}) is applied by the first step, "
+                    f"at {settings.weight}%"
+                )
         if pending:
             listed = ", ".join(str(change) for change in pending[:3]) + (", ..." if len(pending) > 3 else "")
             raise RolloutRefusedError(
