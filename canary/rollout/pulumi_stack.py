@@ -6,9 +6,11 @@ writes it) followed by `pulumi up`; the stack file is always where the release s
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ class StackError(Exception):
 
 @dataclass(frozen=True)
 class StackLockHolder:
-    """One lock on the stack, as the file backend's refusal names it."""
+    """One lock on the stack: the update that took it, as the lock file names it."""
 
     user: str
     host: str
@@ -40,16 +42,25 @@ class StackLockHolder:
         return f"pulumi, pid {self.pid} on {self.host} as {self.user}, since {self.since}"
 
 
-# The file backend's refusal lists each lock: "  <url>: created by <user>@<host> (pid <n>) at <time>".
-_LOCK_LINE = re.compile(r": created by (?P<user>[^@\s]*)@(?P<host>\S+) \(pid (?P<pid>\d+)\) at (?P<since>\S+)")
-
-
-def lock_holders(message: str) -> list[StackLockHolder]:
-    """The holders a refusal for a locked stack names (none for a backend that names none)."""
-    return [
-        StackLockHolder(m["user"], m["host"], int(m["pid"]), m["since"].rstrip("\\n'\""))
-        for m in _LOCK_LINE.finditer(message)
-    ]
+def file_backend_lock_holders(backend_url: str, project: str, stack: str) -> list[StackLockHolder]:
+    """Who holds the stack's locks in a file backend (`file://PATH`): one JSON file per lock under
+    `.pulumi/locks/`, as the CLI writes it (pid, username, hostname, timestamp). Other backends keep
+    their locks where only the CLI reads them: none are listed for them."""
+    if not backend_url.startswith("file://"):
+        return []
+    root = Path(os.path.expanduser(urllib.parse.unquote(backend_url.removeprefix("file://")))) / ".pulumi" / "locks"
+    # Project-scoped stacks (`<org>/<project>/<stack>`), then the older layout without projects.
+    files = sorted(root.glob(f"*/{project}/{stack}/*.json")) or sorted((root / stack).glob("*.json"))
+    holders = []
+    for path in files:
+        try:
+            lock = json.loads(path.read_text())
+            holders.append(
+                StackLockHolder(str(lock["username"]), str(lock["hostname"]), int(lock["pid"]), str(lock["timestamp"]))
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            holders.append(StackLockHolder("?", "?", 0, f"unreadable lock file {path}"))
+    return holders
 
 
 def process_alive(pid: int) -> bool:
@@ -194,25 +205,24 @@ class AutomationStack:
     def recover(self) -> list[str]:
         notes: list[str] = []
         automation = self._automation
-        # A refresh's preview takes the stack's lock as an update does, and changes nothing: the
-        # cheapest way to learn whether an update still holds it.
         try:
-            self._stack.preview_refresh(color="never")
-        except automation.ConcurrentUpdateError as err:
-            holders = lock_holders(str(err))
-            described = "; ".join(str(holder) for holder in holders) or "an update elsewhere"
+            backend_url = self._stack.workspace.who_am_i().url or ""
+            project = self._stack.workspace.project_settings().name
+        except automation.CommandError as err:
+            raise StackError(f"cannot read stack {self.name}: {error_line(str(err))}") from None
+        # A lock in another kind of backend shows at the first update, which then fails closed.
+        if holders := file_backend_lock_holders(backend_url, project, self.name):
+            described = "; ".join(str(holder) for holder in holders)
             if not stale(holders, socket.gethostname()):
                 raise StackError(
                     f"stack {self.name} is locked by {described}: wait for that update to end; if it is gone, "
                     f"run `pulumi cancel --stack {self.name} --yes`, then the rollout again"
-                ) from None
+                )
             self._stack.cancel()
             notes.append(
                 f"found stack {self.name} locked by an update that no longer runs ({described}): "
                 "lock removed (`pulumi cancel`)"
             )
-        except automation.CommandError as err:
-            raise StackError(f"cannot read stack {self.name}: {error_line(str(err))}") from None
         deployment = self._stack.export_stack().deployment or {}
         pending = deployment.get("pending_operations") or []
         if pending:
