@@ -160,7 +160,7 @@ def test_the_api_server_stopped_for_20s_mid_update_is_waited_for_and_the_rollout
 
 class HeldUpdates:
     """An admission webhook on loopback that holds every update of the namespace's VirtualServices
-    until released (at most 25 s; the API server gives up at 30 s and lets it through): a step's
+    until released (at most 28 s; the API server gives up at 30 s and lets it through): a step's
     `pulumi up` then waits inside the VirtualService's update, with its operation pending in the
     state, for as long as the test needs to kill it there."""
 
@@ -181,7 +181,7 @@ class HeldUpdates:
             def do_POST(self) -> None:
                 review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 hook.held.set()
-                hook.release.wait(25)
+                hook.release.wait(28)
                 body = json.dumps(
                     {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                      "response": {"uid": review["request"]["uid"], "allowed": True}}
