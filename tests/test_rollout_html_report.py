@@ -246,7 +246,15 @@ def test_nothing_is_loaded_from_outside_the_file() -> None:
 
 def test_the_outcome_colour_says_good_or_bad() -> None:
     tones = {}
-    outcomes = ("completed", "promoted", "retired", "rolled back", "update failed", "not enough evidence", "interrupted")
+    outcomes = (
+        "completed",
+        "promoted",
+        "retired",
+        "rolled back",
+        "update failed",
+        "not enough evidence",
+        "interrupted",
+    )
     for outcome in outcomes:
         body = [attrs for tag, attrs in _page(render_html(_report(outcome=outcome))).tags if tag == "body"]
         tones[outcome] = body[0]["class"]
