@@ -77,7 +77,7 @@ class ApiServer:
         args = (proc / "cmdline").read_bytes().split(b"\0")[:-1]
         environ = dict(entry.split(b"=", 1) for entry in (proc / "environ").read_bytes().split(b"\0") if b"=" in entry)
         self._run = (args, os.readlink(proc / "cwd"), environ, os.readlink(proc / "fd" / "2"))
-        os.kill(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGKILL)  # as a crash: nothing in flight is finished
 
         def gone() -> bool:
             try:
@@ -95,7 +95,7 @@ class ApiServer:
             process = subprocess.Popen(
                 args, cwd=cwd, env=environ, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
             )
-        self.pid_file.write_text(f"{process.pid}\n")
+        self.pid_file.write_text(str(process.pid))  # kwokctl reads it with no newline
         wait_until(lambda: kubectl("get", "--raw", "/readyz").returncode == 0, "ready API server", 120, 0.5)
 
     @property
