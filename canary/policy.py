@@ -10,6 +10,10 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from canary.steps import Pause
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -103,6 +107,13 @@ class Policy:
     """Where to POST each step's figures; a non-2xx answer fails the step."""
     verify_requests: int = 200
     """Requests per route that the split gate sends."""
+    pauses: tuple[Pause, ...] = ()
+    """Waits between the steps (`canary.steps`): for an approval, or a time."""
+    confirm: str | None = None
+    """A URL asked after each step passes, before the next weight or the promotion: the rollout
+    holds until it answers 2xx (it never rolls back for it)."""
+    notify: tuple[str, ...] = ()
+    """Apprise URLs every event of the rollout is sent to."""
 
     def remaining(self, current_weight: int) -> tuple[int, ...]:
         """The steps still to take from `current_weight`: a step at the current weight is judged again.

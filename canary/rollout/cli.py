@@ -9,6 +9,8 @@ left where the stack file says).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -18,23 +20,38 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from canary import exit_status
+from canary import steps as steps_module
 from canary.config import ConfigError, StackSettings, parse_settings
 from canary.config.files import StackFileError, stack_config
+from canary.config.rollout import RolloutSettings
 from canary.policy import (
     Limits,
     Policy,
     alpha_problem,
     parse_duration,
     percent_problem,
-    steps_problem,
     tolerance_problem,
     url_problem,
 )
-from canary.rollout import preflight
-from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout import control as control_module
+from canary.rollout import preflight, release_tags
+from canary.rollout.control import TagControl
+from canary.rollout.decide import decide, last_record
+from canary.rollout.engine import (
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    Gates,
+    Rollout,
+    RolloutRefusedError,
+    RolloutReport,
+)
+from canary.rollout.gates import EntryPoint, GateResult, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
-from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_holder, unlock
+from canary.rollout.notify import Notifier, NotifyError
+from canary.rollout.release_tags import TagStore, TagStoreError, encode
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -58,13 +75,45 @@ def parser() -> argparse.ArgumentParser:
         "then promote it, or roll it back to 0% on the first failed gate.",
     )
     p.add_argument("--stack", required=True, help="the stack to roll out (its Pulumi.<stack>.yaml)")
-    p.add_argument("--steps", help="canary weights, rising, e.g. 5,10,25,50 (default: rollout.steps)")
+    p.add_argument(
+        "--steps",
+        help="canary weights, rising, and pauses: 5,10,25,50, 5,pause,25,50 (until --approve) or 5,pause=10m,25 "
+        "(default: rollout.steps)",
+    )
     p.add_argument("--step-duration", metavar="DURATION", help="how long each step is watched: 90s, 2m, 1h")
     p.add_argument("--prometheus", metavar="URL", help="Prometheus for the health gate (default: rollout.prometheus)")
     p.add_argument("--max-error-rate", type=float, metavar="PERCENT", help="5xx share the canary may have")
     p.add_argument("--max-p99-ms", type=float, metavar="MS", help="p99 latency the canary may have")
     p.add_argument("--max-p99-ratio", type=float, metavar="TIMES", help="times stable's p99 the canary's may be")
     p.add_argument("--webhook", metavar="URL", help="POST each step's figures here; a non-2xx answer fails it")
+    p.add_argument(
+        "--confirm",
+        metavar="URL",
+        help="after each step passes, POST here until it answers 2xx; the rollout holds meanwhile (rollout.confirm)",
+    )
+    p.add_argument(
+        "--notify",
+        metavar="URL",
+        action="append",
+        help="an Apprise URL (slack://, msteams://, mailto://, json://...) to send every event to; repeatable "
+        "(default: rollout.notify)",
+    )
+    operate = p.add_mutually_exclusive_group()
+    operate.add_argument(
+        "--approve", action="store_true", help="approve what the running rollout of the stack waits for, and exit"
+    )
+    operate.add_argument(
+        "--abort", action="store_true", help="make the running rollout of the stack roll back now, and exit"
+    )
+    operate.add_argument(
+        "--decide",
+        action="store_true",
+        help="for CI on every push: print whether to start, resume or do nothing; exit 0 nothing, "
+        f"{exit_status.START} start, {exit_status.RESUME} resume, {exit_status.LOCKED} a rollout is running",
+    )
+    operate.add_argument(
+        "--unlock", action="store_true", help="remove the rollout lock of a rollout that died, and exit"
+    )
     p.add_argument("--promote", action="store_true", help="after the last step: the canary becomes stable")
     p.add_argument("--retire", action="store_true", help="after promoting: remove the old version (implies --promote)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (steps, gates, thresholds); change nothing")
@@ -93,19 +142,19 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def configured_steps(config: RolloutSettings) -> steps_module.Steps:
+    """The stack's `rollout.steps`, weights and pauses (validated with the stack config)."""
+    return steps_module.from_items([item if isinstance(item, int) else item.model_dump() for item in config.steps])
+
+
 def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     """The stack's `rollout` config, overridden by the flags given; UsageError for a bad flag."""
     config = settings.rollout
-    steps_text = args.steps
-    if steps_text is not None:
-        try:
-            steps = [int(part) for part in steps_text.split(",")]
-        except ValueError:
-            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {steps_text!r}") from None
-        if (reason := steps_problem(steps)) is not None:
-            raise UsageError(f"argument --steps: {reason}, got {steps_text!r}")
-    else:
-        steps = list(config.steps)
+    try:
+        steps = steps_module.from_flag(args.steps) if args.steps is not None else configured_steps(config)
+    except steps_module.StepsError as err:
+        source = f"argument --steps: {err}, got {args.steps!r}" if args.steps is not None else f"rollout.steps: {err}"
+        raise UsageError(source) from None
     durations = {}
     for flag, configured in (("step_duration", config.step_duration), ("analysis_interval", config.analysis_interval)):
         text = getattr(args, flag) if getattr(args, flag) is not None else configured
@@ -113,7 +162,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
             name = flag.replace("_", "-")
             raise UsageError(f"argument --{name}: must be a duration such as 90s, 2m or 1h, got {text!r}")
         durations[flag] = seconds
-    for flag in ("prometheus", "webhook", "url"):
+    for flag in ("prometheus", "webhook", "url", "confirm"):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
             raise UsageError(f"argument --{flag}: {reason}, got {value!r}")
@@ -136,7 +185,8 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         return flag if flag is not None else configured
 
     return Policy(
-        steps=tuple(steps),
+        steps=steps.weights,
+        pauses=steps.pauses,
         step_seconds=durations["step_duration"],
         analysis_seconds=durations["analysis_interval"],
         min_requests=chosen(args.min_requests, config.min_requests),
@@ -149,6 +199,8 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         ),
         prometheus=chosen(args.prometheus, config.prometheus) or None,
         webhook=chosen(args.webhook, config.webhook) or None,
+        confirm=chosen(args.confirm, config.confirm) or None,
+        notify=tuple(args.notify if args.notify is not None else config.notify),
         verify_requests=chosen(args.requests, Policy.verify_requests),
     )
 
@@ -185,6 +237,9 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         "stable": settings.stable_version,
         "weight": settings.weight,
         "steps": list(policy.remaining(settings.weight)) if canary else [],
+        "sequence": steps_module.describe(steps_module.Steps(policy.steps, policy.pauses), settings.weight)
+        if canary
+        else [],
         "step_seconds": policy.step_seconds,
         "gates": {
             "split": {"requests_per_route": policy.verify_requests, "tolerance_points": limits.split_tolerance},
@@ -200,7 +255,9 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
             if policy.prometheus
             else None,
             "webhook": policy.webhook,
+            "confirm": policy.confirm,
         },
+        "notify": len(policy.notify),
         "then": (["promote"] if promote or retire else []) + (["retire " + settings.stable_version] if retire else []),
     }
 
@@ -209,10 +266,7 @@ def print_plan(document: dict[str, Any]) -> None:
     lines = [
         f"stack {document['stack']}: canary {document['canary']} at {document['weight']}%, stable {document['stable']}"
     ]
-    steps = document["steps"]
-    lines.append(
-        f"steps: {', '.join(f'{s}%' for s in steps) or 'none left'}, each watched {document['step_seconds']:g}s"
-    )
+    lines.append(f"steps: {', '.join(document['sequence']) or 'none left'}, each watched {document['step_seconds']:g}s")
     gates = document["gates"]
     split = gates["split"]
     lines.append(
@@ -230,6 +284,9 @@ def print_plan(document: dict[str, Any]) -> None:
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
+    lines.append(f"confirm: {gates['confirm'] + ' (holds until 2xx)' if gates['confirm'] else 'off'}")
+    if document["notify"]:
+        lines.append(f"notify: every event to {document['notify']} Apprise URL(s)")
     lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
     lines.append(
         "on a failed gate, or a step too thin even once extended: canary.weight 0 in one update "
@@ -262,6 +319,83 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
         print(f"report: {path}", file=sys.stderr)
 
 
+def confirm_gate(url: str, payload: Mapping[str, Any]) -> GateResult:
+    """The confirm webhook: the webhook gate's POST, whose failure holds the rollout instead."""
+    return dataclasses.replace(webhook_gate(url, payload), gate="confirm")
+
+
+def record_outcome(tags: TagStore, settings: StackSettings, report: RolloutReport) -> None:
+    """The release's last rollout, for `canary rollout --decide`: which canary, how it ended."""
+    try:
+        tags.write(release_tags.LAST, encode(last_record(settings, report.outcome, report.started_at)))
+    except TagStoreError as err:
+        _warn(f"warning: {err}")
+
+
+def _release(control: TagControl, lock: ReleaseLock) -> None:
+    try:
+        control.close()
+        lock.release()
+    except TagStoreError as err:
+        _warn(f"warning: {err}; `canary rollout --stack STACK --unlock` removes the lock")
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def operate(args: argparse.Namespace) -> int:
+    """--approve, --abort, --unlock: act on the stack's running rollout through its tags, and exit."""
+    if shutil.which("pulumi") is None:
+        return _fail("the Pulumi CLI (pulumi) is not on PATH")
+    from canary.rollout.pulumi_stack import AutomationStack
+
+    try:
+        stack = AutomationStack(args.project_dir, args.stack)
+    except Exception as err:  # the Automation API raises its own types for a stack it cannot select
+        return _fail(f"cannot select stack {args.stack}: {first_line(err)}")
+    tags = stack.tags()
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        if args.approve:
+            line = control_module.approve(tags, args.stack, stack.who(), now)
+        elif args.abort:
+            line = control_module.abort(tags, args.stack, stack.who(), now)
+        else:
+            line = unlock(tags, args.stack)
+    except (control_module.ControlError, LockedError, TagStoreError) as err:
+        return _fail(str(err))
+    print(line)
+    return EXIT_DONE
+
+
+def decide_command(args: argparse.Namespace, settings: StackSettings) -> int:
+    """--decide: what CI should do on this push, as a line (or --json) and an exit status."""
+    if shutil.which("pulumi") is None:
+        return _fail("the Pulumi CLI (pulumi) is not on PATH")
+    from canary.rollout.pulumi_stack import AutomationStack
+
+    try:
+        stack = AutomationStack(args.project_dir, args.stack)
+    except Exception as err:  # the Automation API raises its own types for a stack it cannot select
+        return _fail(f"cannot select stack {args.stack}: {first_line(err)}")
+    tags = stack.tags()
+    try:
+        decision = decide(settings, tags.read(), ReleaseLock(tags, args.stack, holder="").stale)
+    except TagStoreError as err:
+        return _fail(str(err))
+    if args.json:
+        print(json.dumps({"stack": args.stack, **decision.to_json()}, indent=2))
+    else:
+        print(f"{decision.action}: {decision.reason}")
+    return decision.exit_code
+
+
+def first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -278,6 +412,8 @@ def main(argv: Sequence[str]) -> int:
         return _fail(str(err))
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
+    if args.approve or args.abort or args.unlock:
+        return operate(args)
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:
         return _fail(problem)
     try:
@@ -293,6 +429,13 @@ def main(argv: Sequence[str]) -> int:
             "the health gate is off (no --prometheus or rollout.prometheus)",
             file=sys.stderr,
         )
+    if args.decide:
+        return decide_command(args, settings)
+    try:
+        # Apprise reads the URLs now, so that one it cannot send to is refused before anything changes.
+        notifier = Notifier(policy.notify, warn=_warn, setting="argument --notify" if args.notify else "rollout.notify")
+    except NotifyError as err:
+        return _fail(str(err))
     promote = args.promote or args.retire
     if args.dry_run:
         if settings.canary is not None:
@@ -313,7 +456,7 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_DONE
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote)
+    return _run(args, settings, policy, promote, notifier)
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -353,37 +496,55 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
     )
 
 
-def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
+def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, notifier: Notifier) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
     target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
     view = ConsoleView(live=None if not args.json else False)
+    confirm_url = policy.confirm
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with StackLock(args.project_dir, args.stack):
             stack = AutomationStack(args.project_dir, args.stack)
-            outputs = stack.outputs()
-            routes = outputs.get("routes")
-            tests = split_tests(
-                len(policy.remaining(settings.weight)),
-                len(routes) if isinstance(routes, list) else 1,
-                len(settings.versions),
-            )
-            alpha = split_alpha(policy, tests)
-            gates = Gates(
-                split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: webhook_gate(policy.webhook, payload),
-                health=health_watch(policy, settings),
-            )
-            checks = lambda: preflight.problem(  # noqa: E731
-                policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
-            )
-            report = Rollout(stack=stack, policy=policy, gates=gates, view=view, preflight=checks).run(
-                promote=promote, retire=args.retire
-            )
-    except (LockedError, RolloutRefusedError) as err:
+            tags = stack.tags()
+            lock = ReleaseLock(tags, args.stack, holder=f"{stack.who()} pid {os.getpid()}").acquire()
+            if lock.took_over is not None:
+                _warn(f"warning: took over the stale rollout lock of {describe_holder(lock.took_over)}")
+            control = TagControl(tags, lock.run, lease=lock)
+            try:
+                outputs = stack.outputs()
+                routes = outputs.get("routes")
+                tests = split_tests(
+                    len(policy.remaining(settings.weight)),
+                    len(routes) if isinstance(routes, list) else 1,
+                    len(settings.versions),
+                )
+                alpha = split_alpha(policy, tests)
+                gates = Gates(
+                    split=lambda outputs: split_gate(outputs, target, policy, alpha),
+                    webhook=lambda payload: webhook_gate(policy.webhook, payload),
+                    health=health_watch(policy, settings),
+                    confirm=None if not confirm_url else lambda payload: confirm_gate(confirm_url, payload),
+                )
+                checks = lambda: preflight.problem(  # noqa: E731
+                    policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
+                )
+                report = Rollout(
+                    stack=stack,
+                    policy=policy,
+                    gates=gates,
+                    view=view,
+                    preflight=checks,
+                    control=control,
+                    notify=notifier,
+                    run_id=lock.run,
+                ).run(promote=promote, retire=args.retire)
+                record_outcome(tags, settings, report)
+            finally:
+                _release(control, lock)
+    except (LockedError, RolloutRefusedError, TagStoreError) as err:
         return _fail(str(err))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).

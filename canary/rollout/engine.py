@@ -20,11 +20,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from canary.rollout.control import Control, NoControl, Wait, WaitKind
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import ReleaseStack
 from canary.rollout.watch import Poll, Sent
+from canary.steps import pauses_after
 
 EXIT_DONE = 0
 EXIT_ROLLED_BACK = 1
@@ -67,6 +69,8 @@ class Gates:
     """Given the step's figures."""
     health: Health | None = None
     """None when there is no Prometheus: steps are then judged by the split gate and webhook."""
+    confirm: Callable[[Mapping[str, Any]], GateResult] | None = None
+    """Asked after each step passes, until it answers ok: the rollout holds meanwhile (`--confirm`)."""
 
 
 class View(Protocol):
@@ -83,6 +87,20 @@ class View(Protocol):
         ...
 
     def gate(self, result: GateResult) -> None: ...
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        """The rollout waits (an approval, a timer, the confirm webhook); called about once a second."""
+        ...
+
+
+Notify = Callable[[str, "RolloutReport", str], None]
+"""An event for the people who follow the release: its kind (`started`, `step passed`, `held`,
+`waiting`, `rolled back`, `completed`, `promoted`, `retired`, `interrupted`), the report so far, and
+one line on what happened."""
+
+
+def _no_notify(kind: str, report: RolloutReport, text: str) -> None:
+    return None
 
 
 @dataclass
@@ -125,6 +143,14 @@ class RolloutReport:
     verdict_seconds: float | None = None
     resumed: bool = False
     note: str = ""
+    run: str = ""
+    """This invocation's id (the lock's), which an approval or abort names."""
+    waits: list[Wait] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> Wait | None:
+        """The wait in progress, if any."""
+        return self.waits[-1] if self.waits and self.waits[-1].ended is None else None
 
     @property
     def exit_code(self) -> int:
@@ -145,6 +171,8 @@ class RolloutReport:
             "verdict_seconds": None if self.verdict_seconds is None else round(self.verdict_seconds, 3),
             "alpha": self.alpha,
             "analysis": {"resumed": self.resumed, "note": self.note},
+            "waiting": None if self.waiting is None else self.waiting.to_json(),
+            "waits": [wait.to_json() for wait in self.waits],
             "steps": [step.to_json() for step in self.steps],
             "polls": [poll.to_json() for poll in self.polls],
         }
@@ -152,6 +180,10 @@ class RolloutReport:
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -165,6 +197,10 @@ class Rollout:
     wall: Callable[[], datetime.datetime] = _utc_now
     preflight: Callable[[], str | None] = lambda: None
     """The checks that must pass before any weight changes (`preflight.problem`); a line, or None."""
+    control: Control = field(default_factory=NoControl)
+    """Approvals and aborts from elsewhere (`control.TagControl`)."""
+    notify: Notify = _no_notify
+    run_id: str = ""
     _started: float = 0.0
     _sent: dict[str, Sent] = field(default_factory=dict)
 
@@ -194,7 +230,8 @@ class Rollout:
             canary=canary,
             stable=stable,
             alpha=self.policy.limits.alpha,
-            started_at=self.wall().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            started_at=_iso(self.wall()),
+            run=self.run_id,
         )
         weight = settings.weight
         steps = self.policy.remaining(weight)
@@ -203,10 +240,19 @@ class Rollout:
             report.note = RESUMED_NOTE.format(weight=weight)
             self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
             self.view.event(report.note)
+        steps_text = ", ".join(f"{s}%" for s in steps)
+        self.notify("started", report, f"from {weight}% through {steps_text}" if weight else f"through {steps_text}")
         try:
+            if weight == 0 and not self._pauses(report, 0, len(steps), 0):
+                self._roll_back(report, canary)
+                return report
             for index, step in enumerate(steps, 1):
                 weight = step
                 if not self._step(report, index, len(steps), step, canary, stable):
+                    self._roll_back(report, canary)
+                    return report
+                self.notify("step passed", report, f"step {index}/{len(steps)} at {step}% passed")
+                if not self._after_step(report, index, len(steps), step, canary, stable):
                     self._roll_back(report, canary)
                     return report
             report.verdict_seconds = self._elapsed()
@@ -222,6 +268,7 @@ class Rollout:
                 self.stack.retire(stable)
                 self.stack.up(f"canary rollout: retire {stable}")
                 report.outcome = "retired"
+            self.notify(report.outcome, report, "")
         except KeyboardInterrupt:
             report.outcome = "interrupted"
             report.reason = (
@@ -229,7 +276,119 @@ class Rollout:
                 "run the rollout again to continue from there"
             )
             self.view.event(report.reason)
+            self.notify("interrupted", report, "")
         return report
+
+    def _after_step(self, report: RolloutReport, index: int, count: int, weight: int, canary: str, stable: str) -> bool:
+        """The confirm webhook, then the pauses after this step; False when the canary must be rolled back."""
+        if self.gates.confirm is not None:
+            payload = {"stack": report.stack, "canary": canary, "stable": stable, "step": index, "weight": weight}
+            if not self._wait(report, index, count, weight, "confirm", "the confirm webhook to answer 2xx", payload):
+                return False
+        return self._pauses(report, index, count, weight)
+
+    def _pauses(self, report: RolloutReport, index: int, count: int, weight: int) -> bool:
+        for pause in pauses_after(self.policy.pauses, weight):
+            if pause.seconds is None:
+                what = "an approval (canary rollout --approve)"
+                done = self._wait(report, index, count, weight, "approval", what)
+            else:
+                what = f"{pause.describe().removeprefix('timer ')}, or an approval (canary rollout --approve)"
+                done = self._wait(report, index, count, weight, "timer", what, seconds=pause.seconds)
+            if not done:
+                return False
+        return True
+
+    def _wait(
+        self,
+        report: RolloutReport,
+        index: int,
+        count: int,
+        weight: int,
+        kind: WaitKind,
+        what: str,
+        payload: Mapping[str, Any] | None = None,
+        seconds: float | None = None,
+    ) -> bool:
+        """Hold the weight until the wait ends: approved, its time up, or the confirm webhook's 2xx.
+
+        The analysis keeps polling meanwhile, and an abort is honoured: False when the canary must
+        be rolled back (report.outcome and reason say why). A wait never rolls back by itself.
+        """
+        since = self.wall()
+        wait = Wait(
+            id=f"{report.run}:{len(report.waits) + 1}",
+            kind=kind,
+            what=what,
+            step=index,
+            weight=weight,
+            since=_iso(since),
+            until=None if seconds is None else _iso(since + datetime.timedelta(seconds=seconds)),
+        )
+        report.waits.append(wait)
+        self.control.waiting(wait)
+        self.view.event(f"waiting at {weight}% for {what}, since {wait.since}")
+        self.notify("waiting", report, f"at {weight}% for {what}")
+        began = self.clock()
+        health, policy = self.gates.health, self.policy
+        next_poll = began + policy.analysis_seconds
+        next_confirm = began
+        try:
+            while True:
+                now = self.clock()
+                if health is not None and now >= next_poll:
+                    failed = self._poll_while_waiting(report, weight, what)
+                    if failed:
+                        wait.outcome = ROLLED_BACK
+                        return False
+                    while next_poll <= now:
+                        next_poll += policy.analysis_seconds
+                command = self.control.command()
+                if command is not None and command.action == "abort":
+                    wait.outcome, wait.by = "aborted", command.by
+                    report.outcome, report.reason = ROLLED_BACK, f"aborted by {command.by}"
+                    report.verdict_seconds = self._elapsed()
+                    return False
+                if command is not None and kind != "confirm":
+                    wait.outcome, wait.by = "approved", command.by
+                    self.view.event(f"  approved by {command.by}")
+                    return True
+                if seconds is not None and now - began >= seconds:
+                    wait.outcome = "timer"
+                    return True
+                if kind == "confirm" and self.gates.confirm is not None and now >= next_confirm:
+                    result = self.gates.confirm(payload or {})
+                    wait.figures = dict(result.figures)
+                    if result.ok:
+                        wait.outcome = "confirmed"
+                        self.view.gate(result)
+                        return True
+                    next_confirm = now + policy.analysis_seconds
+                left = None if seconds is None else began + seconds - now
+                self.view.waiting(index, count, wait, left)
+                self.sleep(1.0 if left is None else max(min(1.0, left), 0.0))
+        finally:
+            wait.ended = _iso(self.wall())
+            wait.outcome = wait.outcome or "interrupted"
+            self.control.waiting(None)
+
+    def _poll_while_waiting(self, report: RolloutReport, weight: int, what: str) -> bool:
+        """One poll of the analysis during a wait; True when it says roll back (report says why)."""
+        assert self.gates.health is not None
+        try:
+            poll = self.gates.health.poll(weight, self._elapsed(), self._sent)
+        except PrometheusError as err:
+            problems: tuple[str, ...] = (f"{err}: failing closed",)
+        else:
+            report.polls.append(poll)
+            self.view.poll(poll)
+            if not poll.rollback:
+                return False
+            problems = poll.reasons
+        report.outcome = ROLLED_BACK
+        report.reason = f"health gate failed at {weight}% while waiting for {what}: {'; '.join(problems)}"
+        report.verdict_seconds = self._elapsed()
+        return True
 
     def _elapsed(self) -> float:
         return self.clock() - self._started
@@ -267,7 +426,8 @@ class Rollout:
         failed = next(gate for gate in step.gates if not gate.ok)
         report.outcome = NOT_ENOUGH_EVIDENCE if thin else ROLLED_BACK
         problems = "; ".join(failed.problems)
-        report.reason = problems if thin else f"{failed.gate} gate failed at {weight}%: {problems}"
+        plain = thin or failed.gate == "abort"  # its problem says it all: "aborted by alice@laptop"
+        report.reason = problems if plain else f"{failed.gate} gate failed at {weight}%: {problems}"
         report.verdict_seconds = step.ended_seconds
         return False
 
@@ -294,6 +454,8 @@ class Rollout:
                     return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
                 while next_poll <= now:
                     next_poll += policy.analysis_seconds
+            if (command := self.control.command()) is not None and command.action == "abort":
+                return GateResult("abort", False, (f"aborted by {command.by}",), {"by": command.by}), False
             if now >= deadline:
                 if health is None:
                     return GateResult("health", True, (), {"off": HEALTH_OFF}), False
@@ -304,10 +466,12 @@ class Rollout:
                 if not step.extended:
                     step.extended = True
                     deadline += policy.step_seconds
-                    self.view.event(
-                        f"  {seen} canary requests at {weight}%, {policy.min_requests} needed: "
+                    line = (
+                        f"{seen} canary requests at {weight}%, {policy.min_requests} needed: "
                         f"the step is extended by {policy.step_seconds:g}s, once"
                     )
+                    self.view.event(f"  {line}")
+                    self.notify("held", report, line)
                     continue
                 problem = (
                     f"not enough evidence at {weight}%: {seen} canary requests in {now - began:g}s "
@@ -327,3 +491,4 @@ class Rollout:
         self.stack.set_weight(0)
         self.stack.up(f"canary rollout: roll back {canary}")
         self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+        self.notify(report.outcome, report, "")
