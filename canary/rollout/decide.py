@@ -25,7 +25,7 @@ from canary.config import StackSettings
 from canary.rollout import release_tags
 from canary.rollout.release_tags import decode
 
-RESUMABLE = ("interrupted", "running")
+RESUMABLE = ("interrupted", "running", "held")
 
 
 @dataclass(frozen=True)

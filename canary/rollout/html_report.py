@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from canary.rollout.html_waits import waits_section
 from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ticks, render_chart
 
 _GOOD = frozenset({"completed", "promoted", "retired"})
@@ -46,6 +47,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         *_charts(report, canary, stable, outcome, polls, steps),
         "</section>",
         _steps_table(steps),
+        waits_section(report),
         _polls_table(polls, canary, stable),
         "<footer>Drawn from the rollout's JSON report (<code>canary rollout --json</code>); "
         "times are seconds since the rollout began.</footer>",

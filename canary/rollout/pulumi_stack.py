@@ -106,7 +106,7 @@ class AutomationStack:
         self._stack.remove_config(f"{PROJECT}:versions[{names.index(version)}]", path=True)
 
     def tags(self) -> AutomationTags:
-        """The stack's tags in its backend: the release's shared records (`release_tags`)."""
+        """The stack's tags in its backend: where the release's shared records live."""
         return AutomationTags(self._stack.workspace, self.name)
 
     def who(self) -> str:
