@@ -48,6 +48,7 @@ from canary.rollout.engine import (
     RolloutReport,
 )
 from canary.rollout.gates import EntryPoint, GateResult, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.git_record import CommittingStack, GitRecorder
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_holder, unlock
 from canary.rollout.notify import Notifier, NotifyError
@@ -98,6 +99,12 @@ def parser() -> argparse.ArgumentParser:
         help="an Apprise URL (slack://, msteams://, mailto://, json://...) to send every event to; repeatable "
         "(default: rollout.notify)",
     )
+    p.add_argument(
+        "--git-commit",
+        action="store_true",
+        help="commit each change the rollout writes to Pulumi.<stack>.yaml (a weight, promote, retire, rollback)",
+    )
+    p.add_argument("--git-push", action="store_true", help="push each such commit (implies --git-commit)")
     operate = p.add_mutually_exclusive_group()
     operate.add_argument(
         "--approve", action="store_true", help="approve what the running rollout of the stack waits for, and exit"
@@ -431,6 +438,13 @@ def main(argv: Sequence[str]) -> int:
         )
     if args.decide:
         return decide_command(args, settings)
+    recorder = None
+    if args.git_commit or args.git_push:
+        recorder = GitRecorder(args.project_dir, args.stack, push=args.git_push, warn=_warn)
+        if shutil.which("git") is None:
+            return _fail("--git-commit: git is not on PATH")
+        if (problem := recorder.problem()) is not None:
+            return _fail(problem)
     try:
         # Apprise reads the URLs now, so that one it cannot send to is refused before anything changes.
         notifier = Notifier(policy.notify, warn=_warn, setting="argument --notify" if args.notify else "rollout.notify")
@@ -456,7 +470,7 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_DONE
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote, notifier)
+    return _run(args, settings, policy, promote, notifier, recorder)
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -496,7 +510,14 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
     )
 
 
-def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, notifier: Notifier) -> int:
+def _run(
+    args: argparse.Namespace,
+    settings: StackSettings,
+    policy: Policy,
+    promote: bool,
+    notifier: Notifier,
+    recorder: GitRecorder | None,
+) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
@@ -532,7 +553,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
                     policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
                 )
                 report = Rollout(
-                    stack=stack,
+                    stack=stack if recorder is None else CommittingStack(stack, recorder),
                     policy=policy,
                     gates=gates,
                     view=view,
