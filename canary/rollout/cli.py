@@ -207,7 +207,8 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         prometheus=chosen(args.prometheus, config.prometheus) or None,
         webhook=chosen(args.webhook, config.webhook) or None,
         confirm=chosen(args.confirm, config.confirm) or None,
-        notify=tuple(args.notify if args.notify is not None else config.notify),
+        # An empty URL (a CI secret left unset) sends nothing, rather than failing the rollout.
+        notify=tuple(url for url in (args.notify if args.notify is not None else config.notify) if url.strip()),
         verify_requests=chosen(args.requests, Policy.verify_requests),
     )
 
