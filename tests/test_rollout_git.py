@@ -168,6 +168,22 @@ def test_a_checkout_that_cannot_record_each_step_is_refused_before_anything_chan
     )
 
 
+def test_a_push_after_someone_else_pushed_replays_the_step_on_their_commit(tmp_path):
+    remote, checkout = remote_and_checkout(tmp_path)
+    colleague = tmp_path / "colleague"
+    git(tmp_path, "clone", "--quiet", str(remote), str(colleague))
+    (colleague / "README.md").write_text("notes\n")
+    git(colleague, "add", "README.md")
+    git(colleague, "commit", "--quiet", "-m", "notes")
+    git(colleague, "push", "--quiet")
+    warnings: list[str] = []
+    recorder = GitRecorder(checkout, "prod", push=True, warn=warnings.append)
+    FileStack(checkout).set_weight(10)
+    recorder.commit("canary rollout prod: v2 at 10%")
+    assert warnings == []
+    assert subjects(remote) == ["canary rollout prod: v2 at 10%", "notes", "the project"]
+
+
 def test_a_push_that_fails_is_a_warning_and_the_rollout_goes_on(tmp_path):
     _, checkout = remote_and_checkout(tmp_path)
     warnings: list[str] = []
@@ -177,7 +193,7 @@ def test_a_push_that_fails_is_a_warning_and_the_rollout_goes_on(tmp_path):
     stack.set_weight(10)
     recorder.commit("canary rollout prod: v2 at 10%")
     assert subjects(checkout)[0] == "canary rollout prod: v2 at 10%"
-    assert len(warnings) == 1 and warnings[0].startswith("warning: git push: ") and "the rollout goes on" in warnings[0]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: git pull: ") and "the rollout goes on" in warnings[0]
 
 
 # --- the CI decision, on three pushes ----------------------------------------------------------

@@ -6,7 +6,8 @@ rollout did, instead of reverting it to the weight of the last human commit. The
 the step's `pulumi up`, so the repository never says more than the cluster was given. Only the
 stack file is committed (`git commit --only`): whatever else is staged or edited in the checkout
 stays as it was. Each commit says `[skip ci]`, which GitHub Actions and GitLab CI read as "start
-no pipeline": the rollout's own pushes must not start a second rollout.
+no pipeline": the rollout's own pushes must not start a second rollout. When the remote moved on meanwhile (a
+colleague pushed), the commit is replayed on it (`git pull --rebase`) and pushed again, once.
 
 Git is run as a subprocess (`git` on PATH), with the checkout's own identity and remotes.
 """
@@ -88,9 +89,16 @@ class GitRecorder:
             body = f"Written by `canary rollout --git-commit`: {name} says where the release stands.\n\n{SKIP_CI}"
             self._ok("commit", "--only", "--quiet", "-m", subject, "-m", body, "--", name)
             if self.push:
-                self._ok("push", "--quiet")
+                self._push()
         except GitError as err:
             self.warn(f"warning: {err}; the rollout goes on")
+
+    def _push(self) -> None:
+        """Push; when the remote moved on (someone pushed meanwhile), replay this commit on it once."""
+        if self.run(["push", "--quiet"], self.project_dir).returncode == 0:
+            return
+        self._ok("pull", "--rebase", "--autostash", "--quiet")
+        self._ok("push", "--quiet")
 
 
 def commit_subject(stack: str, message: str) -> str:
