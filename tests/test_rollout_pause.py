@@ -234,3 +234,31 @@ def test_the_html_report_lists_each_wait_and_the_one_still_open():
     assert "Waiting at 10 % for an approval (canary rollout --approve) since 2026-12-07T04:00:30Z" in render_html(
         document
     )
+
+
+class FlakyTags(MemoryTags):
+    """A backend that cannot be reached for a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def read(self) -> dict[str, str]:
+        if self.down:
+            from canary.rollout.release_tags import TagStoreError
+
+            raise TagStoreError("cannot read the tags of stack prod: error: connection refused")
+        return super().read()
+
+
+def test_a_backend_that_cannot_be_read_for_a_while_delays_an_approval_and_stops_nothing():
+    clock, tags = FakeClock(), FlakyTags()
+    operator = Operator(tags, clock).at(38, "approve")
+    warnings: list[str] = []
+    rollout, _, _ = engine("10,pause,50", clock, tags, operator)
+    rollout.control = TagControl(tags, "run-1", clock=clock, warn=warnings.append)
+    operator.before_sleep.append(lambda: setattr(tags, "down", 39 <= clock.now < 60))
+    report = rollout.run(promote=False, retire=False)
+    assert report.outcome == "completed" and report.waits[0].outcome == "approved"
+    assert 60 <= clock.now - 30 < 70  # read again once the backend answers
+    assert warnings and warnings[0].startswith("warning: cannot read the tags of stack prod")

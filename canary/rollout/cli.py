@@ -534,7 +534,7 @@ def _run(
             lock = ReleaseLock(tags, args.stack, holder=f"{stack.who()} pid {os.getpid()}").acquire()
             if lock.took_over is not None:
                 _warn(f"warning: took over the stale rollout lock of {describe_holder(lock.took_over)}")
-            control = TagControl(tags, lock.run, lease=lock)
+            control = TagControl(tags, lock.run, lease=lock, warn=_warn)
             try:
                 outputs = stack.outputs()
                 routes = outputs.get("routes")

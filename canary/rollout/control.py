@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from canary.rollout import release_tags
-from canary.rollout.release_tags import TagStore, decode, encode
+from canary.rollout.release_tags import TagStore, TagStoreError, decode, encode
 
 READ_EVERY_SECONDS = 5.0
 """How often a running rollout reads the tags for an approval or an abort: each read is a Pulumi
@@ -107,8 +107,10 @@ class TagControl:
         clock: Callable[[], float] = time.monotonic,
         every: float = READ_EVERY_SECONDS,
         lease: Lease | None = None,
+        warn: Callable[[str], None] = lambda line: None,
     ) -> None:
         self._lease = lease
+        self._warn = warn
         self._tags = tags
         self._run = run
         self._clock = clock
@@ -118,19 +120,28 @@ class TagControl:
 
     def waiting(self, wait: Wait | None) -> None:
         self._wait = wait
-        if wait is None:
-            self._tags.remove(release_tags.WAITING)
-            return
-        record = {"run": self._run, "id": wait.id, "what": wait.what, "step": wait.step, "weight": wait.weight}
-        self._tags.write(release_tags.WAITING, encode({**record, "since": wait.since, "until": wait.until or ""}))
-        self._last_read = None  # an approval given before this wait was published is not for it
+        self._last_read = None  # read at once: an approval must be of this wait, by its id
+        try:
+            if wait is None:
+                self._tags.remove(release_tags.WAITING)
+                return
+            record = {"run": self._run, "id": wait.id, "what": wait.what, "step": wait.step, "weight": wait.weight}
+            self._tags.write(release_tags.WAITING, encode({**record, "since": wait.since, "until": wait.until or ""}))
+        except TagStoreError as err:
+            # The backend is unreachable for now: the rollout waits all the same, and a timer, the
+            # webhook or Ctrl-C still end the wait; --approve cannot see it until the next write.
+            self._warn(f"warning: {err}")
 
     def command(self) -> Command | None:
         now = self._clock()
         if self._last_read is not None and now - self._last_read < self._every:
             return None
         self._last_read = now
-        tags = self._tags.read()
+        try:
+            tags = self._tags.read()
+        except TagStoreError as err:
+            self._warn(f"warning: {err}; approvals and aborts are read again in {self._every:g}s")
+            return None
         if self._lease is not None:
             self._lease.renew(tags)
         abort = decode(tags.get(release_tags.ABORT))
