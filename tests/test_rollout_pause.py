@@ -36,12 +36,12 @@ class Operator:
 
     def __init__(self, tags: MemoryTags, clock: FakeClock) -> None:
         self.tags, self.clock = tags, clock
-        self.plan: list[tuple[float, str, str]] = []
+        self.plan: list[tuple[float, str, str, bool]] = []
         self.answers: list[str] = []
         self.before_sleep: list[Callable[[], None]] = []
 
-    def at(self, seconds: float, action: str, who: str = "alice@laptop") -> Operator:
-        self.plan.append((seconds, action, who))
+    def at(self, seconds: float, action: str, who: str = "alice@laptop", full: bool = False) -> Operator:
+        self.plan.append((seconds, action, who, full))
         return self
 
     def sleep(self, seconds: float) -> None:
@@ -51,9 +51,14 @@ class Operator:
         due = [entry for entry in self.plan if entry[0] <= self.clock.now]
         for entry in due:
             self.plan.remove(entry)
-            _, action, who = entry
-            act = approve if action == "approve" else abort
-            self.answers.append(act(self.tags, "prod", who, f"t={self.clock.now:g}"))
+            _, action, who, full = entry
+            now = f"t={self.clock.now:g}"
+            answer = (
+                approve(self.tags, "prod", who, now, full)
+                if action == "approve"
+                else abort(self.tags, "prod", who, now)
+            )
+            self.answers.append(answer)
 
 
 def engine(
@@ -262,3 +267,16 @@ def test_a_backend_that_cannot_be_read_for_a_while_delays_an_approval_and_stops_
     assert report.outcome == "completed" and report.waits[0].outcome == "approved"
     assert 60 <= clock.now - 30 < 70  # read again once the backend answers
     assert warnings and warnings[0].startswith("warning: cannot read the tags of stack prod")
+
+
+def test_an_approval_in_full_skips_the_steps_left_to_the_promotion():
+    clock, tags = FakeClock(), MemoryTags()
+    operator = Operator(tags, clock).at(40, "approve", "bob@desk", full=True)
+    stack = FakeStack()
+    rollout, _, _ = engine("10,pause,25,50", clock, tags, operator, stack=stack)
+    report = rollout.run(promote=True, retire=False)
+    assert report.outcome == "promoted" and [step.weight for step in report.steps] == [10]
+    assert stack.log == ["weight 10", "up: canary rollout: v2 at 10%", "promote v2", "up: canary rollout: promote v2"]
+    assert (report.waits[0].outcome, report.waits[0].by) == ("approved in full", "bob@desk")
+    assert operator.answers[0].startswith("approved in full: the rollout of stack prod")
+    assert "goes on, skipping the steps left, within 5s" in operator.answers[0]

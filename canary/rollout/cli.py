@@ -109,6 +109,11 @@ def parser() -> argparse.ArgumentParser:
     operate.add_argument(
         "--approve", action="store_true", help="approve what the running rollout of the stack waits for, and exit"
     )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="with --approve: also skip the steps left, straight to the end (and the promotion, if asked)",
+    )
     operate.add_argument(
         "--abort", action="store_true", help="make the running rollout of the stack roll back now, and exit"
     )
@@ -366,7 +371,7 @@ def operate(args: argparse.Namespace) -> int:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     try:
         if args.approve:
-            line = control_module.approve(tags, args.stack, stack.who(), now)
+            line = control_module.approve(tags, args.stack, stack.who(), now, full=args.full)
         elif args.abort:
             line = control_module.abort(tags, args.stack, stack.who(), now)
         else:
@@ -420,6 +425,8 @@ def main(argv: Sequence[str]) -> int:
         return _fail(str(err))
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
+    if args.full and not args.approve:
+        return _fail("argument --full: only with --approve")
     if args.approve or args.abort or args.unlock:
         return operate(args)
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:

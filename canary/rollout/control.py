@@ -65,6 +65,8 @@ class Command:
     action: Literal["approve", "abort"]
     by: str
     at: str
+    full: bool = False
+    """An approval that also skips the steps left (Argo's `promote --full`)."""
 
 
 class Control(Protocol):
@@ -149,7 +151,8 @@ class TagControl:
             return Command("abort", str(abort.get("by", "someone")), str(abort.get("at", "")))
         approve = decode(tags.get(release_tags.APPROVE))
         if approve is not None and self._wait is not None and approve.get("wait") == self._wait.id:
-            return Command("approve", str(approve.get("by", "someone")), str(approve.get("at", "")))
+            by, at = str(approve.get("by", "someone")), str(approve.get("at", ""))
+            return Command("approve", by, at, full=approve.get("full") is True)
         return None
 
     def close(self) -> None:
@@ -160,8 +163,9 @@ class TagControl:
                 self._tags.remove(key)
 
 
-def approve(tags: TagStore, stack: str, who: str, now: str) -> str:
-    """Approve what the running rollout of `stack` waits for; the line to print."""
+def approve(tags: TagStore, stack: str, who: str, now: str, full: bool = False) -> str:
+    """Approve what the running rollout of `stack` waits for (`full`: and skip the steps left, to
+    the promotion); the line to print."""
     current = tags.read()
     waiting = decode(current.get(release_tags.WAITING))
     if waiting is None or decode(current.get(release_tags.LOCK)) is None:
@@ -171,10 +175,11 @@ def approve(tags: TagStore, stack: str, who: str, now: str) -> str:
             f"the rollout of stack {stack} waits for its confirm webhook ({waiting.get('what')}), "
             "which an approval does not replace; --abort stops it"
         )
-    tags.write(release_tags.APPROVE, encode({"wait": waiting.get("id"), "by": who, "at": now}))
+    tags.write(release_tags.APPROVE, encode({"wait": waiting.get("id"), "by": who, "at": now, "full": full}))
+    verb, skip = ("approved in full", ", skipping the steps left,") if full else ("approved", "")
     return (
-        f"approved: the rollout of stack {stack} waiting since {waiting.get('since')} at step {waiting.get('step')} "
-        f"({waiting.get('weight')}%) for {waiting.get('what')} goes on within {READ_EVERY_SECONDS:g}s"
+        f"{verb}: the rollout of stack {stack} waiting since {waiting.get('since')} at step {waiting.get('step')} "
+        f"({waiting.get('weight')}%) for {waiting.get('what')} goes on{skip} within {READ_EVERY_SECONDS:g}s"
     )
 
 

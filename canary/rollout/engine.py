@@ -202,6 +202,8 @@ class Rollout:
     notify: Notify = _no_notify
     run_id: str = ""
     _started: float = 0.0
+    _skip_rest_by: str = ""
+    """Who approved in full (`--approve --full`): the steps left are skipped."""
     _sent: dict[str, Sent] = field(default_factory=dict)
 
     def run(self, *, promote: bool, retire: bool) -> RolloutReport:
@@ -246,6 +248,8 @@ class Rollout:
             if weight == 0 and not self._pauses(report, 0, len(steps), 0):
                 self._roll_back(report, canary)
                 return report
+            if self._skip_rest_by:
+                steps = ()
             for index, step in enumerate(steps, 1):
                 weight = step
                 if not self._step(report, index, len(steps), step, canary, stable):
@@ -255,6 +259,9 @@ class Rollout:
                 if not self._after_step(report, index, len(steps), step, canary, stable):
                     self._roll_back(report, canary)
                     return report
+                if self._skip_rest_by:
+                    self.view.event(f"approved in full by {self._skip_rest_by}: the steps left are skipped")
+                    break
             report.verdict_seconds = self._elapsed()
             report.outcome = "completed"
             if promote or retire:
@@ -350,8 +357,10 @@ class Rollout:
                     report.verdict_seconds = self._elapsed()
                     return False
                 if command is not None and kind != "confirm":
-                    wait.outcome, wait.by = "approved", command.by
-                    self.view.event(f"  approved by {command.by}")
+                    wait.outcome, wait.by = "approved in full" if command.full else "approved", command.by
+                    self.view.event(f"  {wait.outcome} by {command.by}")
+                    if command.full:
+                        self._skip_rest_by = command.by
                     return True
                 if seconds is not None and now - began >= seconds:
                     wait.outcome = "timer"
