@@ -71,3 +71,8 @@ def test_a_url_apprise_cannot_send_to_is_refused_by_scheme_without_echoing_it(tm
     assert code == 2 and out == ""
     assert "argument --notify: Apprise cannot send to this URL (scheme 'slak')" in err
     assert "T0K3N" not in err and "SECRET" not in err
+
+
+def test_full_goes_only_with_approve(tmp_path, capsys):
+    code, out, err = run(capsys, project(tmp_path), "--full")
+    assert (code, out) == (2, "") and err == "canary rollout: error: argument --full: only with --approve\n"
