@@ -1,9 +1,10 @@
 """`python -m canary rollout`: flags and stack config in, a rollout (or its plan) out.
 
 Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when the canary
-was rolled back (a failed gate, or not enough evidence), 2 for bad flags or config or a rollout
-that cannot start, its preflight included (nothing changed), 130 when interrupted (the weight is
-left where the stack file says).
+was rolled back (a failed gate), 2 for bad flags or config or a rollout that cannot start, its
+preflight included (nothing changed), 3 when it stopped held (evidence too thin, or both versions
+failing alike, past the hold limit: the weight kept), 130 when interrupted (the weight is left
+where the stack file says).
 """
 
 from __future__ import annotations
@@ -81,7 +82,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--alpha",
         type=float,
-        help=f"chance of rolling back a canary as good as stable (default: rollout.alpha, {Limits().alpha:g})",
+        help="the most the chance may be, over the whole release, that a canary as good as stable is rolled "
+        f"back, under the assumptions in docs/rollout.md (default: rollout.alpha, {Limits().alpha:g})",
+    )
+    p.add_argument(
+        "--hold-limit",
+        metavar="DURATION",
+        help="how long a step may be extended for thin evidence or a shared incident before the rollout stops, "
+        "held, its weight kept (default: rollout.holdLimit)",
     )
     p.add_argument(
         "--split-tolerance",
@@ -107,7 +115,11 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     else:
         steps = list(config.steps)
     durations = {}
-    for flag, configured in (("step_duration", config.step_duration), ("analysis_interval", config.analysis_interval)):
+    for flag, configured in (
+        ("step_duration", config.step_duration),
+        ("analysis_interval", config.analysis_interval),
+        ("hold_limit", config.hold_limit),
+    ):
         text = getattr(args, flag) if getattr(args, flag) is not None else configured
         if (seconds := parse_duration(text)) is None:
             name = flag.replace("_", "-")
@@ -140,6 +152,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         step_seconds=durations["step_duration"],
         analysis_seconds=durations["analysis_interval"],
         min_requests=chosen(args.min_requests, config.min_requests),
+        hold_seconds=durations["hold_limit"],
         limits=Limits(
             max_error_rate=chosen(args.max_error_rate, config.max_error_rate),
             max_p99_ms=chosen(args.max_p99_ms, config.max_p99_ms),
@@ -154,7 +167,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
 
 
 # What only the health analysis reads: given while it is off (no Prometheus), each is reported.
-HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests")
+HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests", "hold_limit")
 
 
 def unused_health_settings(args: argparse.Namespace, settings: StackSettings, policy: Policy) -> list[str]:
@@ -196,6 +209,7 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
                 "alpha": limits.alpha,
                 "analysis_seconds": policy.analysis_seconds,
                 "min_requests": policy.min_requests,
+                "hold_seconds": policy.hold_seconds,
             }
             if policy.prometheus
             else None,
@@ -225,15 +239,16 @@ def print_plan(document: dict[str, Any]) -> None:
             f"gate health: {health['prometheus']}, polled every {health['analysis_seconds']:g}s: canary 5xx at most "
             f"{health['max_error_rate']:g}% and not above stable's; p99 at most {health['max_p99_ms']:g} ms and "
             f"{health['max_p99_ratio']:g} times stable's; false-rollback chance {health['alpha']:g} for the whole "
-            f"rollout; at least {health['min_requests']} canary requests per step"
+            f"release; at least {health['min_requests']} canary requests per step; a step held (thin evidence, "
+            f"both versions failing alike) at most {health['hold_seconds']:g}s longer, then the rollout stops, held"
         )
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
     lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
     lines.append(
-        "on a failed gate, or a step too thin even once extended: canary.weight 0 in one update "
-        "(cookie and header testers keep the canary)"
+        "on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary); "
+        "held past the hold limit: the weight stays, exit 3"
     )
     print("\n".join(lines))
 
@@ -348,9 +363,9 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
 
     canary, stable = settings.canary.version, settings.stable_version
     reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
-    return HealthWatch(
-        read=reader.read, analysis=SequentialAnalysis(limits=policy.limits), stable=stable, canary=canary
-    )
+    # The baseline is read at the weight the stack stands at: counting begins there.
+    analysis = SequentialAnalysis(limits=policy.limits, weight=settings.weight)
+    return HealthWatch(read=reader.read, analysis=analysis, stable=stable, canary=canary)
 
 
 def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:

@@ -77,7 +77,7 @@ def _tone(outcome: str) -> str:
         return "good"
     if outcome in _BAD:
         return "bad"
-    return "warn" if outcome == "not enough evidence" else "neutral"
+    return "warn" if outcome == "held" else "neutral"
 
 
 def _header(

@@ -56,6 +56,12 @@ class Poll:
     tests: tuple[dict[str, Any], ...]
     rollback: bool
     reasons: tuple[str, ...] = ()
+    holds: tuple[str, ...] = ()
+    """Why this poll was held (a shared incident): the step extended, nothing against the canary."""
+
+    @property
+    def hold(self) -> bool:
+        return bool(self.holds) and not self.rollback
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +71,8 @@ class Poll:
             "unattributed_errors": self.unattributed_errors,
             "tests": [dict(test) for test in self.tests],
             "rollback": self.rollback,
+            "hold": self.hold,
+            "holds": list(self.holds),
         }
 
 
@@ -149,4 +157,5 @@ class HealthWatch:
             tests=tuple(decision.to_json()["tests"]),
             rollback=decision.rollback,
             reasons=decision.reasons,
+            holds=decision.holds,
         )
