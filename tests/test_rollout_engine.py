@@ -111,12 +111,24 @@ class FakeHealth:
         fail_at: float | None = None,
         begin_fails: bool = False,
         held: tuple[float, float] | None = None,
+        resumed_note: str = "",
     ) -> None:
         self.clock, self.rate, self.rollback_at, self.fail_at = clock, rate, rollback_at, fail_at
         self.held = held
+        self.resumed_note = resumed_note
+        self.kept: list[str] = []
+        """Each keep (`keep 10% at 30`) and forget, in order."""
         self.begin_fails = begin_fails
         self.begun = False
         self.polled: list[tuple[float, int, dict[str, Sent]]] = []
+
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        self.kept.append(f"keep {weight}% at {self.clock.now:g}")
+        return None
+
+    def forget(self) -> str | None:
+        self.kept.append(f"forget at {self.clock.now:g}")
+        return None
 
     def begin(self) -> None:
         if self.begin_fails:
@@ -399,9 +411,48 @@ def test_a_rerun_resumes_from_the_weight_in_the_stack_file():
     # The evidence of the run that was interrupted is not carried over, and the report says so.
     assert report.to_json()["analysis"] == {
         "resumed": True,
-        "note": "resumed at 50%: the analysis starts anew, and what the canary did before this run is not counted",
+        "note": "resumed at 50%: no evidence of this release is kept with the stack, so the analysis starts anew "
+        "and what the canary did before this run is not counted",
     }
     assert view.events[1] == report.note
+
+
+def test_a_rerun_that_continues_kept_evidence_says_so_in_the_report():
+    clock = FakeClock()
+    health = FakeHealth(clock, resumed_note="continuing the evidence of v1 -> v2 kept with the stack")
+    engine, view = rollout(FakeStack(weight=50), gates(health), steps=(10, 50, 80), clock=clock)
+    report = engine.run(promote=False, retire=False)
+    assert report.to_json()["analysis"] == {"resumed": True, "note": health.resumed_note}
+    assert health.resumed_note in view.events
+
+
+def test_the_evidence_is_kept_after_each_step_and_forgotten_when_the_release_ends():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    rollout(FakeStack(), gates(health), clock=clock)[0].run(promote=True, retire=False)
+    assert health.kept == ["keep 10% at 30", "keep 50% at 60", "forget at 60"]
+
+
+def test_a_rollback_forgets_the_evidence_and_a_held_stop_keeps_it():
+    clock = FakeClock()
+    health = FakeHealth(clock, rollback_at=40)
+    rollout(FakeStack(), gates(health), clock=clock)[0].run(promote=False, retire=False)
+    assert health.kept == ["keep 10% at 30", "forget at 40"]
+    clock = FakeClock()
+    health = FakeHealth(clock, rate=0.5)
+    rollout(FakeStack(), gates(health), clock=clock, min_requests=50, hold_seconds=30)[0].run(
+        promote=False, retire=False
+    )
+    assert health.kept == ["keep 10% at 60"]
+
+
+def test_an_interrupted_rollout_keeps_its_evidence():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    stack = FakeStack()
+    stack.interrupt_on_up = 1
+    report = rollout(stack, gates(health), clock=clock)[0].run(promote=False, retire=False)
+    assert report.outcome == "interrupted" and health.kept == ["keep 10% at 30", "keep 50% at 30"]
 
 
 def test_an_interrupted_step_leaves_the_weight_and_says_so():

@@ -58,6 +58,8 @@ STABLE_REQUESTS_FOR_P99 = 200
 # Stable's dispersion: estimated from its last intervals, once it has this many.
 DISPERSION_MIN_INTERVALS = 5
 DISPERSION_WINDOW = 60
+# Of which a kept state holds the last (so that it fits a few stack tags).
+KEPT_STABLE_INTERVALS = 30
 TRIM_SHARE = 0.1
 DISPERSION_BAR = 1.5
 # The mean of a chi-square with one degree of freedom below its 90th percentile (2.706):
@@ -264,7 +266,8 @@ class ComparisonStream(_Stream):
             self._stable = [*self._stable, (interval.stable_bad, interval.stable_all)][-DISPERSION_WINDOW:]
 
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "stable": [list(pair) for pair in self._stable]}
+        kept = self._stable[-KEPT_STABLE_INTERVALS:]
+        return {**super().state(), "stable": [list(pair) for pair in kept]}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         super().restore(state)
@@ -367,9 +370,22 @@ class SequentialAnalysis:
     def threshold(self) -> float:
         return 1 / self.alpha_each
 
+    def _limits(self) -> dict[str, float]:
+        limits = self.limits
+        return {
+            "max_error_rate": limits.max_error_rate,
+            "max_p99_ms": limits.max_p99_ms,
+            "max_p99_ratio": limits.max_p99_ratio,
+            "min_p99_gap_ms": limits.min_p99_gap_ms,
+        }
+
     def state(self) -> dict[str, Any]:
         """The evidence so far, as plain data: what `resumed` continues from."""
-        return {"alpha_each": self.alpha_each, "tests": {s.name: s.state() for s in self.streams}}
+        return {
+            "alpha_each": self.alpha_each,
+            "limits": self._limits(),
+            "tests": {s.name: s.state() for s in self.streams},
+        }
 
     @classmethod
     def resumed(
@@ -379,15 +395,22 @@ class SequentialAnalysis:
 
         What happened between the last poll kept and the new baseline is not seen: leaving it out
         is decided without looking at it, so the e-processes stay valid. The first interval is not
-        compared (the weight may have changed in it). Refused (ValueError) when alpha differs.
+        compared (the weight may have changed in it). Refused (ValueError) when alpha or a limit
+        differs: an e-process cannot change its threshold or its null hypothesis midway.
         """
         analysis = cls(limits, alpha_shares=alpha_shares)
         kept_alpha = float(state["alpha_each"])
         if not math.isclose(kept_alpha, analysis.alpha_each, rel_tol=1e-9):
             raise ValueError(
-                f"the kept analysis used alpha {kept_alpha:g} per test, this run {analysis.alpha_each:g}: "
-                "an e-process cannot change its alpha midway"
+                f"the evidence kept for this release was gathered with alpha {kept_alpha * alpha_shares:g}, "
+                f"this run has {analysis.alpha_each * alpha_shares:g}"
             )
+        for name, value in analysis._limits().items():
+            kept = state.get("limits", {}).get(name)
+            if kept is not None and not math.isclose(float(kept), value, rel_tol=1e-9):
+                raise ValueError(
+                    f"the evidence kept for this release was gathered with {name} {kept:g}, this run has {value:g}"
+                )
         for stream in analysis.streams:
             stream.restore(state["tests"][stream.name])
         return analysis
@@ -446,8 +469,12 @@ class SequentialAnalysis:
         self._last_canary, self._last_stable = canary, stable
         return self._decide(weight, canary, stable, tuple(holds))
 
+    def results(self) -> tuple[TestResult, ...]:
+        """Each test's evidence so far."""
+        return tuple(stream.result() for stream in self.streams)
+
     def _decide(self, weight: int, canary: Counts, stable: Counts, holds: tuple[str, ...]) -> Decision:
-        results = tuple(stream.result() for stream in self.streams)
+        results = self.results()
         figures = f"canary {canary.errors}/{canary.requests} 5xx at {weight}%, stable {stable.errors}/{stable.requests}"
         reasons = tuple(
             f"{r.test}: e-value {r.e_value:.3g} >= {r.threshold:.3g} (1/alpha, alpha {r.alpha:.2g}); {figures}"

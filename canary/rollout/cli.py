@@ -36,6 +36,7 @@ from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gat
 from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.release_tags import TagStore, TagStoreError
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -96,6 +97,12 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         metavar="POINTS",
         help=f"how far a split may be off (default: rollout.splitTolerance, {Limits().split_tolerance:g})",
+    )
+    p.add_argument(
+        "--forget-evidence",
+        action="store_true",
+        help="start the health analysis anew: the evidence of this release kept with the stack is discarded "
+        "(alpha then holds from this run on, not for the whole release)",
     )
     p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
     return p
@@ -353,11 +360,16 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
         raise preflight.OutputsUnavailableError(f"cannot read the outputs of stack {stack}: {first_line}") from None
 
 
-def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
-    """The analysis of this invocation, reading the mesh's counters; None without Prometheus."""
+def health_watch(
+    policy: Policy, settings: StackSettings, tags: TagStore | None = None, *, forget: bool = False
+) -> HealthWatch | None:
+    """The analysis of this invocation, reading the mesh's counters, continuing the evidence of the
+    release kept in the stack's `tags`; None without Prometheus. RolloutRefusedError when the kept
+    evidence cannot be read or continued."""
     if not policy.prometheus or settings.canary is None:
         return None
     from canary.rollout.analysis import SequentialAnalysis
+    from canary.rollout.kept_analysis import KeptAnalysis
     from canary.rollout.prometheus import MeshReader
     from canary.rollout.watch import HealthWatch
 
@@ -365,7 +377,29 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
     reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
     # The baseline is read at the weight the stack stands at: counting begins there.
     analysis = SequentialAnalysis(limits=policy.limits, weight=settings.weight)
-    return HealthWatch(read=reader.read, analysis=analysis, stable=stable, canary=canary)
+    kept = KeptAnalysis(tags, stable, canary) if tags is not None else None
+    note = ""
+    try:
+        found = None
+        if kept is not None and forget:
+            kept.forget()
+        elif kept is not None:
+            found = kept.load()
+        if found is not None:
+            analysis = SequentialAnalysis.resumed(found.state, policy.limits)
+            e_values = ", ".join(f"{r.test} {r.e_value:.3g}" for r in analysis.results())
+            note = (
+                f"continuing the evidence of {kept.release if kept else ''} kept with the stack "
+                f"(saved {found.saved_at} at {found.weight}%): e-values {e_values}"
+            )
+    except TagStoreError as err:
+        raise RolloutRefusedError(f"{err}: nothing changed") from None
+    except ValueError as err:
+        raise RolloutRefusedError(
+            f"{err}: an e-process cannot change its alpha or its limits midway; rerun with the same settings, "
+            "or with --forget-evidence to start the analysis anew (nothing changed)"
+        ) from None
+    return HealthWatch(read=reader.read, analysis=analysis, stable=stable, canary=canary, kept=kept, resumed_note=note)
 
 
 def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
@@ -390,7 +424,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
                 webhook=lambda payload: webhook_gate(policy.webhook, payload),
-                health=health_watch(policy, settings),
+                health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence),
             )
             checks = lambda: preflight.problem(  # noqa: E731
                 policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack

@@ -38,7 +38,10 @@ EXIT_INTERRUPTED = exit_status.INTERRUPTED
 
 ROLLED_BACK = "rolled back"
 HELD = "held"
-RESUMED_NOTE = "resumed at {weight}%: the analysis starts anew, and what the canary did before this run is not counted"
+RESUMED_NOTE = (
+    "resumed at {weight}%: no evidence of this release is kept with the stack, so the analysis starts anew "
+    "and what the canary did before this run is not counted"
+)
 
 
 HEALTH_OFF = "no Prometheus URL (--prometheus or rollout.prometheus)"
@@ -61,6 +64,19 @@ class Health(Protocol):
 
     def poll(self, weight: int, seconds: float, sent: Mapping[str, Sent]) -> Poll:
         """Read the counters and judge; raises PrometheusError."""
+        ...
+
+    @property
+    def resumed_note(self) -> str:
+        """What evidence kept from an earlier run the analysis continues ("" if none)."""
+        ...
+
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        """Keep the evidence where the release's state lives; a warning line if it cannot be."""
+        ...
+
+    def forget(self) -> str | None:
+        """The release ended: remove its kept evidence; a warning line if it cannot be."""
         ...
 
 
@@ -208,10 +224,15 @@ class Rollout:
         )
         weight = settings.weight
         steps = self.policy.remaining(weight)
+        continued = self.gates.health.resumed_note if self.gates.health is not None else ""
         if weight > 0:
+            self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
+        if continued:
+            report.resumed, report.note = True, continued
+            self.view.event(continued)
+        elif weight > 0:
             report.resumed = True
             report.note = RESUMED_NOTE.format(weight=weight)
-            self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
             self.view.event(report.note)
         try:
             for index, step in enumerate(steps, 1):
@@ -219,11 +240,15 @@ class Rollout:
                 if not self._step(report, index, len(steps), step, canary, stable):
                     if report.outcome == ROLLED_BACK:
                         self._roll_back(report, canary)
+                        self._forget()
                     else:
                         self.view.event(f"stopped, held: {report.reason}")
+                        self._keep(step)
                     return report
+                self._keep(step)
             report.verdict_seconds = self._elapsed()
             report.outcome = "completed"
+            self._forget()
             if promote or retire:
                 self.view.event(f"promoting {canary}: it becomes the stable version, the canary ends")
                 self.stack.promote(canary)
@@ -242,7 +267,18 @@ class Rollout:
                 "run the rollout again to continue from there"
             )
             self.view.event(report.reason)
+            self._keep(weight)
         return report
+
+    def _keep(self, weight: int) -> None:
+        if self.gates.health is not None:
+            saved_at = self.wall().isoformat(timespec="seconds").replace("+00:00", "Z")
+            if (warning := self.gates.health.keep(weight, saved_at)) is not None:
+                self.view.event(f"warning: {warning}")
+
+    def _forget(self) -> None:
+        if self.gates.health is not None and (warning := self.gates.health.forget()) is not None:
+            self.view.event(f"warning: {warning}")
 
     def _elapsed(self) -> float:
         return self.clock() - self._started

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.kept_analysis import KeptAnalysis
 from canary.rollout.prometheus import MeshCounters, VersionCounters
+from canary.rollout.release_tags import TagStoreError
 
 P99 = 0.99
 
@@ -119,7 +121,31 @@ class HealthWatch:
     analysis: SequentialAnalysis
     stable: str
     canary: str
+    kept: KeptAnalysis | None = None
+    """Where the evidence is kept between runs (the stack's tags); None: it dies with the run."""
+    resumed_note: str = ""
+    """What evidence the analysis continues, when it continues some."""
     _counts: dict[str, Counts] = field(default_factory=dict)
+
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        """Write the evidence where the release's state lives; a warning line if it cannot be."""
+        if self.kept is None:
+            return None
+        try:
+            self.kept.save(self.analysis.state(), saved_at, weight)
+        except TagStoreError as err:
+            return f"the analysis' evidence could not be kept with the stack: {err}"
+        return None
+
+    def forget(self) -> str | None:
+        """The release ended: its evidence is removed; a warning line if it cannot be."""
+        if self.kept is None:
+            return None
+        try:
+            self.kept.forget()
+        except TagStoreError as err:
+            return f"the analysis' evidence kept with the stack could not be removed: {err}"
+        return None
 
     def begin(self) -> None:
         """Take the baseline: counts from here on are the rollout's."""
