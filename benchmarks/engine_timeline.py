@@ -27,6 +27,8 @@ from canary.rollout.analysis import Counts, SequentialAnalysis
 UPDATE_SECONDS = 15.0
 GATE_SECONDS = 5.0
 SLICE_SECONDS = 2.0
+# Stable's history read before the rollout (`SequentialAnalysis` calibrates its dispersion on it).
+HISTORY_SECONDS = 600.0
 # Istio's default request-duration buckets, in ms (+Inf left out, as the analysis is given them).
 ISTIO_BUCKETS = (0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 # Stable's latency: lognormal, median 20 ms, p99 about 80 ms.
@@ -144,10 +146,11 @@ class Simulation:
         shared = self._shared_rate(t)
         return 1 - (1 - min(version_rate, 1.0)) * (1 - shared)
 
-    def _fail(self, version: _Version, requests: int, rate: float) -> int:
-        """Failures among `requests`: independent at `rate`, or in runs of `burst` per version."""
+    def _fail(self, version: _Version, requests: int, rate: float, alone: bool = False) -> int:
+        """Failures among `requests`: independent at `rate`, or in runs of `burst` per version (or
+        in the stream of a version `alone`, for runs in the mixed stream)."""
         burst = self.s.burst
-        if burst == 0 or self.s.mixed_bursts:
+        if burst == 0 or (self.s.mixed_bursts and not alone):
             return int(self.rng.binomial(requests, rate))
         carried = min(version.burst_left, requests)
         fresh = requests - carried
@@ -203,10 +206,25 @@ class Simulation:
             self._slice(step)
             self.t += step
 
+    def history(self) -> list[tuple[int, int]]:
+        """Stable alone before the rollout, as the engine reads it from Prometheus: (5xx, requests)
+        per analysis interval over `HISTORY_SECONDS`, with the scenario's bursts but no incident."""
+        before = _Version(latency=False)
+        pairs = []
+        for _ in range(round(HISTORY_SECONDS / self.policy.analysis_seconds)):
+            requests, errors = before.requests, before.errors
+            for _ in range(round(self.policy.analysis_seconds / SLICE_SECONDS)):
+                n = int(self.rng.poisson(self.s.rate * SLICE_SECONDS))
+                before.requests += n
+                before.errors += self._fail(before, n, self.s.stable_errors, alone=True)
+            pairs.append((before.errors - errors, before.requests - requests))
+        return pairs
+
     # -- the engine ------------------------------------------------------------------------------
     def run(self) -> Outcome:
         policy, s = self.policy, self.s
         analysis = SequentialAnalysis(s.limits, weight=0)
+        analysis.errors_vs_stable.calibrate(self.history())
         change_step = int(self.rng.integers(len(policy.steps))) if s.incident and s.incident.at_change else -1
         holds = 0
         fired: list[str] = []

@@ -27,11 +27,12 @@ def test_one_canary_error_against_no_stable_error_gives_the_hand_computed_e_valu
     assert relative.p_value == pytest.approx(1 / 4.36674, abs=1e-4)
 
 
-def test_a_burst_of_canary_errors_in_one_interval_counts_at_most_one_over_the_share() -> None:
+def test_a_burst_of_canary_errors_in_one_interval_counts_at_most_one_over_the_share_to_the_1_5() -> None:
     # x = m = 2 at share 0.1: theta^2 / (0.1 theta + 0.9)^2 is 1.18616, 1.48721, 2.04082, 3.30579,
-    # 6.25 for theta up to 3, and above 10 = 1/0.1 from theta = 5 on (capped): mean 6.42700.
+    # 6.25, 12.7551, 27.70083 for theta up to 10, and above 10^1.5 = 31.62278 from theta = 30 on
+    # (capped): mean 14.95942.
     decision = at(10).observe(weight=10, canary=Counts(100, 2), stable=Counts(900, 0))
-    assert comparison(decision).e_value == pytest.approx(6.42700, abs=1e-4)
+    assert comparison(decision).e_value == pytest.approx(14.95942, abs=1e-4)
 
 
 def test_an_interval_in_which_the_weight_changed_adds_nothing_to_the_comparison() -> None:
@@ -107,7 +108,7 @@ def test_error_free_stable_and_a_failing_canary_is_caught_by_the_comparison_too(
 
 
 def test_evidence_carries_across_a_weight_change() -> None:
-    # Two intervals at 10 % and two at 25 %, 4 canary 5xx and no stable one in each: each step's
+    # One interval at 10 % and two at 25 %, 2 canary 5xx and no stable one in each: each step's
     # alone stays below the threshold (250); together they pass it.
     def run(steps: list[tuple[int, int]]) -> Decision:
         analysis = at(steps[0][0], Limits(max_error_rate=100))
@@ -115,16 +116,16 @@ def test_evidence_carries_across_a_weight_change() -> None:
         for weight, intervals in steps:
             for k in range(intervals + 1):  # the first of each step is the change: not compared
                 n_c = 100 * weight // 10
-                canary = Counts(canary.requests + n_c, canary.errors + (4 if k else 0))
+                canary = Counts(canary.requests + n_c, canary.errors + (2 if k else 0))
                 stable = Counts(stable.requests + 1000 - n_c, 0)
                 decision = analysis.observe(weight=weight, canary=canary, stable=stable)
         return decision
 
-    assert not run([(10, 2)]).rollback
+    assert not run([(10, 1)]).rollback
     assert not run([(25, 2)]).rollback
-    both = run([(10, 2), (25, 2)])
+    both = run([(10, 1), (25, 2)])
     assert both.rollback
-    assert comparison(both).e_value > comparison(run([(10, 2)])).e_value
+    assert comparison(both).e_value > comparison(run([(10, 1)])).e_value
 
 
 def test_a_counter_reset_counts_the_new_value_as_the_increase() -> None:
@@ -341,6 +342,30 @@ def test_the_first_histogram_seen_is_not_judged() -> None:
     decision = analysis.observe(weight=10, canary=Counts(1010, 0, {250.0: 10}), stable=Counts(9090, 0, {250.0: 90}))
     (limit,) = [t for t in decision.tests if t.test == "p99 limit"]
     assert limit.e_value == 1.0
+
+
+def test_a_comparison_calibrated_on_clumped_stable_history_is_tempered() -> None:
+    clumped = [(20, 1000)] + [(0, 1000)] * 9  # dispersion 2 / 0.6230 = 3.21
+    plain = at(10)
+    tempered = at(10)
+    tempered.errors_vs_stable.calibrate(clumped)
+    for analysis in (plain, tempered):
+        analysis.observe(weight=10, canary=Counts(100, 1), stable=Counts(900, 0))
+    # One canary 5xx: log E per theta divided by 3.21 before mixing.
+    expected = (
+        sum(
+            math.exp(math.log(theta / (0.1 * theta + 0.9)) / (2 / 0.6230))
+            for theta in (1.1, 1.25, 1.5, 2, 3, 5, 10, 30, 100, 1000)
+        )
+        / 10
+    )
+    assert comparison_of(tempered).e_value == pytest.approx(expected)
+    assert comparison_of(plain).e_value == pytest.approx(4.36674, abs=1e-4)
+
+
+def comparison_of(analysis: SequentialAnalysis) -> Result:
+    (relative,) = [t for t in analysis.results() if t.test == "error rate against stable"]
+    return relative
 
 
 def test_stables_clumped_errors_are_measured_as_dispersion() -> None:

@@ -116,6 +116,7 @@ class FakeHealth:
         self.clock, self.rate, self.rollback_at, self.fail_at = clock, rate, rollback_at, fail_at
         self.held = held
         self.resumed_note = resumed_note
+        self.calibration = "stable's 5xx over 60 intervals before the rollout vary 1 times as much"
         self.kept: list[str] = []
         """Each keep (`keep 10% at 30`) and forget, in order."""
         self.begin_fails = begin_fails
@@ -377,7 +378,11 @@ def test_the_report_has_the_documented_fields():
         "holds", "steps", "polls",
     }  # fmt: skip
     assert document["started_at"].endswith("Z") and document["alpha"] == 0.01
-    assert document["analysis"] == {"resumed": False, "note": ""}
+    assert document["analysis"] == {
+        "resumed": False,
+        "note": "",
+        "calibration": "stable's 5xx over 60 intervals before the rollout vary 1 times as much",
+    }
     assert set(document["steps"][0]) == {
         "weight", "ok", "changes", "started_seconds", "ended_seconds", "extended", "gates"
     }  # fmt: skip
@@ -411,6 +416,7 @@ def test_a_rerun_resumes_from_the_weight_in_the_stack_file():
     # The evidence of the run that was interrupted is not carried over, and the report says so.
     assert report.to_json()["analysis"] == {
         "resumed": True,
+        "calibration": "",
         "note": "resumed at 50%: no evidence of this release is kept with the stack, so the analysis starts anew "
         "and what the canary did before this run is not counted",
     }
@@ -422,7 +428,11 @@ def test_a_rerun_that_continues_kept_evidence_says_so_in_the_report():
     health = FakeHealth(clock, resumed_note="continuing the evidence of v1 -> v2 kept with the stack")
     engine, view = rollout(FakeStack(weight=50), gates(health), steps=(10, 50, 80), clock=clock)
     report = engine.run(promote=False, retire=False)
-    assert report.to_json()["analysis"] == {"resumed": True, "note": health.resumed_note}
+    assert report.to_json()["analysis"] == {
+        "resumed": True,
+        "note": health.resumed_note,
+        "calibration": health.calibration,
+    }
     assert health.resumed_note in view.events
 
 

@@ -15,10 +15,13 @@ once per poll interval with that interval's counts (not cumulative); `comparable
 canary's share of the traffic may have changed inside the interval (a weight change): the
 interval then adds nothing, decided before its data is seen, so the test stays valid. Per
 interval, given the m bad events of both versions, the canary's x are Binomial(m, q), q =
-pi theta / (pi theta + 1 - pi), pi the canary's share of the interval's events; the likelihood
-ratio of each theta_k against theta = 1 is capped at 1/pi: an incident (a burst, a retrying
-client) falls on the canary with chance pi under H0, so no single interval may bet more than those
-odds, and bursts cannot pass for evidence. A mixture over `THETA_GRID`.
+pi theta / (pi theta + 1 - pi), pi the canary's share of the interval's events. The likelihood
+ratio of each theta_k against theta = 1 is raised to 1/phi, phi stable's dispersion (how much
+more its bad events vary between intervals than independent ones would: `dispersion`, calibrated
+on stable's history before the rollout with `calibrate`, then on its intervals during it), and
+capped at (1/pi)^CAP_POWER: an incident (a burst, a retrying client) falls on the canary with
+chance pi under H0, so one interval may bet little more than those odds, and bursts cannot pass
+for evidence. A mixture over `THETA_GRID`.
 
 `LimitStream(name, alpha, limit)`: the canary's bad share against a fixed limit p0. H0: each
 interval's expected bad share of the canary is at most p0 (no independence between its requests
@@ -55,6 +58,9 @@ P99_QUANTILE_SHARE = 0.01
 COMPARE_AT_MOST_SHARE = 0.10
 # Stable requests, counted before an interval, needed to choose the edges of the p99 comparison.
 STABLE_REQUESTS_FOR_P99 = 200
+# Each interval's likelihood ratio is capped at (1/pi)^CAP_POWER: 1 would be the fair odds of one
+# incident, 1.5 the choice between bursts and power (docs/rollout.md, benchmark).
+CAP_POWER = 1.5
 # Stable's dispersion: estimated from its last intervals, once it has this many.
 DISPERSION_MIN_INTERVALS = 5
 DISPERSION_WINDOW = 60
@@ -188,7 +194,7 @@ def comparison_log_factors(interval: Interval) -> list[float]:
     share, bad = interval.share, interval.canary_bad + interval.stable_bad
     if bad == 0 or share <= 0 or share >= 1:
         return [0.0] * len(THETA_GRID)
-    cap = -math.log(share)
+    cap = -CAP_POWER * math.log(share)
     x = interval.canary_bad
     return [min(x * math.log(theta) - bad * math.log(share * theta + 1 - share), cap) for theta in THETA_GRID]
 
@@ -254,6 +260,11 @@ class ComparisonStream(_Stream):
         super().__init__(name, alpha, len(THETA_GRID))
         self._stable: list[tuple[int, int]] = []
         self.dispersion = 1.0
+
+    def calibrate(self, stable: Sequence[tuple[int, int]]) -> None:
+        """Stable's (bad, all) counts of intervals before the rollout, oldest first: its dispersion
+        is then known from the first interval on (it need not be learnt during the rollout)."""
+        self._stable = [(int(y), int(n)) for y, n in stable if n][-DISPERSION_WINDOW:]
 
     def update(self, interval: Interval, *, comparable: bool) -> None:
         """`comparable`: the canary's share of traffic was constant inside the interval."""

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
 
 PROG = "canary rollout"
+# Stable's history read before the rollout, to calibrate the analysis on how its 5xx vary.
+HISTORY_SECONDS = 600.0
 
 
 class UsageError(Exception):
@@ -399,7 +402,16 @@ def health_watch(
             f"{err}: an e-process cannot change its alpha or its limits midway; rerun with the same settings, "
             "or with --forget-evidence to start the analysis anew (nothing changed)"
         ) from None
-    return HealthWatch(read=reader.read, analysis=analysis, stable=stable, canary=canary, kept=kept, resumed_note=note)
+    seconds, step = HISTORY_SECONDS, policy.analysis_seconds
+    return HealthWatch(
+        read=reader.read,
+        analysis=analysis,
+        stable=stable,
+        canary=canary,
+        kept=kept,
+        resumed_note=note,
+        history=lambda: reader.history(stable, seconds, step, time.time()),
+    )
 
 
 def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:

@@ -71,6 +71,11 @@ class Health(Protocol):
         """What evidence kept from an earlier run the analysis continues ("" if none)."""
         ...
 
+    @property
+    def calibration(self) -> str:
+        """What stable's history before the rollout said of how its 5xx vary ("" if not read)."""
+        ...
+
     def keep(self, weight: int, saved_at: str) -> str | None:
         """Keep the evidence where the release's state lives; a warning line if it cannot be."""
         ...
@@ -146,6 +151,7 @@ class RolloutReport:
     verdict_seconds: float | None = None
     resumed: bool = False
     note: str = ""
+    calibration: str = ""
     holds: list[dict[str, Any]] = field(default_factory=list)
     """Each hold: when, at which weight, why, and what stable was doing."""
 
@@ -169,7 +175,7 @@ class RolloutReport:
             "started_at": self.started_at,
             "verdict_seconds": None if self.verdict_seconds is None else round(self.verdict_seconds, 3),
             "alpha": self.alpha,
-            "analysis": {"resumed": self.resumed, "note": self.note},
+            "analysis": {"resumed": self.resumed, "note": self.note, "calibration": self.calibration},
             "holds": self.holds,
             "steps": [step.to_json() for step in self.steps],
             "polls": [poll.to_json() for poll in self.polls],
@@ -225,6 +231,9 @@ class Rollout:
         weight = settings.weight
         steps = self.policy.remaining(weight)
         continued = self.gates.health.resumed_note if self.gates.health is not None else ""
+        if self.gates.health is not None and self.gates.health.calibration:
+            report.calibration = self.gates.health.calibration
+            self.view.event(report.calibration)
         if weight > 0:
             self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
         if continued:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.analysis import Counts, SequentialAnalysis, dispersion
 from canary.rollout.kept_analysis import KeptAnalysis
-from canary.rollout.prometheus import MeshCounters, VersionCounters
+from canary.rollout.prometheus import MeshCounters, PrometheusError, VersionCounters
 from canary.rollout.release_tags import TagStoreError
 
 P99 = 0.99
@@ -125,6 +125,10 @@ class HealthWatch:
     """Where the evidence is kept between runs (the stack's tags); None: it dies with the run."""
     resumed_note: str = ""
     """What evidence the analysis continues, when it continues some."""
+    history: Callable[[], list[tuple[int, int]]] | None = None
+    """Stable's (5xx, requests) per analysis interval before the rollout (raises PrometheusError)."""
+    calibration: str = ""
+    """What stable's history said, or why there was none."""
     _counts: dict[str, Counts] = field(default_factory=dict)
 
     def keep(self, weight: int, saved_at: str) -> str | None:
@@ -148,9 +152,24 @@ class HealthWatch:
         return None
 
     def begin(self) -> None:
-        """Take the baseline: counts from here on are the rollout's."""
+        """Take the baseline: counts from here on are the rollout's. Then stable's history, on which
+        the comparison's dispersion is calibrated; without it, it is learnt during the rollout."""
         self.read()
         self._counts = {self.stable: Counts(), self.canary: Counts()}
+        if self.history is None:
+            return
+        try:
+            intervals = self.history()
+        except PrometheusError as err:
+            self.calibration = (
+                f"stable's history could not be read ({err}): its dispersion is learnt as the rollout goes"
+            )
+            return
+        self.analysis.errors_vs_stable.calibrate(intervals)
+        self.calibration = (
+            f"stable's 5xx over {len(intervals)} intervals before the rollout vary "
+            f"{dispersion(intervals):.3g} times as much as independent requests would"
+        )
 
     def canary_requests(self) -> int:
         """The canary's requests the analysis has counted so far."""
