@@ -78,8 +78,8 @@ class Limits:
     min_p99_gap_ms: float = 5.0
     """Latency gaps smaller than this are histogram resolution, not a slower canary."""
     alpha: float = 0.01
-    """The most the chance may be that a rollout rolls back a canary as good as stable, over the
-    whole release, under the assumptions in docs/rollout.md (every test and every step together)."""
+    """The most the chance may be, over the whole release, that a canary as good as stable is rolled
+    back, under the assumptions in docs/rollout.md (every test, step and run together)."""
     split_tolerance: float = 2.0
     """Percentage points by which a route's observed split may differ from the one configured
     before the split gate fails (10 % seen as 9.2 % is a correct split)."""

@@ -9,7 +9,14 @@ import random
 import pytest
 
 from canary.policy import Limits
-from canary.rollout.analysis import Counts, Decision, SequentialAnalysis, comparison_edges, dispersion
+from canary.rollout.analysis import (
+    Counts,
+    CumulativeComparison,
+    Decision,
+    SequentialAnalysis,
+    comparison_edges,
+    dispersion,
+)
 from canary.rollout.analysis import TestResult as Result
 
 
@@ -249,13 +256,13 @@ def test_an_e_value_that_reaches_one_over_alpha_exactly_rolls_back() -> None:
     # Ville's bound is on reaching 1/alpha: reaching it is enough. Two intervals of a dead canary
     # against a 1 % limit, with alpha set so the threshold is exactly the e-value they give.
     def limit_e_value(limits: Limits) -> float:
-        analysis = SequentialAnalysis(limits, alpha_shares=1)
+        analysis = SequentialAnalysis(limits, alpha_shares=4)
         analysis.observe(weight=5, canary=Counts(1, 1), stable=Counts(19, 0))
         decision = analysis.observe(weight=5, canary=Counts(2, 2), stable=Counts(38, 0))
         return next(t.e_value for t in decision.tests if t.test == "error rate limit")
 
     e = limit_e_value(Limits(alpha=0.01))
-    analysis = SequentialAnalysis(Limits(alpha=1 / e), alpha_shares=1)
+    analysis = SequentialAnalysis(Limits(alpha=4 / e), alpha_shares=4)
     analysis.observe(weight=5, canary=Counts(1, 1), stable=Counts(19, 0))
     decision = analysis.observe(weight=5, canary=Counts(2, 2), stable=Counts(38, 0))
     assert [r.split(":")[0] for r in decision.reasons] == ["error rate limit"]
@@ -394,3 +401,22 @@ def test_a_kept_analysis_with_another_alpha_is_refused() -> None:
     kept = at(10).state()
     with pytest.raises(ValueError, match="alpha"):
         SequentialAnalysis.resumed(kept, Limits(alpha=0.05))
+
+
+def test_a_cumulative_comparison_judges_a_custom_ratio_as_the_5xx_comparison_does() -> None:
+    # The same counts as bad/all events: the same e-values as the 5xx comparison, at its alpha.
+    analysis = at(10)
+    metric = CumulativeComparison("checkout failures against stable", alpha=0.002, weight=10)
+    for k in (1, 2, 3):
+        decision = analysis.observe(weight=10, canary=Counts(100 * k, 2 * k), stable=Counts(900 * k, k))
+        result = metric.observe(weight=10, canary=(2 * k, 100 * k), stable=(k, 900 * k))
+    assert result.e_value == pytest.approx(comparison(decision).e_value)
+    assert (result.test, result.threshold) == ("checkout failures against stable", 500)
+    # A weight change in the interval: nothing added.
+    changed = metric.observe(weight=25, canary=(20, 200 + 300), stable=(3, 900 * 3 + 700))
+    assert changed.e_value == result.e_value
+
+
+def test_fewer_alpha_shares_than_the_tests_take_are_refused() -> None:
+    with pytest.raises(ValueError, match="alpha_shares must be at least 4"):
+        SequentialAnalysis(alpha_shares=1)

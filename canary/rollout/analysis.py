@@ -30,6 +30,12 @@ needed). Per interval a bet on r = (x / n) / p0, whose mean is at most 1 under H
 limit is a shared incident: it adds nothing and is reported as a hold (`update` returns why).
 
 Both: `.result()` (a `TestResult`), `.state()` (plain JSON data) and `.restore(state)`.
+
+`CumulativeComparison(name, alpha, weight=...)`: a `ComparisonStream` fed cumulative counts, as
+the engine reads counters: `.observe(weight, canary=(bad, all), stable=(bad, all)) -> TestResult`,
+with the deltas, counter resets and the weight-change rule done as for the 5xx. A custom ratio
+metric is one of these at its own share of alpha (`SequentialAnalysis(alpha_shares=5 + k)` for
+k such metrics, each at `Limits.alpha / (5 + k)`).
 `SequentialAnalysis` runs four of them on Istio's counters: the 5xx and the p99 (the slow share
 above a histogram edge), each against stable and against a limit.
 
@@ -310,6 +316,23 @@ class LimitStream(_Stream):
         return None
 
 
+class CumulativeComparison:
+    """A comparison with stable fed cumulative (bad, all) counts per version (module docstring)."""
+
+    def __init__(self, name: str, alpha: float, *, weight: int | None = None) -> None:
+        self.stream = ComparisonStream(name, alpha)
+        self._last = (0, 0, 0, 0)
+        self._weight = weight
+
+    def observe(self, weight: int, canary: tuple[int, int], stable: tuple[int, int]) -> TestResult:
+        now = (canary[0], canary[1], stable[0], stable[1])
+        c_bad, c_all, s_bad, s_all = (_delta(new, old) for new, old in zip(now, self._last, strict=True))
+        interval = Interval(min(c_bad, c_all), c_all, min(s_bad, s_all), s_all)
+        self.stream.update(interval, comparable=self._weight == weight)
+        self._last, self._weight = now, weight
+        return self.stream.result()
+
+
 def above(counts: Counts, edge: float) -> int:
     """Requests that took longer than `edge` (which must be one of the histogram's edges)."""
     return counts.requests - counts.buckets.get(edge, counts.requests)
@@ -362,6 +385,8 @@ class SequentialAnalysis:
         """`alpha_shares`: the rollout's alpha is cut in this many equal shares; the four tests here
         take four of them (`SHARES`), the split gate one, any other stream the rest. `weight`: the
         canary's weight when counting began (None: unknown, so the first interval is not compared)."""
+        if alpha_shares < sum(SHARES.values()):
+            raise ValueError(f"alpha_shares must be at least {sum(SHARES.values()):g} (the tests here take that many)")
         self.limits = limits or Limits()
         self.alpha_each = self.limits.alpha / alpha_shares
         a = self.alpha_each
