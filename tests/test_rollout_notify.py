@@ -80,10 +80,16 @@ def test_an_abort_is_sent_as_a_rollback_naming_who():
 
 def test_thin_evidence_is_sent_as_held_and_an_interruption_as_interrupted():
     report, messages = run_with_receiver(
-        "10", plan=(1e9, "approve", ""), health=lambda clock: FakeHealth(clock, rate=0.1)
+        "10", plan=(1e9, "approve", ""), health=lambda clock: FakeHealth(clock, rate=0.01)
     )
     held = [m for m in messages if m["title"] == "prod: canary v2 held"]
-    assert held and held[0]["message"].startswith("Held at 10%: 3 canary requests at 10%, 50 needed")
+    assert report.outcome == "held" and len(held) == 2
+    assert held[0]["message"].splitlines() == [
+        "Held at 10%: 0 canary requests, 50 needed: the step is extended, up to 600s.",
+        "The weight stays; the rollout goes on by itself.",
+    ]
+    assert held[1]["message"].startswith("Verdict: held at 10%: held at 10% for want of evidence: ")
+    assert held[1]["message"].endswith("run `canary rollout --stack prod` again to continue.")
     stack = FakeStack()
     stack.interrupt_on_up = 1
     report, messages = run_with_receiver("10,50", plan=(1e9, "approve", ""), stack=lambda clock: stack)

@@ -28,7 +28,6 @@ _LEVELS = {
     "held": "warning",
     "waiting": "warning",
     "interrupted": "warning",
-    "not enough evidence": "warning",
     "rolled back": "failure",
     "completed": "success",
     "promoted": "success",
@@ -71,6 +70,11 @@ def message(kind: str, report: RolloutReport, text: str) -> Message:
             lines.append(report.note + ".")
     elif kind == "step passed":
         lines = [f"{text} ({_duration(report.steps[-1].ended_seconds)} in)." if report.steps else f"{text}."]
+    elif kind == "held" and report.outcome == "held":
+        lines = [
+            f"Verdict: held at {_weight(report)}%: {report.reason}.",
+            f"The weight stays and the evidence is kept: run `{command}` again to continue.",
+        ]
     elif kind == "held":
         lines = [f"Held at {_weight(report)}%: {text}.", "The weight stays; the rollout goes on by itself."]
     elif kind == "waiting":
@@ -82,7 +86,7 @@ def message(kind: str, report: RolloutReport, text: str) -> Message:
         else:
             lines.append(f"Roll back: {command} --abort")
         lines.append("The analysis keeps watching: a bad canary is still rolled back.")
-    elif kind in ("rolled back", "not enough evidence"):
+    elif kind == "rolled back":
         title = f"{stack}: canary {canary} {kind} to 0%"
         lines = [
             f"Verdict: {kind} after {_duration(report.verdict_seconds)}: {report.reason}.",
