@@ -280,3 +280,21 @@ def test_an_approval_in_full_skips_the_steps_left_to_the_promotion():
     assert (report.waits[0].outcome, report.waits[0].by) == ("approved in full", "bob@desk")
     assert operator.answers[0].startswith("approved in full: the rollout of stack prod")
     assert "goes on, skipping the steps left, within 5s" in operator.answers[0]
+
+
+def test_status_says_who_runs_and_what_it_waits_for_since_when():
+    from canary.rollout.control import status
+
+    clock, tags = FakeClock(), MemoryTags()
+    seen: list[str] = []
+    operator = Operator(tags, clock).at(60, "approve")
+    rollout, _, _ = engine("10,pause,50", clock, tags, operator)
+    operator.before_sleep.append(lambda: seen.append(status(tags, "prod")[0]) if clock.now == 45 else None)
+    rollout.run(promote=False, retire=False)
+    assert seen == [
+        "a rollout of stack prod is running: ci@runner, since t=0; waiting at step 1 (10%) for an approval "
+        "(canary rollout --approve) since 2026-12-07T04:00:30Z"
+    ]
+    tags.remove(release_tags.LOCK)
+    line, document = status(tags, "prod")
+    assert line == "no rollout of stack prod is running" and document["lock"] is None

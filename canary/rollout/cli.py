@@ -128,6 +128,11 @@ def parser() -> argparse.ArgumentParser:
         f"{exit_status.START} start, {exit_status.RESUME} resume, {exit_status.LOCKED} a rollout is running",
     )
     operate.add_argument(
+        "--status",
+        action="store_true",
+        help="print who runs a rollout of the stack and what it waits for since when (--json: the records), and exit",
+    )
+    operate.add_argument(
         "--unlock", action="store_true", help="remove the rollout lock of a rollout that died, and exit"
     )
     p.add_argument("--promote", action="store_true", help="after the last step: the canary becomes stable")
@@ -382,7 +387,7 @@ def _warn(message: str) -> None:
 
 
 def operate(args: argparse.Namespace) -> int:
-    """--approve, --abort, --unlock: act on the stack's running rollout through its tags, and exit."""
+    """--approve, --abort, --unlock, --status: the stack's running rollout, through its tags."""
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
     from canary.rollout.pulumi_stack import AutomationStack
@@ -398,6 +403,10 @@ def operate(args: argparse.Namespace) -> int:
             line = control_module.approve(tags, args.stack, stack.who(), now, full=args.full)
         elif args.abort:
             line = control_module.abort(tags, args.stack, stack.who(), now)
+        elif args.status:
+            line, document = control_module.status(tags, args.stack)
+            if args.json:
+                line = json.dumps(document, indent=2)
         else:
             line = unlock(tags, args.stack)
     except (control_module.ControlError, LockedError, TagStoreError) as err:
@@ -451,7 +460,7 @@ def main(argv: Sequence[str]) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
     if args.full and not args.approve:
         return _fail("argument --full: only with --approve")
-    if args.approve or args.abort or args.unlock:
+    if args.approve or args.abort or args.unlock or args.status:
         return operate(args)
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:
         return _fail(problem)

@@ -193,3 +193,24 @@ def abort(tags: TagStore, stack: str, who: str, now: str) -> str:
         f"abort sent: the rollout of stack {stack} ({lock.get('holder')}, since {lock.get('since')}) rolls back "
         f"within {READ_EVERY_SECONDS:g}s, with the reason 'aborted by {who}'"
     )
+
+
+def status(tags: TagStore, stack: str) -> tuple[str, dict[str, Any]]:
+    """What runs on `stack` and what it waits for, from its tags: a line, and the records."""
+    current = tags.read()
+    lock = decode(current.get(release_tags.LOCK))
+    waiting = decode(current.get(release_tags.WAITING))
+    last = decode(current.get(release_tags.LAST))
+    document = {"stack": stack, "lock": lock, "waiting": waiting, "last": last}
+    if lock is None:
+        ended = (
+            f"; the last rollout: {last.get('canary')} {last.get('outcome')} (started {last.get('at')})" if last else ""
+        )
+        return f"no rollout of stack {stack} is running{ended}", document
+    line = f"a rollout of stack {stack} is running: {lock.get('holder')}, since {lock.get('since')}"
+    if waiting is not None:
+        line += (
+            f"; waiting at step {waiting.get('step')} ({waiting.get('weight')}%) for {waiting.get('what')} "
+            f"since {waiting.get('since')}"
+        )
+    return line, document

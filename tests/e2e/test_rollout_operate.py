@@ -133,6 +133,9 @@ def test_an_abort_while_paused_rolls_back_now_naming_who(release: Workspace, mes
         notify = receiver.replace("http://", "json://") + "/events"
         running = start(release, mesh, "--steps", "10,pause,50", "--promote", "--notify", notify)
         wait_for_tag(release, WAITING)
+        seen = canary(release, "--status")
+        assert seen.returncode == 0 and f"a rollout of stack {release.stack} is running: " in seen.stdout, seen.output
+        assert "; waiting at step 1 (10%) for an approval (canary rollout --approve) since " in seen.stdout
         second = start(release, mesh)  # a second rollout meanwhile: refused by the lock
         code2, _, err2 = finish(second)
         assert code2 == 2 and f"a rollout of stack {release.stack} is running (" in err2, err2
