@@ -118,4 +118,5 @@ def test_a_rollout_whose_lock_is_taken_stops_as_interrupted_leaving_the_weight()
     tags.write(release_tags.LOCK, encode({"run": "other", "holder": "ci@runner-3 pid 9", "since": "t"}))
     report = rollout.run(promote=True, retire=False)
     assert report.outcome == "interrupted" and report.exit_code == 130
+    assert report.reason.startswith("the lock of stack prod is no longer this rollout's (ci@runner-3 pid 9, since t)")
     assert stack.log == ["weight 10", "up: canary rollout: v2 at 10%"]

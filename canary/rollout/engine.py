@@ -326,14 +326,17 @@ class Rollout:
                 self.stack.up(f"canary rollout: retire {stable}")
                 report.outcome = "retired"
             self.notify(report.outcome, report, "")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             report.outcome = "interrupted"
             report.reason = (
                 f"interrupted with {canary} at {weight}%: the stack file says so and was left as it is; "
                 "run the rollout again to continue from there"
             )
+            if str(stop):  # the release lock was taken (`lock.LockLostError`): the stack is another's now
+                report.reason = f"{stop} ({weight}%)"
+            else:
+                self._keep(weight)
             self.view.event(report.reason)
-            self._keep(weight)
             self.notify("interrupted", report, "")
         return report
 
