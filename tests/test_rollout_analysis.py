@@ -313,6 +313,9 @@ def test_the_p99_comparison_takes_the_edge_pair_at_the_ratio_with_the_most_stabl
     assert comparison_edges(stable, ratio=2, gap_ms=5) == (50.0, 100.0)
     assert comparison_edges(stable, ratio=2.2, gap_ms=5) == (100.0, 250.0)
     assert comparison_edges(Counts(199, 0, dict(stable.buckets)), ratio=2, gap_ms=5) is None
+    # Every stable request within 5 ms: the canary is counted above 10 ms, stable above 5 (none).
+    fast = Counts(1000, 0, {1.0: 0, 5.0: 1000, 10.0: 1000, 25.0: 1000})
+    assert comparison_edges(fast, ratio=2, gap_ms=5) == (5.0, 10.0)
 
 
 def slow_versions(canary_above_100: int, stable_above_50: int, intervals: int) -> Decision:

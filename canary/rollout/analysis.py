@@ -346,8 +346,8 @@ def edge_at_or_above(edges: Sequence[float], ms: float) -> float | None:
 def comparison_edges(stable: Counts, ratio: float, gap_ms: float) -> tuple[float, float] | None:
     """(stable's edge, the canary's edge) for the p99 comparison, from stable's counts so far.
 
-    Stable's edge is one above which some, but at most `COMPARE_AT_MOST_SHARE`, of its requests
-    went (its p99 edge or a lower one); the canary's is the smallest edge at least `ratio` times it
+    Stable's edge is one above which at most `COMPARE_AT_MOST_SHARE` of its requests went (its
+    p99 edge or a lower one, or the lowest edge above all of them); the canary's is the smallest edge at least `ratio` times it
     and `gap_ms` above it. Of those pairs, the one whose ratio is nearest `ratio` (never below),
     then the one with the most stable requests above its edge (the most evidence).
     """
@@ -358,14 +358,12 @@ def comparison_edges(stable: Counts, ratio: float, gap_ms: float) -> tuple[float
     for edge in edges:
         if edge <= 0 or above(stable, edge) > COMPARE_AT_MOST_SHARE * stable.requests:
             continue
-        if above(stable, edge) == 0:
-            break  # higher edges see no stable request above them either: nothing to compare with
         partner = edge_at_or_above(edges, max(ratio * edge, edge + gap_ms))
-        if partner is None:
-            continue
-        tested = partner / edge
-        if best is None or tested < best[0]:
-            best = (tested, edge, partner)
+        if partner is not None and (best is None or partner / edge < best[0]):
+            best = (partner / edge, edge, partner)
+        if above(stable, edge) == 0:
+            # Stable's slowest request is under this edge (its p100): a higher one says no more.
+            break
     return None if best is None else (best[1], best[2])
 
 
