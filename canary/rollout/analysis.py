@@ -65,8 +65,8 @@ COMPARE_AT_MOST_SHARE = 0.10
 # Stable requests, counted before an interval, needed to choose the edges of the p99 comparison.
 STABLE_REQUESTS_FOR_P99 = 200
 # Each interval's likelihood ratio is capped at (1/pi)^CAP_POWER: 1 would be the fair odds of one
-# incident, 1.5 the choice between bursts and power (docs/rollout.md, benchmark).
-CAP_POWER = 1.5
+# incident, 1.25 the choice between bursts and power (docs/rollout.md, benchmark).
+CAP_POWER = 1.25
 # Stable's dispersion: estimated from its last intervals, once it has this many.
 DISPERSION_MIN_INTERVALS = 5
 DISPERSION_WINDOW = 60
