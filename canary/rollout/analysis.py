@@ -348,8 +348,8 @@ def comparison_edges(stable: Counts, ratio: float, gap_ms: float) -> tuple[float
 
     Stable's edge is one above which at most `COMPARE_AT_MOST_SHARE` of its requests went (its
     p99 edge or a lower one, or the lowest edge above all of them); the canary's is the smallest
-    edge at least `ratio` times it and `gap_ms` above it. Of those pairs, the one whose ratio is nearest `ratio` (never below),
-    then the one with the most stable requests above its edge (the most evidence).
+    edge at least `ratio` times it and `gap_ms` above it. Of those pairs, the one whose ratio is
+    nearest `ratio` (never below), then the one with the most stable requests above its edge.
     """
     if stable.requests < STABLE_REQUESTS_FOR_P99:
         return None
