@@ -11,13 +11,13 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)?$")
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
 
 
 def parse_duration(text: str) -> float | None:
     """Seconds in `90`, `90s`, `2m` or `1h`; None when it is not such a duration or not positive."""
-    match = _DURATION.match(text.strip())
+    match = _DURATION.fullmatch(text)
     if match is None:
         return None
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
@@ -43,12 +43,12 @@ def steps_problem(steps: list[int]) -> str | None:
     return None
 
 
-_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_HTTP_URL = re.compile(r"https?://[^\s/\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?")
 
 
 def url_problem(url: str) -> str | None:
     """Why `url` is not an http(s) URL to send requests to, or None."""
-    return None if _HTTP_URL.match(url) else "must be an http:// or https:// URL"
+    return None if _HTTP_URL.fullmatch(url) else "must be an http:// or https:// URL"
 
 
 def percent_problem(value: float) -> str | None:

@@ -375,6 +375,41 @@ ROWS: list[Row] = [
     row("CanaryReleaseArgs.routing_api", "gateway", "routing.api"),
     row("CanaryReleaseArgs.gateway_class", "Istio Class", "gateway.className"),
     row("CanaryReleaseArgs.create_namespace", "no", "createNamespace"),
+    # A trailing newline: `$` matches before it, so each name rule must match whole.
+    row("CanaryReleaseArgs.namespace", "shop\n", "namespace"),
+    row("CanaryReleaseArgs.app", "web\n", "app"),
+    row("CanaryReleaseArgs.hosts[0]", "web.example.com\n", "hosts[0]", args={"hosts": ["web.example.com\n"]}),
+    row("Workload.version", "v1\n", "versions[0].name"),
+    row("Workload.image", "nginx:1.27\n", "versions[0].image"),
+    row("Canary.version", "v2\n", "canary.version"),
+    row("Canary.cookie", "version=v2\n", "canary.cookie"),
+    row(
+        "Canary.headers['x-canary\\n']",
+        "x-canary\n",
+        "canary.headers['x-canary\\n']",
+        args={"headers": {"x-canary\n": "yes"}},
+        **at(**{"canary.headers": {"x-canary\n": "yes"}}),
+    ),
+    row(
+        "Canary.headers['x-canary']",
+        "yes\r\nx-injected: 1",
+        "canary.headers.x-canary",
+        args={"headers": {"x-canary": "yes\r\nx-injected: 1"}},
+        **at(**{"canary.headers": {"x-canary": "yes\r\nx-injected: 1"}}),
+    ),
+    row(
+        "IstioGatewayArgs.selector['istio']",
+        "ingressgateway\n",
+        "gateway.selector.istio",
+        args={"selector": {"istio": "ingressgateway\n"}},
+        **at(**{"gateway.selector": {"istio": "ingressgateway\n"}}),
+    ),
+    row("CanaryReleaseArgs.load_balancer_dns", "lb.example.com\n", "loadBalancerDns"),
+    row("CanaryReleaseArgs.version_header", "x-version\n", "routing.versionHeader"),
+    # Headers the app's own answers carry: the mesh would overwrite them on every answer.
+    row("CanaryReleaseArgs.version_header", "set-cookie", "routing.versionHeader"),
+    row("RoutingRulesArgs.version_header", "content-type", "routing.versionHeader"),
+    row("GatewayApiRoutingArgs.version_header", "location", "routing.versionHeader"),
 ]
 
 

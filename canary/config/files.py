@@ -29,7 +29,7 @@ PROJECT_FILE = "Pulumi.yaml"
 # read as config.
 STACK_FILE_FIELDS = frozenset({"config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"})
 # A stack name as the CLI accepts it: letters, digits, `-`, `_` and `.`.
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # How alike a namespace must be to the project's name to be taken for a misspelling of it
 # (`istiocanary` is 0.96, `istio_canary` 0.92; `kubernetes` 0.18, `istio` 0.59).
 _MISSPELT_PROJECT = 0.8
@@ -69,7 +69,7 @@ def stack_name(stack: str) -> str:
     """The stack's own name in `stack`, `org/stack` or `org/project/stack`: what names its file."""
     parts = stack.split("/")
     # `.` and `..` would name a file outside the project folder.
-    if len(parts) > 3 or not all(_STACK_NAME.match(part) and part.strip(".") for part in parts):
+    if len(parts) > 3 or not all(_STACK_NAME.fullmatch(part) and part.strip(".") for part in parts):
         raise StackFileError(f"--stack {stack}: must be a stack name, org/stack or org/project/stack")
     return parts[-1]
 
@@ -90,7 +90,7 @@ def find_project(start: Path) -> Path:
 def stack_files(folder: Path) -> list[str]:
     """The stacks that have a file in `folder`, by name."""
     names = (path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in folder.glob("Pulumi.*.yaml"))
-    return sorted(name for name in names if _STACK_NAME.match(name))
+    return sorted(name for name in names if _STACK_NAME.fullmatch(name))
 
 
 def read_stack(project_dir: Path, stack: str) -> StackConfig:

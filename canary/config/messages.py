@@ -71,7 +71,13 @@ def _is_type_tag(part: Any) -> bool:
 def _path(loc: list[Any]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part.isprintable() or any(ch.isspace() for ch in part):
+            # A key with a line break in it would split the message's one line: shown quoted.
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text
 
 
