@@ -14,13 +14,14 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
 from canary.config.messages import refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 
@@ -33,6 +34,12 @@ _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # How alike a namespace must be to the project's name to be taken for a misspelling of it
 # (`istiocanary` is 0.96, `istio_canary` 0.92; `kubernetes` 0.18, `istio` 0.59).
 _MISSPELT_PROJECT = 0.8
+# Bounds far above any real project or stack file, far below what would hang or exhaust the
+# reader: a file nested 100k deep overflows the stack, ten levels of ten aliases expand to 10**10
+# values.
+MAX_FILE_BYTES = 4 * MEBIBYTE
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
 
 
 class StackFileError(ValueError):
@@ -107,7 +114,8 @@ def read_stack(project_dir: Path, stack: str) -> StackConfig:
     # Pulumi.yaml may keep the stack files in a folder of their own.
     config_dir = project / str(project_file.get("stackConfigDir") or ".")
     stack_file = config_dir / f"Pulumi.{name}.yaml"
-    if not stack_file.is_file():
+    # A link to /dev/zero, a FIFO or a folder is there, but no stack file: `_read_yaml` says what it is.
+    if not stack_file.exists() and not stack_file.is_symlink():
         known = stack_files(config_dir)
         there = f"stacks there: {', '.join(known)}" if known else "no stack has a file there (pulumi stack init NAME)"
         raise StackFileError(f"--stack {stack}: no stack file Pulumi.{name}.yaml in {config_dir}; {there}")
@@ -204,6 +212,11 @@ class _RefuseDuplicateKeys(yaml.constructor.SafeConstructor):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key_node, yaml.ScalarNode):
+                # `? [a, b] : x` is valid YAML, but no config key; as a Python key it cannot even be hashed.
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a single value, not a list or a mapping", key_node.start_mark
+                )
             if isinstance(key, str) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
@@ -228,24 +241,70 @@ if hasattr(yaml, "CSafeLoader"):
     _FastUniqueKeyLoader = _CUniqueKeyLoader
 
 
+class _TooLargeError(ValueError):
+    """The document is nested too deep or expands to too many values; the message says which."""
+
+
+def _refuse_oversized(events: Iterable[yaml.Event]) -> None:
+    """Count the document's depth and its values as loading would expand them, from the parser's
+    events alone: nothing is built, so neither a deep nesting nor an alias bomb costs more than
+    its own text to refuse."""
+    sizes: dict[str, int] = {}
+    # One entry per open list or mapping: its anchor and the values counted in it so far.
+    open_: list[tuple[str | None, int]] = [(None, 0)]
+    total = 0
+    for event in events:
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(open_) > MAX_DEPTH:
+                raise _TooLargeError(f"nested more than {MAX_DEPTH} levels deep")
+            open_.append((event.anchor, 1))
+            total += 1
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, count = open_.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, count = event.anchor, 1
+            total += 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, count = None, sizes.get(event.anchor or "", 1)
+            total += count
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = count
+        parent_anchor, parent_count = open_[-1]
+        open_[-1] = (parent_anchor, parent_count + count)
+        if total > MAX_VALUES:
+            raise _TooLargeError(f"holds more than {MAX_VALUES:,} values once its aliases are expanded")
+
+
 def _load(text: str) -> Any:
     try:
+        _refuse_oversized(yaml.parse(text, Loader=_FastUniqueKeyLoader))
         return yaml.load(text, Loader=_FastUniqueKeyLoader)
-    except yaml.YAMLError:
-        # Parsed again for the error's wording: libyaml says "found character that cannot start
-        # any token" where PyYAML's own parser says which character (a tab, most often).
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as err:
+        if "cannot start any token" in (err.problem or "") and err.problem_mark is not None:
+            # Parsed again for the error's wording: libyaml says "found character that cannot
+            # start any token" where PyYAML's own parser says which character (a tab, most
+            # often). Only up to that line, and only its events: PyYAML's parser is slow on deep
+            # nesting, and composing could recurse without end.
+            upto = "".join(text.splitlines(keepends=True)[: err.problem_mark.line + 1])
+            for _ in yaml.parse(upto, Loader=_UniqueKeyLoader):
+                pass
+        if "maximum nesting depth" in (err.problem or ""):
+            raise _TooLargeError(f"nested more than {MAX_DEPTH} levels deep") from None
+        raise
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise StackFileError(f"{path}: not UTF-8 text") from None
-    except OSError as err:
-        raise StackFileError(f"{path}: cannot read it ({err.strerror})") from None
+        text = read_text(path, MAX_FILE_BYTES)
+    except UnreadableFileError as err:
+        raise StackFileError(f"{path}: {err}") from None
     try:
         data = _load(text)
+    except _TooLargeError as err:
+        raise StackFileError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
