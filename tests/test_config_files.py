@@ -135,9 +135,11 @@ def test_a_cwd_that_is_no_folder_says_so(tmp_path):
 
 NESTED = "config:\n  istio-canary:app: " + "[" * 100_000 + "]" * 100_000 + "\n"
 # Ten levels of ten aliases each: 10**10 values once expanded, a few hundred bytes as written.
-ALIAS_BOMB = "config:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 10)
-) + "  istio-canary:app: *l9\n"
+ALIAS_BOMB = (
+    "config:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 10))
+    + "  istio-canary:app: *l9\n"
+)
 
 
 @pytest.mark.parametrize(

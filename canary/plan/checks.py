@@ -164,7 +164,7 @@ def _header_value(value: str) -> str | None:
     if not value:
         return "must not be empty"
     # CR and LF would end the header; NUL and the other controls no proxy passes on.
-    if any(ord(ch) < 0x20 and ch != "\t" or ord(ch) == 0x7F for ch in value):
+    if any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in value):
         return "must not hold control characters (line breaks, NUL)"
     return None
 
