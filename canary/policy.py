@@ -15,13 +15,61 @@ _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
 
 
+# The ranges of the rollout's numbers, the same whether a flag or a `rollout:` key gives them.
+MAX_STEP_SECONDS = 24 * 3600
+"""A step watched for longer than a day is a release left unattended, not a canary step."""
+MAX_ANALYSIS_SECONDS = 3600
+MAX_SPLIT_REQUESTS = 1_000_000
+"""Requests per route of one split test (`rollout --requests`, `verify --requests`)."""
+MAX_P99_MS = 60_000
+"""A p99 above a minute is a timeout, not a latency to compare."""
+MAX_P99_RATIO = 100
+
+
+def _seconds(text: str) -> float | None:
+    match = _DURATION.fullmatch(text)
+    return None if match is None else float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
 def parse_duration(text: str) -> float | None:
     """Seconds in `90`, `90s`, `2m` or `1h`; None when it is not such a duration or not positive."""
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        return None
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return seconds if seconds > 0 else None
+    seconds = _seconds(text)
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def duration_problem(text: str, most_seconds: float) -> str | None:
+    """Why `text` is not a duration above zero and at most `most_seconds`, or None."""
+    seconds = _seconds(text)
+    if seconds is None:
+        return "must be a duration such as 90s, 2m or 1h"
+    if seconds <= 0:
+        return "must be more than zero"
+    if seconds > most_seconds:
+        return f"must be at most {format_duration(most_seconds)}"
+    return None
+
+
+def step_duration_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_STEP_SECONDS)
+
+
+def analysis_interval_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_ANALYSIS_SECONDS)
+
+
+def p99_ms_problem(value: float) -> str | None:
+    """Why `value` cannot be the most milliseconds a canary's p99 may take, or None (NaN fails too)."""
+    return None if 0 < value <= MAX_P99_MS else f"must be a number above 0 and at most {MAX_P99_MS}"
+
+
+def p99_ratio_problem(value: float) -> str | None:
+    """Why `value` cannot be how many times stable's p99 the canary's may be: below 1, a canary as
+    fast as stable would fail."""
+    return None if 1 <= value <= MAX_P99_RATIO else f"must be a number from 1 to {MAX_P99_RATIO}"
+
+
+def split_requests_problem(value: int) -> str | None:
+    return None if 1 <= value <= MAX_SPLIT_REQUESTS else f"must be a whole number from 1 to {MAX_SPLIT_REQUESTS}"
 
 
 def format_duration(seconds: float) -> str:

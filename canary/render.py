@@ -21,8 +21,8 @@ from canary import exit_status
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
 from canary.file_writes import write_replacing
+from canary.flag_types import path_flag
 from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
-from canary.path_flags import path_flag
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
 from canary.plan.release import plan_canary_release

@@ -169,6 +169,8 @@ ROWS: list[Row] = [
     row("Workload.image", "Reyanshkharga/nginx:v2", "versions[0].image"),
     row("Workload.replicas", -3, "versions[0].replicas"),
     row("Workload.replicas", 1.5, "versions[0].replicas"),
+    # Kubernetes holds an int32; one version with more pods than an autoscaler may reach is a typo.
+    row("Workload.replicas", 10**27, "versions[0].replicas"),
     row("Workload.autoscaling", {"min": 1, "max": 2}),
     row("Workload.image_pull_policy", "Sometimes", "versions[0].imagePullPolicy"),
     row("Workload.probe", "/healthz"),
@@ -475,7 +477,7 @@ def test_the_issues_release_is_refused_with_its_first_mistake() -> None:
         CanaryReleaseArgs(namespace="Bad NS", app="web", hosts=HOSTS, versions=[V1])
     with pytest.raises(ValueError, match=r"^CanaryReleaseArgs.canary.version must differ from the stable version"):
         CanaryReleaseArgs(namespace="shop", app="web", hosts=HOSTS, versions=[V1, V2], canary=Canary(version="v1"))
-    with pytest.raises(ValueError, match=r"^Workload.replicas must be 0 or more, got -3$"):
+    with pytest.raises(ValueError, match=r"^Workload.replicas must be from 0 to 1000, got -3$"):
         Workload("v2", "nginx:1.27", replicas=-3)
     with pytest.raises(ValueError, match=r"^Canary.weight must be from 0 to 100, got 150$"):
         Canary(version="v2", weight=150)

@@ -5,26 +5,35 @@ Every default comes from `canary.policy`, which `canary rollout` reads too: defi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import BeforeValidator, Field, StrictInt, StrictStr
 
-from canary.config.value_types import ConfigModel, Number, PositiveNumber, args_default, between, checked
+from canary.config.value_types import ConfigModel, Number, args_default, between, checked
 from canary.policy import (
     Limits,
     Policy,
     alpha_problem,
+    analysis_interval_problem,
     format_duration,
-    parse_duration,
+    p99_ms_problem,
+    p99_ratio_problem,
     percent_problem,
+    step_duration_problem,
     steps_problem,
     tolerance_problem,
     url_problem,
 )
 
 
-def _duration(value: str) -> str | None:
-    return "must be a duration such as 90s, 2m or 1h" if parse_duration(value) is None else None
+def _seconds_as_duration(value: Any) -> Any:
+    # `stepDuration: 120` reads as `--step-duration 120` does: seconds.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return value
+
+
+Duration = Annotated[StrictStr, BeforeValidator(_seconds_as_duration)]
 
 
 def _url_or_empty(value: str) -> str | None:
@@ -39,12 +48,12 @@ class RolloutSettings(ConfigModel):
         default_factory=lambda: list(args_default(Policy, "steps")),
         description="The canary weights to walk through, in percent, rising (`--steps`).",
     )
-    step_duration: Annotated[StrictStr, checked(_duration)] = Field(
+    step_duration: Annotated[Duration, checked(step_duration_problem)] = Field(
         default=format_duration(args_default(Policy, "step_seconds")),
         alias="stepDuration",
         description="How long each step is watched before it is judged: `90s`, `2m`, `1h` (`--step-duration`).",
     )
-    analysis_interval: Annotated[StrictStr, checked(_duration)] = Field(
+    analysis_interval: Annotated[Duration, checked(analysis_interval_problem)] = Field(
         default=format_duration(args_default(Policy, "analysis_seconds")),
         alias="analysisInterval",
         description="How often the sequential health analysis asks Prometheus during a step (`--analysis-interval`).",
@@ -70,12 +79,12 @@ class RolloutSettings(ConfigModel):
         alias="maxErrorRate",
         description="Percent of the canary's requests that may fail with a 5xx (`--max-error-rate`).",
     )
-    max_p99_ms: PositiveNumber = Field(
+    max_p99_ms: Annotated[Number, checked(p99_ms_problem)] = Field(
         default=args_default(Limits, "max_p99_ms"),
         alias="maxP99Ms",
         description="Most the canary's p99 latency may be, in milliseconds (`--max-p99-ms`).",
     )
-    max_p99_ratio: PositiveNumber = Field(
+    max_p99_ratio: Annotated[Number, checked(p99_ratio_problem)] = Field(
         default=args_default(Limits, "max_p99_ratio"),
         alias="maxP99Ratio",
         description="Most the canary's p99 may be, in times stable's over the same step (`--max-p99-ratio`).",

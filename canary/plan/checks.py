@@ -116,10 +116,8 @@ def optional(rule: Rule) -> Rule:
     return either
 
 
-def replicas(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "must be an integer"
-    return "must be 0 or more" if value < 0 else None
+replicas = integer_from(0, 1000)
+"""Pods of one version without an autoscaler: as many as `autoscaling.max` may reach."""
 
 
 def _probe_path(value: str) -> str | None:
