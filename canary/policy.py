@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
@@ -95,8 +96,18 @@ _HTTP_URL = re.compile(r"https?://[^\s/\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?")
 
 
 def url_problem(url: str) -> str | None:
-    """Why `url` is not an http(s) URL to send requests to, or None."""
-    return None if _HTTP_URL.fullmatch(url) else "must be an http:// or https:// URL"
+    """Why `url` is not an http(s) URL to send requests to, or None: one the HTTP client can open
+    (a host, a numeric port in range), so that no request ends in the client's own exception."""
+    if not _HTTP_URL.fullmatch(url):
+        return "must be an http:// or https:// URL"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    if not parts.hostname or port == 0:
+        return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    return None
 
 
 def percent_problem(value: float) -> str | None:

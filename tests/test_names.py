@@ -136,3 +136,12 @@ def test_durations_and_quantities_with_a_line_break_are_refused(read, good):
 def test_a_url_with_a_line_break_is_refused(end):
     assert policy.url_problem("http://prometheus:9090") is None
     assert policy.url_problem("http://prometheus:9090" + end) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:80x/", "http://127.0.0.1:99999/", "http://:80/", "http://[::1/", "ftp://example.com/"],
+)
+def test_a_url_that_the_http_client_could_not_open_is_refused(url):
+    # Each made urllib raise (InvalidURL, ValueError) where a one-line error was due.
+    assert policy.url_problem(url) is not None

@@ -526,3 +526,26 @@ def test_a_stack_file_that_would_crash_render_is_one_line_exit_2_and_writes_noth
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "m").exists()
+
+
+def test_render_reads_a_stack_whose_rollout_webhook_is_a_secret(tmp_path, capsys):
+    # What `pulumi config set --secret --path rollout.webhook ...` writes: only `canary rollout`
+    # reads it, and no cluster object or output holds it.
+    stack = (
+        PROJECT_DIR / "Pulumi.dev.yaml"
+    ).read_text() + "  istio-canary:rollout:\n    webhook:\n      secure: AAABAKq0\n"
+    with_project(tmp_path)
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack)
+    assert main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 0
+    assert "AAABAKq0" not in "".join(path.read_text() for path in (tmp_path / "out").iterdir())
+
+
+def test_the_refusal_of_a_secret_says_which_keys_may_be_secrets(tmp_path, capsys):
+    with_project(tmp_path)
+    dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        dev.replace("istio-canary:app: nginx", "istio-canary:app:\n    secure: AAA")
+    )
+    assert main(["--stack", "s", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "app: stored as a secret" in err and "only rollout keys may be secrets" in err, err

@@ -307,3 +307,61 @@ def test_the_plan_says_how_many_requests_the_split_gate_will_send_at_each_step(t
     assert f"{at_5} requests per route at 5%, 200 at 10%, 25%, 50%" in out, out
     code, out, _ = run(capsys, project(tmp_path), "--dry-run", "--url", URL, "--requests", "100")
     assert f"{at_5} requests per route at 5%, {at_10} at 10%, 100 at 25%, 50%" in out, out
+
+
+# --- a secret webhook --------------------------------------------------------------------------
+
+
+def fake_pulumi(folder: Path, revealed: str) -> Path:
+    """A `pulumi` that answers `config get --path istio-canary:rollout.webhook` with `revealed`,
+    as the real CLI decrypts a secret, and logs its arguments."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "pulumi"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> "{folder / "pulumi.log"}"\n'
+        'case "$*" in *"config get"*"istio-canary:rollout.webhook"*) '
+        f"echo '{revealed}'; exit 0;; esac\n"
+        "echo 'error: unexpected call' >&2; exit 1\n"
+    )
+    script.chmod(0o755)
+    return bin_dir
+
+
+def secret_stack(tmp_path: Path) -> Path:
+    directory = project(tmp_path)
+    stack = yaml.safe_load((directory / "Pulumi.prod.yaml").read_text())
+    stack["config"]["istio-canary:rollout"] = {"webhook": {"secure": "AAABAKq0"}}
+    (directory / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    return directory
+
+
+def test_a_secret_webhook_is_decrypted_by_the_pulumi_cli_and_never_shown(tmp_path, capsys, monkeypatch):
+    with serving(lambda _: (200, {})) as (webhook, received):
+        secret = f"{webhook.rstrip('/')}/services/T0/B0/s3cret"
+        monkeypatch.setenv("PATH", f"{fake_pulumi(tmp_path, secret)}:/usr/bin:/bin")
+        directory = secret_stack(tmp_path)
+        code, out, err = run(capsys, directory, "--dry-run", "--url", URL)
+        assert code == 0, err
+        assert len(received) == 1  # the preflight reached the decrypted URL
+        assert "s3cret" not in out + err and "gate webhook: [secret]" in out
+        code, out, err = run(capsys, directory, "--dry-run", "--json", "--url", URL)
+        assert code == 0 and "s3cret" not in out + err
+        assert json.loads(out)["gates"]["webhook"] == "[secret]"
+    assert "config get --path istio-canary:rollout.webhook --stack prod" in (tmp_path / "pulumi.log").read_text()
+
+
+def test_an_unreachable_secret_webhook_is_refused_without_showing_it(tmp_path, capsys, monkeypatch):
+    with serving(lambda _: (200, {})) as (webhook, _):
+        pass  # gone once the block ends
+    monkeypatch.setenv("PATH", f"{fake_pulumi(tmp_path, webhook.rstrip('/') + '/s3cret')}:/usr/bin:/bin")
+    code, out, err = run(capsys, secret_stack(tmp_path), "--dry-run", "--url", URL)
+    assert code == 2 and "is unreachable" in err and "s3cret" not in out + err, err
+
+
+def test_a_secret_webhook_without_the_pulumi_cli_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, _, err = run(capsys, secret_stack(tmp_path), "--dry-run", "--url", URL)
+    assert code == 2 and err.count("\n") == 1
+    assert "rollout.webhook is a secret: reading it needs the Pulumi CLI (pulumi) on PATH" in err, err

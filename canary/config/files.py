@@ -14,7 +14,7 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
-from canary.config.messages import refuse_secrets
+from canary.config.messages import SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 
 PROJECT_FILE = "Pulumi.yaml"
@@ -54,6 +54,9 @@ class StackConfig:
     path: Path
     """The stack file read."""
     warnings: list[str] = field(default_factory=list)
+    secrets: tuple[str, ...] = ()
+    """Paths of the values stored as secrets (`rollout.webhook`), left out of `values`: the Pulumi
+    CLI decrypts them for whoever needs them (`pulumi config get --path`)."""
 
 
 def _print_warning(message: str) -> None:
@@ -130,9 +133,9 @@ def read_stack(project_dir: Path, stack: str) -> StackConfig:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{stack_file}: config must be a mapping of keys to values, got {type(config).__name__}")
-    read, warnings = _project_values(stack_file, config)
+    read, warnings, secrets = _project_values(stack_file, config)
     values.update(read)
-    return StackConfig(values=as_config_strings(values), path=stack_file, warnings=warnings)
+    return StackConfig(values=as_config_strings(values), path=stack_file, warnings=warnings, secrets=secrets)
 
 
 def _project_keys() -> list[str]:
@@ -155,13 +158,15 @@ def _refuse_top_level_config(stack_file: Path, data: dict[str, Any]) -> None:
         )
 
 
-def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The project's keys in a stack file's `config:`, each read once, and warnings for near misses."""
+def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
+    """The project's keys in a stack file's `config:`, each read once, warnings for near misses, and
+    the paths of the secrets left out."""
     prefix = f"{PROJECT}:"
     values: dict[str, Any] = {}
     spelling: dict[str, str] = {}
     secret = []
     warnings = []
+    secrets: list[str] = []
     for key, value in config.items():
         if not isinstance(key, str):
             raise StackFileError(f"{stack_file}: config key {key!r} must be a string such as {prefix}app")
@@ -178,12 +183,18 @@ def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str,
             # `app: shop` beside `istio-canary:app: nginx`: the CLI would keep one, silently.
             raise StackFileError(f"{stack_file}: {spelling[name]} and {key} both set {prefix}{name}: keep one")
         spelling[name] = key
-        if _holds_secret(value):
+        if _holds_secret(value) and name in SECRET_KEYS:
+            paths = list(_secret_paths(value, name))
+            secrets.extend(paths)
+            if name in paths:
+                continue  # the whole value is one secret
+            value = _without_secrets(value)
+        elif _holds_secret(value):
             secret.append(name)
         values[name] = value
     if secret:
         raise StackFileError(f"{stack_file}: {refuse_secrets(secret)}")
-    return values, warnings
+    return values, warnings, tuple(secrets)
 
 
 def _looks_like_project(namespace: str) -> bool:
@@ -194,6 +205,31 @@ def _nearest(name: str) -> str:
     # Cutoff 0: the closest key, however far, is the likeliest one meant.
     (match,) = difflib.get_close_matches(name, _project_keys(), n=1, cutoff=0)
     return f"did you mean {PROJECT}:{match}?"
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _secret_paths(value: Any, path: str) -> Iterator[str]:
+    """The `pulumi config get --path` spelling of each secret in `value`, found at `path`."""
+    if _is_secret(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_paths(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_paths(item, f"{path}[{index}]")
+
+
+def _without_secrets(value: Any) -> Any:
+    """`value` with each secret left out (a mapping's key dropped, a list's item too)."""
+    if isinstance(value, dict):
+        return {key: _without_secrets(item) for key, item in value.items() if not _is_secret(item)}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value if not _is_secret(item)]
+    return value
 
 
 def _holds_secret(value: Any) -> bool:

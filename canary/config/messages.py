@@ -81,12 +81,18 @@ def _path(loc: list[Any]) -> str:
     return text
 
 
+SECRET_KEYS = ("rollout",)
+"""The keys that may hold secrets: only `canary rollout` reads them (a webhook's token, Prometheus'
+credentials), and no cluster object or stack output holds their values."""
+
+
 def refuse_secrets(keys: list[str]) -> str:
-    """Why secret config is refused: every value ends up in plain text in objects and outputs."""
+    """Why secret config is refused: every other key's values end up in plain text in objects and outputs."""
+    allowed = ", ".join(f"{key}" for key in SECRET_KEYS)
     return str(
         config_error(
             f"{key}: stored as a secret; its values go into cluster objects and stack outputs in plain text, "
-            "so store it without --secret"
+            f"so store it without --secret (only {allowed} keys may be secrets)"
             for key in keys
         )
     )

@@ -9,6 +9,7 @@ left where the stack file says).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pydantic
 
 from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
-from canary.config.files import StackFileError, stack_config
+from canary.config.files import StackFileError, find_project, read_stack
 from canary.config.messages import describe
 from canary.file_writes import write_replacing
 from canary.flag_types import host_header, path_flag, whole_number
@@ -42,6 +43,7 @@ from canary.rollout.engine import (
 )
 from canary.rollout.gates import (
     EntryPoint,
+    GateResult,
     requests_to_see_a_missing_version,
     split_alpha,
     split_gate,
@@ -50,6 +52,7 @@ from canary.rollout.gates import (
 )
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.stack_secrets import Masker, SecretUnavailableError, reveal, with_secrets
 from canary.routes_contract import Route, parse_routes
 
 if TYPE_CHECKING:
@@ -357,13 +360,20 @@ def main(argv: Sequence[str]) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:
         return _fail(problem)
+    masker = Masker()
     try:
-        settings = parse_settings(stack_config(args.project_dir, args.stack))
+        read = read_stack(args.project_dir, args.stack)
+        for warning in read.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        project = find_project(args.project_dir)
+        revealed = {path: reveal(project, args.stack, path) for path in read.secrets}
+        masker = Masker(tuple(secret for secret in revealed.values() if secret))
+        settings = parse_settings(with_secrets(read.values, revealed))
         policy = resolve_policy(args, settings)
-    except (StackFileError, UsageError) as err:
-        return _fail(str(err))
+    except (StackFileError, UsageError, SecretUnavailableError) as err:
+        return _fail(masker.text(str(err)))
     except ConfigError as err:
-        return _fail(f"stack {args.stack}: {err}")
+        return _fail(masker.text(f"stack {args.stack}: {err}"))
     if unused := unused_health_settings(args, settings, policy):
         print(
             f"{PROG}: warning: {', '.join(unused)} ignored: "
@@ -372,29 +382,43 @@ def main(argv: Sequence[str]) -> int:
         )
     promote = args.promote or args.retire
     if args.dry_run:
-        if settings.canary is None:
-            return _fail(no_canary(args.stack))
-        problem = preflight.problem(
-            policy,
-            release(settings),
-            url=args.url,
-            outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
-            stack=args.stack,
-        )
-        if problem is not None:
-            return _fail(problem)
-        try:
-            document = plan_document(args.stack, settings, policy, promote, args.retire)
-        except ArgsError as err:
-            return _fail(f"stack {args.stack}: {err}")
-        if args.json:
-            print(json.dumps(document, indent=2))
-        else:
-            print_plan(document)
-        return EXIT_DONE
+        return _dry_run(args, settings, policy, promote, masker)
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote)
+    return _run(args, settings, policy, promote, masker)
+
+
+def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
+    """Check what must work, and print the plan; change nothing."""
+    if settings.canary is None:
+        return _fail(no_canary(args.stack))
+    problem = preflight.problem(
+        policy,
+        release(settings),
+        url=args.url,
+        outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
+        stack=args.stack,
+    )
+    if problem is not None:
+        return _fail(masker.text(problem))
+    try:
+        document = masker.document(plan_document(args.stack, settings, policy, promote, args.retire))
+    except ArgsError as err:
+        return _fail(masker.text(f"stack {args.stack}: {err}"))
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print_plan(document)
+    return EXIT_DONE
+
+
+def masked(result: GateResult, masker: Masker) -> GateResult:
+    """A gate's result with every secret in its problems and figures shown as `[secret]`."""
+    if not masker.secrets:
+        return result
+    return dataclasses.replace(
+        result, problems=tuple(masker.text(p) for p in result.problems), figures=masker.document(result.figures)
+    )
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -434,7 +458,7 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
     )
 
 
-def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
+def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
@@ -455,7 +479,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             alpha = split_alpha(policy, tests)
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: webhook_gate(policy.webhook, payload),
+                webhook=lambda payload: masked(webhook_gate(policy.webhook, payload), masker),
                 health=health_watch(policy, settings),
             )
             checks = lambda: preflight.problem(  # noqa: E731
@@ -465,12 +489,12 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
                 promote=promote, retire=args.retire
             )
     except (LockedError, RolloutRefusedError) as err:
-        return _fail(str(err))
+        return _fail(masker.text(str(err)))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).
         print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    document = report.to_json()
+    document = masker.document(report.to_json())
     if args.report is not None:
         write_report(args.report, document)
     if args.json:
@@ -479,5 +503,5 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
         summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
         if report.verdict_seconds is not None:
             print(f"verdict after {report.verdict_seconds:.0f}s", file=sys.stderr)
-        print(f"{report.outcome}: {summary.get(report.outcome, report.reason)}")
+        print(masker.text(f"{report.outcome}: {summary.get(report.outcome, report.reason)}"))
     return report.exit_code
