@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -365,3 +366,25 @@ def test_a_secret_webhook_without_the_pulumi_cli_is_one_line(tmp_path, capsys, m
     code, _, err = run(capsys, secret_stack(tmp_path), "--dry-run", "--url", URL)
     assert code == 2 and err.count("\n") == 1
     assert "rollout.webhook is a secret: reading it needs the Pulumi CLI (pulumi) on PATH" in err, err
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+def test_a_lock_file_that_is_a_link_or_a_fifo_is_refused_and_left_alone(tmp_path, kind):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    lock = tmp_path / ".canary-rollout.prod.lock"
+    if kind == "link":
+        lock.symlink_to(victim)
+    else:
+        os.mkfifo(lock)
+    with pytest.raises(LockedError, match=r"\.canary-rollout\.prod\.lock"), StackLock(tmp_path, "prod"):
+        pass
+    assert victim.read_text() == "precious\n"
+
+
+def test_the_did_you_mean_hint_comes_before_the_config_errors(tmp_path, capsys):
+    directory = project(tmp_path)
+    stack = (directory / "Pulumi.prod.yaml").read_text().replace("istio-canary:app:", "istiocanary:app:")
+    (directory / "Pulumi.prod.yaml").write_text(stack)
+    code, _, err = run(capsys, directory, "--dry-run", "--url", URL)
+    assert code == 2 and err.index("did you mean istio-canary:app?") < err.index("app: required key is missing"), err
