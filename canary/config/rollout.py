@@ -51,12 +51,14 @@ class RolloutSettings(ConfigModel):
     step_duration: Annotated[Duration, checked(step_duration_problem)] = Field(
         default=format_duration(args_default(Policy, "step_seconds")),
         alias="stepDuration",
-        description="How long each step is watched before it is judged: `90s`, `2m`, `1h` (`--step-duration`).",
+        description="How long each step is watched before it is judged: `90s`, `2m`, `1h`, or a number of seconds; "
+        "at most `24h` (`--step-duration`).",
     )
     analysis_interval: Annotated[Duration, checked(analysis_interval_problem)] = Field(
         default=format_duration(args_default(Policy, "analysis_seconds")),
         alias="analysisInterval",
-        description="How often the sequential health analysis asks Prometheus during a step (`--analysis-interval`).",
+        description="How often the sequential health analysis asks Prometheus during a step, at most `1h` "
+        "(`--analysis-interval`).",
     )
     min_requests: Annotated[StrictInt, between(1, 10_000_000)] = Field(
         default=args_default(Policy, "min_requests"),
@@ -82,12 +84,12 @@ class RolloutSettings(ConfigModel):
     max_p99_ms: Annotated[Number, checked(p99_ms_problem)] = Field(
         default=args_default(Limits, "max_p99_ms"),
         alias="maxP99Ms",
-        description="Most the canary's p99 latency may be, in milliseconds (`--max-p99-ms`).",
+        description="Most the canary's p99 latency may be, in milliseconds: above 0, at most 60000 (`--max-p99-ms`).",
     )
     max_p99_ratio: Annotated[Number, checked(p99_ratio_problem)] = Field(
         default=args_default(Limits, "max_p99_ratio"),
         alias="maxP99Ratio",
-        description="Most the canary's p99 may be, in times stable's over the same step (`--max-p99-ratio`).",
+        description="Most the canary's p99 may be, in times stable's over the same step: 1 to 100 (`--max-p99-ratio`).",
     )
     prometheus: Annotated[StrictStr, checked(_url_or_empty)] = Field(
         default="",
@@ -95,5 +97,6 @@ class RolloutSettings(ConfigModel):
     )
     webhook: Annotated[StrictStr, checked(_url_or_empty)] = Field(
         default="",
-        description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`).",
+        description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`). Like "
+        "every `rollout` key, it may be a Pulumi secret.",
     )
