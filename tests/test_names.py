@@ -113,8 +113,9 @@ def test_the_tables_cover_every_name_rule_and_every_string_rule():
 @pytest.mark.parametrize("end", LINE_ENDS, ids=repr)
 def test_a_stack_name_with_a_line_break_is_refused(end):
     assert stack_name("dev") == "dev"
-    with pytest.raises(StackFileError, match="--stack"):
+    with pytest.raises(StackFileError, match="--stack") as raised:
         stack_name("dev" + end)
+    assert "\n" not in str(raised.value) and "\r" not in str(raised.value)
 
 
 @pytest.mark.parametrize(

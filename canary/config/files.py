@@ -80,7 +80,9 @@ def stack_name(stack: str) -> str:
     parts = stack.split("/")
     # `.` and `..` would name a file outside the project folder.
     if len(parts) > 3 or not all(_STACK_NAME.fullmatch(part) and part.strip(".") for part in parts):
-        raise StackFileError(f"--stack {stack}: must be a stack name, org/stack or org/project/stack")
+        # Quoted when it holds a line break or another control: the message stays one line.
+        shown = stack if stack.isprintable() else repr(stack)
+        raise StackFileError(f"--stack {shown}: must be a stack name, org/stack or org/project/stack")
     return parts[-1]
 
 
