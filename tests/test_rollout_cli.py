@@ -233,6 +233,7 @@ SAME_RULE = [
     ("--step-duration", "99999999999999h", "stepDuration", "must be at most 24h"),
     ("--step-duration", "0", "stepDuration", "must be more than zero"),
     ("--analysis-interval", "2h", "analysisInterval", "must be at most 1h"),
+    ("--hold-limit", "99h", "holdLimit", "must be at most 24h"),
     ("--min-requests", "20000000", "minRequests", "must be an integer from 1 to 10000000"),
     ("--max-p99-ms", "inf", "maxP99Ms", "must be a number above 0 and at most 60000"),
     ("--max-p99-ms", "nan", "maxP99Ms", "must be a number above 0 and at most 60000"),
@@ -243,7 +244,7 @@ SAME_RULE = [
 
 
 def as_stack_value(key: str, text: str) -> Any:
-    if key in ("stepDuration", "analysisInterval"):
+    if key in ("stepDuration", "analysisInterval", "holdLimit"):
         return text
     return int(text) if key == "minRequests" else float(text)
 
