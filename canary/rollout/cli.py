@@ -393,7 +393,7 @@ def main(argv: Sequence[str]) -> int:
         masker = Masker(tuple(secret for secret in revealed.values() if secret))
         settings = parse_settings(with_secrets(read.values, revealed))
         policy = resolve_policy(args, settings)
-    except (StackFileError, UsageError, SecretUnavailableError) as err:
+    except (StackFileError, UsageError, SecretUnavailableError, ArgsError) as err:
         return _fail(masker.text(str(err)))
     except ConfigError as err:
         return _fail(masker.text(f"stack {args.stack}: {err}"))
