@@ -10,7 +10,6 @@ where the stack file says).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -45,7 +44,6 @@ from canary.rollout.engine import (
 )
 from canary.rollout.gates import (
     EntryPoint,
-    GateResult,
     requests_to_see_a_missing_version,
     split_alpha,
     split_gate,
@@ -55,7 +53,7 @@ from canary.rollout.gates import (
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 from canary.rollout.release_tags import TagStore, TagStoreError
-from canary.rollout.stack_secrets import Masker, SecretUnavailableError, reveal, with_secrets
+from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.routes_contract import Route, parse_routes
 
 if TYPE_CHECKING:
@@ -393,7 +391,7 @@ def main(argv: Sequence[str]) -> int:
         masker = Masker(tuple(secret for secret in revealed.values() if secret))
         settings = parse_settings(with_secrets(read.values, revealed))
         policy = resolve_policy(args, settings)
-    except (StackFileError, UsageError, SecretUnavailableError) as err:
+    except (StackFileError, UsageError, SecretUnavailableError, ArgsError) as err:
         return _fail(masker.text(str(err)))
     except ConfigError as err:
         return _fail(masker.text(f"stack {args.stack}: {err}"))
@@ -433,15 +431,6 @@ def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, 
     else:
         print_plan(document)
     return EXIT_DONE
-
-
-def masked(result: GateResult, masker: Masker) -> GateResult:
-    """A gate's result with every secret in its problems and figures shown as `[secret]`."""
-    if not masker.secrets:
-        return result
-    return dataclasses.replace(
-        result, problems=tuple(masker.text(p) for p in result.problems), figures=masker.document(result.figures)
-    )
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -522,7 +511,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
     from canary.rollout.view import ConsoleView
 
     target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
-    view = ConsoleView(live=None if not args.json else False)
+    view = MaskedView(ConsoleView(live=None if not args.json else False), masker)
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -538,7 +527,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             alpha = split_alpha(policy, tests)
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: masked(webhook_gate(policy.webhook, payload), masker),
+                webhook=lambda payload: masker.gate(webhook_gate(policy.webhook, payload)),
                 health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence),
             )
             checks = lambda: preflight.problem(  # noqa: E731
