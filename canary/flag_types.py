@@ -13,6 +13,13 @@ from pathlib import Path
 from canary.policy import duration_problem, parse_duration
 
 
+def shown(path: Path | str) -> str:
+    """A path as a message shows it: as it is, or quoted when it holds a line break or another
+    control character, which would split the message's one line."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def path_flag(text: str) -> Path:
     """A path, never "": `--out "$OUT"` with OUT unset would be the working folder (`Path("")`)."""
     if not text:

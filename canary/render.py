@@ -21,7 +21,7 @@ from canary import exit_status
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
 from canary.file_writes import write_replacing
-from canary.flag_types import path_flag
+from canary.flag_types import path_flag, shown
 from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
@@ -109,14 +109,18 @@ def clash(out: Path, names: list[str], stack: str) -> str | None:
     for name in names:
         path = out / name
         if path.is_symlink():
-            return f"--out {out}: {name} is a link; render writes no file through a link, nor over one"
+            return f"--out {shown(out)}: {name} is a link; render writes no file through a link, nor over one"
         if not path.exists():
             continue
         other = rendered_for(path)
         if other is None:
-            return f"--out {out}: {name} was not written by canary render; move it, or render into another folder"
+            return (
+                f"--out {shown(out)}: {name} was not written by canary render; move it, or render into another folder"
+            )
         if other != stack:
-            return f"--out {out}: {name} was rendered for stack {other}; render each stack into a folder of its own"
+            return (
+                f"--out {shown(out)}: {name} was rendered for stack {other}; render each stack into a folder of its own"
+            )
     return None
 
 
@@ -160,23 +164,23 @@ def unwritable_folder(flag: str, path: Path, given: Path | None = None) -> str |
 
     The message names `given`, the path as the flag gave it (a file in that folder), if not the folder.
     """
-    named = f"{flag} {given if given is not None else path}"
+    named = f"{flag} {shown(given if given is not None else path)}"
     existing = _nearest_existing(path)
     if existing == path and not path.is_dir():
-        return f"{named}: {'' if given is None else f'{path} '}is a file, not a folder"
+        return f"{named}: {'' if given is None else f'{shown(path)} '}is a file, not a folder"
     if not existing.is_dir():
-        return f"{named}: {existing} is a file, not a folder"
+        return f"{named}: {shown(existing)} is a file, not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{named}: {existing} is not writable"
+        return f"{named}: {shown(existing)} is not writable"
     return None
 
 
 def unwritable_file(flag: str, path: Path) -> str | None:
     """Why `path` cannot be written as a file (its folder is created if missing), or None."""
     if path.is_dir():
-        return f"{flag} {path}: is a folder, not a file"
+        return f"{flag} {shown(path)}: is a folder, not a file"
     if path.exists() and not os.access(path, os.W_OK):
-        return f"{flag} {path}: is not writable"
+        return f"{flag} {shown(path)}: is not writable"
     return unwritable_folder(flag, path.parent, given=path)
 
 
@@ -187,9 +191,14 @@ def clashing_paths(out: Path, outputs: Path) -> str | None:
     """
     folder, file = out.resolve(), outputs.resolve()
     if file == folder or folder.is_relative_to(file):
-        return f"--outputs {outputs}: is the --out folder {out}, or above it; name a file beside it (outputs.json)"
+        return (
+            f"--outputs {shown(outputs)}: is the --out folder {shown(out)}, or above it; "
+            "name a file beside it (outputs.json)"
+        )
     if file.is_relative_to(folder):
-        return f"--outputs {outputs}: is inside the --out folder {out}, where kubectl apply -f would read it"
+        return (
+            f"--outputs {shown(outputs)}: is inside the --out folder {shown(out)}, where kubectl apply -f would read it"
+        )
     return None
 
 
@@ -200,7 +209,7 @@ def make_folders(flag: str, folder: Path, created: list[Path]) -> str | None:
         try:
             path.mkdir()
         except OSError as err:
-            return f"{flag} {folder}: cannot create {path} ({err.strerror or err})"
+            return f"{flag} {shown(folder)}: cannot create {shown(path)} ({err.strerror or err})"
         created.append(path)
     return None
 
@@ -298,6 +307,6 @@ def main(argv: list[str]) -> int:
             outputs = stack_outputs(settings, release.outputs)
             write_replacing(args.outputs, json.dumps(outputs, indent=2) + "\n")
     except OSError as err:
-        return _error(f"writing to {err.filename or args.out}: {err.strerror or err}")
+        return _error(f"writing to {shown(err.filename or args.out)}: {err.strerror or err}")
     print(f"wrote {len(written)} manifests for stack {name} to {args.out}/")
     return exit_status.OK

@@ -128,6 +128,9 @@ ROWS: list[Row] = [
     row("Compute.cpu", "100 m", "versions[0].resources.requests.cpu"),
     row("Compute.cpu", "0", "versions[0].resources.requests.cpu"),
     row("Compute.memory", "128MB", "versions[0].resources.requests.memory"),
+    # Decimal raised Overflow (a traceback) for an exponent past its range; Kubernetes holds an int64.
+    row("Compute.cpu", "1e999999999", "versions[0].resources.requests.cpu"),
+    row("Compute.memory", "9999999999Ei", "versions[0].resources.requests.memory"),
     row(
         "Resources.requests.cpu",
         "1",

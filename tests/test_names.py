@@ -146,3 +146,9 @@ def test_a_url_with_a_line_break_is_refused(end):
 def test_a_url_that_the_http_client_could_not_open_is_refused(url):
     # Each made urllib raise (InvalidURL, ValueError) where a one-line error was due.
     assert policy.url_problem(url) is not None
+
+
+@pytest.mark.parametrize(("text", "value"), [("1Ei", 2**60), ("1E", 10**18), ("1E3", 1000), ("2e2", 200)])
+def test_exa_and_exponent_quantities_are_read_apart(text, value):
+    # `1Ei` was read as an exponent `E` followed by "i", and refused with int()'s own message.
+    assert quantities.parse_quantity(text) == value

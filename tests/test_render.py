@@ -549,3 +549,14 @@ def test_the_refusal_of_a_secret_says_which_keys_may_be_secrets(tmp_path, capsys
     assert main(["--stack", "s", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "app: stored as a secret" in err and "only rollout keys may be secrets" in err, err
+
+
+def test_a_path_with_a_line_break_is_quoted_so_the_error_stays_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a\nfile"
+    blocker.write_text("x")
+    assert main(["--stack", "dev", "--out", str(blocker / "m"), "-C", str(PROJECT_DIR)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file, not a folder" in err and "a\\nfile" in err, err
+    assert main(["--stack", "dev", "--out", str(tmp_path / "m"), "-C", str(tmp_path / "no\nsuch")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such folder" in err, err

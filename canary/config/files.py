@@ -24,6 +24,7 @@ import yaml
 from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
 from canary.config.messages import SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
+from canary.flag_types import shown
 
 PROJECT_FILE = "Pulumi.yaml"
 # What a stack file may hold besides config; anything else at its top level the CLI does not
@@ -89,7 +90,7 @@ def stack_name(stack: str) -> str:
 def find_project(start: Path) -> Path:
     """The folder holding Pulumi.yaml: `start` or the nearest above it, as the CLI searches."""
     if not start.is_dir():
-        raise StackFileError(f"--cwd {start}: no such folder")
+        raise StackFileError(f"--cwd {shown(start)}: no such folder")
     for folder in (start, *start.absolute().parents):
         if (folder / PROJECT_FILE).is_file():
             return folder
@@ -338,18 +339,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = read_text(path, MAX_FILE_BYTES)
     except UnreadableFileError as err:
-        raise StackFileError(f"{path}: {err}") from None
+        raise StackFileError(f"{shown(path)}: {err}") from None
     try:
         data = _load(text)
     except _TooLargeError as err:
-        raise StackFileError(f"{path}: {err}") from None
+        raise StackFileError(f"{shown(path)}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         reason = getattr(err, "problem", None) or str(err)
-        raise StackFileError(f"{path}: not valid YAML{where}: {reason}") from None
+        raise StackFileError(f"{shown(path)}: not valid YAML{where}: {reason}") from None
     if data is not None and not isinstance(data, dict):
-        raise StackFileError(f"{path}: must be a YAML mapping, got {type(data).__name__}")
+        raise StackFileError(f"{shown(path)}: must be a YAML mapping, got {type(data).__name__}")
     return data or {}
 
 

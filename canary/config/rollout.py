@@ -11,6 +11,7 @@ from pydantic import BeforeValidator, Field, StrictInt, StrictStr
 
 from canary.config.value_types import ConfigModel, Number, args_default, between, checked
 from canary.policy import (
+    MAX_MIN_REQUESTS,
     Limits,
     Policy,
     alpha_problem,
@@ -61,7 +62,7 @@ class RolloutSettings(ConfigModel):
         description="How often the sequential health analysis asks Prometheus during a step, at most `1h` "
         "(`--analysis-interval`).",
     )
-    min_requests: Annotated[StrictInt, between(1, 10_000_000)] = Field(
+    min_requests: Annotated[StrictInt, between(1, MAX_MIN_REQUESTS)] = Field(
         default=args_default(Policy, "min_requests"),
         alias="minRequests",
         description="Canary requests a step must see before it is promoted; a step with fewer is held (extended) "

@@ -10,7 +10,6 @@ where the stack file says).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from canary.config import ConfigError, RolloutSettings, StackSettings, parse_set
 from canary.config.files import StackFileError, find_project, read_stack
 from canary.config.messages import describe
 from canary.file_writes import write_replacing
-from canary.flag_types import host_header, path_flag, whole_number
+from canary.flag_types import host_header, path_flag, shown, whole_number
 from canary.from_settings import RELEASE_NAME, release_args
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
@@ -45,7 +44,6 @@ from canary.rollout.engine import (
 )
 from canary.rollout.gates import (
     EntryPoint,
-    GateResult,
     requests_to_see_a_missing_version,
     split_alpha,
     split_gate,
@@ -55,7 +53,7 @@ from canary.rollout.gates import (
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 from canary.rollout.release_tags import TagStore, TagStoreError
-from canary.rollout.stack_secrets import Masker, SecretUnavailableError, reveal, with_secrets
+from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.routes_contract import Route, parse_routes
 
 if TYPE_CHECKING:
@@ -346,11 +344,11 @@ def report_path_problem(path: Path) -> str | None:
     rollout never runs for an hour to lose its report to a typo."""
     folder = path.parent
     if path.is_dir():
-        return f"argument --report: {path} is a folder; name a file such as rollout.html"
+        return f"argument --report: {shown(path)} is a folder; name a file such as rollout.html"
     if not folder.is_dir():
-        return f"argument --report: folder {folder} does not exist, got {str(path)!r}"
+        return f"argument --report: folder {shown(folder)} does not exist, got {str(path)!r}"
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"argument --report: {path} is not writable"
+        return f"argument --report: {shown(path)} is not writable"
     return None
 
 
@@ -360,9 +358,9 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
     try:
         write_replacing(path, render_html(report))
     except OSError as err:
-        print(f"{PROG}: warning: could not write the report to {path}: {err.strerror or err}", file=sys.stderr)
+        print(f"{PROG}: warning: could not write the report to {shown(path)}: {err.strerror or err}", file=sys.stderr)
     else:
-        print(f"report: {path}", file=sys.stderr)
+        print(f"report: {shown(path)}", file=sys.stderr)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -393,7 +391,7 @@ def main(argv: Sequence[str]) -> int:
         masker = Masker(tuple(secret for secret in revealed.values() if secret))
         settings = parse_settings(with_secrets(read.values, revealed))
         policy = resolve_policy(args, settings)
-    except (StackFileError, UsageError, SecretUnavailableError) as err:
+    except (StackFileError, UsageError, SecretUnavailableError, ArgsError) as err:
         return _fail(masker.text(str(err)))
     except ConfigError as err:
         return _fail(masker.text(f"stack {args.stack}: {err}"))
@@ -433,15 +431,6 @@ def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, 
     else:
         print_plan(document)
     return EXIT_DONE
-
-
-def masked(result: GateResult, masker: Masker) -> GateResult:
-    """A gate's result with every secret in its problems and figures shown as `[secret]`."""
-    if not masker.secrets:
-        return result
-    return dataclasses.replace(
-        result, problems=tuple(masker.text(p) for p in result.problems), figures=masker.document(result.figures)
-    )
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -522,7 +511,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
     from canary.rollout.view import ConsoleView
 
     target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
-    view = ConsoleView(live=None if not args.json else False)
+    view = MaskedView(ConsoleView(live=None if not args.json else False), masker)
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -538,7 +527,7 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             alpha = split_alpha(policy, tests)
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: masked(webhook_gate(policy.webhook, payload), masker),
+                webhook=lambda payload: masker.gate(webhook_gate(policy.webhook, payload)),
                 health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence),
             )
             checks = lambda: preflight.problem(  # noqa: E731

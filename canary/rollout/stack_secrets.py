@@ -7,6 +7,7 @@ prints (the plan, errors, gate results, the report) shows `[secret]` in place of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -14,9 +15,14 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from canary.config import PROJECT
+from canary.rollout.gates import GateResult
+
+if TYPE_CHECKING:
+    from canary.rollout.engine import View
+    from canary.rollout.watch import Poll
 
 SHOWN = "[secret]"
 # `rollout.steps[0]` -> rollout, steps, [0]
@@ -42,8 +48,37 @@ class Masker:
 
     def document(self, document: Mapping[str, Any]) -> dict[str, Any]:
         """A JSON document with every string masked (the report, the plan)."""
+        if not self.secrets:
+            return dict(document)
         masked: dict[str, Any] = json.loads(self.text(json.dumps(document)))
         return masked
+
+    def gate(self, result: GateResult) -> GateResult:
+        """A gate's result with every secret in its problems and figures masked."""
+        if not self.secrets:
+            return result
+        problems = tuple(self.text(problem) for problem in result.problems)
+        return dataclasses.replace(result, problems=problems, figures=self.document(result.figures))
+
+
+@dataclass(frozen=True)
+class MaskedView:
+    """The rollout's live view, given every line and gate result masked."""
+
+    inner: View
+    masker: Masker
+
+    def event(self, message: str) -> None:
+        self.inner.event(self.masker.text(message))
+
+    def watching(self, step: int, steps: int, weight: int, seconds_left: float) -> None:
+        self.inner.watching(step, steps, weight, seconds_left)
+
+    def poll(self, poll: Poll) -> None:
+        self.inner.poll(poll)
+
+    def gate(self, result: GateResult) -> None:
+        self.inner.gate(self.masker.gate(result))
 
 
 def reveal(project: Path, stack: str, path: str) -> str:
