@@ -33,3 +33,11 @@ def test_a_poll_is_a_log_line_with_the_counts_and_the_e_values(capsys: pytest.Ca
 def test_a_health_gate_that_rolled_back_shows_its_poll() -> None:
     result = GateResult("health", False, ("error rate limit: ...",), {"poll": POLL.to_json()})
     assert gate_figures(result).endswith("e-values 5xx vs stable 12.5/500")
+
+
+def test_the_p99_comparison_shows_the_ratio_it_tested() -> None:
+    from canary.rollout.view import e_values
+
+    detail = "canary above 250 ms against stable above 100 ms (stable's p99.6): ratio tested 2.5"
+    tests = [{"test": "p99 against stable", "e_value": 3.0, "threshold": 1000.0, "detail": detail}]
+    assert e_values(tests) == "p99 vs stable 3/1e+03 (ratio tested 2.5)"
