@@ -371,6 +371,47 @@ def test_a_step_interrupted_before_its_end_runs_to_the_last_poll() -> None:
     assert right == pytest.approx(_to_pixel(svg, "x-axis", 25.0), abs=0.01)
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    ["\x00", "\x1b[31m", "\u202e", "\u2066", "\x7f", "\x85"],
+    ids=["NUL", "ESC", "RLO", "LRI", "DEL", "NEL"],
+)
+def test_control_and_bidi_characters_from_the_report_are_shown_not_obeyed(hostile: str) -> None:
+    # A bidi override makes the text after it read backwards: "rolled back" could show as another verdict.
+    reason = f"split holds{hostile}kcab dellor"
+    report = _report(reason=reason, stack=f"dev{hostile}", canary=f"v2{hostile}")
+    report["polls"][0]["tests"][0]["test"] = f"t{hostile}"
+    page = render_html(report)
+    assert hostile[0] not in page
+    text = "".join(_page(page).text)
+    assert f"split holds{_visible(hostile[0])}" in text
+    # The SVG fragments still parse as XML: a raw NUL would not.
+    assert _svgs(page)
+
+
+def _visible(char: str) -> str:
+    """The form the page shows a control character in, written out: U+ and four hex digits."""
+    return f"<U+{ord(char):04X}>"
+
+
+def test_a_verdict_a_trillion_seconds_in_still_draws_a_bounded_page() -> None:
+    page = render_html(_report(verdict_seconds=1e12))
+    for svg in _svgs(page).values():
+        (axis,) = _find(svg, "x-axis")
+        assert 2 <= len(_find(axis, "tick")) <= 9
+
+
+def test_a_thirty_day_report_has_a_few_readable_time_ticks() -> None:
+    month = 30 * 24 * 3600.0
+    report = _report(verdict_seconds=month)
+    report["steps"][0]["ended_seconds"] = month
+    report["polls"] = [_poll(s, 10, (20, 0, 0.0, 80.0), (180, 0, 0.0, 70.0)) for s in (10.0, month / 2, month)]
+    svg = _svgs(render_html(report))
+    for chart in svg.values():
+        (axis,) = _find(chart, "x-axis")
+        assert 2 <= len(_find(axis, "tick")) <= 9
+
+
 def test_holds_are_listed_with_when_why_and_what_stable_did() -> None:
     holds = [
         {
@@ -406,3 +447,12 @@ def test_a_held_poll_says_hold_in_the_decision_column() -> None:
 def test_the_calibration_of_the_analysis_is_shown() -> None:
     analysis = {"resumed": False, "note": "", "calibration": "stable's 5xx over 60 intervals vary 3.2 times"}
     assert "stable&#x27;s 5xx over 60 intervals vary 3.2 times" in render_html(_report(analysis=analysis))
+
+
+def test_what_each_test_compared_is_in_the_header() -> None:
+    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0))]
+    detail = "canary above 100 ms against stable above 50 ms (stable's p94): ratio tested 2"
+    polls[0]["tests"].append({"test": "p99 against stable", "e_value": 1.0, "p_value": 1.0, "threshold": 1000.0,
+                              "alpha": 0.001, "detail": detail})  # fmt: skip
+    text = " ".join(_page(render_html(_report(polls=polls))).text)
+    assert f"tested {detail}" in text

@@ -48,3 +48,11 @@ def test_the_live_line_while_waiting_says_what_for_since_when_and_the_time_left(
     assert waiting_line(2, 3, approval, None) == (
         "step 2/3: canary at 25%, waiting for an approval (canary rollout --approve) since 2026-12-07T10:20:00Z"
     )
+
+
+def test_the_p99_comparison_shows_the_ratio_it_tested() -> None:
+    from canary.rollout.view import e_values
+
+    detail = "canary above 250 ms against stable above 100 ms (stable's p99.6): ratio tested 2.5"
+    tests = [{"test": "p99 against stable", "e_value": 3.0, "threshold": 1000.0, "detail": detail}]
+    assert e_values(tests) == "p99 vs stable 3/1e+03 (ratio tested 2.5)"

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 from canary.rollout.html_waits import waits_section
+from canary.rollout.page_text import escape
 from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ticks, render_chart
 
 _GOOD = frozenset({"completed", "promoted", "retired"})
@@ -96,6 +96,8 @@ def _header(
         ("steps", str(len(_list(report.get("steps"))))),
         ("polls", str(len(polls))),
     ]
+    compared = [_text(t.get("detail")) for t in (_tests(polls[-1]) if polls else []) if t.get("detail")]
+    facts += [("tested", detail) for detail in compared]
     unattributed = _int(polls[-1].get("unattributed_errors")) if polls else None
     if unattributed:
         facts.append(("5xx naming no version", str(unattributed)))

@@ -7,8 +7,9 @@ about people and gates, not evidence; every text is escaped here as there.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from html import escape
 from typing import Any
+
+from canary.rollout.page_text import escape
 
 
 def _text(value: Any) -> str:

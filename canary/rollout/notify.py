@@ -114,8 +114,16 @@ def _scheme(url: str) -> str:
 class Notifier:
     """Sends each event to every URL, one Apprise instance per URL so that one failing is named."""
 
-    def __init__(self, urls: Sequence[str], warn: Callable[[str], None], setting: str = "--notify") -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        warn: Callable[[str], None],
+        setting: str = "--notify",
+        mask: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        """`mask`: what hides the stack's secrets in a text (a secret webhook URL in a reason, say)."""
         self._warn = warn
+        self._mask = mask
         self._targets: list[tuple[Any, str]] = []
         if not urls:
             return
@@ -138,6 +146,7 @@ class Notifier:
         if not self._targets:
             return
         note = message(kind, report, text)
+        note = Message(self._mask(note.title), self._mask(note.body), note.level)
         for sender, shown in self._targets:
             try:
                 delivered = bool(

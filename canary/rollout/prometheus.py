@@ -41,6 +41,11 @@ Series = tuple[tuple[str, str], ...]
 """A series' labels, sorted: its identity."""
 
 
+MAX_ANSWER_BYTES = 16 << 20
+"""The queries ask for a few series of one app: an answer past this is not one of theirs, and is
+not read into memory."""
+
+
 class PrometheusError(Exception):
     """Prometheus could not be asked, or did not answer a query; the message is one line."""
 
@@ -50,13 +55,16 @@ def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple
     url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers()), timeout=timeout) as response:
-            document = json.load(response)
+            body = response.read(MAX_ANSWER_BYTES + 1)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise PrometheusError(f"Prometheus at {base_url} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+        document = json.loads(body)
     except urllib.error.HTTPError as err:
         raise PrometheusError(f"Prometheus at {base_url} answered {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise PrometheusError(f"Prometheus at {base_url} is unreachable: {reason}") from None
-    except ValueError:
+    except (ValueError, RecursionError):
         raise PrometheusError(f"Prometheus at {base_url} did not answer JSON") from None
     if not isinstance(document, dict) or document.get("status") != "success":
         error = document.get("error", "no reason given") if isinstance(document, dict) else "not an API answer"
