@@ -5,6 +5,7 @@ repository. The real CLI, the local backend's stack tags, the local cluster, a r
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -131,7 +132,7 @@ def test_a_pause_approved_from_a_second_process_promotes_and_each_event_is_notif
     assert events[-1]["type"] == "success"
 
 
-def test_an_abort_while_paused_rolls_back_now_naming_who(release: Workspace, mesh: Mesh) -> None:
+def test_an_abort_while_paused_rolls_back_now_naming_who(release: Workspace, mesh: Mesh, tmp_path: Path) -> None:
     with serving(ok) as (receiver, received):
         notify = receiver.replace("http://", "json://") + "/events"
         running = start(release, mesh, "--steps", "10,pause,50", "--promote", "--notify", notify)
@@ -139,9 +140,16 @@ def test_an_abort_while_paused_rolls_back_now_naming_who(release: Workspace, mes
         seen = canary(release, "--status")
         assert seen.returncode == 0 and f"a rollout of stack {release.stack} is running: " in seen.stdout, seen.output
         assert "; waiting at step 1 (10%) for an approval (canary rollout --approve) since " in seen.stdout
-        second = start(release, mesh)  # a second rollout meanwhile: refused by the lock
-        code2, _, err2 = finish(second)
-        assert code2 == 2 and f"a rollout of stack {release.stack} is running (" in err2, err2
+        # A second rollout meanwhile, from another copy of the project (another machine: the local
+        # lock file is not there), sharing the backend: refused by the lock in the stack's tags.
+        elsewhere = tmp_path / "elsewhere"
+        shutil.copytree(release.root, elsewhere, symlinks=True, ignore=shutil.ignore_patterns(".canary-rollout.*"))
+        second = subprocess.run(
+            command(release, mesh), cwd=elsewhere, capture_output=True, text=True, timeout=300, check=False
+        )
+        assert second.returncode == 2, second.stderr
+        assert f"a rollout of stack {release.stack} is running (" in second.stderr, second.stderr
+        assert f"stop it with `canary rollout --stack {release.stack} --abort`" in second.stderr
         aborted = canary(release, "--abort")
         assert aborted.returncode == 0 and "with the reason 'aborted by " in aborted.stdout, aborted.output
         code, report, log = finish(running)
