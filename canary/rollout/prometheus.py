@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from canary.plan.gateway_api import version_service_name
 from canary.plan.service import service_name
+from canary.rollout.prometheus_auth import headers
 
 UNATTRIBUTED = ("", "unknown")
 """`destination_version` values that name no version."""
@@ -53,7 +54,7 @@ def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple
     """Run an instant query; each series of its vector as (labels, value), NaN values left out."""
     url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers()), timeout=timeout) as response:
             body = response.read(MAX_ANSWER_BYTES + 1)
         if len(body) > MAX_ANSWER_BYTES:
             raise PrometheusError(f"Prometheus at {base_url} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
