@@ -14,8 +14,19 @@ USAGE = 2
 """The command could not run as asked and changed nothing: a bad flag, a project or stack file that is
 missing, malformed or holds an invalid value (a secret included), a path that cannot be written, an
 unreachable target, a missing tool or extra."""
-UNSETTLED = 3
+HELD = 3
+"""The rollout stopped without a verdict, the canary's weight left where it was: its evidence stayed
+too thin (too few canary requests), or both versions kept failing alike, for longer than the hold
+limit. Neither good nor bad; a rerun continues from that weight."""
+UNSETTLED = 4
 """A rollout's update was not taken by the cluster, even its roll back, after trying for a while: the
 stack file and the cluster may differ; the report says what each holds and the command to settle it."""
 INTERRUPTED = 130
 """Ctrl-C or SIGTERM where the command cannot finish cleanly (128 + SIGINT, as shells report it)."""
+
+START = 10
+"""`canary rollout --decide`: a canary whose version or image has not been rolled out; start one."""
+RESUME = 11
+"""`canary rollout --decide`: a rollout was interrupted part way; resume it."""
+LOCKED = 75
+"""Another rollout of the stack holds its lock (sysexits' EX_TEMPFAIL: try again later)."""

@@ -127,10 +127,11 @@ EVERY_KEY: dict[str, Any] = {
     "routing": {"versionHeader": "x-served-by", "mesh": False, "api": "gateway-api"},
     "security": {"mtls": True, "networkPolicy": True},
     "rollout": {
-        "steps": [10, 20],
+        "steps": [10, {"pause": True}, 20, {"pause": "5m"}],
         "stepDuration": "30s",
         "analysisInterval": "5s",
         "minRequests": 80,
+        "holdLimit": "15m",
         "alpha": 0.05,
         "splitTolerance": 3,
         "maxErrorRate": 2.5,
@@ -138,6 +139,8 @@ EVERY_KEY: dict[str, Any] = {
         "maxP99Ratio": 3,
         "prometheus": "http://127.0.0.1:9090",
         "webhook": "http://127.0.0.1:9000/hook",
+        "confirm": "http://127.0.0.1:9000/confirm",
+        "notify": ["json://127.0.0.1:9000/events"],
     },
 }
 

@@ -89,9 +89,17 @@ def test_every_command_names_its_statuses_from_the_one_table():
         engine.EXIT_DONE,
         engine.EXIT_ROLLED_BACK,
         engine.EXIT_REFUSED,
+        engine.EXIT_HELD,
         engine.EXIT_UNSETTLED,
         engine.EXIT_INTERRUPTED,
-    ) == (exit_status.OK, exit_status.FAILED, exit_status.USAGE, exit_status.UNSETTLED, exit_status.INTERRUPTED)
+    ) == (
+        exit_status.OK,
+        exit_status.FAILED,
+        exit_status.USAGE,
+        exit_status.HELD,
+        exit_status.UNSETTLED,
+        exit_status.INTERRUPTED,
+    )
 
 
 @pytest.mark.parametrize("flag", ["--cwd", "-C", "--project-dir"])

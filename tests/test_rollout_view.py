@@ -33,3 +33,26 @@ def test_a_poll_is_a_log_line_with_the_counts_and_the_e_values(capsys: pytest.Ca
 def test_a_health_gate_that_rolled_back_shows_its_poll() -> None:
     result = GateResult("health", False, ("error rate limit: ...",), {"poll": POLL.to_json()})
     assert gate_figures(result).endswith("e-values 5xx vs stable 12.5/500")
+
+
+def test_the_live_line_while_waiting_says_what_for_since_when_and_the_time_left() -> None:
+    from canary.rollout.control import Wait
+    from canary.rollout.view import waiting_line
+
+    wait = Wait("r:1", "timer", "10m, or an approval (canary rollout --approve)", 1, 5, "2026-12-07T10:02:11Z")
+    assert waiting_line(1, 3, wait, 125.0, "5xx vs stable 1.2/500") == (
+        "step 1/3: canary at 5%, waiting for 10m, or an approval (canary rollout --approve) since "
+        "2026-12-07T10:02:11Z, 2m05s left; e-values 5xx vs stable 1.2/500"
+    )
+    approval = Wait("r:2", "approval", "an approval (canary rollout --approve)", 2, 25, "2026-12-07T10:20:00Z")
+    assert waiting_line(2, 3, approval, None) == (
+        "step 2/3: canary at 25%, waiting for an approval (canary rollout --approve) since 2026-12-07T10:20:00Z"
+    )
+
+
+def test_the_p99_comparison_shows_the_ratio_it_tested() -> None:
+    from canary.rollout.view import e_values
+
+    detail = "canary above 250 ms against stable above 100 ms (stable's p99.6): ratio tested 2.5"
+    tests = [{"test": "p99 against stable", "e_value": 3.0, "threshold": 1000.0, "detail": detail}]
+    assert e_values(tests) == "p99 vs stable 3/1e+03 (ratio tested 2.5)"

@@ -1,12 +1,15 @@
 """The rollout itself: step, watch, judge; then promote, or roll back at the first sign of trouble.
 
 Each step: the weight is set and deployed, the split gate checks at once that the mesh routes as
-the stack says, then the step is watched for its duration while the health analysis polls
+the stack says, the analysis polls at once (so that the interval holding the weight change is a
+short one of its own), then the step is watched for its duration while the health analysis polls
 Prometheus every `analysis_seconds`. One sequential analysis judges the whole invocation: the
-first poll whose decision says so rolls the canary back, mid-step. A step is promoted only after
-its full duration and at least `min_requests` canary requests in it; a step with fewer is
-extended once, and if still too thin the rollout stops without promoting ("not enough
-evidence": a quiet canary is not a broken one, but nor is it a proven one).
+first poll whose decision says so rolls the canary back, mid-step. A poll held for a shared
+incident (both versions failing alike) extends the step by its interval. A step is promoted only
+after its full duration and at least `min_requests` canary requests in it; a thinner one is
+extended an interval at a time. Neither extension goes past `hold_seconds`: then the rollout
+stops, held, with the weight where it is (a quiet canary is not a broken one, nor a proven one),
+and a rerun continues from there.
 
 Faults are met so that the stack file and the cluster never disagree without a word: an update
 that fails (the API server away) is tried again for about a minute, then the canary is rolled
@@ -28,20 +31,23 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from canary import exit_status
+from canary.rollout.control import Control, NoControl, Wait, WaitKind
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import ReleaseStack, Update, UpdateFailedError
 from canary.rollout.watch import Poll, Sent
+from canary.steps import pauses_after
 
 EXIT_DONE = exit_status.OK
 EXIT_ROLLED_BACK = exit_status.FAILED
 EXIT_REFUSED = exit_status.USAGE
+EXIT_HELD = exit_status.HELD
 EXIT_UNSETTLED = exit_status.UNSETTLED
 EXIT_INTERRUPTED = exit_status.INTERRUPTED
 
 ROLLED_BACK = "rolled back"
-NOT_ENOUGH_EVIDENCE = "not enough evidence"
+HELD = "held"
 UPDATE_FAILED = "update failed"
 
 # Seconds to wait before each new attempt at an update that failed: about a minute in all, for an
@@ -51,10 +57,18 @@ UPDATE_RETRY_WAITS = (5.0, 10.0, 20.0, 30.0)
 POLL_ERRORS_HELD = 1
 # The objects a step's update changes: the routes carry the weights.
 ROUTING_KINDS = ("VirtualService", "HTTPRoute")
-RESUMED_NOTE = "resumed at {weight}%: the analysis starts anew, and what the canary did before this run is not counted"
+RESUMED_NOTE = (
+    "resumed at {weight}%: no evidence of this release is kept with the stack, so the analysis starts anew "
+    "and what the canary did before this run is not counted"
+)
 
 
 HEALTH_OFF = "no Prometheus URL (--prometheus or rollout.prometheus)"
+
+
+def no_canary(stack: str) -> str:
+    """Why a stack without a canary cannot be rolled out, in a real run and a dry run alike."""
+    return f"stack {stack} has no canary to roll out: set canary.version first"
 
 
 class RolloutRefusedError(Exception):
@@ -76,6 +90,24 @@ class Health(Protocol):
         """Read the counters and judge; raises PrometheusError."""
         ...
 
+    @property
+    def resumed_note(self) -> str:
+        """What evidence kept from an earlier run the analysis continues ("" if none)."""
+        ...
+
+    @property
+    def calibration(self) -> str:
+        """What stable's history before the rollout said of how its 5xx vary ("" if not read)."""
+        ...
+
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        """Keep the evidence where the release's state lives; a warning line if it cannot be."""
+        ...
+
+    def forget(self) -> str | None:
+        """The release ended: remove its kept evidence; a warning line if it cannot be."""
+        ...
+
 
 @dataclass(frozen=True)
 class Gates:
@@ -85,6 +117,8 @@ class Gates:
     """Given the step's figures."""
     health: Health | None = None
     """None when there is no Prometheus: steps are then judged by the split gate and webhook."""
+    confirm: Callable[[Mapping[str, Any]], GateResult] | None = None
+    """Asked after each step passes, until it answers ok: the rollout holds meanwhile (`--confirm`)."""
 
 
 class View(Protocol):
@@ -101,6 +135,20 @@ class View(Protocol):
         ...
 
     def gate(self, result: GateResult) -> None: ...
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        """The rollout waits (an approval, a timer, the confirm webhook); called about once a second."""
+        ...
+
+
+Notify = Callable[[str, "RolloutReport", str], None]
+"""An event for the people who follow the release: its kind (`started`, `step passed`, `held`,
+`waiting`, `rolled back`, `completed`, `promoted`, `retired`, `interrupted`), the report so far, and
+one line on what happened."""
+
+
+def _no_notify(kind: str, report: RolloutReport, text: str) -> None:
+    return None
 
 
 @dataclass
@@ -138,21 +186,33 @@ class RolloutReport:
     steps: list[StepReport] = field(default_factory=list)
     polls: list[Poll] = field(default_factory=list)
     outcome: str = "running"
-    """`completed`, `promoted`, `retired`, `rolled back`, `not enough evidence`, `update failed` or
-    `interrupted`."""
+    """`completed`, `promoted`, `retired`, `rolled back`, `held`, `update failed` or `interrupted`."""
     reason: str = ""
     verdict_seconds: float | None = None
     resumed: bool = False
     note: str = ""
+    calibration: str = ""
+    holds: list[dict[str, Any]] = field(default_factory=list)
+    """Each hold: when, at which weight, why, and what stable was doing."""
+    run: str = ""
+    """This invocation's id (the lock's), which an approval or abort names."""
+    waits: list[Wait] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     """What an interrupted run had left on the stack, and what was done about it."""
     poll_errors: list[dict[str, Any]] = field(default_factory=list)
     """Polls of Prometheus that failed: `seconds` since the start and the `error`."""
 
     @property
+    def waiting(self) -> Wait | None:
+        """The wait in progress, if any."""
+        return self.waits[-1] if self.waits and self.waits[-1].ended is None else None
+
+    @property
     def exit_code(self) -> int:
-        if self.outcome in (ROLLED_BACK, NOT_ENOUGH_EVIDENCE):
+        if self.outcome == ROLLED_BACK:
             return EXIT_ROLLED_BACK
+        if self.outcome == HELD:
+            return EXIT_HELD
         if self.outcome == UPDATE_FAILED:
             return EXIT_UNSETTLED
         if self.outcome == "interrupted":
@@ -169,8 +229,16 @@ class RolloutReport:
             "started_at": self.started_at,
             "verdict_seconds": None if self.verdict_seconds is None else round(self.verdict_seconds, 3),
             "alpha": self.alpha,
-            "analysis": {"resumed": self.resumed, "note": self.note, "poll_errors": self.poll_errors},
+            "analysis": {
+                "resumed": self.resumed,
+                "note": self.note,
+                "calibration": self.calibration,
+                "poll_errors": self.poll_errors,
+            },
             "recovered": self.recovered,
+            "holds": self.holds,
+            "waiting": None if self.waiting is None else self.waiting.to_json(),
+            "waits": [wait.to_json() for wait in self.waits],
             "steps": [step.to_json() for step in self.steps],
             "polls": [poll.to_json() for poll in self.polls],
         }
@@ -178,6 +246,10 @@ class RolloutReport:
 
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -191,14 +263,24 @@ class Rollout:
     wall: Callable[[], datetime.datetime] = _utc_now
     preflight: Callable[[], str | None] = lambda: None
     """The checks that must pass before any weight changes (`preflight.problem`); a line, or None."""
+    control: Control = field(default_factory=NoControl)
+    """Approvals and aborts from elsewhere (`control.TagControl`)."""
+    notify: Notify = _no_notify
+    run_id: str = ""
     update_retry_waits: tuple[float, ...] = UPDATE_RETRY_WAITS
     _started: float = 0.0
+    _applied: int = 0
+    """The weight the cluster was last updated to (when resuming, the stack file's)."""
+    _failed_polls: int = 0
+    """Polls of Prometheus failed in a row."""
+    _skip_rest_by: str = ""
+    """Who approved in full (`--approve --full`): the steps left are skipped."""
     _sent: dict[str, Sent] = field(default_factory=dict)
 
     def run(self, *, promote: bool, retire: bool) -> RolloutReport:
         settings = self.stack.settings()
         if settings.canary is None:
-            raise RolloutRefusedError(f"stack {self.stack.name} has no canary to roll out: set canary.version first")
+            raise RolloutRefusedError(no_canary(self.stack.name))
         if (problem := self.preflight()) is not None:
             raise RolloutRefusedError(problem)
         # What a killed run left (the stack's lock, pending operations): cleared, and said, or refused.
@@ -230,37 +312,70 @@ class Rollout:
                 raise RolloutRefusedError(f"{err}: nothing changed") from None
         self._started = self.clock()
         self._sent = {}
+        self._failed_polls = 0
         report = RolloutReport(
             stack=self.stack.name,
             canary=canary,
             stable=stable,
             alpha=self.policy.limits.alpha,
-            started_at=self.wall().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            started_at=_iso(self.wall()),
+            run=self.run_id,
             recovered=list(recovered),
         )
         weight = settings.weight
+        self._applied = weight
         steps = self.policy.remaining(weight)
+        continued = self.gates.health.resumed_note if self.gates.health is not None else ""
+        if self.gates.health is not None and self.gates.health.calibration:
+            report.calibration = self.gates.health.calibration
+            self.view.event(report.calibration)
         if weight > 0:
+            self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
+        if continued:
+            report.resumed, report.note = True, continued
+            self.view.event(continued)
+        elif weight > 0:
             report.resumed = True
             report.note = RESUMED_NOTE.format(weight=weight)
-            self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
             self.view.event(report.note)
-        applied = weight
-        """The weight the cluster was last updated to (or, when resuming, the stack file's)."""
+        steps_text = ", ".join(f"{s}%" for s in steps)
+        self.notify("started", report, f"from {weight}% through {steps_text}" if weight else f"through {steps_text}")
         try:
+            if weight == 0 and not self._pauses(report, 0, len(steps), 0):
+                self._roll_back(report, canary)
+                self._forget()
+                return report
+            if self._skip_rest_by:
+                steps = ()
             for index, step in enumerate(steps, 1):
                 weight = step
                 try:
                     passed = self._step(report, index, len(steps), step, canary, stable)
                 except UpdateFailedError as err:
-                    self._update_failed(report, canary, f"could not apply {step}%: {err}", applied)
+                    self._update_failed(report, canary, f"could not apply {step}%: {err}")
+                    self._forget()
                     return report
-                applied = step
                 if not passed:
-                    self._roll_back(report, canary, applied)
+                    if report.outcome == ROLLED_BACK:
+                        self._roll_back(report, canary)
+                        self._forget()
+                    else:
+                        self.view.event(f"stopped, held: {report.reason}")
+                        self._keep(step)
+                        self.notify("held", report, report.reason)
                     return report
+                self._keep(step)
+                self.notify("step passed", report, f"step {index}/{len(steps)} at {step}% passed")
+                if not self._after_step(report, index, len(steps), step, canary, stable):
+                    self._roll_back(report, canary)
+                    self._forget()
+                    return report
+                if self._skip_rest_by:
+                    self.view.event(f"approved in full by {self._skip_rest_by}: the steps left are skipped")
+                    break
             report.verdict_seconds = self._elapsed()
             report.outcome = "completed"
+            self._forget()
             if promote or retire:
                 self.view.event(f"promoting {canary}: it becomes the stable version, the canary ends")
                 self.stack.promote(canary)
@@ -274,17 +389,166 @@ class Rollout:
                 if not self._settled(report, f"canary rollout: retire {stable}", f"retiring {stable}"):
                     return report
                 report.outcome = "retired"
-        except KeyboardInterrupt:
+            self.notify(report.outcome, report, "")
+        except KeyboardInterrupt as stop:
             report.outcome = "interrupted"
             report.reason = (
                 f"interrupted with {canary} at {weight}%: the stack file says so and was left as it is; "
                 "run the rollout again to continue from there"
             )
+            if str(stop):  # the release lock was taken (`lock.LockLostError`): the stack is another's now
+                report.reason = f"{stop} ({weight}%)"
+            else:
+                self._keep(weight)
             self.view.event(report.reason)
+            self.notify("interrupted", report, "")
         return report
+
+    def _keep(self, weight: int) -> None:
+        if self.gates.health is not None:
+            saved_at = self.wall().isoformat(timespec="seconds").replace("+00:00", "Z")
+            if (warning := self.gates.health.keep(weight, saved_at)) is not None:
+                self.view.event(f"warning: {warning}")
+
+    def _forget(self) -> None:
+        if self.gates.health is not None and (warning := self.gates.health.forget()) is not None:
+            self.view.event(f"warning: {warning}")
+
+    def _after_step(self, report: RolloutReport, index: int, count: int, weight: int, canary: str, stable: str) -> bool:
+        """The confirm webhook, then the pauses after this step; False when the canary must be rolled back."""
+        if self.gates.confirm is not None:
+            payload = {"stack": report.stack, "canary": canary, "stable": stable, "step": index, "weight": weight}
+            if not self._wait(report, index, count, weight, "confirm", "the confirm webhook to answer 2xx", payload):
+                return False
+        return self._pauses(report, index, count, weight)
+
+    def _pauses(self, report: RolloutReport, index: int, count: int, weight: int) -> bool:
+        for pause in pauses_after(self.policy.pauses, weight):
+            if pause.seconds is None:
+                what = "an approval (canary rollout --approve)"
+                done = self._wait(report, index, count, weight, "approval", what)
+            else:
+                what = f"{pause.describe().removeprefix('timer ')}, or an approval (canary rollout --approve)"
+                done = self._wait(report, index, count, weight, "timer", what, seconds=pause.seconds)
+            if not done:
+                return False
+        return True
+
+    def _wait(
+        self,
+        report: RolloutReport,
+        index: int,
+        count: int,
+        weight: int,
+        kind: WaitKind,
+        what: str,
+        payload: Mapping[str, Any] | None = None,
+        seconds: float | None = None,
+    ) -> bool:
+        """Hold the weight until the wait ends: approved, its time up, or the confirm webhook's 2xx.
+
+        The analysis keeps polling meanwhile, and an abort is honoured: False when the canary must
+        be rolled back (report.outcome and reason say why). A wait never rolls back by itself.
+        """
+        since = self.wall()
+        wait = Wait(
+            id=f"{report.run}:{len(report.waits) + 1}",
+            kind=kind,
+            what=what,
+            step=index,
+            weight=weight,
+            since=_iso(since),
+            until=None if seconds is None else _iso(since + datetime.timedelta(seconds=seconds)),
+        )
+        report.waits.append(wait)
+        self.control.waiting(wait)
+        self.view.event(f"waiting at {weight}% for {what}, since {wait.since}")
+        self.notify("waiting", report, f"at {weight}% for {what}")
+        began = self.clock()
+        health, policy = self.gates.health, self.policy
+        next_poll = began + policy.analysis_seconds
+        next_confirm = began
+        try:
+            while True:
+                now = self.clock()
+                if health is not None and now >= next_poll:
+                    failed = self._poll_while_waiting(report, weight, what)
+                    if failed:
+                        wait.outcome = ROLLED_BACK
+                        return False
+                    while next_poll <= now:
+                        next_poll += policy.analysis_seconds
+                command = self.control.command()
+                if command is not None and command.action == "abort":
+                    wait.outcome, wait.by = "aborted", command.by
+                    report.outcome, report.reason = ROLLED_BACK, f"aborted by {command.by}"
+                    report.verdict_seconds = self._elapsed()
+                    return False
+                if command is not None and kind != "confirm":
+                    wait.outcome, wait.by = "approved in full" if command.full else "approved", command.by
+                    self.view.event(f"  {wait.outcome} by {command.by}")
+                    if command.full:
+                        self._skip_rest_by = command.by
+                    return True
+                if seconds is not None and now - began >= seconds:
+                    wait.outcome = "timer"
+                    return True
+                if kind == "confirm" and self.gates.confirm is not None and now >= next_confirm:
+                    result = self.gates.confirm(payload or {})
+                    wait.figures = dict(result.figures)
+                    if result.ok:
+                        wait.outcome = "confirmed"
+                        self.view.gate(result)
+                        return True
+                    next_confirm = now + policy.analysis_seconds
+                left = None if seconds is None else began + seconds - now
+                self.view.waiting(index, count, wait, left)
+                self.sleep(1.0 if left is None else max(min(1.0, left), 0.0))
+        finally:
+            wait.ended = _iso(self.wall())
+            wait.outcome = wait.outcome or "interrupted"
+            self.control.waiting(None)
+
+    def _poll_while_waiting(self, report: RolloutReport, weight: int, what: str) -> bool:
+        """One poll of the analysis during a wait; True when it says roll back (report says why)."""
+        assert self.gates.health is not None
+        try:
+            poll = self.gates.health.poll(weight, self._elapsed(), self._sent)
+        except PrometheusError as err:
+            if (closed := self._failed_poll(report, err)) is None:
+                return False
+            problems: tuple[str, ...] = (closed,)
+        else:
+            self._failed_polls = 0
+            report.polls.append(poll)
+            self.view.poll(poll)
+            if poll.hold:
+                self._hold(report, poll, "the wait goes on")
+            if not poll.rollback:
+                return False
+            problems = poll.reasons
+        report.outcome = ROLLED_BACK
+        report.reason = f"health gate failed at {weight}% while waiting for {what}: {'; '.join(problems)}"
+        report.verdict_seconds = self._elapsed()
+        return True
 
     def _elapsed(self) -> float:
         return self.clock() - self._started
+
+    def _failed_poll(self, report: RolloutReport, err: PrometheusError) -> str | None:
+        """A poll that failed: held (None), or the problem that fails the gate closed.
+
+        The counters are cumulative and the analysis is valid at any poll, so a poll skipped loses
+        no evidence and spends no error budget: one in a row is held.
+        """
+        self._failed_polls += 1
+        report.poll_errors.append({"seconds": round(self._elapsed(), 3), "error": str(err)})
+        if self._failed_polls > POLL_ERRORS_HELD:
+            return f"{err}: failing closed ({self._failed_polls} polls in a row failed)"
+        self.view.event(
+            f"  poll failed: {err}; held: the next poll, in {self.policy.analysis_seconds:g}s, reads every count since"
+        )
+        return None
 
     def _up(self, message: str) -> Update:
         """`pulumi up`, tried again after each wait of `update_retry_waits` while it fails.
@@ -315,28 +579,15 @@ class Rollout:
                 f"run `pulumi up --stack {self.stack.name}` once the cluster answers"
             )
             self.view.event(report.reason)
+            self.notify(report.outcome, report, "")
             return False
         return True
 
-    def _update_failed(self, report: RolloutReport, canary: str, failure: str, applied: int) -> None:
+    def _update_failed(self, report: RolloutReport, canary: str, failure: str) -> None:
         """A step's update failed every attempt: fail closed, to 0 % if the cluster takes it."""
         report.verdict_seconds = self._elapsed()
-        report.reason = failure
-        self.view.event(f"rolling back: {failure}")
-        self.stack.set_weight(0)
-        try:
-            self._up(f"canary rollout: roll back {canary}")
-        except UpdateFailedError as err:
-            report.outcome = UPDATE_FAILED
-            report.reason = (
-                f"{failure}; nor could the roll back be applied: {err}. The stack file says {canary} at 0%; "
-                f"the cluster was last updated to {applied}% and may hold the failed step's weight: run "
-                f"`pulumi up --stack {self.stack.name}` once the cluster answers, then the rollout again"
-            )
-            self.view.event(report.reason)
-            return
-        report.outcome = ROLLED_BACK
-        self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+        report.outcome, report.reason = ROLLED_BACK, failure
+        self._roll_back(report, canary)
 
     def _step(self, report: RolloutReport, index: int, count: int, weight: int, canary: str, stable: str) -> bool:
         step = StepReport(weight=weight, started_seconds=self._elapsed())
@@ -344,6 +595,7 @@ class Rollout:
         self.view.event(f"step {index}/{count}: {canary} at {weight}%")
         self.stack.set_weight(weight)
         update = self._up(f"canary rollout: {canary} at {weight}%")
+        self._applied = weight
         step.changes = update.changes
         # The split right after the update: a misrouted split is caught before users ride on it.
         split = self._judged(self.gates.split(update.outputs))
@@ -369,90 +621,127 @@ class Rollout:
         if step.ok:
             return True
         failed = next(gate for gate in step.gates if not gate.ok)
-        report.outcome = NOT_ENOUGH_EVIDENCE if thin else ROLLED_BACK
+        report.outcome = HELD if thin else ROLLED_BACK
         problems = "; ".join(failed.problems)
-        report.reason = problems if thin else f"{failed.gate} gate failed at {weight}%: {problems}"
+        plain = thin or failed.gate == "abort"  # its problem says it all: "aborted by alice@laptop"
+        report.reason = problems if plain else f"{failed.gate} gate failed at {weight}%: {problems}"
         report.verdict_seconds = step.ended_seconds
         return False
 
     def _watch(self, report: RolloutReport, step: StepReport, index: int, count: int) -> tuple[GateResult, bool]:
-        """Watch the step for its duration (extended once if too thin), polling the analysis.
+        """Watch the step for its duration, extended for holds and thin evidence up to the hold
+        limit, polling the analysis: at once (just after the weight change), then every interval.
 
-        The health gate's result, and whether it failed for want of evidence (not ill health).
+        The health gate's result, and whether it stopped the rollout held (not for ill health).
         """
         health, policy, weight = self.gates.health, self.policy, step.weight
         began = self.clock()
         deadline = began + policy.step_seconds
-        next_poll = began + policy.analysis_seconds
+        last_call = deadline + policy.hold_seconds
+        next_poll = began
         canary_before = health.canary_requests() if health is not None else 0
-        failed_polls = 0
+        last_poll_at = began
+        held_now = False
         while True:
             now = self.clock()
             if health is not None and (now >= next_poll or now >= deadline):
                 try:
                     poll = health.poll(weight, now - self._started, self._sent)
                 except PrometheusError as err:
-                    # The counters are cumulative and the analysis is valid at any poll, so a
-                    # poll skipped loses no evidence and spends no error budget: one is held.
-                    failed_polls += 1
-                    report.poll_errors.append({"seconds": round(now - self._started, 3), "error": str(err)})
-                    if failed_polls > POLL_ERRORS_HELD:
-                        problem = f"{err}: failing closed ({failed_polls} polls in a row failed)"
-                        return GateResult("health", False, (problem,)), False
-                    self.view.event(
-                        f"  poll failed: {err}; held: the next poll, in {policy.analysis_seconds:g}s, reads every "
-                        "count since"
-                    )
+                    if (closed := self._failed_poll(report, err)) is not None:
+                        return GateResult("health", False, (closed,)), False
                     next_poll = now + policy.analysis_seconds
                     # A step ends on a poll that answered: the deadline waits for the next one.
                     deadline = max(deadline, next_poll) if now >= deadline else deadline
+                    last_call = max(last_call, deadline)
                 else:
-                    failed_polls = 0
+                    self._failed_polls = 0
                     report.polls.append(poll)
                     self.view.poll(poll)
                     if poll.rollback:
                         return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
+                    was_held, held_now = held_now, poll.hold
+                    if held_now:
+                        # The held interval does not count towards the step's duration.
+                        deadline = min(deadline + (now - last_poll_at), last_call)
+                        self._hold(report, poll, f"the step is extended by {now - last_poll_at:.0f}s")
+                        if not was_held:  # once a hold, not at each of its polls
+                            self.notify("held", report, "; ".join(poll.holds))
+                    last_poll_at = now
                     while next_poll <= now:
                         next_poll += policy.analysis_seconds
+            if (command := self.control.command()) is not None and command.action == "abort":
+                return GateResult("abort", False, (f"aborted by {command.by}",), {"by": command.by}), False
             if now >= deadline:
                 if health is None:
                     return GateResult("health", True, (), {"off": HEALTH_OFF}), False
                 seen = health.canary_requests() - canary_before
                 figures = {"canary_requests": seen, "min_requests": policy.min_requests, "watched_seconds": now - began}
-                if seen >= policy.min_requests:
+                if seen >= policy.min_requests and not held_now:
                     return GateResult("health", True, (), figures), False
-                if not step.extended:
-                    step.extended = True
-                    deadline += policy.step_seconds
-                    self.view.event(
-                        f"  {seen} canary requests at {weight}%, {policy.min_requests} needed: "
-                        f"the step is extended by {policy.step_seconds:g}s, once"
+                if now >= last_call:
+                    why = (
+                        f"{seen} canary requests, {policy.min_requests} needed"
+                        if seen < policy.min_requests
+                        else "both versions still failing alike"
                     )
-                    continue
-                problem = (
-                    f"not enough evidence at {weight}%: {seen} canary requests in {now - began:g}s "
-                    f"(the step extended once), at least {policy.min_requests} needed"
-                )
-                return GateResult("health", False, (problem,), figures), True
+                    problem = (
+                        f"held at {weight}% for want of evidence: {why} after {now - began:.0f}s "
+                        f"(the hold limit {policy.hold_seconds:g}s reached); the weight stays at {weight}%, "
+                        "and a rerun continues from there"
+                    )
+                    return GateResult("health", False, (problem,), figures), True
+                if not step.extended and seen < policy.min_requests:
+                    line = (
+                        f"{seen} canary requests, {policy.min_requests} needed: "
+                        f"the step is extended, up to {policy.hold_seconds:g}s"
+                    )
+                    self.view.event(f"  held at {weight}%: {line}")
+                    self.notify("held", report, line)
+                    report.holds.append(
+                        {"seconds": round(now - self._started, 3), "weight": weight, "reasons": ["thin evidence"]}
+                    )
+                step.extended = True
+                deadline = min(now + policy.analysis_seconds, last_call)
+                next_poll = min(next_poll, deadline)
             self.view.watching(index, count, weight, deadline - now)
             wait = deadline - now if health is None else min(deadline, next_poll) - now
-            self.sleep(min(1.0, wait))
+            self.sleep(max(0.0, min(1.0, wait)))
+
+    def _hold(self, report: RolloutReport, poll: Poll, what: str) -> None:
+        stable = poll.versions.get(report.stable)
+        doing = (
+            f"stable {stable.requests} requests, {stable.errors} 5xx (now {stable.error_rate}%, p99 {stable.p99_ms} ms)"
+            if stable is not None
+            else "stable not seen"
+        )
+        report.holds.append(
+            {
+                "seconds": round(poll.seconds, 3),
+                "weight": poll.weight,
+                "reasons": list(poll.holds),
+                "stable": stable.to_json() if stable is not None else None,
+            }
+        )
+        self.view.event(f"  held at {poll.weight}%: {'; '.join(poll.holds)}; {doing}: {what}")
 
     def _judged(self, result: GateResult) -> GateResult:
         self.view.gate(result)
         return result
 
-    def _roll_back(self, report: RolloutReport, canary: str, applied: int) -> None:
+    def _roll_back(self, report: RolloutReport, canary: str) -> None:
         self.view.event(f"rolling back: {report.reason}")
         self.stack.set_weight(0)
         try:
             self._up(f"canary rollout: roll back {canary}")
         except UpdateFailedError as err:
-            report.reason += (
-                f"; the roll back could not be applied: {err}. The stack file says {canary} at 0%, the cluster "
-                f"holds {applied}%: run `pulumi up --stack {self.stack.name}` once the cluster answers"
-            )
             report.outcome = UPDATE_FAILED
-            self.view.event(report.reason)
-            return
-        self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+            report.reason += (
+                f"; nor could the roll back be applied: {err}. The stack file says {canary} at 0%; the cluster "
+                f"was last updated to {self._applied}%: run `pulumi up --stack {self.stack.name}` once the cluster "
+                "answers"
+            )
+        else:
+            self._applied = 0
+            self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+        self.notify(report.outcome, report, "")

@@ -6,6 +6,7 @@ writes it) followed by `pulumi up`; the stack file is always where the release s
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import re
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 from canary.config import PROJECT, StackSettings, parse_settings
 from canary.config.files import stack_config
+from canary.rollout.release_tags import AutomationTags
 
 
 class UpdateFailedError(Exception):
@@ -184,6 +186,18 @@ class AutomationStack:
     def retire(self, version: str) -> None:
         names = [v.name for v in self.settings().versions]
         self._stack.remove_config(f"{PROJECT}:versions[{names.index(version)}]", path=True)
+
+    def tags(self) -> AutomationTags:
+        """The stack's tags in its backend: where the release's shared records live."""
+        return AutomationTags(self._stack.workspace, self.name)
+
+    def who(self) -> str:
+        """Who runs this, for "aborted by ...": the backend's user (`pulumi whoami`) at this host."""
+        try:
+            user = self._stack.workspace.who_am_i().user
+        except Exception:  # whoami fails only on a backend it cannot reach; the tags would fail after it
+            user = getpass.getuser()
+        return f"{user}@{socket.gethostname()}"
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as the last update left them (empty for a stack never deployed)."""

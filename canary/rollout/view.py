@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from canary.rollout.control import Wait
 from canary.rollout.gates import GateResult
 from canary.rollout.watch import Poll
 
@@ -67,14 +68,26 @@ def _version_line(version: str, figures: dict[str, Any]) -> str:
 
 def e_values(tests: list[dict[str, Any]]) -> str:
     """Each test's e-value against the one that rolls back: `5xx vs stable 2.1/500`."""
-    return ", ".join(f"{_SHORT.get(t['test'], t['test'])} {t['e_value']:.3g}/{t['threshold']:.3g}" for t in tests)
+    return ", ".join(
+        f"{_SHORT.get(t['test'], t['test'])} {t['e_value']:.3g}/{t['threshold']:.3g}"
+        + (f" ({t['detail'].rsplit(': ', 1)[-1]})" if "ratio tested" in t.get("detail", "") else "")
+        for t in tests
+    )
 
 
 def poll_line(poll: dict[str, Any]) -> str:
     """One poll (its report entry) in one line."""
     versions = "; ".join(_version_line(version, figures) for version, figures in poll["versions"].items())
     unattributed = f"; {poll['unattributed_errors']} 5xx of no version" if poll["unattributed_errors"] else ""
-    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}"
+    held = "; held" if poll.get("hold") else ""
+    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}{held}"
+
+
+def waiting_line(step: int, steps: int, wait: Wait, seconds_left: float | None, e_values: str = "") -> str:
+    """The live line while the rollout waits: what for, since when, the time left of a timer."""
+    left = "" if seconds_left is None else f", {_minutes(seconds_left)} left"
+    text = f"step {step}/{steps}: canary at {wait.weight}%, waiting for {wait.what} since {wait.since}{left}"
+    return text + (f"; e-values {e_values}" if e_values else "")
 
 
 class ConsoleView:
@@ -94,7 +107,14 @@ class ConsoleView:
         if not self._live_wanted:
             return
         text = f"step {step}/{steps}: canary at {weight}%, watching, {_minutes(seconds_left)} left"
-        line = Text(text + (f"; e-values {self._e_values}" if self._e_values else ""))
+        self._show(Text(text + (f"; e-values {self._e_values}" if self._e_values else "")))
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        if not self._live_wanted:
+            return
+        self._show(Text(waiting_line(step, steps, wait, seconds_left, self._e_values)))
+
+    def _show(self, line: Text) -> None:
         if self._live is None:
             self._live = Live(line, console=self._console, refresh_per_second=4, transient=True)
             self._live.start()
