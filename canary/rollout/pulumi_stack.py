@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from canary.config import PROJECT, StackSettings, parse_settings
 from canary.config.files import stack_config
+from canary.rollout.lock import process_alive
 from canary.rollout.release_tags import AutomationTags
 
 
@@ -63,16 +64,6 @@ def file_backend_lock_holders(backend_url: str, project: str, stack: str) -> lis
         except (OSError, ValueError, KeyError, TypeError):
             holders.append(StackLockHolder("?", "?", 0, f"unreadable lock file {path}"))
     return holders
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def stale(holders: Iterable[StackLockHolder], host: str, alive: Callable[[int], bool] = process_alive) -> bool:
