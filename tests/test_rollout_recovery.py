@@ -69,3 +69,15 @@ def test_the_error_line_is_the_specific_one_not_update_failed():
     assert error_line(text) == 'configured Kubernetes cluster is unreachable: Get "https://127.0.0.1:6443": refused'
     assert error_line(" stderr: error: update failed\n") == "update failed"
     assert error_line("") == "no output"
+
+
+def test_an_error_that_only_counts_its_errors_is_joined_to_the_next_line():
+    text = (
+        " stdout: Updating (dev):\n"
+        "      error: 1 error occurred:\n"
+        '      \t* the Kubernetes API server reported that "x" failed to fully initialize: webhook timed out\n'
+        " stderr: error: update failed\n"
+    )
+    assert error_line(text) == (
+        '1 error occurred: the Kubernetes API server reported that "x" failed to fully initialize: webhook timed out'
+    )

@@ -76,7 +76,13 @@ def stale(holders: Iterable[StackLockHolder], host: str, alive: Callable[[int], 
 def error_line(text: str) -> str:
     """The line of the CLI's output that says what failed, rather than that something did."""
     lines = [line.strip() for line in text.replace("\\n", "\n").splitlines()]
-    errors = [m[1].strip() for line in lines if (m := re.search(r"\berror: (.*)", line))]
+    errors = []
+    for index, line in enumerate(lines):
+        if found := re.search(r"\berror: (.*)", line):
+            error = found[1].strip()
+            # "1 error occurred:" names its error on the next line ("* the API server ...").
+            following = next((rest for rest in lines[index + 1 :] if rest), "")
+            errors.append(f"{error} {following.lstrip('* ')}" if error.endswith(":") and following else error)
     specific = [error for error in errors if not re.fullmatch(r"(update|preview|refresh) failed", error)]
     return (specific or errors or [line for line in lines if line] or ["no output"])[0]
 
