@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pydantic
 from pydantic import Field, StrictInt, StrictStr
 
+from canary.config.metrics import MetricSettings, metrics_problem
+from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.config.value_types import ConfigModel, Number, PositiveNumber, args_default, between, checked
 from canary.policy import (
     Limits,
@@ -84,7 +87,28 @@ class RolloutSettings(ConfigModel):
         default="",
         description='Prometheus\' base URL, for the health gate; `""` turns the gate off (`--prometheus`).',
     )
+    prometheus_auth: PrometheusAuthSettings = Field(
+        default_factory=PrometheusAuthSettings,
+        alias="prometheusAuth",
+        description="How to authenticate to Prometheus: `bearerTokenEnv` or `bearerTokenFile`, or `basicAuth` "
+        "(`username`, and `passwordEnv` or `passwordSecret`); `headers` to add; `caFile` to verify it with. "
+        "Never a credential in plain text.",
+    )
+    metrics: list[MetricSettings] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The team's own PromQL, judged at every poll beside the 5xx rate and p99: "
+        "`{name, kind: ratio, bad, total}` against stable, or `{name, kind: threshold, query, min, max, "
+        "failureLimit}`; `{{ namespace }}`, `{{ app }}` and `{{ version }}` are filled in.",
+    )
     webhook: Annotated[StrictStr, checked(_url_or_empty)] = Field(
         default="",
         description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`).",
     )
+
+    @pydantic.field_validator("metrics")
+    @classmethod
+    def _metric_names_unique(cls, metrics: list[MetricSettings]) -> list[MetricSettings]:
+        if (problem := metrics_problem(metrics)) is not None:
+            raise problem
+        return metrics

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from canary.config import ConfigError, StackSettings, parse_settings
 from canary.config.files import StackFileError, stack_config
+from canary.config.metrics import MetricSettings
+from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.policy import (
     Limits,
     Policy,
@@ -30,11 +32,14 @@ from canary.policy import (
     tolerance_problem,
     url_problem,
 )
+from canary.redact import redact_url
 from canary.rollout import preflight
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.prometheus import PrometheusAccess
+from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -116,7 +121,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     for flag in ("prometheus", "webhook", "url"):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
-            raise UsageError(f"argument --{flag}: {reason}, got {value!r}")
+            raise UsageError(f"argument --{flag}: {reason}, got {redact_url(value)!r}")
     for flag in ("max_error_rate", "max_p99_ms", "max_p99_ratio"):
         value = getattr(args, flag)
         if value is not None and not value > 0:
@@ -189,7 +194,9 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         "gates": {
             "split": {"requests_per_route": policy.verify_requests, "tolerance_points": limits.split_tolerance},
             "health": {
-                "prometheus": policy.prometheus,
+                "prometheus": redact_url(policy.prometheus),
+                "prometheus_auth": auth_summary(settings.rollout.prometheus_auth),
+                "metrics": [metric_summary(metric) for metric in settings.rollout.metrics],
                 "max_error_rate": limits.max_error_rate,
                 "max_p99_ms": limits.max_p99_ms,
                 "max_p99_ratio": limits.max_p99_ratio,
@@ -199,10 +206,48 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
             }
             if policy.prometheus
             else None,
-            "webhook": policy.webhook,
+            "webhook": redact_url(policy.webhook) if policy.webhook else None,
         },
         "then": (["promote"] if promote or retire else []) + (["retire " + settings.stable_version] if retire else []),
     }
+
+
+def auth_summary(auth: PrometheusAuthSettings) -> str:
+    """Where the credentials come from, never what they are."""
+    parts = []
+    if auth.bearer_token_env:
+        parts.append(f"bearer token from ${auth.bearer_token_env}")
+    if auth.bearer_token_file:
+        parts.append(f"bearer token from {auth.bearer_token_file}")
+    if auth.basic_auth is not None:
+        basic = auth.basic_auth
+        where = f"${basic.password_env}" if basic.password_env else f"secret {basic.password_secret}"
+        parts.append(f"basic auth as {basic.username}, password from {where}")
+    if auth.headers:
+        parts.append("headers " + ", ".join(sorted(auth.headers)))
+    if auth.ca_file:
+        parts.append(f"CA bundle {auth.ca_file}")
+    return "; ".join(parts) or "none"
+
+
+def metric_summary(metric: MetricSettings) -> dict[str, Any]:
+    """One of `rollout.metrics` as the plan shows it."""
+    if metric.kind == "ratio":
+        rule = f"canary's ({metric.bad}) / ({metric.total}) not above stable's, anytime-valid"
+    else:
+        bounds = " and ".join(
+            text
+            for text in (
+                f"at least {metric.min:g}" if metric.min is not None else "",
+                f"at most {metric.max:g}" if metric.max is not None else "",
+            )
+            if text
+        )
+        rule = (
+            f"{metric.query} {bounds}; fails after {metric.consecutive_failures} consecutive bad polls "
+            "(not alpha-bounded)"
+        )
+    return {"name": metric.name, "kind": metric.kind, "rule": rule}
 
 
 def print_plan(document: dict[str, Any]) -> None:
@@ -227,6 +272,9 @@ def print_plan(document: dict[str, Any]) -> None:
             f"{health['max_p99_ratio']:g} times stable's; false-rollback chance {health['alpha']:g} for the whole "
             f"rollout; at least {health['min_requests']} canary requests per step"
         )
+        lines.append(f"  Prometheus auth: {health['prometheus_auth']}")
+        for metric in health["metrics"]:
+            lines.append(f"  metric {metric['name']} ({metric['kind']}): {metric['rule']}")
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
@@ -294,6 +342,18 @@ def main(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
     promote = args.promote or args.retire
+    try:
+        access = (
+            prometheus_access(
+                policy.prometheus,
+                settings.rollout.prometheus_auth,
+                read_secret=_secret_reader(args.project_dir, args.stack),
+            )
+            if policy.prometheus
+            else None
+        )
+    except AccessError as err:
+        return _fail(str(err))
     if args.dry_run:
         if settings.canary is not None:
             problem = preflight.problem(
@@ -302,6 +362,7 @@ def main(argv: Sequence[str]) -> int:
                 url=args.url,
                 outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
                 stack=args.stack,
+                prometheus=access,
             )
             if problem is not None:
                 return _fail(problem)
@@ -313,7 +374,28 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_DONE
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote)
+    return _run(args, settings, policy, promote, access)
+
+
+def _secret_reader(project_dir: Path, stack: str) -> SecretReader:
+    """Reads a secret of the stack through the Automation API, only when a key asks for one."""
+
+    def read(key: str) -> tuple[str, bool] | None:
+        if shutil.which("pulumi") is None:
+            raise AccessError(
+                f"rollout.prometheusAuth.basicAuth.passwordSecret: reading {key} needs the Pulumi CLI (pulumi) on PATH"
+            )
+        from canary.rollout.pulumi_stack import AutomationStack
+
+        try:
+            return AutomationStack(project_dir, stack).config_value(key)
+        except Exception as err:  # the Automation API raises its own types
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise AccessError(
+                f"rollout.prometheusAuth.basicAuth.passwordSecret: cannot read {key} of stack {stack}: {first_line}"
+            ) from None
+
+    return read
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -338,7 +420,7 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
         raise preflight.OutputsUnavailableError(f"cannot read the outputs of stack {stack}: {first_line}") from None
 
 
-def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
+def health_watch(policy: Policy, settings: StackSettings, access: PrometheusAccess | None = None) -> HealthWatch | None:
     """The analysis of this invocation, reading the mesh's counters; None without Prometheus."""
     if not policy.prometheus or settings.canary is None:
         return None
@@ -347,13 +429,15 @@ def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
     from canary.rollout.watch import HealthWatch
 
     canary, stable = settings.canary.version, settings.stable_version
-    reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
+    reader = MeshReader(access or policy.prometheus, settings.namespace, settings.app, [stable, canary])
     return HealthWatch(
         read=reader.read, analysis=SequentialAnalysis(limits=policy.limits), stable=stable, canary=canary
     )
 
 
-def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
+def _run(
+    args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, access: PrometheusAccess | None
+) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
@@ -375,10 +459,10 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
                 webhook=lambda payload: webhook_gate(policy.webhook, payload),
-                health=health_watch(policy, settings),
+                health=health_watch(policy, settings, access),
             )
             checks = lambda: preflight.problem(  # noqa: E731
-                policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
+                policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack, prometheus=access
             )
             report = Rollout(stack=stack, policy=policy, gates=gates, view=view, preflight=checks).run(
                 promote=promote, retire=args.retire

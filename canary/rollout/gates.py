@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from canary.redact import redact_text, redact_url
 from canary.rollout.policy import Policy
 from canary.rollout.watch import Sent
 
@@ -129,7 +130,7 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
     try:
         endpoint = client.Endpoint.from_url(url, host=target.host, insecure=target.insecure)
     except ValueError as err:
-        return GateResult("split", False, (f"URL {url}: {err}",))
+        return GateResult("split", False, (f"URL {redact_url(url)}: {redact_text(str(err))}",))
     tolerance = policy.limits.split_tolerance
     requests = max(policy.verify_requests, requests_to_see_a_missing_version(routes, tolerance, alpha))
     verification = asyncio.run(
@@ -139,9 +140,9 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
         f"{result.route.label}: {problem}" for result in verification.results for problem in result.problems
     )
     if not any(tally.reached for tally in tallies):
-        problems = (f"no request got an HTTP answer from {url}", *problems)
+        problems = (f"no request got an HTTP answer from {redact_url(url)}", *problems)
     figures = {
-        "url": url,
+        "url": redact_url(url),
         "alpha": alpha,
         "tolerance_points": tolerance,
         "requests_per_route": requests,
@@ -167,7 +168,8 @@ def webhook_gate(url: str | None, payload: Mapping[str, Any], timeout: float = 1
     except urllib.error.HTTPError as err:
         status = err.code
     except (urllib.error.URLError, OSError) as err:
-        return GateResult("webhook", False, (f"webhook {url} is unreachable: {getattr(err, 'reason', err)}",))
+        reason = redact_text(str(getattr(err, "reason", err)))
+        return GateResult("webhook", False, (f"webhook {redact_url(url)} is unreachable: {reason}",))
     if not 200 <= status < 300:
-        return GateResult("webhook", False, (f"webhook {url} answered {status}",), {"status": status})
+        return GateResult("webhook", False, (f"webhook {redact_url(url)} answered {status}",), {"status": status})
     return GateResult("webhook", True, (), {"status": status})
