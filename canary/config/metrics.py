@@ -44,9 +44,19 @@ def promql_template_problem(value: str) -> str | None:
     return None
 
 
+# Functions that turn counters into rates or windowed increases: the analysis counts increases
+# itself, per series, from the first poll (see canary.rollout.prometheus).
+_NOT_A_COUNTER = re.compile(r"\b(rate|irate|increase|delta|idelta|deriv)\s*\(")
+
+
 def _per_version(value: str) -> str | None:
     if (problem := promql_template_problem(value)) is not None:
         return problem
+    if found := _NOT_A_COUNTER.search(value):
+        return (
+            f"must read counters as they stand, without {found.group(1)}(): the rollout counts their increases "
+            "itself, from its first poll"
+        )
     if not any(match.group(1) == "version" for match in PLACEHOLDER.finditer(value)):
         return "must select one version with {{ version }}: the canary's counts are compared with stable's"
     return None

@@ -35,7 +35,7 @@ from canary.policy import (
 from canary.redact import redact_url
 from canary.rollout import preflight
 from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.gates import EntryPoint, alpha_shares, split_alpha, split_gate, split_tests, webhook_gate
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 from canary.rollout.prometheus import PrometheusAccess
@@ -425,14 +425,38 @@ def health_watch(policy: Policy, settings: StackSettings, access: PrometheusAcce
     if not policy.prometheus or settings.canary is None:
         return None
     from canary.rollout.analysis import SequentialAnalysis
+    from canary.rollout.custom_metrics import MetricsWatch
     from canary.rollout.prometheus import MeshReader
     from canary.rollout.watch import HealthWatch
 
     canary, stable = settings.canary.version, settings.stable_version
-    reader = MeshReader(access or policy.prometheus, settings.namespace, settings.app, [stable, canary])
-    return HealthWatch(
-        read=reader.read, analysis=SequentialAnalysis(limits=policy.limits), stable=stable, canary=canary
+    prometheus = access or PrometheusAccess.of(policy.prometheus)
+    reader = MeshReader(prometheus, settings.namespace, settings.app, [stable, canary])
+    shares = alpha_shares(ratio_metrics(settings))
+    metrics = (
+        MetricsWatch.reading(
+            prometheus,
+            settings.rollout.metrics,
+            namespace=settings.namespace,
+            app=settings.app,
+            stable=stable,
+            canary=canary,
+            alpha_each=policy.limits.alpha / shares,
+        )
+        if settings.rollout.metrics
+        else None
     )
+    return HealthWatch(
+        read=reader.read,
+        analysis=SequentialAnalysis(limits=policy.limits, alpha_shares=shares),
+        stable=stable,
+        canary=canary,
+        metrics=metrics,
+    )
+
+
+def ratio_metrics(settings: StackSettings) -> int:
+    return sum(metric.kind == "ratio" for metric in settings.rollout.metrics)
 
 
 def _run(
@@ -455,7 +479,7 @@ def _run(
                 len(routes) if isinstance(routes, list) else 1,
                 len(settings.versions),
             )
-            alpha = split_alpha(policy, tests)
+            alpha = split_alpha(policy, tests, alpha_shares(ratio_metrics(settings)))
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
                 webhook=lambda payload: webhook_gate(policy.webhook, payload),

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
     from canary.traffic.verify import RouteResult
 
 SPLIT_ALPHA_SHARE = 5
-"""The split gate's share of the rollout's alpha is 1/5 (the analysis' four tests have the rest)."""
+"""Without metrics of the team's own, the split gate's share of the rollout's alpha is 1/5 (the
+analysis' four tests have the rest)."""
+
+
+def alpha_shares(ratio_metrics: int) -> int:
+    """The equal shares the rollout's alpha is split into: the analysis' four tests, the split
+    gate, and one for each ratio metric of `rollout.metrics` (a union bound over all of them)."""
+    return SPLIT_ALPHA_SHARE + ratio_metrics
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,10 @@ def split_tests(steps: int, routes: int, versions: int) -> int:
     return max(steps * routes * versions, 1)
 
 
-def split_alpha(policy: Policy, tests: int) -> float:
+def split_alpha(policy: Policy, tests: int, shares: int = SPLIT_ALPHA_SHARE) -> float:
     """Each split test's alpha: the gate's share of the rollout's, divided over all its tests
     (Bonferroni), so that a correctly routed rollout fails the split gate with at most that."""
-    return policy.limits.alpha / SPLIT_ALPHA_SHARE / tests
+    return policy.limits.alpha / shares / tests
 
 
 def sent_per_version(routes: Sequence[RouteResult]) -> dict[str, Sent]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.custom_metrics import MetricsWatch
 from canary.rollout.prometheus import MeshCounters, VersionCounters
 
 P99 = 0.99
@@ -56,6 +57,8 @@ class Poll:
     tests: tuple[dict[str, Any], ...]
     rollback: bool
     reasons: tuple[str, ...] = ()
+    metrics: tuple[dict[str, Any], ...] = ()
+    """The team's own metrics (`rollout.metrics`), one entry each; their tests are in `tests`."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +68,7 @@ class Poll:
             "unattributed_errors": self.unattributed_errors,
             "tests": [dict(test) for test in self.tests],
             "rollback": self.rollback,
+            "metrics": [dict(metric) for metric in self.metrics],
         }
 
 
@@ -111,11 +115,15 @@ class HealthWatch:
     analysis: SequentialAnalysis
     stable: str
     canary: str
+    metrics: MetricsWatch | None = None
+    """The team's own metrics, judged at the same polls."""
     _counts: dict[str, Counts] = field(default_factory=dict)
 
     def begin(self) -> None:
         """Take the baseline: counts from here on are the rollout's."""
         self.read()
+        if self.metrics is not None:
+            self.metrics.begin()
         self._counts = {self.stable: Counts(), self.canary: Counts()}
 
     def canary_requests(self) -> int:
@@ -141,12 +149,21 @@ class HealthWatch:
         decision = self.analysis.observe(
             weight=weight, canary=self._counts[self.canary], stable=self._counts[self.stable]
         )
+        tests = tuple(decision.to_json()["tests"])
+        reasons = decision.reasons
+        entries: tuple[dict[str, Any], ...] = ()
+        if self.metrics is not None:
+            judged = self.metrics.poll(weight)
+            tests += tuple(test.to_json() for test in judged.tests)
+            reasons += judged.reasons
+            entries = judged.entries
         return Poll(
             seconds=seconds,
             weight=weight,
             versions=versions,
             unattributed_errors=mesh.unattributed_errors,
-            tests=tuple(decision.to_json()["tests"]),
-            rollback=decision.rollback,
-            reasons=decision.reasons,
+            tests=tests,
+            rollback=bool(reasons),
+            reasons=reasons,
+            metrics=entries,
         )

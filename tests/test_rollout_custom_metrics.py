@@ -1,0 +1,194 @@
+"""The team's own metrics at each poll: a ratio against stable (anytime-valid, its own alpha), a
+threshold failing after failureLimit consecutive bad polls, and both in the health gate's poll."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from canary.config.metrics import MetricSettings
+from canary.rollout.analysis import SequentialAnalysis
+from canary.rollout.custom_metrics import MetricsWatch
+from canary.rollout.prometheus import MeshCounters
+from canary.rollout.watch import HealthWatch
+
+RATIO = MetricSettings(
+    name="checkout-failures",
+    kind="ratio",
+    bad='checkout_failures_total{app="{{ app }}",version="{{ version }}"}',
+    total='checkouts_total{app="{{ app }}",version="{{ version }}"}',
+)
+LAG = MetricSettings(
+    name="queue-lag",
+    kind="threshold",
+    query='max(lag{app="{{ app }}",version="{{ version }}"})',
+    max=100,
+    failure_limit=3,
+)
+
+
+class Counters:
+    """A Prometheus that holds one raw counter series per (metric, version), moved by the test."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[tuple[dict[str, str], float]]] = {}
+        self.asked: list[str] = []
+
+    def set(self, promql: str, *values: float) -> None:
+        self.values[promql] = [({"pod": f"p{i}"}, value) for i, value in enumerate(values)]
+
+    def __call__(self, promql: str) -> list[tuple[dict[str, str], float]]:
+        self.asked.append(promql)
+        return self.values.get(promql, [])
+
+
+def q(kind: str, version: str) -> str:
+    metric = "checkout_failures_total" if kind == "bad" else "checkouts_total"
+    return f'{metric}{{app="web",version="{version}"}}'
+
+
+def lag(version: str = "v2") -> str:
+    return f'max(lag{{app="web",version="{version}"}})'
+
+
+def metrics_watch(prometheus: Counters, *metrics: MetricSettings, alpha_each: float = 0.002) -> MetricsWatch:
+    watch = MetricsWatch(
+        metrics, query=prometheus, namespace="shop", app="web", stable="v1", canary="v2", alpha_each=alpha_each
+    )
+    watch.begin()
+    return watch
+
+
+def move(prometheus: Counters, canary: tuple[float, float], stable: tuple[float, float]) -> None:
+    prometheus.set(q("bad", "v2"), canary[0])
+    prometheus.set(q("total", "v2"), canary[1])
+    prometheus.set(q("bad", "v1"), stable[0])
+    prometheus.set(q("total", "v1"), stable[1])
+
+
+def test_each_version_is_read_with_its_own_filled_in_queries():
+    prometheus = Counters()
+    metrics_watch(prometheus, RATIO)
+    assert sorted(prometheus.asked) == sorted([q("bad", "v1"), q("total", "v1"), q("bad", "v2"), q("total", "v2")])
+
+
+def test_a_canary_failing_checkouts_far_more_often_than_stable_is_rolled_back_naming_the_metric():
+    prometheus = Counters()
+    move(prometheus, (5, 100), (50, 9000))  # the baseline: what came before is not counted
+    watch = metrics_watch(prometheus, RATIO)
+    move(prometheus, (5 + 12, 100 + 100), (50 + 9, 9000 + 900))
+    judged = watch.poll(10)
+    (entry,) = judged.entries
+    assert entry["versions"]["v2"] == {"bad": 12, "total": 100, "ratio": 12.0}
+    assert entry["versions"]["v1"] == {"bad": 9, "total": 900, "ratio": 1.0}
+    (test,) = judged.tests
+    assert test.test == "checkout-failures against stable" and test.threshold == pytest.approx(500)
+    assert test.e_value >= 500
+    (reason,) = judged.reasons
+    assert reason.startswith("checkout-failures against stable: e-value ") and "canary 12/100 at 10%" in reason
+
+
+def test_a_canary_as_good_as_stable_is_not_rolled_back():
+    prometheus = Counters()
+    move(prometheus, (0, 0), (0, 0))
+    watch = metrics_watch(prometheus, RATIO)
+    move(prometheus, (1, 100), (9, 900))
+    judged = watch.poll(10)
+    assert judged.reasons == () and judged.tests[0].e_value < 10
+
+
+def test_a_counter_reset_is_an_increase_as_prometheus_reads_one():
+    prometheus = Counters()
+    move(prometheus, (40, 1000), (0, 0))
+    watch = metrics_watch(prometheus, RATIO)
+    move(prometheus, (45, 1100), (0, 900))
+    watch.poll(10)
+    move(prometheus, (2, 30), (0, 1800))  # the canary's pod restarted: 2 and 30 are new
+    (entry,) = watch.poll(10).entries
+    assert entry["versions"]["v2"] == {"bad": 7, "total": 130, "ratio": pytest.approx(100 * 2 / 30, abs=1e-3)}
+
+
+def test_bad_events_never_outrun_events_between_two_scrapes():
+    prometheus = Counters()
+    move(prometheus, (0, 0), (0, 0))
+    watch = metrics_watch(prometheus, RATIO)
+    move(prometheus, (8, 5), (0, 100))  # the bad counter scraped after more failures than the total
+    (entry,) = watch.poll(10).entries
+    assert entry["versions"]["v2"] == {"bad": 5, "total": 5, "ratio": 100.0}
+
+
+def test_a_healthy_canarys_ratio_metric_is_rarely_rolled_back():
+    # 400 rollouts of 60 polls, both versions failing 2 % of checkouts, the canary at 10 %, then
+    # 50 %: a false rollback chance of at most alpha_each = 0.01 allows about 4; 15 would be far
+    # past it (P(Binomial(400, 0.01) >= 15) < 1e-4).
+    rng = random.Random(7)
+    false = 0
+    for _ in range(400):
+        prometheus = Counters()
+        move(prometheus, (0, 0), (0, 0))
+        watch = metrics_watch(prometheus, RATIO, alpha_each=0.01)
+        c = [0, 0]
+        s = [0, 0]
+        for poll in range(60):
+            share = 0.1 if poll < 30 else 0.5
+            for counts, n in ((c, round(200 * share)), (s, round(200 * (1 - share)))):
+                counts[1] += n
+                counts[0] += sum(rng.random() < 0.02 for _ in range(n))
+            move(prometheus, (c[0], c[1]), (s[0], s[1]))
+            if watch.poll(10).reasons:
+                false += 1
+                break
+    assert false < 15
+
+
+def test_a_threshold_fails_after_failure_limit_consecutive_bad_polls_only():
+    prometheus = Counters()
+    watch = metrics_watch(prometheus, LAG)
+    states = []
+    for value in (150, 150, 20, 150, 150, 150):
+        prometheus.set(lag(), value)
+        judged = watch.poll(10)
+        states.append((judged.entries[0]["bad_polls"], bool(judged.reasons)))
+    assert states == [(1, False), (2, False), (0, False), (1, False), (2, False), (3, True)]
+    assert judged.reasons == ("queue-lag: 150 above max 100, 3 consecutive polls out of bounds (failureLimit 3)",)
+    assert judged.tests == ()  # not an e-value: not alpha-bounded
+
+
+def test_a_threshold_without_a_series_or_with_many_is_a_bad_poll():
+    prometheus = Counters()
+    low = MetricSettings(name="saturation", kind="threshold", query='sat{version="{{ version }}"}', min=0.2)
+    watch = metrics_watch(prometheus, low)
+    (entry,) = watch.poll(10).entries
+    assert (entry["problem"], entry["failed"]) == ("no series for the canary", True)
+    prometheus.set('sat{version="v2"}', 0.5, 0.6)
+    (entry,) = watch.poll(10).entries
+    assert entry["problem"].startswith("2 series, where one number is judged")
+    prometheus.set('sat{version="v2"}', 0.1)
+    (entry,) = watch.poll(10).entries
+    assert entry["problem"] == "0.1 below min 0.2"
+    prometheus.set('sat{version="v2"}', 0.3)
+    (entry,) = watch.poll(10).entries
+    assert (entry["value"], entry["problem"], entry["failed"]) == (0.3, None, False)
+
+
+def test_a_metric_rolls_the_canary_back_while_the_mesh_is_clean():
+    prometheus = Counters()
+    move(prometheus, (0, 0), (0, 0))
+    mesh = iter([MeshCounters(versions={})] + [MeshCounters(versions={})] * 3)
+    metrics = MetricsWatch(
+        [RATIO, LAG], query=prometheus, namespace="shop", app="web", stable="v1", canary="v2", alpha_each=0.002
+    )
+    health = HealthWatch(
+        read=lambda: next(mesh), analysis=SequentialAnalysis(alpha_shares=6), stable="v1", canary="v2", metrics=metrics
+    )
+    health.begin()
+    prometheus.set(lag(), 5)
+    move(prometheus, (30, 100), (10, 1000))
+    poll = health.poll(10, 12.0, {})
+    document: dict[str, Any] = poll.to_json()
+    assert poll.rollback and poll.reasons[0].startswith("checkout-failures against stable")
+    assert [test["test"] for test in document["tests"]][-1] == "checkout-failures against stable"
+    assert [metric["name"] for metric in document["metrics"]] == ["checkout-failures", "queue-lag"]
+    assert not any(t["e_value"] >= t["threshold"] for t in document["tests"][:4])  # the mesh's tests: clean
