@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from canary.rollout.analysis import Counts, SequentialAnalysis
-from canary.rollout.custom_metrics import MetricsWatch
 from canary.rollout.prometheus import MeshCounters, VersionCounters
+
+if TYPE_CHECKING:
+    from canary.rollout.custom_metrics import MetricsWatch
 
 P99 = 0.99
 
