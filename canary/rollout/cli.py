@@ -363,6 +363,7 @@ def main(argv: Sequence[str]) -> int:
                 outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
                 stack=args.stack,
                 prometheus=access,
+                metrics=settings.rollout.metrics,
             )
             if problem is not None:
                 return _fail(problem)
@@ -486,7 +487,13 @@ def _run(
                 health=health_watch(policy, settings, access),
             )
             checks = lambda: preflight.problem(  # noqa: E731
-                policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack, prometheus=access
+                policy,
+                release(settings),
+                url=args.url,
+                outputs=lambda: outputs,
+                stack=args.stack,
+                prometheus=access,
+                metrics=settings.rollout.metrics,
             )
             report = Rollout(stack=stack, policy=policy, gates=gates, view=view, preflight=checks).run(
                 promote=promote, retire=args.retire

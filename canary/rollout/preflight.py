@@ -3,7 +3,8 @@
 A rollout that learns only at its first step that its URL does not resolve or its Prometheus is
 down has already moved users onto the canary. So before any weight changes: the split gate's URL
 resolves (or `--url` is given), Prometheus answers and holds series of stable (the analysis
-compares the canary with them), the webhook answers (any HTTP answer: only its POSTs are judged),
+compares the canary with them), every query of `rollout.metrics` parses and returns series of
+stable, the webhook answers (any HTTP answer: only its POSTs are judged),
 and, for a real run, the Pulumi CLI is on PATH (checked by the command before it opens the stack).
 Each check gives one line naming what failed.
 """
@@ -14,12 +15,14 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from canary.config.metrics import MetricSettings
 from canary.policy import Policy
 from canary.redact import redact_text, redact_url
+from canary.rollout.metric_queries import for_version
 from canary.rollout.prometheus import (
     PrometheusAccess,
     PrometheusError,
@@ -80,6 +83,32 @@ def prometheus_problem(prometheus: PrometheusAccess | str, release: Release) -> 
     return None
 
 
+def metric_problem(
+    prometheus: PrometheusAccess | str, release: Release, metrics: Sequence[MetricSettings]
+) -> str | None:
+    """Every query of `rollout.metrics`, filled in for stable, parses and returns series: a query
+    with a typo, or a counter stable does not export, would otherwise be found at the first poll,
+    with users on the canary (or never, for a ratio that reads nothing and so never rolls back)."""
+    access = as_access(prometheus)
+    for metric in metrics:
+        parts = {"bad": metric.bad, "total": metric.total, "query": metric.query}
+        for part, template in parts.items():
+            if template is None:
+                continue
+            promql = for_version(template, release.namespace, release.app, release.stable)
+            label = "query" if part == "query" else f"{part} query"
+            try:
+                found = series_query(access, promql, timeout=TIMEOUT)
+            except PrometheusError as err:
+                return f"rollout.metrics {metric.name}: its {label} failed: {err}"
+            if not found:
+                return (
+                    f"rollout.metrics {metric.name}: its {label} returns no series for stable "
+                    f"{release.stable}: {promql}"
+                )
+    return None
+
+
 def webhook_problem(url: str) -> str | None:
     """Any HTTP answer to a HEAD counts: the webhook judges only the steps' POSTs."""
     request = urllib.request.Request(url, method="HEAD")
@@ -100,6 +129,7 @@ def problem(
     outputs: Callable[[], Mapping[str, Any] | None],
     stack: str,
     prometheus: PrometheusAccess | None = None,
+    metrics: Sequence[MetricSettings] = (),
 ) -> str | None:
     """The first check that fails, as one line; None when every one passes.
 
@@ -114,6 +144,8 @@ def problem(
     if (found := url_problem(url, stack_outputs, stack)) is not None:
         return found
     if policy.prometheus and (found := prometheus_problem(prometheus or policy.prometheus, release)) is not None:
+        return found
+    if policy.prometheus and (found := metric_problem(prometheus or policy.prometheus, release, metrics)):
         return found
     if policy.webhook and (found := webhook_problem(policy.webhook)) is not None:
         return found

@@ -97,13 +97,23 @@ class PrometheusAccess:
             with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
                 return json.load(response)
         except urllib.error.HTTPError as err:
-            hint = ": check rollout.prometheusAuth" if err.code in (401, 403) else ""
+            hint = ": check rollout.prometheusAuth" if err.code in (401, 403) else _api_error(err)
             raise PrometheusError(f"Prometheus at {self.shown} answered {err.code} {err.reason}{hint}") from None
         except (urllib.error.URLError, OSError) as err:
             reason = redact_text(str(getattr(err, "reason", err)))
             raise PrometheusError(f"Prometheus at {self.shown} is unreachable: {reason}") from None
         except ValueError:
             raise PrometheusError(f"Prometheus at {self.shown} did not answer JSON") from None
+
+
+def _api_error(err: urllib.error.HTTPError) -> str:
+    """The API's own reason for a refusal (a query that does not parse is a 400 with one), one line."""
+    try:
+        document = json.loads(err.read(4096) or b"{}")
+    except (ValueError, OSError):
+        return ""
+    reason = document.get("error") if isinstance(document, dict) else None
+    return f": {' '.join(str(reason).split())}" if reason else ""
 
 
 def _userinfo(url: str) -> str | None:
