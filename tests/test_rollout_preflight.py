@@ -92,3 +92,20 @@ def test_a_metric_query_without_series_for_stable_is_refused_naming_the_metric()
         "rollout.metrics checkouts: its bad query returns no series for stable v1: "
         'checkout_failures_total{version="v1"}'
     )
+
+
+def test_the_command_refuses_a_metric_without_series_for_stable_and_changes_nothing(tmp_path, capsys):
+    from tests.test_rollout_cli import URL, project, run
+
+    typo = {"name": "checkouts", "kind": "ratio", "bad": 'nope{version="{{ version }}"}'}
+    with serving(_api) as (url, _):
+        rollout = {"prometheus": url, "metrics": [{**typo, "total": 'checkouts_total{version="{{ version }}"}'}]}
+        directory = project(tmp_path, rollout=rollout)
+        before = (directory / "Pulumi.prod.yaml").read_text()
+        code, out, err = run(capsys, directory, "--dry-run", "--url", URL)
+    assert (code, out) == (2, "")
+    assert err == (
+        "canary rollout: error: rollout.metrics checkouts: its bad query returns no series for stable v1: "
+        'nope{version="v1"}\n'
+    )
+    assert (directory / "Pulumi.prod.yaml").read_text() == before
