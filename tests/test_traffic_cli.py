@@ -264,3 +264,11 @@ def test_cwd_runs_pulumi_stack_output_in_that_folder(
         outcome = verify(["--stack", "acme/dev", flag, str(project), "--requests", "100"], capsys)
     assert outcome.code == 0, outcome.err
     assert (tmp_path / "ran-in").read_text().strip() == str(project)
+
+
+def test_a_url_with_credentials_is_shown_redacted(routes_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    port = closed_port()
+    outcome = verify(["--routes", routes_file, "--url", f"http://tester:hunter2@{LOOPBACK}:{port}/?key=k3y"], capsys)
+    assert outcome.code == 2
+    line = _assert_one_line_error(outcome.err)
+    assert line == f"canary verify: error: cannot reach http://***@{LOOPBACK}:{port}/?***: connection refused"
