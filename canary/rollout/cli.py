@@ -159,7 +159,15 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
 
 
 # What only the health analysis reads: given while it is off (no Prometheus), each is reported.
-HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests")
+HEALTH_ONLY = (
+    "max_error_rate",
+    "max_p99_ms",
+    "max_p99_ratio",
+    "analysis_interval",
+    "min_requests",
+    "prometheus_auth",
+    "metrics",
+)
 
 
 def unused_health_settings(args: argparse.Namespace, settings: StackSettings, policy: Policy) -> list[str]:
@@ -171,7 +179,7 @@ def unused_health_settings(args: argparse.Namespace, settings: StackSettings, po
     rollout = settings.rollout
     unused = []
     for field in HEALTH_ONLY:
-        if getattr(args, field) is not None:
+        if getattr(args, field, None) is not None:  # the keys without a flag have none
             unused.append(f"--{field.replace('_', '-')}")
         elif getattr(rollout, field) != (model := type(rollout).model_fields[field]).get_default(
             call_default_factory=True
