@@ -408,16 +408,18 @@ class DataPlane:
         refresh_seconds: float = REFRESH_SECONDS,
         seed: int = 0,
         oracle_command: Sequence[str] | None = None,
+        business_metrics: bool = False,
     ) -> None:
-        """`source` defaults to the routing objects in `namespace` on the local API server."""
+        """`source` defaults to the routing objects in `namespace` on the local API server;
+        `business_metrics` adds the app's own (`AppMetrics`) to the metrics port."""
         self.namespace = namespace
         self.app = app
         self.source = source or live_manifest_source(namespace)
         self.refresh_seconds = refresh_seconds
         self.router = Router(oracle_command)
         self.metrics = IstioMetrics(namespace, app)
-        self.app_metrics = AppMetrics(namespace, app)
-        """The app's own business metrics, served on the same metrics port."""
+        self.app_metrics = AppMetrics(namespace, app) if business_metrics else None
+        """The app's own business metrics, served on the same metrics port (when asked for)."""
         self.unrouted = 0
         """Requests answered 404 because no route took them (or there were no routing objects)."""
         self.refresh_errors = 0
@@ -625,7 +627,7 @@ class DataPlane:
         body = f"<h1>{self.app} app</h1><p>version: {version}</p>\n".encode()
         answer = _response(status, routed.headers, body, request.close)
         self.metrics.record(version, status, took_ms)
-        if status == 200:
+        if status == 200 and self.app_metrics is not None:
             rate = self.behaviour(version).checkout_failure_rate
             with self._lock:
                 failed = rate > 0 and self._random.random() < rate
@@ -674,7 +676,8 @@ class DataPlane:
     async def _metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await _read_request(reader)) is not None:
             if request.method == "GET" and request.path.split("?", 1)[0] == "/metrics":
-                body = (self.metrics.exposition() + self.app_metrics.exposition()).encode()
+                business = self.app_metrics.exposition() if self.app_metrics is not None else ""
+                body = (self.metrics.exposition() + business).encode()
                 content_type = "text/plain; version=0.0.4; charset=utf-8"
                 writer.write(_response(200, {"content-type": content_type}, body, request.close))
             else:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.app_metrics import AppMetrics
 from tests.e2e.dataplane import DataPlane
 from tests.e2e.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
 from tests.e2e.load import LoadGenerator
@@ -66,16 +67,22 @@ class Shop:
 def shop(tmp_path: Path, **prometheus_options: Any) -> Iterator[Shop]:
     """The data plane with its load, and Prometheus scraping it, until stable's series are in."""
     with (
-        DataPlane(NAMESPACE, APP) as plane,
+        DataPlane(NAMESPACE, APP, business_metrics=True) as plane,
         Prometheus([plane.metrics_target], tmp_path / "prometheus", **prometheus_options) as prometheus,
         LoadGenerator(plane.url, rate=LOAD_RATE),
     ):
-        plane.app_metrics.set_queue_lag("v1", 5.0)
-        plane.app_metrics.set_queue_lag("v2", 5.0)
+        business = app_metrics(plane)
+        business.set_queue_lag("v1", 5.0)
+        business.set_queue_lag("v2", 5.0)
         # The preflight wants stable's series of every query: wait for the first scrapes.
         prometheus.wait_for('istio_requests_total{reporter="source",destination_version="v1"}')
         prometheus.wait_for('shop_checkouts_total{version="v1"}')
         yield Shop(plane, prometheus)
+
+
+def app_metrics(plane: DataPlane) -> AppMetrics:
+    assert plane.app_metrics is not None
+    return plane.app_metrics
 
 
 def configure(workspace: Workspace, prometheus: str, **rollout: Any) -> None:
@@ -167,7 +174,7 @@ def test_a_canary_whose_queue_lags_is_stopped_by_its_threshold_metric_behind_a_b
         code, _, log = rollout(release, mesh.plane, "--dry-run", env={"E2E_PROMETHEUS_TOKEN": "wrong"})
         assert code == 2 and "answered 401 Unauthorized: check rollout.prometheusAuth" in log, log
         # The canary's queue falls behind: 300 s of lag against at most 60.
-        mesh.plane.app_metrics.set_queue_lag("v2", 300.0)
+        app_metrics(mesh.plane).set_queue_lag("v2", 300.0)
         code, report, log = rollout(release, mesh.plane, env={"E2E_PROMETHEUS_TOKEN": token})
     print(log)
     assert (code, report.get("outcome")) == (1, "rolled back"), log
