@@ -78,8 +78,8 @@ class Limits:
     min_p99_gap_ms: float = 5.0
     """Latency gaps smaller than this are histogram resolution, not a slower canary."""
     alpha: float = 0.01
-    """The chance, for the whole rollout, of rolling back a canary as good as stable (every test
-    and every step together)."""
+    """The most the chance may be, over the whole release, that a canary as good as stable is rolled
+    back, under the assumptions in docs/rollout.md (every test, step and run together)."""
     split_tolerance: float = 2.0
     """Percentage points by which a route's observed split may differ from the one configured
     before the split gate fails (10 % seen as 9.2 % is a correct split)."""
@@ -94,8 +94,11 @@ class Policy:
     analysis_seconds: float = 10.0
     """How often the health analysis asks Prometheus during a step."""
     min_requests: int = 50
-    """Canary requests a step must have seen before it is promoted; a step with fewer is extended
-    once, then the rollout stops for want of evidence."""
+    """Canary requests a step must have seen before it is promoted; a step with fewer is held
+    (extended) up to `hold_seconds`, then the rollout stops, held, its weight kept."""
+    hold_seconds: float = 600.0
+    """How long a step may be extended beyond its duration, for thin evidence and for shared
+    incidents (both versions failing alike) together, before the rollout stops, held."""
     limits: Limits = field(default_factory=Limits)
     prometheus: str | None = None
     """Prometheus' base URL; without it the health analysis is off."""

@@ -53,9 +53,18 @@ def lag(version: str = "v2") -> str:
     return f'max(lag{{app="web",version="{version}"}})'
 
 
-def metrics_watch(prometheus: Counters, *metrics: MetricSettings, alpha_each: float = 0.002) -> MetricsWatch:
+def metrics_watch(
+    prometheus: Counters, *metrics: MetricSettings, alpha_each: float = 0.002, weight: int | None = 10
+) -> MetricsWatch:
     watch = MetricsWatch(
-        metrics, query=prometheus, namespace="shop", app="web", stable="v1", canary="v2", alpha_each=alpha_each
+        metrics,
+        query=prometheus,
+        namespace="shop",
+        app="web",
+        stable="v1",
+        canary="v2",
+        alpha_each=alpha_each,
+        weight=weight,
     )
     watch.begin()
     return watch
@@ -77,17 +86,55 @@ def test_each_version_is_read_with_its_own_filled_in_queries():
 def test_a_canary_failing_checkouts_far_more_often_than_stable_is_rolled_back_naming_the_metric():
     prometheus = Counters()
     move(prometheus, (5, 100), (50, 9000))  # the baseline: what came before is not counted
-    watch = metrics_watch(prometheus, RATIO)
-    move(prometheus, (5 + 12, 100 + 100), (50 + 9, 9000 + 900))
-    judged = watch.poll(10)
+    watch = metrics_watch(prometheus, RATIO, weight=10)
+    canary, stable = [5, 100], [50, 9000]
+    e_values = []
+    for _ in range(6):
+        canary = [canary[0] + 12, canary[1] + 100]
+        stable = [stable[0] + 9, stable[1] + 900]
+        move(prometheus, (canary[0], canary[1]), (stable[0], stable[1]))
+        judged = watch.poll(10)
+        (test,) = judged.tests
+        e_values.append(test.e_value)
+        if judged.reasons:
+            break
+    # One interval cannot carry it (each is capped at (1/pi)^1.5 = 31.6 at pi = 0.1), a few do.
+    assert e_values[0] < 500 and 2 <= len(e_values) <= 5 and e_values[-1] >= 500
     (entry,) = judged.entries
-    assert entry["versions"]["v2"] == {"bad": 12, "total": 100, "ratio": 12.0}
-    assert entry["versions"]["v1"] == {"bad": 9, "total": 900, "ratio": 1.0}
-    (test,) = judged.tests
+    assert entry["versions"]["v2"] == {"bad": 12 * len(e_values), "total": 100 * len(e_values), "ratio": 12.0}
+    assert entry["versions"]["v1"] == {"bad": 9 * len(e_values), "total": 900 * len(e_values), "ratio": 1.0}
     assert test.test == "checkout-failures against stable" and test.threshold == pytest.approx(500)
-    assert test.e_value >= 500
     (reason,) = judged.reasons
-    assert reason.startswith("checkout-failures against stable: e-value ") and "canary 12/100 at 10%" in reason
+    assert reason.startswith("checkout-failures against stable: e-value ")
+    assert f"canary {12 * len(e_values)}/{100 * len(e_values)} at 10%" in reason
+
+
+def test_an_interval_in_which_the_weight_changed_adds_no_evidence():
+    prometheus = Counters()
+    move(prometheus, (0, 0), (0, 0))
+    watch = metrics_watch(prometheus, RATIO, weight=0)  # the baseline at 0 %, the poll at 10 %
+    move(prometheus, (50, 100), (9, 900))
+    assert watch.poll(10).tests[0].e_value == 1.0
+    move(prometheus, (100, 200), (18, 1800))
+    assert watch.poll(10).tests[0].e_value > 1.0
+
+
+def test_the_evidence_is_kept_and_continued_and_refused_for_other_queries():
+    prometheus = Counters()
+    move(prometheus, (0, 0), (0, 0))
+    watch = metrics_watch(prometheus, RATIO, weight=10)
+    move(prometheus, (12, 100), (9, 900))
+    before = watch.poll(10).tests[0].e_value
+    kept = watch.state()
+    again = metrics_watch(prometheus, RATIO, weight=10)
+    again.restore(kept)
+    move(prometheus, (12, 100), (9, 900))  # nothing new since the new baseline
+    assert again.poll(10).tests[0].e_value == pytest.approx(before)
+    other = MetricSettings.model_validate({**RATIO.model_dump(by_alias=True), "bad": 'x{version="{{ version }}"}'})
+    with pytest.raises(ValueError, match="gathered with metric checkout-failures reading other queries"):
+        metrics_watch(prometheus, other, weight=10).restore(kept)
+    with pytest.raises(ValueError, match=r"at alpha 0\.002"):
+        metrics_watch(prometheus, RATIO, weight=10, alpha_each=0.001).restore(kept)
 
 
 def test_a_canary_as_good_as_stable_is_not_rolled_back():
@@ -137,7 +184,7 @@ def test_a_healthy_canarys_ratio_metric_is_rarely_rolled_back():
                 counts[1] += n
                 counts[0] += sum(rng.random() < 0.02 for _ in range(n))
             move(prometheus, (c[0], c[1]), (s[0], s[1]))
-            if watch.poll(10).reasons:
+            if watch.poll(10 if poll < 30 else 50).reasons:
                 false += 1
                 break
     assert false < 15
@@ -176,19 +223,29 @@ def test_a_threshold_without_a_series_or_with_many_is_a_bad_poll():
 def test_a_metric_rolls_the_canary_back_while_the_mesh_is_clean():
     prometheus = Counters()
     move(prometheus, (0, 0), (0, 0))
-    mesh = iter([MeshCounters(versions={})] + [MeshCounters(versions={})] * 3)
+    mesh = iter([MeshCounters(versions={})] * 10)
     metrics = MetricsWatch(
-        [RATIO, LAG], query=prometheus, namespace="shop", app="web", stable="v1", canary="v2", alpha_each=0.002
+        [RATIO, LAG],
+        query=prometheus,
+        namespace="shop",
+        app="web",
+        stable="v1",
+        canary="v2",
+        alpha_each=0.01 / 6,
+        weight=10,
     )
-    health = HealthWatch(
-        read=lambda: next(mesh), analysis=SequentialAnalysis(alpha_shares=6), stable="v1", canary="v2", metrics=metrics
-    )
+    analysis = SequentialAnalysis(alpha_shares=6, weight=10)
+    health = HealthWatch(read=lambda: next(mesh), analysis=analysis, stable="v1", canary="v2", metrics=metrics)
     health.begin()
     prometheus.set(lag(), 5)
-    move(prometheus, (30, 100), (10, 1000))
-    poll = health.poll(10, 12.0, {})
+    for poll_number in range(1, 7):
+        move(prometheus, (30 * poll_number, 100 * poll_number), (10 * poll_number, 1000 * poll_number))
+        poll = health.poll(10, 10.0 * poll_number, {})
+        if poll.rollback:
+            break
     document: dict[str, Any] = poll.to_json()
     assert poll.rollback and poll.reasons[0].startswith("checkout-failures against stable")
     assert [test["test"] for test in document["tests"]][-1] == "checkout-failures against stable"
+    assert document["tests"][-1]["threshold"] == pytest.approx(600)  # 1 / (0.01 / 6)
     assert [metric["name"] for metric in document["metrics"]] == ["checkout-failures", "queue-lag"]
     assert not any(t["e_value"] >= t["threshold"] for t in document["tests"][:4])  # the mesh's tests: clean

@@ -55,12 +55,19 @@ class RolloutSettings(ConfigModel):
     min_requests: Annotated[StrictInt, between(1, 10_000_000)] = Field(
         default=args_default(Policy, "min_requests"),
         alias="minRequests",
-        description="Canary requests a step must see before it is promoted; a step with fewer is extended once, "
-        "then the rollout stops for want of evidence (`--min-requests`).",
+        description="Canary requests a step must see before it is promoted; a step with fewer is held (extended) "
+        "up to `holdLimit`, then the rollout stops, held, its weight kept (`--min-requests`).",
+    )
+    hold_limit: Annotated[StrictStr, checked(_duration)] = Field(
+        default=format_duration(args_default(Policy, "hold_seconds")),
+        alias="holdLimit",
+        description="How long a step may be extended for thin evidence or a shared incident (both versions failing "
+        "alike) before the rollout stops, held, with exit status 3 and its weight kept (`--hold-limit`).",
     )
     alpha: Annotated[Number, checked(alpha_problem)] = Field(
         default=args_default(Limits, "alpha"),
-        description="The chance, over the whole rollout, of rolling back a canary as good as stable (`--alpha`).",
+        description="The most the chance may be, over the whole release, that a canary as good as stable is rolled "
+        "back, under the assumptions in docs/rollout.md (`--alpha`).",
     )
     split_tolerance: Annotated[Number, checked(tolerance_problem)] = Field(
         default=args_default(Limits, "split_tolerance"),

@@ -1,9 +1,10 @@
 """`python -m canary rollout`: flags and stack config in, a rollout (or its plan) out.
 
 Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when the canary
-was rolled back (a failed gate, or not enough evidence), 2 for bad flags or config or a rollout
-that cannot start, its preflight included (nothing changed), 130 when interrupted (the weight is
-left where the stack file says).
+was rolled back (a failed gate), 2 for bad flags or config or a rollout that cannot start, its
+preflight included (nothing changed), 3 when it stopped held (evidence too thin, or both versions
+failing alike, past the hold limit: the weight kept), 130 when interrupted (the weight is left
+where the stack file says).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -40,11 +42,14 @@ from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 from canary.rollout.prometheus import PrometheusAccess
 from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
+from canary.rollout.release_tags import TagStore, TagStoreError
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
 
 PROG = "canary rollout"
+# Stable's history read before the rollout, to calibrate the analysis on how its 5xx vary.
+HISTORY_SECONDS = 600.0
 
 
 class UsageError(Exception):
@@ -86,13 +91,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--alpha",
         type=float,
-        help=f"chance of rolling back a canary as good as stable (default: rollout.alpha, {Limits().alpha:g})",
+        help="the most the chance may be, over the whole release, that a canary as good as stable is rolled "
+        f"back, under the assumptions in docs/rollout.md (default: rollout.alpha, {Limits().alpha:g})",
+    )
+    p.add_argument(
+        "--hold-limit",
+        metavar="DURATION",
+        help="how long a step may be extended for thin evidence or a shared incident before the rollout stops, "
+        "held, its weight kept (default: rollout.holdLimit)",
     )
     p.add_argument(
         "--split-tolerance",
         type=float,
         metavar="POINTS",
         help=f"how far a split may be off (default: rollout.splitTolerance, {Limits().split_tolerance:g})",
+    )
+    p.add_argument(
+        "--forget-evidence",
+        action="store_true",
+        help="start the health analysis anew: the evidence of this release kept with the stack is discarded "
+        "(alpha then holds from this run on, not for the whole release)",
     )
     p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
     return p
@@ -112,7 +130,11 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     else:
         steps = list(config.steps)
     durations = {}
-    for flag, configured in (("step_duration", config.step_duration), ("analysis_interval", config.analysis_interval)):
+    for flag, configured in (
+        ("step_duration", config.step_duration),
+        ("analysis_interval", config.analysis_interval),
+        ("hold_limit", config.hold_limit),
+    ):
         text = getattr(args, flag) if getattr(args, flag) is not None else configured
         if (seconds := parse_duration(text)) is None:
             name = flag.replace("_", "-")
@@ -145,6 +167,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         step_seconds=durations["step_duration"],
         analysis_seconds=durations["analysis_interval"],
         min_requests=chosen(args.min_requests, config.min_requests),
+        hold_seconds=durations["hold_limit"],
         limits=Limits(
             max_error_rate=chosen(args.max_error_rate, config.max_error_rate),
             max_p99_ms=chosen(args.max_p99_ms, config.max_p99_ms),
@@ -165,6 +188,7 @@ HEALTH_ONLY = (
     "max_p99_ratio",
     "analysis_interval",
     "min_requests",
+    "hold_limit",
     "prometheus_auth",
     "metrics",
 )
@@ -211,6 +235,7 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
                 "alpha": limits.alpha,
                 "analysis_seconds": policy.analysis_seconds,
                 "min_requests": policy.min_requests,
+                "hold_seconds": policy.hold_seconds,
             }
             if policy.prometheus
             else None,
@@ -278,7 +303,8 @@ def print_plan(document: dict[str, Any]) -> None:
             f"gate health: {health['prometheus']}, polled every {health['analysis_seconds']:g}s: canary 5xx at most "
             f"{health['max_error_rate']:g}% and not above stable's; p99 at most {health['max_p99_ms']:g} ms and "
             f"{health['max_p99_ratio']:g} times stable's; false-rollback chance {health['alpha']:g} for the whole "
-            f"rollout; at least {health['min_requests']} canary requests per step"
+            f"release; at least {health['min_requests']} canary requests per step; a step held (thin evidence, "
+            f"both versions failing alike) at most {health['hold_seconds']:g}s longer, then the rollout stops, held"
         )
         lines.append(f"  Prometheus auth: {health['prometheus_auth']}")
         for metric in health["metrics"]:
@@ -288,8 +314,8 @@ def print_plan(document: dict[str, Any]) -> None:
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
     lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
     lines.append(
-        "on a failed gate, or a step too thin even once extended: canary.weight 0 in one update "
-        "(cookie and header testers keep the canary)"
+        "on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary); "
+        "held past the hold limit: the weight stays, exit 3"
     )
     print("\n".join(lines))
 
@@ -429,12 +455,22 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
         raise preflight.OutputsUnavailableError(f"cannot read the outputs of stack {stack}: {first_line}") from None
 
 
-def health_watch(policy: Policy, settings: StackSettings, access: PrometheusAccess | None = None) -> HealthWatch | None:
-    """The analysis of this invocation, reading the mesh's counters; None without Prometheus."""
+def health_watch(
+    policy: Policy,
+    settings: StackSettings,
+    tags: TagStore | None = None,
+    *,
+    forget: bool = False,
+    access: PrometheusAccess | None = None,
+) -> HealthWatch | None:
+    """The analysis of this invocation, reading the mesh's counters and the team's own metrics,
+    continuing the evidence of the release kept in the stack's `tags`; None without Prometheus.
+    RolloutRefusedError when the kept evidence cannot be read or continued."""
     if not policy.prometheus or settings.canary is None:
         return None
     from canary.rollout.analysis import SequentialAnalysis
     from canary.rollout.custom_metrics import MetricsWatch
+    from canary.rollout.kept_analysis import KeptAnalysis
     from canary.rollout.prometheus import MeshReader
     from canary.rollout.watch import HealthWatch
 
@@ -442,6 +478,8 @@ def health_watch(policy: Policy, settings: StackSettings, access: PrometheusAcce
     prometheus = access or PrometheusAccess.of(policy.prometheus)
     reader = MeshReader(prometheus, settings.namespace, settings.app, [stable, canary])
     shares = alpha_shares(ratio_metrics(settings))
+    # The baseline is read at the weight the stack stands at: counting begins there.
+    analysis = SequentialAnalysis(limits=policy.limits, alpha_shares=shares, weight=settings.weight)
     metrics = (
         MetricsWatch.reading(
             prometheus,
@@ -451,16 +489,45 @@ def health_watch(policy: Policy, settings: StackSettings, access: PrometheusAcce
             stable=stable,
             canary=canary,
             alpha_each=policy.limits.alpha / shares,
+            weight=settings.weight,
         )
         if settings.rollout.metrics
         else None
     )
+    kept = KeptAnalysis(tags, stable, canary) if tags is not None else None
+    note = ""
+    try:
+        found = None
+        if kept is not None and forget:
+            kept.forget()
+        elif kept is not None:
+            found = kept.load()
+        if found is not None:
+            analysis = SequentialAnalysis.resumed(found.state, policy.limits, alpha_shares=shares)
+            if metrics is not None:
+                metrics.restore(found.state.get("metrics") or {})
+            e_values = ", ".join(f"{r.test} {r.e_value:.3g}" for r in analysis.results())
+            note = (
+                f"continuing the evidence of {kept.release if kept else ''} kept with the stack "
+                f"(saved {found.saved_at} at {found.weight}%): e-values {e_values}"
+            )
+    except TagStoreError as err:
+        raise RolloutRefusedError(f"{err}: nothing changed") from None
+    except ValueError as err:
+        raise RolloutRefusedError(
+            f"{err}: an e-process cannot change its alpha, its limits or its metrics midway; rerun with the same "
+            "settings, or with --forget-evidence to start the analysis anew (nothing changed)"
+        ) from None
+    seconds, step = HISTORY_SECONDS, policy.analysis_seconds
     return HealthWatch(
         read=reader.read,
-        analysis=SequentialAnalysis(limits=policy.limits, alpha_shares=shares),
+        analysis=analysis,
         stable=stable,
         canary=canary,
         metrics=metrics,
+        kept=kept,
+        resumed_note=note,
+        history=lambda: reader.history(stable, seconds, step, time.time()),
     )
 
 
@@ -492,7 +559,7 @@ def _run(
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
                 webhook=lambda payload: webhook_gate(policy.webhook, payload),
-                health=health_watch(policy, settings, access),
+                health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence, access=access),
             )
             checks = lambda: preflight.problem(  # noqa: E731
                 policy,

@@ -14,13 +14,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from canary.config.metrics import MetricSettings
-from canary.policy import Limits
-from canary.rollout.analysis import Counts, SequentialAnalysis, TestResult
+from canary.rollout.analysis import CumulativeComparison, TestResult
 from canary.rollout.metric_queries import for_version
 from canary.rollout.prometheus import CounterIncreases, PrometheusAccess, Series, series_query
 
@@ -41,32 +40,36 @@ class RatioComparison(Protocol):
 
     def observe(self, weight: int, canary: RatioCounts, stable: RatioCounts) -> TestResult: ...
 
+    def state(self) -> dict[str, Any]:
+        """Its evidence as plain data, to be kept with the release."""
+        ...
 
-class _ErrorRateComparison:
-    """The analysis' own "error rate against stable" test, fed bad events as its errors and all
-    events as its requests. Its other tests (the absolute limits, latency) are not read: only the
-    comparison is this metric's."""
+    def restore(self, state: Mapping[str, Any]) -> None: ...
 
-    def __init__(self, name: str, alpha: float) -> None:
-        self.name = name
-        # One share of exactly `alpha`: the analysis divides its alpha by its shares.
-        self._analysis = SequentialAnalysis(Limits(alpha=alpha), alpha_shares=1)
+
+class _AnalysisComparison:
+    """The analysis' own comparison with stable (`CumulativeComparison`, the 5xx rate's), fed bad
+    and all events: its cap per interval (a burst cannot pass for evidence), its tempering by
+    stable's dispersion, and an interval in which the weight changed left out, hold for the
+    metric as they hold for the 5xx rate."""
+
+    def __init__(self, name: str, alpha: float, weight: int | None) -> None:
+        self._comparison = CumulativeComparison(f"{name} against stable", alpha, weight=weight)
 
     def observe(self, weight: int, canary: RatioCounts, stable: RatioCounts) -> TestResult:
-        decision = self._analysis.observe(
-            weight=weight,
-            canary=Counts(requests=canary.total, errors=canary.bad),
-            stable=Counts(requests=stable.total, errors=stable.bad),
-        )
-        result = decision.tests[0]
-        return TestResult(
-            f"{self.name} against stable", result.e_value, result.p_value, result.threshold, alpha=result.alpha
-        )
+        return self._comparison.observe(weight, (canary.bad, canary.total), (stable.bad, stable.total))
+
+    def state(self) -> dict[str, Any]:
+        return {"alpha": self._comparison.stream.alpha, "stream": self._comparison.stream.state()}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self._comparison.stream.restore(state["stream"])
 
 
-def ratio_comparison(name: str, alpha: float) -> RatioComparison:
-    """The comparison a ratio metric is judged by: the one place it is chosen."""
-    return _ErrorRateComparison(name, alpha)
+def ratio_comparison(name: str, alpha: float, weight: int | None = None) -> RatioComparison:
+    """The comparison a ratio metric is judged by: the one place it is chosen. `weight`: the
+    canary's weight when counting began (None: unknown, the first interval is not compared)."""
+    return _AnalysisComparison(name, alpha, weight)
 
 
 def _summed(increases: dict[Series, float]) -> float:
@@ -129,7 +132,9 @@ class MetricsWatch:
         stable: str,
         canary: str,
         alpha_each: float,
+        weight: int | None = None,
     ) -> None:
+        """`weight`: the canary's weight at the baseline (`begin`), as the analysis is given it."""
         self._query = query
         self.stable, self.canary = stable, canary
         self._ratios: list[_RatioMetric] = []
@@ -141,7 +146,7 @@ class MetricsWatch:
                 templates = {"bad": metric.bad, "total": metric.total}
                 ratio = _RatioMetric(
                     metric,
-                    ratio_comparison(metric.name, alpha_each),
+                    ratio_comparison(metric.name, alpha_each, weight),
                     {
                         (version, part): for_version(template, namespace, app, version)
                         for version in (stable, canary)
@@ -170,6 +175,40 @@ class MetricsWatch:
             for key, samples in answers.items():
                 ratio.increases[key].update(samples)
             ratio.counts = {self.stable: RatioCounts(), self.canary: RatioCounts()}
+
+    def state(self) -> dict[str, Any]:
+        """Each ratio metric's evidence, with what it was gathered on (its queries and alpha)."""
+        return {
+            ratio.settings.name: {
+                "bad": ratio.settings.bad,
+                "total": ratio.settings.total,
+                **ratio.comparison.state(),
+            }
+            for ratio in self._ratios
+        }
+
+    def restore(self, kept: Mapping[str, Any]) -> None:
+        """Continue the evidence `state()` kept; ValueError when a ratio metric was gathered on
+        other queries or another alpha (an e-process cannot change its null or threshold midway).
+        A ratio metric absent from `kept` starts anew (its alpha share is then new to the release:
+        the alpha check of the analysis refuses a changed number of ratio metrics)."""
+        for ratio in self._ratios:
+            found = kept.get(ratio.settings.name)
+            if not isinstance(found, Mapping):
+                continue
+            mine = {"bad": ratio.settings.bad, "total": ratio.settings.total}
+            if any(found.get(key) != value for key, value in mine.items()):
+                raise ValueError(
+                    f"the evidence kept for this release was gathered with metric {ratio.settings.name} "
+                    "reading other queries"
+                )
+            alpha = float(found.get("alpha", 0.0))
+            if not math.isclose(alpha, ratio.comparison.state()["alpha"], rel_tol=1e-9):
+                raise ValueError(
+                    f"the evidence kept for this release was gathered with metric {ratio.settings.name} "
+                    f"at alpha {alpha:g}"
+                )
+            ratio.comparison.restore(found)
 
     def poll(self, weight: int) -> MetricsPoll:
         """Read and judge every metric; raises PrometheusError (the poll fails closed)."""

@@ -148,6 +148,23 @@ def series_query(
     return samples
 
 
+def range_query(
+    prometheus: PrometheusAccess | str, promql: str, start: float, end: float, step: float, timeout: float = 10.0
+) -> list[float]:
+    """Run a range query whose result is one series (a `sum`); its values, oldest first (none when
+    the result is empty)."""
+    access = as_access(prometheus)
+    query = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+    document = access.get(f"/api/v1/query_range?{urllib.parse.urlencode(query)}", timeout)
+    if not isinstance(document, dict) or document.get("status") != "success":
+        raise PrometheusError(f"Prometheus at {access.shown} refused the range query")
+    try:
+        result = document["data"]["result"]
+        return [float(value) for _, value in result[0]["values"]] if result else []
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise PrometheusError(f"Prometheus at {access.shown} answered a result that is not a matrix") from None
+
+
 def selector(namespace: str, app: str, versions: Sequence[str]) -> str:
     """The label matchers of every query: the source's reports of requests to the app's Services."""
     services = "|".join([service_name(app), *(version_service_name(app, version) for version in versions)])
@@ -220,6 +237,7 @@ class MeshReader:
         self.base_url = as_access(base_url)
         self.versions = tuple(versions)
         self.queries = queries(namespace, app, versions)
+        self._where = selector(namespace, app, versions)
         self._requests = CounterIncreases()
         self._buckets = CounterIncreases()
 
@@ -228,6 +246,26 @@ class MeshReader:
         requests = series_query(self.base_url, self.queries["requests"])
         buckets = series_query(self.base_url, self.queries["buckets"])
         return tally(self._requests.update(requests), self._buckets.update(buckets), self.versions)
+
+    def history(self, version: str, seconds: float, step: float, now: float) -> list[tuple[int, int]]:
+        """`version`'s (5xx, requests) per `step` seconds over the `seconds` before `now` (Unix
+        time), oldest first: what the analysis calibrates stable's dispersion on. Steps without
+        requests are left out; `increase()` is fine here (an estimate of spread, not a count judged)."""
+        where = f'{self._where},destination_version="{version}"'
+        window = f"[{step:g}s]"
+        start = now - seconds + step
+        errors = range_query(
+            self.base_url,
+            f'sum(increase(istio_requests_total{{{where},response_code=~"5.."}}{window}))',
+            start,
+            now,
+            step,
+        )
+        totals = range_query(self.base_url, f"sum(increase(istio_requests_total{{{where}}}{window}))", start, now, step)
+        if errors and len(errors) != len(totals):
+            return []  # the two ranges do not line up: no calibration rather than a wrong one
+        errors = errors or [0.0] * len(totals)
+        return [(round(e), round(n)) for e, n in zip(errors, totals, strict=True) if round(n) > 0]
 
 
 def tally(requests: Mapping[Series, float], buckets: Mapping[Series, float], versions: Sequence[str]) -> MeshCounters:

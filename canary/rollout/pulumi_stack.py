@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from canary.config import PROJECT, StackSettings, parse_settings
 from canary.config.files import stack_config
+from canary.rollout.release_tags import AutomationTags
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,10 @@ class AutomationStack:
         """A config key's value as the CLI decrypts it, and whether it is stored as a secret."""
         found = self._stack.get_all_config().get(key)
         return None if found is None else (found.value, bool(found.secret))
+
+    def tags(self) -> AutomationTags:
+        """The stack's tags in its backend: where the release's shared records live."""
+        return AutomationTags(self._stack.workspace, self.name)
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as the last update left them (empty for a stack never deployed)."""

@@ -75,7 +75,8 @@ def poll_line(poll: dict[str, Any]) -> str:
     versions = "; ".join(_version_line(version, figures) for version, figures in poll["versions"].items())
     unattributed = f"; {poll['unattributed_errors']} 5xx of no version" if poll["unattributed_errors"] else ""
     metrics = "".join(f"; {metric_figures(entry)}" for entry in poll.get("metrics", ()))
-    return f"{versions}{unattributed}{metrics}; e-values {e_values(poll['tests'])}"
+    held = "; held" if poll.get("hold") else ""
+    return f"{versions}{unattributed}{metrics}; e-values {e_values(poll['tests'])}{held}"
 
 
 def metric_figures(entry: dict[str, Any]) -> str:
