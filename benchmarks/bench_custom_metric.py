@@ -1,7 +1,7 @@
 """A ratio metric of the team's own (`rollout.metrics`, kind ratio): its false rollbacks and its
 detection time, simulated, judged by the product's own comparison.
 
-    nice -n 19 venv/bin/python benchmarks/bench_custom_metric.py [--rollouts 500] [--seed 1]
+    nice -n 19 venv/bin/python benchmarks/bench_custom_metric.py [--rollouts 500] [--seed 1] [--families all|clean|real]
 
 The metric is a business counter beside the mesh's: checkouts and failed checkouts per version,
 a few per second where requests are hundreds (R = 2, 10, 50 checkouts a second in total), stable
@@ -15,6 +15,12 @@ cumulative counts at every analysis interval, as `MetricsWatch` gives them.
   is alpha's share, 0.17 %.
 - Bad (the canary failing 1.5, 2, 5 times as often, or every checkout), held at 10 % for up to
   15 minutes: seconds to rollback, median and 95th percentile, and the share never rolled back.
+
+`--families real` (part of `all`): the production scenarios of `benchmarks/real_traffic.py`
+(shared outages, blips at a weight change, bursts, a load ramp, bad and dead canaries) on the
+engine's own timeline (`benchmarks/engine_timeline.py`: updates, the split gate, a poll just after
+each change, holds for thin evidence), the scenario's requests and failures read as the metric's
+events, judged by the ratio metric alone: what it would do without the mesh's tests beside it.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import engine_timeline, real_traffic
 from benchmarks.simulated_traffic import Traffic, schedule, simulate
 from canary.policy import Limits, Policy
-from canary.rollout.custom_metrics import RatioCounts, ratio_comparison
+from canary.rollout.analysis import Counts, Decision
+from canary.rollout.custom_metrics import RatioComparison, RatioCounts, ratio_comparison
 from canary.rollout.gates import alpha_shares
 
 RATES = (2, 10, 50)
@@ -61,6 +69,54 @@ def rollback_seconds(traffic: Traffic) -> npt.NDArray[np.float64]:
     return result
 
 
+class RatioJudge:
+    """The ratio metric alone as the engine's judge: its comparison, a rollback when it says so."""
+
+    def __init__(self, weight: int) -> None:
+        self.comparison: RatioComparison = ratio_comparison("checkout-failures", ALPHA_EACH, weight)
+
+    def observe(self, weight: int, canary: Counts, stable: Counts) -> Decision:
+        test = self.comparison.observe(
+            weight, RatioCounts(canary.errors, canary.requests), RatioCounts(stable.errors, stable.requests)
+        )
+        crossed = test.e_value >= test.threshold
+        return Decision(rollback=crossed, reasons=(f"{test.test}: crossed",) if crossed else (), tests=(test,))
+
+
+class RatioSimulation(engine_timeline.Simulation):
+    def judge(self) -> engine_timeline.Judge:
+        return RatioJudge(weight=0)
+
+
+def production(rollouts: int, seed: int) -> None:
+    """The production scenarios (errors only: the latency ones say nothing of a ratio)."""
+    policy = Policy()
+    print()
+    print(
+        f"The production scenarios on the engine's timeline, judged by the ratio metric alone "
+        f"({rollouts} rollouts each, held at most {real_traffic.HOLD_SECONDS:g} s a step)"
+    )
+    print(f"  {'family':<16} {'scenario':<44} {'req/s':>6}  {'rolled back':>12}  {'seconds to it, median / p95':>28}")
+    for index, scenario in enumerate(real_traffic.SCENARIOS):
+        if scenario.latency:
+            continue
+        outcomes = engine_timeline.simulate(
+            scenario, policy, real_traffic.HOLD_SECONDS, rollouts, seed * 1000 + index, lambda _: None, RatioSimulation
+        )
+        back = [o.seconds for o in outcomes if o.kind == "rolled back"]
+        share = len(back) / len(outcomes)
+        times = "-"
+        if back and not scenario.healthy:
+            every = np.array([o.seconds if o.kind == "rolled back" else np.inf for o in outcomes])
+            median, p95 = (float(np.percentile(every, q, method="higher")) for q in (50, 95))
+            times = f"{seconds_text(median)} / {seconds_text(p95)}"
+        verdict = "false" if scenario.healthy else "caught"
+        print(
+            f"  {scenario.family:<16} {scenario.label:<44} {scenario.rate:>6g}  "
+            f"{100 * share:6.2f} % {verdict:<6} {times:>22}"
+        )
+
+
 def seconds_text(value: float) -> str:
     return "never" if value == np.inf else f"{value:.0f}"
 
@@ -69,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rollouts", type=int, default=500, help="simulated rollouts per cell (default 500)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--families", choices=("clean", "real", "all"), default="all")
     args = p.parse_args(argv)
+    if args.families == "real":
+        production(args.rollouts, args.seed)
+        return 0
     policy = Policy()
     started = time.perf_counter()
     steps = schedule(policy.steps, policy.step_seconds, policy.analysis_seconds)
@@ -119,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         f"worst false-rollback share {100 * worst:.2f} % (alpha's share {100 * bound:.2f} %; "
         f"{'within' if worst <= 3 * bound + 3 / args.rollouts else 'ABOVE'} it, up to sampling error)"
     )
+    if args.families == "all":
+        production(args.rollouts, args.seed)
     print(f"wall time {time.perf_counter() - started:.0f} s")
     return 0
 
