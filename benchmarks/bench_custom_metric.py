@@ -20,7 +20,8 @@ cumulative counts at every analysis interval, as `MetricsWatch` gives them.
 (shared outages, blips at a weight change, bursts, a load ramp, bad and dead canaries) on the
 engine's own timeline (`benchmarks/engine_timeline.py`: updates, the split gate, a poll just after
 each change, holds for thin evidence), the scenario's requests and failures read as the metric's
-events, judged by the ratio metric alone: what it would do without the mesh's tests beside it.
+events, judged by the ratio metric alone (calibrated on stable's history before the rollout, as
+the rollout calibrates it): what it would do without the mesh's tests beside it.
 """
 
 from __future__ import annotations
@@ -85,7 +86,10 @@ class RatioJudge:
 
 class RatioSimulation(engine_timeline.Simulation):
     def judge(self) -> engine_timeline.Judge:
-        return RatioJudge(weight=0)
+        # Calibrated on stable's history before the rollout, as `MetricsWatch.calibrate` does.
+        judge = RatioJudge(weight=0)
+        judge.comparison.calibrate(self.history())
+        return judge
 
 
 def production(rollouts: int, seed: int) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from canary.config.metrics import MetricSettings
 from canary.rollout.analysis import SequentialAnalysis
-from canary.rollout.custom_metrics import MetricsWatch
+from canary.rollout.custom_metrics import MetricsWatch, RatioCounts
 from canary.rollout.prometheus import MeshCounters
 from canary.rollout.watch import HealthWatch
 
@@ -249,3 +249,39 @@ def test_a_metric_rolls_the_canary_back_while_the_mesh_is_clean():
     assert document["tests"][-1]["threshold"] == pytest.approx(600)  # 1 / (0.01 / 6)
     assert [metric["name"] for metric in document["metrics"]] == ["checkout-failures", "queue-lag"]
     assert not any(t["e_value"] >= t["threshold"] for t in document["tests"][:4])  # the mesh's tests: clean
+
+
+def test_each_ratio_metric_calibrates_on_stables_history_before_the_rollout():
+    asked: list[str] = []
+    # Stable's failed checkouts per interval come in clumps: 0, 0, 40, 0, 0, 40 ... of 1000 each.
+    clumped = [40.0 if i % 3 == 2 else 0.0 for i in range(30)]
+
+    def history(promql: str) -> list[float]:
+        asked.append(promql)
+        return clumped if "failures" in promql else [1000.0] * 30
+
+    watch = MetricsWatch(
+        [RATIO],
+        query=Counters(),
+        namespace="shop",
+        app="web",
+        stable="v1",
+        canary="v2",
+        alpha_each=0.002,
+        weight=10,
+        history=history,
+        step=10,
+    )
+    said = watch.calibrate()
+    assert asked == [
+        'sum(increase((checkout_failures_total{app="web",version="v1"})[10s:1s]))',
+        'sum(increase((checkouts_total{app="web",version="v1"})[10s:1s]))',
+    ]
+    assert said.startswith("checkout-failures: stable's bad events over 30 intervals before the rollout vary ")
+    # The same canary interval weighs less against a stable known to clump than against a steady one.
+    steady = metrics_watch(Counters(), RATIO, weight=10)
+    for judge in (watch, steady):
+        judge._ratios[0].comparison.observe(10, RatioCounts(), RatioCounts())
+    calibrated = watch._ratios[0].comparison.observe(10, RatioCounts(12, 100), RatioCounts(9, 900)).e_value
+    plain = steady._ratios[0].comparison.observe(10, RatioCounts(12, 100), RatioCounts(9, 900)).e_value
+    assert 1 < calibrated < plain

@@ -490,6 +490,7 @@ def health_watch(
             canary=canary,
             alpha_each=policy.limits.alpha / shares,
             weight=settings.weight,
+            step=policy.analysis_seconds,
         )
         if settings.rollout.metrics
         else None

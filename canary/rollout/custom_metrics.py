@@ -14,17 +14,36 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from canary.config.metrics import MetricSettings
-from canary.rollout.analysis import CumulativeComparison, TestResult
+from canary.rollout.analysis import CumulativeComparison, TestResult, dispersion
 from canary.rollout.metric_queries import for_version
-from canary.rollout.prometheus import CounterIncreases, PrometheusAccess, Series, series_query
+from canary.rollout.prometheus import (
+    CounterIncreases,
+    PrometheusAccess,
+    PrometheusError,
+    Series,
+    range_query,
+    series_query,
+)
 
 Query = Callable[[str], "list[tuple[dict[str, str], float]]"]
 """An instant query: its vector's series as (labels, value); raises PrometheusError."""
+History = Callable[[str], "list[float]"]
+"""A range query over the minutes before the rollout, one value per analysis interval, oldest
+first (none when empty); raises PrometheusError."""
+HISTORY_SECONDS = 600.0
+
+
+def history_query(template_filled: str, step: float) -> str:
+    """The increase of a filled-in counter query over each `step` seconds: a subquery, since the
+    query may be any expression of counters (a `sum by`), not only a selector `increase()` takes."""
+    resolution = max(step / 10, 1.0)
+    return f"sum(increase(({template_filled})[{step:g}s:{resolution:g}s]))"
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,10 @@ class RatioComparison(Protocol):
 
     def restore(self, state: Mapping[str, Any]) -> None: ...
 
+    def calibrate(self, stable: Sequence[tuple[int, int]]) -> None:
+        """Stable's (bad, all) per interval before the rollout: its dispersion known from the start."""
+        ...
+
 
 class _AnalysisComparison:
     """The analysis' own comparison with stable (`CumulativeComparison`, the 5xx rate's), fed bad
@@ -64,6 +87,9 @@ class _AnalysisComparison:
 
     def restore(self, state: Mapping[str, Any]) -> None:
         self._comparison.stream.restore(state["stream"])
+
+    def calibrate(self, stable: Sequence[tuple[int, int]]) -> None:
+        self._comparison.stream.calibrate(stable)
 
 
 def ratio_comparison(name: str, alpha: float, weight: int | None = None) -> RatioComparison:
@@ -133,9 +159,15 @@ class MetricsWatch:
         canary: str,
         alpha_each: float,
         weight: int | None = None,
+        history: History | None = None,
+        step: float = 10.0,
     ) -> None:
-        """`weight`: the canary's weight at the baseline (`begin`), as the analysis is given it."""
+        """`weight`: the canary's weight at the baseline (`begin`), as the analysis is given it.
+        `history`: how to read stable's counters before the rollout, per `step` seconds, on which
+        each ratio metric's comparison calibrates its dispersion (None: learnt during the rollout)."""
         self._query = query
+        self._history = history
+        self._step = step
         self.stable, self.canary = stable, canary
         self._ratios: list[_RatioMetric] = []
         self._thresholds: list[_ThresholdMetric] = []
@@ -162,8 +194,41 @@ class MetricsWatch:
                 self._order.append(threshold)
 
     @classmethod
-    def reading(cls, prometheus: PrometheusAccess, metrics: Sequence[MetricSettings], **kwargs: Any) -> MetricsWatch:
-        return cls(metrics, query=lambda promql: series_query(prometheus, promql), **kwargs)
+    def reading(
+        cls, prometheus: PrometheusAccess, metrics: Sequence[MetricSettings], *, step: float = 10.0, **kwargs: Any
+    ) -> MetricsWatch:
+        def history(promql: str) -> list[float]:
+            now = time.time()
+            return range_query(prometheus, promql, now - HISTORY_SECONDS + step, now, step)
+
+        return cls(metrics, query=lambda promql: series_query(prometheus, promql), history=history, step=step, **kwargs)
+
+    def calibrate(self) -> str:
+        """Each ratio metric's comparison calibrated on stable's intervals before the rollout; what
+        was found, one clause per metric ("" without history or ratio metrics)."""
+        if self._history is None:
+            return ""
+        said = []
+        for ratio in self._ratios:
+            name = ratio.settings.name
+            try:
+                bad, total = (
+                    self._history(history_query(ratio.queries[(self.stable, part)], self._step))
+                    for part in ("bad", "total")
+                )
+            except PrometheusError as err:
+                said.append(f"{name}: stable's history could not be read ({err}): its dispersion is learnt as it goes")
+                continue
+            if bad and len(bad) != len(total):
+                said.append(f"{name}: stable's history did not line up: its dispersion is learnt as it goes")
+                continue
+            pairs = [(round(b), round(n)) for b, n in zip(bad or [0.0] * len(total), total, strict=True) if round(n)]
+            ratio.comparison.calibrate(pairs)
+            said.append(
+                f"{name}: stable's bad events over {len(pairs)} intervals before the rollout vary "
+                f"{dispersion(pairs):.3g} times as much as independent events would"
+            )
+        return "; ".join(said)
 
     def _read_ratios(self) -> list[dict[tuple[str, str], list[tuple[dict[str, str], float]]]]:
         # Every query is asked before any is taken in, so a failure leaves the state as it was.

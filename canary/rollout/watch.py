@@ -170,6 +170,13 @@ class HealthWatch:
         if self.metrics is not None:
             self.metrics.begin()
         self._counts = {self.stable: Counts(), self.canary: Counts()}
+        # The team's ratio metrics calibrate on stable's history as the 5xx comparison does.
+        metrics_said = self.metrics.calibrate() if self.metrics is not None else ""
+        self._calibrate_mesh()
+        if metrics_said:
+            self.calibration = "; ".join(filter(None, [self.calibration, metrics_said]))
+
+    def _calibrate_mesh(self) -> None:
         if self.history is None:
             return
         try:
