@@ -9,19 +9,90 @@ from __future__ import annotations
 
 import itertools
 import re
+import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)?$")
+from canary.plan.checks import ArgsError
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
+
+
+# The ranges of the rollout's numbers, the same whether a flag or a `rollout:` key gives them.
+MAX_STEP_SECONDS = 24 * 3600
+"""A step watched for longer than a day is a release left unattended, not a canary step."""
+MAX_ANALYSIS_SECONDS = 3600
+MAX_HOLD_SECONDS = 24 * 3600
+"""A step held longer than a day for thin evidence is a rollout waiting on nobody."""
+MAX_MIN_REQUESTS = 10_000_000
+MAX_SPLIT_REQUESTS = 1_000_000
+"""Requests per route of one split test (`rollout --requests`, `verify --requests`)."""
+MAX_P99_MS = 60_000
+"""A p99 above a minute is a timeout, not a latency to compare."""
+MAX_P99_RATIO = 100
+
+
+def _seconds(text: str) -> float | None:
+    match = _DURATION.fullmatch(text)
+    return None if match is None else float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def parse_duration(text: str) -> float | None:
     """Seconds in `90`, `90s`, `2m` or `1h`; None when it is not such a duration or not positive."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        return None
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return seconds if seconds > 0 else None
+    seconds = _seconds(text)
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def seconds_problem(seconds: float, most_seconds: float) -> str | None:
+    """Why `seconds` is not a time above zero and at most `most_seconds`, or None (NaN fails too)."""
+    if not seconds > 0:
+        return "must be more than zero"
+    if not seconds <= most_seconds:
+        return f"must be at most {format_duration(most_seconds)}"
+    return None
+
+
+def duration_problem(text: str, most_seconds: float) -> str | None:
+    """Why `text` is not a duration above zero and at most `most_seconds`, or None."""
+    seconds = _seconds(text)
+    if seconds is None:
+        return "must be a duration such as 90s, 2m or 1h"
+    return seconds_problem(seconds, most_seconds)
+
+
+def step_duration_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_STEP_SECONDS)
+
+
+def analysis_interval_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_ANALYSIS_SECONDS)
+
+
+def hold_limit_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_HOLD_SECONDS)
+
+
+def p99_ms_problem(value: float) -> str | None:
+    """Why `value` cannot be the most milliseconds a canary's p99 may take, or None (NaN fails too)."""
+    return None if 0 < value <= MAX_P99_MS else f"must be a number above 0 and at most {MAX_P99_MS}"
+
+
+def p99_ratio_problem(value: float) -> str | None:
+    """Why `value` cannot be how many times stable's p99 the canary's may be: below 1, a canary as
+    fast as stable would fail."""
+    return None if 1 <= value <= MAX_P99_RATIO else f"must be a number from 1 to {MAX_P99_RATIO}"
+
+
+def min_requests_problem(value: int) -> str | None:
+    # Worded as the stack's `between` words an integer range.
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_MIN_REQUESTS
+    return None if ok else f"must be an integer from 1 to {MAX_MIN_REQUESTS}"
+
+
+def split_requests_problem(value: int) -> str | None:
+    return None if 1 <= value <= MAX_SPLIT_REQUESTS else f"must be a whole number from 1 to {MAX_SPLIT_REQUESTS}"
 
 
 def format_duration(seconds: float) -> str:
@@ -43,12 +114,22 @@ def steps_problem(steps: list[int]) -> str | None:
     return None
 
 
-_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_HTTP_URL = re.compile(r"https?://[^\s/\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?")
 
 
 def url_problem(url: str) -> str | None:
-    """Why `url` is not an http(s) URL to send requests to, or None."""
-    return None if _HTTP_URL.match(url) else "must be an http:// or https:// URL"
+    """Why `url` is not an http(s) URL to send requests to, or None: one the HTTP client can open
+    (a host, a numeric port in range), so that no request ends in the client's own exception."""
+    if not _HTTP_URL.fullmatch(url):
+        return "must be an http:// or https:// URL"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    if not parts.hostname or port == 0:
+        return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    return None
 
 
 def percent_problem(value: float) -> str | None:
@@ -84,6 +165,18 @@ class Limits:
     """Percentage points by which a route's observed split may differ from the one configured
     before the split gate fails (10 % seen as 9.2 % is a correct split)."""
 
+    def __post_init__(self) -> None:
+        # The ranges the flags and the stack's `rollout` keys are held to: the third door.
+        _refuse(
+            self,
+            max_error_rate=percent_problem,
+            max_p99_ms=p99_ms_problem,
+            max_p99_ratio=p99_ratio_problem,
+            min_p99_gap_ms=p99_ms_problem,
+            alpha=alpha_problem,
+            split_tolerance=tolerance_problem,
+        )
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -107,6 +200,20 @@ class Policy:
     verify_requests: int = 200
     """Requests per route that the split gate sends."""
 
+    def __post_init__(self) -> None:
+        # The ranges the flags and the stack's `rollout` keys are held to: the third door.
+        _refuse(
+            self,
+            steps=lambda steps: steps_problem(list(steps)),
+            step_seconds=lambda seconds: seconds_problem(seconds, MAX_STEP_SECONDS),
+            analysis_seconds=lambda seconds: seconds_problem(seconds, MAX_ANALYSIS_SECONDS),
+            hold_seconds=lambda seconds: seconds_problem(seconds, MAX_HOLD_SECONDS),
+            min_requests=min_requests_problem,
+            verify_requests=split_requests_problem,
+            prometheus=lambda url: None if url is None else url_problem(url),
+            webhook=lambda url: None if url is None else url_problem(url),
+        )
+
     def remaining(self, current_weight: int) -> tuple[int, ...]:
         """The steps still to take from `current_weight`: a step at the current weight is judged again.
 
@@ -114,3 +221,15 @@ class Policy:
         starts at the first step.
         """
         return tuple(step for step in self.steps if step >= current_weight)
+
+
+def _refuse(args: object, **rules: Callable[[Any], str | None]) -> None:
+    """ArgsError (the components' Args error) naming `Class.field` for the first field whose rule gives a reason."""
+    for name, rule in rules.items():
+        value = getattr(args, name)
+        try:
+            reason = rule(value)
+        except TypeError:
+            reason = "must be a number"
+        if reason is not None:
+            raise ArgsError(f"{type(args).__name__}.{name}", value, reason)

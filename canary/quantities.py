@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 from decimal import Decimal
 
-_QUANTITY = re.compile(
-    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
+MAX_QUANTITY = 2**63 - 1
+"""Kubernetes holds a quantity's value in an int64."""
 _SUFFIX = {
     "": Decimal(1),
     "n": Decimal("1e-9"),
@@ -25,10 +26,15 @@ _SUFFIX = {
 
 def parse_quantity(text: str) -> Decimal:
     """The quantity's value in base units (cores, bytes); ValueError if Kubernetes would refuse it."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise ValueError("must be a Kubernetes quantity such as 250m, 0.5, 128Mi or 1Gi")
     number, suffix = match.group(1), match.group(2) or ""
-    if suffix[:1] in ("e", "E"):
-        return Decimal(number) * Decimal(10) ** int(suffix[1:])
-    return Decimal(number) * _SUFFIX[suffix]
+    try:
+        # `Ei` and `E` are suffixes; `E3` and `e3` are exponents.
+        value = Decimal(number) * (_SUFFIX[suffix] if suffix in _SUFFIX else Decimal(10) ** int(suffix[1:]))
+    except decimal.Overflow:
+        value = None
+    if value is None or value > MAX_QUANTITY:
+        raise ValueError(f"must be at most {MAX_QUANTITY} (what a Kubernetes quantity holds)")
+    return value

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from canary.rollout.prometheus import MeshReader, PrometheusError, queries
+from canary.rollout.prometheus import MAX_ANSWER_BYTES, MeshReader, PrometheusError, queries, series_query
 from tests.loopback_http import serving
 
 SOURCE = {"reporter": "source", "destination_service_name": "web-service", "destination_service_namespace": "shop"}
@@ -127,6 +127,13 @@ def test_prometheus_unreachable_or_refusing_is_one_line():
             pytest.raises(PrometheusError, match=message),
         ):
             MeshReader(url, "shop", "web", ["v1", "v2"]).read()
+
+
+def test_an_answer_larger_than_any_query_needs_is_one_line_not_a_memory_error():
+    huge = {"status": "success", "data": {"resultType": "vector", "result": []}, "pad": "x" * (MAX_ANSWER_BYTES + 1)}
+    with serving(lambda _: (200, huge)) as (url, _), pytest.raises(PrometheusError) as raised:
+        series_query(url, "up")
+    assert str(raised.value) == f"Prometheus at {url} answered more than {MAX_ANSWER_BYTES >> 20} MiB"
 
 
 class FakeRangePrometheus:

@@ -33,7 +33,7 @@ def _read(key: str, text: str) -> tuple[Any, str | None]:
     if kind in ("object", "array"):
         try:
             return json.loads(text), None
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None, f"{key}: must be a structured value (a YAML list or mapping), got {show(text)}"
     if kind == "integer":
         if re.fullmatch(r"\s*-?[0-9]+\s*", text):

@@ -9,7 +9,7 @@ this is the file to mend.
 
 from __future__ import annotations
 
-from canary.config.messages import ConfigError, refuse_secrets
+from canary.config.messages import SECRET_KEYS, ConfigError, refuse_secrets
 from canary.config.parse import parse_settings
 from canary.config.settings import PROJECT, StackSettings
 
@@ -22,7 +22,12 @@ def load_settings() -> StackSettings:
     prefix = f"{PROJECT}:"
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     ours = sorted(key for key in every_key if key.startswith(prefix))
-    secret = [key[len(prefix) :] for key in ours if runtime_config.is_config_secret(key)]
+    # The SDK hands secrets over decrypted; those of the keys that may be secrets are validated as any other.
+    secret = [
+        key[len(prefix) :]
+        for key in ours
+        if runtime_config.is_config_secret(key) and key[len(prefix) :] not in SECRET_KEYS
+    ]
     if secret:
         raise ConfigError(refuse_secrets(secret))
     return parse_settings({key[len(prefix) :]: runtime_config.get_config(key) for key in ours})

@@ -20,29 +20,47 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from canary.config import ConfigError, StackSettings, parse_settings
-from canary.config.files import StackFileError, stack_config
+import pydantic
+
+from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
+from canary.config.files import StackFileError, find_project, read_stack
+from canary.config.messages import describe
 from canary.config.metrics import MetricSettings
 from canary.config.prometheus_auth import PrometheusAuthSettings
-from canary.policy import (
-    Limits,
-    Policy,
-    alpha_problem,
-    parse_duration,
-    percent_problem,
-    steps_problem,
-    tolerance_problem,
-    url_problem,
-)
+from canary.file_writes import write_replacing
+from canary.flag_types import host_header, path_flag, whole_number
+from canary.from_settings import RELEASE_NAME, release_args
+from canary.plan.backend import Collector
+from canary.plan.checks import ArgsError
+from canary.plan.release import plan_canary_release
+from canary.policy import MAX_SPLIT_REQUESTS, Limits, Policy, parse_duration, url_problem
 from canary.redact import redact_url
 from canary.rollout import preflight
-from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import EntryPoint, alpha_shares, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.engine import (
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    Gates,
+    Rollout,
+    RolloutRefusedError,
+    no_canary,
+)
+from canary.rollout.gates import (
+    EntryPoint,
+    alpha_shares,
+    requests_to_see_a_missing_version,
+    split_alpha,
+    split_gate,
+    split_tests,
+    webhook_gate,
+)
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
 from canary.rollout.prometheus import PrometheusAccess
 from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
 from canary.rollout.release_tags import TagStore, TagStoreError
+from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
+from canary.routes_contract import Route, parse_routes
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -79,12 +97,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retire", action="store_true", help="after promoting: remove the old version (implies --promote)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (steps, gates, thresholds); change nothing")
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-    p.add_argument("--report", type=Path, metavar="FILE.html", help="also write the report as one HTML page")
+    p.add_argument("--report", type=path_flag, metavar="FILE.html", help="also write the report as one HTML page")
     p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
-    p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
+    p.add_argument(
+        "--host", type=host_header, help="Host header for the split gate, when --url is a load balancer address"
+    )
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     p.add_argument(
-        "--requests", type=int, help=f"requests per route the split gate sends (default {Policy().verify_requests})"
+        "--requests",
+        type=whole_number(1, MAX_SPLIT_REQUESTS),
+        help=f"least requests per route the split gate sends (default {Policy().verify_requests})",
     )
     p.add_argument("--analysis-interval", metavar="DURATION", help="how often Prometheus is asked during a step")
     p.add_argument("--min-requests", type=int, metavar="N", help="canary requests a step needs to be promoted")
@@ -112,72 +134,85 @@ def parser() -> argparse.ArgumentParser:
         help="start the health analysis anew: the evidence of this release kept with the stack is discarded "
         "(alpha then holds from this run on, not for the whole release)",
     )
-    p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
+    p.add_argument(
+        "--project-dir", "--cwd", "-C", type=path_flag, default=Path("."), help="Pulumi.yaml's folder, or below"
+    )
     return p
+
+
+# Each flag that overrides a `rollout:` key, and the key, as the stack file spells it.
+FLAG_KEYS = {
+    "steps": "steps",
+    "step_duration": "stepDuration",
+    "analysis_interval": "analysisInterval",
+    "min_requests": "minRequests",
+    "alpha": "alpha",
+    "split_tolerance": "splitTolerance",
+    "max_error_rate": "maxErrorRate",
+    "max_p99_ms": "maxP99Ms",
+    "max_p99_ratio": "maxP99Ratio",
+    "hold_limit": "holdLimit",
+    "prometheus": "prometheus",
+    "webhook": "webhook",
+}
+
+
+def rollout_settings(args: argparse.Namespace, settings: StackSettings) -> RolloutSettings:
+    """The stack's `rollout` keys with the flags given laid over them, validated once by the same
+    model: a flag is held to the key's rules, and refused for the key's reason."""
+    given: dict[str, Any] = {}
+    for name, key in FLAG_KEYS.items():
+        value = getattr(args, name)
+        if value is not None:
+            given[key] = value
+    if args.steps is not None:
+        try:
+            given["steps"] = [int(part) for part in args.steps.split(",")]
+        except ValueError:
+            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {args.steps!r}") from None
+    try:
+        return RolloutSettings.model_validate({**settings.rollout.model_dump(by_alias=True), **given})
+    except pydantic.ValidationError as err:
+        # The stack's own values passed this model already: what fails is a flag.
+        error = err.errors()[0]
+        key = str(error["loc"][0])
+        flag = next((name for name, spelled in FLAG_KEYS.items() if spelled == key), None)
+        if flag is None:  # a rule across keys that a flag's value broke
+            raise UsageError(f"rollout.{describe(error)}") from None
+        reason = describe(error).partition(": ")[2]
+        if flag == "steps":
+            reason = reason.rpartition(", got ")[0] + f", got {args.steps!r}"
+        raise UsageError(f"argument --{flag.replace('_', '-')}: {reason}") from None
 
 
 def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     """The stack's `rollout` config, overridden by the flags given; UsageError for a bad flag."""
-    config = settings.rollout
-    steps_text = args.steps
-    if steps_text is not None:
-        try:
-            steps = [int(part) for part in steps_text.split(",")]
-        except ValueError:
-            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {steps_text!r}") from None
-        if (reason := steps_problem(steps)) is not None:
-            raise UsageError(f"argument --steps: {reason}, got {steps_text!r}")
-    else:
-        steps = list(config.steps)
-    durations = {}
-    for flag, configured in (
-        ("step_duration", config.step_duration),
-        ("analysis_interval", config.analysis_interval),
-        ("hold_limit", config.hold_limit),
-    ):
-        text = getattr(args, flag) if getattr(args, flag) is not None else configured
-        if (seconds := parse_duration(text)) is None:
-            name = flag.replace("_", "-")
-            raise UsageError(f"argument --{name}: must be a duration such as 90s, 2m or 1h, got {text!r}")
-        durations[flag] = seconds
-    for flag in ("prometheus", "webhook", "url"):
+    for flag in ("url",):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
             raise UsageError(f"argument --{flag}: {reason}, got {redact_url(value)!r}")
-    for flag in ("max_error_rate", "max_p99_ms", "max_p99_ratio"):
-        value = getattr(args, flag)
-        if value is not None and not value > 0:
-            raise UsageError(f"argument --{flag.replace('_', '-')}: must be more than zero, got {value:g}")
-    if args.max_error_rate is not None and (reason := percent_problem(args.max_error_rate)) is not None:
-        raise UsageError(f"argument --max-error-rate: {reason}, got {args.max_error_rate:g}")
-    if args.alpha is not None and (reason := alpha_problem(args.alpha)) is not None:
-        raise UsageError(f"argument --alpha: {reason}, got {args.alpha:g}")
-    if args.split_tolerance is not None and (reason := tolerance_problem(args.split_tolerance)) is not None:
-        raise UsageError(f"argument --split-tolerance: {reason}, got {args.split_tolerance:g}")
-    for flag in ("requests", "min_requests"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"argument --{flag.replace('_', '-')}: must be at least 1, got {value}")
-
-    def chosen(flag: Any, configured: Any) -> Any:
-        return flag if flag is not None else configured
-
+    rollout = rollout_settings(args, settings)
+    step_seconds = parse_duration(rollout.step_duration)
+    analysis_seconds = parse_duration(rollout.analysis_interval)
+    hold_seconds = parse_duration(rollout.hold_limit)
+    # The model held each to a duration above zero.
+    assert step_seconds is not None and analysis_seconds is not None and hold_seconds is not None
     return Policy(
-        steps=tuple(steps),
-        step_seconds=durations["step_duration"],
-        analysis_seconds=durations["analysis_interval"],
-        min_requests=chosen(args.min_requests, config.min_requests),
-        hold_seconds=durations["hold_limit"],
+        steps=tuple(rollout.steps),
+        step_seconds=step_seconds,
+        analysis_seconds=analysis_seconds,
+        min_requests=rollout.min_requests,
+        hold_seconds=hold_seconds,
         limits=Limits(
-            max_error_rate=chosen(args.max_error_rate, config.max_error_rate),
-            max_p99_ms=chosen(args.max_p99_ms, config.max_p99_ms),
-            max_p99_ratio=chosen(args.max_p99_ratio, config.max_p99_ratio),
-            alpha=chosen(args.alpha, config.alpha),
-            split_tolerance=chosen(args.split_tolerance, config.split_tolerance),
+            max_error_rate=rollout.max_error_rate,
+            max_p99_ms=rollout.max_p99_ms,
+            max_p99_ratio=rollout.max_p99_ratio,
+            alpha=rollout.alpha,
+            split_tolerance=rollout.split_tolerance,
         ),
-        prometheus=chosen(args.prometheus, config.prometheus) or None,
-        webhook=chosen(args.webhook, config.webhook) or None,
-        verify_requests=chosen(args.requests, Policy.verify_requests),
+        prometheus=rollout.prometheus or None,
+        webhook=rollout.webhook or None,
+        verify_requests=args.requests if args.requests is not None else Policy.verify_requests,
     )
 
 
@@ -212,10 +247,36 @@ def unused_health_settings(args: argparse.Namespace, settings: StackSettings, po
     return unused
 
 
+def routes_at(settings: StackSettings, weight: int) -> tuple[Route, ...]:
+    """The routes the stack's outputs will hold with the canary at `weight`: what the split gate
+    verifies after that step's update, planned as `render` plans them."""
+    assert settings.canary is not None
+    at_weight = settings.model_copy(update={"canary": settings.canary.model_copy(update={"weight": weight})})
+    release = plan_canary_release(Collector(), RELEASE_NAME, release_args(at_weight))
+    return parse_routes(release.outputs["routes"], f"the routes at {weight}%")
+
+
+def split_requests(settings: StackSettings, policy: Policy) -> dict[int, int]:
+    """Requests per route the split gate will send at each step left, as the real run sizes them
+    (`--requests` is the floor; a low weight needs more to see a canary that gets none)."""
+    steps = policy.remaining(settings.weight)
+    if settings.canary is None or not steps:
+        return {}
+    routes = {weight: routes_at(settings, weight) for weight in steps}
+    tests = split_tests(len(steps), len(routes[steps[0]]), len(settings.versions))
+    alpha = split_alpha(policy, tests)
+    tolerance = policy.limits.split_tolerance
+    return {
+        weight: max(policy.verify_requests, requests_to_see_a_missing_version(found, tolerance, alpha))
+        for weight, found in routes.items()
+    }
+
+
 def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: bool, retire: bool) -> dict[str, Any]:
     """What a rollout would do, as data: the dry run prints it."""
     canary = settings.canary
     limits = policy.limits
+    requests = split_requests(settings, policy)
     return {
         "stack": stack,
         "canary": canary.version if canary else None,
@@ -224,7 +285,10 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         "steps": list(policy.remaining(settings.weight)) if canary else [],
         "step_seconds": policy.step_seconds,
         "gates": {
-            "split": {"requests_per_route": policy.verify_requests, "tolerance_points": limits.split_tolerance},
+            "split": {
+                "requests_per_route": {str(weight): n for weight, n in requests.items()},
+                "tolerance_points": limits.split_tolerance,
+            },
             "health": {
                 "prometheus": redact_url(policy.prometheus),
                 "prometheus_auth": auth_summary(settings.rollout.prometheus_auth),
@@ -283,6 +347,19 @@ def metric_summary(metric: MetricSettings) -> dict[str, Any]:
     return {"name": metric.name, "kind": metric.kind, "rule": rule}
 
 
+def requests_per_step(per_step: Mapping[str, int]) -> str:
+    """`318 requests per route at 5%, 200 at 10%, 25%`: each number once, for the steps in a row that share it."""
+    parts: list[str] = []
+    previous = None
+    for weight, n in per_step.items():
+        if n == previous:
+            parts.append(f"{weight}%")
+        else:
+            parts.append(f"{n} at {weight}%" if parts else f"{n} requests per route at {weight}%")
+        previous = n
+    return ", ".join(parts) or "no step left"
+
+
 def print_plan(document: dict[str, Any]) -> None:
     lines = [
         f"stack {document['stack']}: canary {document['canary']} at {document['weight']}%, stable {document['stable']}"
@@ -294,7 +371,7 @@ def print_plan(document: dict[str, Any]) -> None:
     gates = document["gates"]
     split = gates["split"]
     lines.append(
-        f"gate split: verify, {split['requests_per_route']} requests per route, "
+        f"gate split: verify, {requests_per_step(split['requests_per_route'])}, "
         f"within {split['tolerance_points']:g} points"
     )
     health = gates["health"]
@@ -337,7 +414,7 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
     """The page, or one line on stderr when it cannot be written after all (the rollout's exit
     status stays its verdict's: what happened to the traffic matters more than the page)."""
     try:
-        path.write_text(render_html(report), encoding="utf-8")
+        write_replacing(path, render_html(report))
     except OSError as err:
         print(f"{PROG}: warning: could not write the report to {path}: {err.strerror or err}", file=sys.stderr)
     else:
@@ -362,13 +439,20 @@ def main(argv: Sequence[str]) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:
         return _fail(problem)
+    masker = Masker()
     try:
-        settings = parse_settings(stack_config(args.project_dir, args.stack))
+        read = read_stack(args.project_dir, args.stack)
+        for warning in read.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        project = find_project(args.project_dir)
+        revealed = {path: reveal(project, args.stack, path) for path in read.secrets}
+        masker = Masker(tuple(secret for secret in revealed.values() if secret))
+        settings = parse_settings(with_secrets(read.values, revealed))
         policy = resolve_policy(args, settings)
-    except (StackFileError, UsageError) as err:
-        return _fail(str(err))
+    except (StackFileError, UsageError, SecretUnavailableError, ArgsError) as err:
+        return _fail(masker.text(str(err)))
     except ConfigError as err:
-        return _fail(f"stack {args.stack}: {err}")
+        return _fail(masker.text(f"stack {args.stack}: {err}"))
     if unused := unused_health_settings(args, settings, policy):
         print(
             f"{PROG}: warning: {', '.join(unused)} ignored: "
@@ -389,27 +473,43 @@ def main(argv: Sequence[str]) -> int:
     except AccessError as err:
         return _fail(str(err))
     if args.dry_run:
-        if settings.canary is not None:
-            problem = preflight.problem(
-                policy,
-                release(settings),
-                url=args.url,
-                outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
-                stack=args.stack,
-                prometheus=access,
-                metrics=settings.rollout.metrics,
-            )
-            if problem is not None:
-                return _fail(problem)
-        document = plan_document(args.stack, settings, policy, promote, args.retire)
-        if args.json:
-            print(json.dumps(document, indent=2))
-        else:
-            print_plan(document)
-        return EXIT_DONE
+        return _dry_run(args, settings, policy, promote, masker, access)
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote, access)
+    return _run(args, settings, policy, promote, masker, access)
+
+
+def _dry_run(
+    args: argparse.Namespace,
+    settings: StackSettings,
+    policy: Policy,
+    promote: bool,
+    masker: Masker,
+    access: PrometheusAccess | None,
+) -> int:
+    """Check what must work, and print the plan; change nothing."""
+    if settings.canary is None:
+        return _fail(no_canary(args.stack))
+    problem = preflight.problem(
+        policy,
+        release(settings),
+        url=args.url,
+        outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
+        stack=args.stack,
+        prometheus=access,
+        metrics=settings.rollout.metrics,
+    )
+    if problem is not None:
+        return _fail(masker.text(problem))
+    try:
+        document = masker.document(plan_document(args.stack, settings, policy, promote, args.retire))
+    except ArgsError as err:
+        return _fail(masker.text(f"stack {args.stack}: {err}"))
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print_plan(document)
+    return EXIT_DONE
 
 
 def _secret_reader(project_dir: Path, stack: str) -> SecretReader:
@@ -537,13 +637,18 @@ def ratio_metrics(settings: StackSettings) -> int:
 
 
 def _run(
-    args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, access: PrometheusAccess | None
+    args: argparse.Namespace,
+    settings: StackSettings,
+    policy: Policy,
+    promote: bool,
+    masker: Masker,
+    access: PrometheusAccess | None,
 ) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
     target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
-    view = ConsoleView(live=None if not args.json else False)
+    view = MaskedView(ConsoleView(live=None if not args.json else False), masker)
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -559,7 +664,7 @@ def _run(
             alpha = split_alpha(policy, tests, alpha_shares(ratio_metrics(settings)))
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: webhook_gate(policy.webhook, payload),
+                webhook=lambda payload: masker.gate(webhook_gate(policy.webhook, payload)),
                 health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence, access=access),
             )
             checks = lambda: preflight.problem(  # noqa: E731
@@ -575,12 +680,12 @@ def _run(
                 promote=promote, retire=args.retire
             )
     except (LockedError, RolloutRefusedError) as err:
-        return _fail(str(err))
+        return _fail(masker.text(str(err)))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).
         print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    document = report.to_json()
+    document = masker.document(report.to_json())
     if args.report is not None:
         write_report(args.report, document)
     if args.json:
@@ -589,5 +694,5 @@ def _run(
         summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
         if report.verdict_seconds is not None:
             print(f"verdict after {report.verdict_seconds:.0f}s", file=sys.stderr)
-        print(f"{report.outcome}: {summary.get(report.outcome, report.reason)}")
+        print(masker.text(f"{report.outcome}: {summary.get(report.outcome, report.reason)}"))
     return report.exit_code

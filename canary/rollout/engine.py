@@ -47,6 +47,11 @@ RESUMED_NOTE = (
 HEALTH_OFF = "no Prometheus URL (--prometheus or rollout.prometheus)"
 
 
+def no_canary(stack: str) -> str:
+    """Why a stack without a canary cannot be rolled out, in a real run and a dry run alike."""
+    return f"stack {stack} has no canary to roll out: set canary.version first"
+
+
 class RolloutRefusedError(Exception):
     """The rollout cannot start; nothing was changed. The message is one line."""
 
@@ -203,7 +208,7 @@ class Rollout:
     def run(self, *, promote: bool, retire: bool) -> RolloutReport:
         settings = self.stack.settings()
         if settings.canary is None:
-            raise RolloutRefusedError(f"stack {self.stack.name} has no canary to roll out: set canary.version first")
+            raise RolloutRefusedError(no_canary(self.stack.name))
         if (problem := self.preflight()) is not None:
             raise RolloutRefusedError(problem)
         pending = self.stack.pending()

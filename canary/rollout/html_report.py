@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
+from canary.rollout.page_text import escape
 from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ticks, render_chart
 
 _GOOD = frozenset({"completed", "promoted", "retired"})

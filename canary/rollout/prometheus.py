@@ -44,6 +44,11 @@ Series = tuple[tuple[str, str], ...]
 """A series' labels, sorted: its identity."""
 
 
+MAX_ANSWER_BYTES = 16 << 20
+"""The queries ask for a few series of one app: an answer past this is not one of theirs, and is
+not read into memory."""
+
+
 class PrometheusError(Exception):
     """Prometheus could not be asked, or did not answer a query; the message is one line, its URL
     redacted."""
@@ -95,14 +100,17 @@ class PrometheusAccess:
         context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
         try:
             with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-                return json.load(response)
+                body = response.read(MAX_ANSWER_BYTES + 1)
+            if len(body) > MAX_ANSWER_BYTES:
+                raise PrometheusError(f"Prometheus at {self.shown} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+            return json.loads(body)
         except urllib.error.HTTPError as err:
             hint = ": check rollout.prometheusAuth" if err.code in (401, 403) else _api_error(err)
             raise PrometheusError(f"Prometheus at {self.shown} answered {err.code} {err.reason}{hint}") from None
         except (urllib.error.URLError, OSError) as err:
             reason = redact_text(str(getattr(err, "reason", err)))
             raise PrometheusError(f"Prometheus at {self.shown} is unreachable: {reason}") from None
-        except ValueError:
+        except (ValueError, RecursionError):
             raise PrometheusError(f"Prometheus at {self.shown} did not answer JSON") from None
 
 
