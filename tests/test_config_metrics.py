@@ -74,7 +74,7 @@ LAG = {"name": "lag", "kind": "threshold", "query": "max(lag)", "max": 100}
         ),
         (
             {"prometheusAuth": {"basicAuth": {"username": "u", "password": "s3cret-value"}}},
-            "rollout.prometheusAuth.basicAuth.password: a credential is never read from the stack file in plain text",
+            "rollout.prometheusAuth.basicAuth.password: a credential is never a value of this key",
         ),
         (
             {"prometheusAuth": {"bearerTokenEnv": "MY-TOKEN"}},

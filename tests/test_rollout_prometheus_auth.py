@@ -186,5 +186,5 @@ def test_a_token_written_in_the_stack_file_is_refused_without_echoing_it(tmp_pat
     )
     code, out, err = run(capsys, directory, "--dry-run", "--url", URL)
     assert (code, out) == (2, "")
-    assert "rollout.prometheusAuth.bearerToken: a credential is never read from the stack file in plain text" in err
+    assert "rollout.prometheusAuth.bearerToken: a credential is never a value of this key" in err
     assert "plain-t0ken" not in err

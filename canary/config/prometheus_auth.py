@@ -72,9 +72,9 @@ def _refuse_plain_credentials(value: Any) -> Any:
                 raise NestedKeyError(
                     key,
                     HIDDEN,
-                    "a credential is never read from the stack file in plain text: name an environment "
-                    "variable or a file (bearerTokenEnv, bearerTokenFile, basicAuth.passwordEnv) or a secret "
-                    "(basicAuth.passwordSecret)",
+                    "a credential is never a value of this key, in plain text or as a secret: name an "
+                    "environment variable or a file (bearerTokenEnv, bearerTokenFile, basicAuth.passwordEnv), "
+                    "or a secret key of its own (basicAuth.passwordSecret: rollout:prometheusPassword)",
                 )
     return value
 
