@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from canary.config.prometheus_auth import BasicAuthSettings, PrometheusAuthSettings
 from canary.rollout.prometheus import PrometheusAccess, PrometheusError, series_query
 from canary.rollout.prometheus_auth import AccessError, prometheus_access
+from tests.e2e.guarded_prometheus import tls_material
 from tests.loopback_http import serving
 from tests.test_rollout_cli import URL, project, run
 
@@ -188,3 +190,15 @@ def test_a_token_written_in_the_stack_file_is_refused_without_echoing_it(tmp_pat
     assert (code, out) == (2, "")
     assert "rollout.prometheusAuth.bearerToken: a credential is never a value of this key" in err
     assert "plain-t0ken" not in err
+
+
+def test_a_ca_bundle_verifies_a_prometheus_whose_certificate_the_system_does_not_know(tmp_path: Path) -> None:
+    ca, cert, key = tls_material(tmp_path / "tls")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with serving(lambda _: (200, ONE_SERIES), tls=context) as (url, _):
+        https = url.replace("http://", "https://")
+        with pytest.raises(PrometheusError, match=r"is unreachable: .*CERTIFICATE_VERIFY_FAILED"):
+            series_query(https, "up")
+        access = prometheus_access(https, PrometheusAuthSettings(ca_file=str(ca)), environ={})
+        assert series_query(access, "up") == [({}, 1.0)]
