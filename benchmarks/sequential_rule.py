@@ -22,7 +22,8 @@ def rollback_seconds(traffic: Traffic) -> npt.NDArray[np.float64]:
         for counts in (traffic.canary_requests, traffic.canary_errors, traffic.stable_requests, traffic.stable_errors)
     ]
     for rollout in range(traffic.rollouts):
-        analysis = SequentialAnalysis()
+        # The clean model holds the canary at its first weight from the first bin on: no change inside it.
+        analysis = SequentialAnalysis(weight=traffic.weights[0])
         c_n, c_x, s_n, s_x = (total[rollout] for total in totals)
         for k, weight in enumerate(traffic.weights):
             decision = analysis.observe(

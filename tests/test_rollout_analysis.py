@@ -34,12 +34,12 @@ def test_one_canary_error_against_no_stable_error_gives_the_hand_computed_e_valu
     assert relative.p_value == pytest.approx(1 / 4.36674, abs=1e-4)
 
 
-def test_a_burst_of_canary_errors_in_one_interval_counts_at_most_one_over_the_share_to_the_1_5() -> None:
+def test_a_burst_of_canary_errors_in_one_interval_counts_at_most_one_over_the_share_to_the_1_25() -> None:
     # x = m = 2 at share 0.1: theta^2 / (0.1 theta + 0.9)^2 is 1.18616, 1.48721, 2.04082, 3.30579,
-    # 6.25, 12.7551, 27.70083 for theta up to 10, and above 10^1.5 = 31.62278 from theta = 30 on
-    # (capped): mean 14.95942.
+    # 6.25, 12.7551 for theta up to 5, and above 10^1.25 = 17.78279 from theta = 10 on (capped):
+    # mean 9.81563.
     decision = at(10).observe(weight=10, canary=Counts(100, 2), stable=Counts(900, 0))
-    assert comparison(decision).e_value == pytest.approx(14.95942, abs=1e-4)
+    assert comparison(decision).e_value == pytest.approx(9.81563, abs=1e-4)
 
 
 def test_an_interval_in_which_the_weight_changed_adds_nothing_to_the_comparison() -> None:
@@ -313,6 +313,9 @@ def test_the_p99_comparison_takes_the_edge_pair_at_the_ratio_with_the_most_stabl
     assert comparison_edges(stable, ratio=2, gap_ms=5) == (50.0, 100.0)
     assert comparison_edges(stable, ratio=2.2, gap_ms=5) == (100.0, 250.0)
     assert comparison_edges(Counts(199, 0, dict(stable.buckets)), ratio=2, gap_ms=5) is None
+    # Every stable request within 5 ms: the canary is counted above 10 ms, stable above 5 (none).
+    fast = Counts(1000, 0, {1.0: 0, 5.0: 1000, 10.0: 1000, 25.0: 1000})
+    assert comparison_edges(fast, ratio=2, gap_ms=5) == (5.0, 10.0)
 
 
 def slow_versions(canary_above_100: int, stable_above_50: int, intervals: int) -> Decision:

@@ -98,7 +98,7 @@ def test_a_canary_failing_checkouts_far_more_often_than_stable_is_rolled_back_na
         e_values.append(test.e_value)
         if judged.reasons:
             break
-    # One interval cannot carry it (each is capped at (1/pi)^1.5 = 31.6 at pi = 0.1), a few do.
+    # One interval cannot carry it (each is capped at (1/pi)^1.25 = 17.8 at pi = 0.1), a few do.
     assert e_values[0] < 500 and 2 <= len(e_values) <= 5 and e_values[-1] >= 500
     (entry,) = judged.entries
     assert entry["versions"]["v2"] == {"bad": 12 * len(e_values), "total": 100 * len(e_values), "ratio": 12.0}

@@ -493,3 +493,12 @@ def test_a_held_poll_says_hold_in_the_decision_column() -> None:
 def test_the_calibration_of_the_analysis_is_shown() -> None:
     analysis = {"resumed": False, "note": "", "calibration": "stable's 5xx over 60 intervals vary 3.2 times"}
     assert "stable&#x27;s 5xx over 60 intervals vary 3.2 times" in render_html(_report(analysis=analysis))
+
+
+def test_what_each_test_compared_is_in_the_header() -> None:
+    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0))]
+    detail = "canary above 100 ms against stable above 50 ms (stable's p94): ratio tested 2"
+    polls[0]["tests"].append({"test": "p99 against stable", "e_value": 1.0, "p_value": 1.0, "threshold": 1000.0,
+                              "alpha": 0.001, "detail": detail})  # fmt: skip
+    text = " ".join(_page(render_html(_report(polls=polls))).text)
+    assert f"tested {detail}" in text

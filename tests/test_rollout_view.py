@@ -55,3 +55,11 @@ def test_a_polls_line_gives_each_metric_of_the_team_its_figures(capsys: pytest.C
     ConsoleView(live=False).poll(dataclasses.replace(POLL, metrics=(ratio, lag)))
     line = capsys.readouterr().err
     assert "2 5xx of no version; checkouts v1 3/900, v2 4/100; lag 150 (max 100, 2/3 bad); e-values" in line
+
+
+def test_the_p99_comparison_shows_the_ratio_it_tested() -> None:
+    from canary.rollout.view import e_values
+
+    detail = "canary above 250 ms against stable above 100 ms (stable's p99.6): ratio tested 2.5"
+    tests = [{"test": "p99 against stable", "e_value": 3.0, "threshold": 1000.0, "detail": detail}]
+    assert e_values(tests) == "p99 vs stable 3/1e+03 (ratio tested 2.5)"

@@ -173,3 +173,9 @@ def _fifo(folder: Path) -> str:
 def _write(folder: Path, text: str) -> str:
     (folder / "routes.json").write_text(text)
     return str(folder / "routes.json")
+
+
+def test_a_routes_path_with_a_line_break_is_quoted_in_its_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ExpectationError) as raised:
+        load_file(str(tmp_path / "no\nsuch.json"))
+    assert "\n" not in str(raised.value) and "no\\nsuch.json" in str(raised.value)

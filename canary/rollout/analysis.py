@@ -65,8 +65,8 @@ COMPARE_AT_MOST_SHARE = 0.10
 # Stable requests, counted before an interval, needed to choose the edges of the p99 comparison.
 STABLE_REQUESTS_FOR_P99 = 200
 # Each interval's likelihood ratio is capped at (1/pi)^CAP_POWER: 1 would be the fair odds of one
-# incident, 1.5 the choice between bursts and power (docs/rollout.md, benchmark).
-CAP_POWER = 1.5
+# incident, 1.25 the choice between bursts and power (docs/rollout.md, benchmark).
+CAP_POWER = 1.25
 # Stable's dispersion: estimated from its last intervals, once it has this many.
 DISPERSION_MIN_INTERVALS = 5
 DISPERSION_WINDOW = 60
@@ -346,10 +346,10 @@ def edge_at_or_above(edges: Sequence[float], ms: float) -> float | None:
 def comparison_edges(stable: Counts, ratio: float, gap_ms: float) -> tuple[float, float] | None:
     """(stable's edge, the canary's edge) for the p99 comparison, from stable's counts so far.
 
-    Stable's edge is one above which some, but at most `COMPARE_AT_MOST_SHARE`, of its requests
-    went (its p99 edge or a lower one); the canary's is the smallest edge at least `ratio` times it
-    and `gap_ms` above it. Of those pairs, the one whose ratio is nearest `ratio` (never below),
-    then the one with the most stable requests above its edge (the most evidence).
+    Stable's edge is one above which at most `COMPARE_AT_MOST_SHARE` of its requests went (its
+    p99 edge or a lower one, or the lowest edge above all of them); the canary's is the smallest
+    edge at least `ratio` times it and `gap_ms` above it. Of those pairs, the one whose ratio is
+    nearest `ratio` (never below), then the one with the most stable requests above its edge.
     """
     if stable.requests < STABLE_REQUESTS_FOR_P99:
         return None
@@ -358,14 +358,12 @@ def comparison_edges(stable: Counts, ratio: float, gap_ms: float) -> tuple[float
     for edge in edges:
         if edge <= 0 or above(stable, edge) > COMPARE_AT_MOST_SHARE * stable.requests:
             continue
-        if above(stable, edge) == 0:
-            break  # higher edges see no stable request above them either: nothing to compare with
         partner = edge_at_or_above(edges, max(ratio * edge, edge + gap_ms))
-        if partner is None:
-            continue
-        tested = partner / edge
-        if best is None or tested < best[0]:
-            best = (tested, edge, partner)
+        if partner is not None and (best is None or partner / edge < best[0]):
+            best = (partner / edge, edge, partner)
+        if above(stable, edge) == 0:
+            # Stable's slowest request is under this edge (its p100): a higher one says no more.
+            break
     return None if best is None else (best[1], best[2])
 
 

@@ -28,7 +28,7 @@ from canary.config.messages import describe
 from canary.config.metrics import MetricSettings
 from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.file_writes import write_replacing
-from canary.flag_types import host_header, path_flag, whole_number
+from canary.flag_types import host_header, path_flag, shown, whole_number
 from canary.from_settings import RELEASE_NAME, release_args
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
@@ -402,11 +402,11 @@ def report_path_problem(path: Path) -> str | None:
     rollout never runs for an hour to lose its report to a typo."""
     folder = path.parent
     if path.is_dir():
-        return f"argument --report: {path} is a folder; name a file such as rollout.html"
+        return f"argument --report: {shown(path)} is a folder; name a file such as rollout.html"
     if not folder.is_dir():
-        return f"argument --report: folder {folder} does not exist, got {str(path)!r}"
+        return f"argument --report: folder {shown(folder)} does not exist, got {str(path)!r}"
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return f"argument --report: {path} is not writable"
+        return f"argument --report: {shown(path)} is not writable"
     return None
 
 
@@ -416,9 +416,9 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
     try:
         write_replacing(path, render_html(report))
     except OSError as err:
-        print(f"{PROG}: warning: could not write the report to {path}: {err.strerror or err}", file=sys.stderr)
+        print(f"{PROG}: warning: could not write the report to {shown(path)}: {err.strerror or err}", file=sys.stderr)
     else:
-        print(f"report: {path}", file=sys.stderr)
+        print(f"report: {shown(path)}", file=sys.stderr)
 
 
 def _interrupt(signum: int, frame: object) -> None:

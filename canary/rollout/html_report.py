@@ -94,6 +94,8 @@ def _header(
         ("steps", str(len(_list(report.get("steps"))))),
         ("polls", str(len(polls))),
     ]
+    compared = [_text(t.get("detail")) for t in (_tests(polls[-1]) if polls else []) if t.get("detail")]
+    facts += [("tested", detail) for detail in compared]
     unattributed = _int(polls[-1].get("unattributed_errors")) if polls else None
     if unattributed:
         facts.append(("5xx naming no version", str(unattributed)))

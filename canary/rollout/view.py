@@ -67,7 +67,11 @@ def _version_line(version: str, figures: dict[str, Any]) -> str:
 
 def e_values(tests: list[dict[str, Any]]) -> str:
     """Each test's e-value against the one that rolls back: `5xx vs stable 2.1/500`."""
-    return ", ".join(f"{_SHORT.get(t['test'], t['test'])} {t['e_value']:.3g}/{t['threshold']:.3g}" for t in tests)
+    return ", ".join(
+        f"{_SHORT.get(t['test'], t['test'])} {t['e_value']:.3g}/{t['threshold']:.3g}"
+        + (f" ({t['detail'].rsplit(': ', 1)[-1]})" if "ratio tested" in t.get("detail", "") else "")
+        for t in tests
+    )
 
 
 def poll_line(poll: dict[str, Any]) -> str:

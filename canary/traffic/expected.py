@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
+from canary.flag_types import shown
 from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
 __all__ = [
@@ -85,14 +86,14 @@ def load_file(path: str) -> Expectation:
     try:
         text = read_text(path, MAX_ROUTES_BYTES)
     except UnreadableFileError as exc:
-        raise ExpectationError(f"{path}: {exc}") from None
+        raise ExpectationError(f"{shown(path)}: {exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ExpectationError(f"{path} is not JSON: {exc}") from None
+        raise ExpectationError(f"{shown(path)} is not JSON: {exc}") from None
     except RecursionError:
         # The JSON parser recurses once per level; a routes file is a few levels deep.
-        raise ExpectationError(f"{path}: nested too deep to be routes") from None
+        raise ExpectationError(f"{shown(path)}: nested too deep to be routes") from None
     return from_outputs(data, path)
 
 

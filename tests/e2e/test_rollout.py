@@ -209,8 +209,8 @@ def test_a_canary_failing_5_percent_at_10_percent_is_rolled_back_mid_step(releas
 
 
 def test_a_canary_far_slower_than_stable_is_rolled_back(release: Workspace, mesh: Mesh) -> None:
-    # 5 ms and 40 ms: stable's p99 edge is 10 ms, so the canary's requests all lie above the
-    # comparison's edge (25 ms, the first at or above twice 10 ms), far under the 500 ms limit.
+    # 5 ms and 40 ms: every stable request is within the 5 ms edge, so the canary is counted above
+    # 10 ms against stable above 5 ms (none): a ratio of 2 tested, far under the 500 ms limit.
     mesh.plane.behave("v1", latency_ms=5)
     mesh.plane.behave("v2", latency_ms=40)
     outcome = rollout(release, mesh)
