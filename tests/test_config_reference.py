@@ -127,7 +127,7 @@ EVERY_KEY: dict[str, Any] = {
     "routing": {"versionHeader": "x-served-by", "mesh": False, "api": "gateway-api"},
     "security": {"mtls": True, "networkPolicy": True},
     "rollout": {
-        "steps": [10, 20],
+        "steps": [10, {"pause": True}, 20, {"pause": "5m"}],
         "stepDuration": "30s",
         "analysisInterval": "5s",
         "minRequests": 80,
@@ -159,6 +159,8 @@ EVERY_KEY: dict[str, Any] = {
             }
         ],
         "webhook": "http://127.0.0.1:9000/hook",
+        "confirm": "http://127.0.0.1:9000/confirm",
+        "notify": ["json://127.0.0.1:9000/events"],
     },
 }
 

@@ -77,7 +77,7 @@ def test_a_release_part_way_plans_the_steps_left(tmp_path, capsys):
     ("flags", "message"),
     [
         (["--steps", "10,5"], "argument --steps: must rise step by step (e.g. 5,10,25,50), got '10,5'"),
-        (["--steps", "ten"], "argument --steps: must be weights such as 5,10,25,50, got 'ten'"),
+        (["--steps", "ten"], "argument --steps: item 'ten': must be a weight from 1 to 100, pause or pause=<"),
         (["--step-duration", "2 minutes"], "argument --step-duration: must be a duration such as 90s, 2m or 1h"),
         (["--prometheus", "localhost:9090"], "argument --prometheus: must be an http:// or https:// URL"),
         (["--max-error-rate", "0"], "argument --max-error-rate: must be a percentage above 0 and at most 100, got 0"),

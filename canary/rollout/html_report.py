@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from canary.rollout.html_waits import waits_section
 from canary.rollout.page_text import escape
 from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ticks, render_chart
 
@@ -47,6 +48,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         "</section>",
         _steps_table(steps),
         _holds_table([h for h in _list(report.get("holds")) if isinstance(h, Mapping)]),
+        waits_section(report),
         _polls_table(polls, canary, stable),
         "<footer>Drawn from the rollout's JSON report (<code>canary rollout --json</code>); "
         "times are seconds since the rollout began.</footer>",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import ssl
 import urllib.error
 import urllib.parse
@@ -49,6 +50,10 @@ MAX_ANSWER_BYTES = 16 << 20
 not read into memory."""
 
 
+TOKEN_VARIABLE = "CANARY_PROMETHEUS_TOKEN"
+"""A bearer token from the environment, sent when `rollout.prometheusAuth` names no credential."""
+
+
 class PrometheusError(Exception):
     """Prometheus could not be asked, or did not answer a query; the message is one line, its URL
     redacted."""
@@ -70,13 +75,18 @@ class PrometheusAccess:
     @classmethod
     def of(cls, url: str, headers: Mapping[str, str] | None = None, ca_file: str | None = None) -> PrometheusAccess:
         """Access to `url`; a `user:password@` in it becomes basic auth (as curl reads one)
-        unless `headers` authenticate otherwise."""
+        unless `headers` authenticate otherwise; without either, `CANARY_PROMETHEUS_TOKEN` in the
+        environment is sent as a bearer token."""
         extra = dict(headers or {})
         userinfo = _userinfo(url)
         if userinfo is not None:
             user, _, password = userinfo.partition(":")
             credentials = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
             extra.setdefault("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+        # Without a credential of its own, CI's token in the environment (kept as its secret).
+        token = os.environ.get(TOKEN_VARIABLE, "").strip()
+        if token:
+            extra.setdefault("Authorization", f"Bearer {token}")
         return cls(url=url, headers=tuple(extra.items()), ca_file=ca_file)
 
     @property

@@ -2,7 +2,9 @@
 variable or file, the password from its variable or the stack's secret, the CA bundle loaded.
 
 Anything missing is one `AccessError` line naming the key and where it looked (never what it
-read), exit 2 before anything changes.
+read), exit 2 before anything changes. Without a credential here, `CANARY_PROMETHEUS_TOKEN` in the
+environment is sent as a bearer token (`canary.rollout.prometheus.TOKEN_VARIABLE`), as CI keeps
+its secrets.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from canary.config.prometheus_auth import PrometheusAuthSettings
-from canary.rollout.prometheus import PrometheusAccess
+from canary.rollout.prometheus import TOKEN_VARIABLE, PrometheusAccess
 
 KEY = "rollout.prometheusAuth"
+__all__ = ["TOKEN_VARIABLE", "AccessError", "prometheus_access", "uses_secret"]
 
 
 class AccessError(Exception):

@@ -6,6 +6,8 @@ writes it) followed by `pulumi up`; the stack file is always where the release s
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +113,14 @@ class AutomationStack:
     def tags(self) -> AutomationTags:
         """The stack's tags in its backend: where the release's shared records live."""
         return AutomationTags(self._stack.workspace, self.name)
+
+    def who(self) -> str:
+        """Who runs this, for "aborted by ...": the backend's user (`pulumi whoami`) at this host."""
+        try:
+            user = self._stack.workspace.who_am_i().user
+        except Exception:  # whoami fails only on a backend it cannot reach; the tags would fail after it
+            user = getpass.getuser()
+        return f"{user}@{socket.gethostname()}"
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as the last update left them (empty for a stack never deployed)."""

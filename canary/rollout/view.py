@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from canary.rollout.control import Wait
 from canary.rollout.gates import GateResult
 from canary.rollout.watch import Poll
 
@@ -93,6 +94,13 @@ def metric_figures(entry: dict[str, Any]) -> str:
     return f"{entry['name']} {value} ({bounds}, {entry['bad_polls']}/{entry['failure_limit']} bad)"
 
 
+def waiting_line(step: int, steps: int, wait: Wait, seconds_left: float | None, e_values: str = "") -> str:
+    """The live line while the rollout waits: what for, since when, the time left of a timer."""
+    left = "" if seconds_left is None else f", {_minutes(seconds_left)} left"
+    text = f"step {step}/{steps}: canary at {wait.weight}%, waiting for {wait.what} since {wait.since}{left}"
+    return text + (f"; e-values {e_values}" if e_values else "")
+
+
 class ConsoleView:
     """Log lines on stderr; on a terminal, a live status line below them."""
 
@@ -110,7 +118,14 @@ class ConsoleView:
         if not self._live_wanted:
             return
         text = f"step {step}/{steps}: canary at {weight}%, watching, {_minutes(seconds_left)} left"
-        line = Text(text + (f"; e-values {self._e_values}" if self._e_values else ""))
+        self._show(Text(text + (f"; e-values {self._e_values}" if self._e_values else "")))
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        if not self._live_wanted:
+            return
+        self._show(Text(waiting_line(step, steps, wait, seconds_left, self._e_values)))
+
+    def _show(self, line: Text) -> None:
         if self._live is None:
             self._live = Live(line, console=self._console, refresh_per_second=4, transient=True)
             self._live.start()
