@@ -23,7 +23,7 @@ USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
 Run `{prog} <command> --help` for a command's options."""
 
 # What `verify`, `traffic` and `rollout` import beyond the package's own dependencies: the extra `verify`.
-VERIFY_EXTRA = ("numpy", "rich", "scipy")
+VERIFY_EXTRA = ("apprise", "numpy", "rich", "scipy")
 HELP = ("-h", "--help")
 
 

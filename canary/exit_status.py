@@ -20,3 +20,10 @@ too thin (too few canary requests), or both versions kept failing alike, for lon
 limit. Neither good nor bad; a rerun continues from that weight."""
 INTERRUPTED = 130
 """Ctrl-C or SIGTERM where the command cannot finish cleanly (128 + SIGINT, as shells report it)."""
+
+START = 10
+"""`canary rollout --decide`: a canary whose version or image has not been rolled out; start one."""
+RESUME = 11
+"""`canary rollout --decide`: a rollout was interrupted part way; resume it."""
+LOCKED = 75
+"""Another rollout of the stack holds its lock (sysexits' EX_TEMPFAIL: try again later)."""

@@ -12,7 +12,10 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from canary.steps import Pause
 
 from canary.plan.checks import ArgsError
 
@@ -199,6 +202,13 @@ class Policy:
     """Where to POST each step's figures; a non-2xx answer fails the step."""
     verify_requests: int = 200
     """Requests per route that the split gate sends."""
+    pauses: tuple[Pause, ...] = ()
+    """Waits between the steps (`canary.steps`): for an approval, or a time."""
+    confirm: str | None = None
+    """A URL asked after each step passes, before the next weight or the promotion: the rollout
+    holds until it answers 2xx (it never rolls back for it)."""
+    notify: tuple[str, ...] = ()
+    """Apprise URLs every event of the rollout is sent to."""
 
     def __post_init__(self) -> None:
         # The ranges the flags and the stack's `rollout` keys are held to: the third door.
@@ -212,6 +222,7 @@ class Policy:
             verify_requests=split_requests_problem,
             prometheus=lambda url: None if url is None else url_problem(url),
             webhook=lambda url: None if url is None else url_problem(url),
+            confirm=lambda url: None if url is None else url_problem(url),
         )
 
     def remaining(self, current_weight: int) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from canary.__main__ import extra_requirement, main, run
 from tests.conftest import PROJECT_DIR
 
 PYPROJECT = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
-VERIFY_EXTRA = ["numpy", "rich", "scipy"]
+VERIFY_EXTRA = ["apprise", "numpy", "rich", "scipy"]
 # Left out of the copy the wheel is built from: nothing a build reads, and some large.
 NOT_COPIED = shutil.ignore_patterns(
     ".git", "venv*", "__pycache__", "*.pyc", ".*_cache", "build", "dist", "*.egg-info", "manifests"

@@ -77,7 +77,7 @@ def test_a_release_part_way_plans_the_steps_left(tmp_path, capsys):
     ("flags", "message"),
     [
         (["--steps", "10,5"], "argument --steps: must rise step by step (e.g. 5,10,25,50), got '10,5'"),
-        (["--steps", "ten"], "argument --steps: must be weights such as 5,10,25,50, got 'ten'"),
+        (["--steps", "ten"], "argument --steps: item 'ten': must be a weight from 1 to 100, pause or pause=<"),
         (["--step-duration", "2 minutes"], "argument --step-duration: must be a duration such as 90s, 2m or 1h"),
         (["--prometheus", "localhost:9090"], "argument --prometheus: must be an http:// or https:// URL"),
         (["--max-error-rate", "0"], "argument --max-error-rate: must be a percentage above 0 and at most 100, got 0"),
@@ -224,6 +224,17 @@ def test_nothing_is_reported_when_the_thresholds_have_their_gate(tmp_path, capsy
             capsys, project(tmp_path), "--dry-run", "--url", URL, "--prometheus", prometheus, "--max-p99-ms", "9"
         )
     assert (code, err) == (0, "")
+
+
+def test_metrics_and_prometheus_auth_given_while_the_health_gate_is_off_are_reported(tmp_path, capsys):
+    metric = {"name": "lag", "kind": "threshold", "query": "lag", "max": 1}
+    directory = project(tmp_path, rollout={"metrics": [metric], "prometheusAuth": {"bearerTokenEnv": "T"}})
+    code, _, err = run(capsys, directory, "--dry-run", "--url", URL)
+    assert code == 0
+    assert err == (
+        "canary rollout: warning: rollout.prometheusAuth, rollout.metrics ignored: "
+        "the health gate is off (no --prometheus or rollout.prometheus)\n"
+    )
 
 
 # --- one model for flags and stack: the same ranges, the same reasons ----------------------------

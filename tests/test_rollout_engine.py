@@ -375,7 +375,7 @@ def test_the_report_has_the_documented_fields():
     document = engine.run(promote=False, retire=False).to_json()
     assert set(document) == {
         "stack", "canary", "stable", "outcome", "reason", "started_at", "verdict_seconds", "alpha", "analysis",
-        "holds", "steps", "polls",
+        "holds", "waiting", "waits", "steps", "polls",
     }  # fmt: skip
     assert document["started_at"].endswith("Z") and document["alpha"] == 0.01
     assert document["analysis"] == {
@@ -387,7 +387,7 @@ def test_the_report_has_the_documented_fields():
         "weight", "ok", "changes", "started_seconds", "ended_seconds", "extended", "gates"
     }  # fmt: skip
     assert set(document["polls"][0]) == {
-        "seconds", "weight", "versions", "unattributed_errors", "tests", "rollback", "hold", "holds"
+        "seconds", "weight", "versions", "unattributed_errors", "tests", "rollback", "hold", "holds", "metrics"
     }  # fmt: skip
     json.dumps(document)
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictInt, StrictStr
+import pydantic
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 
+from canary.config.metrics import MetricSettings, metrics_problem
+from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.config.value_types import ConfigModel, Number, args_default, between, checked
 from canary.policy import (
     MAX_MIN_REQUESTS,
@@ -22,10 +25,10 @@ from canary.policy import (
     p99_ratio_problem,
     percent_problem,
     step_duration_problem,
-    steps_problem,
     tolerance_problem,
     url_problem,
 )
+from canary.steps import StepsError, from_items
 
 
 def _seconds_as_duration(value: Any) -> Any:
@@ -38,6 +41,31 @@ def _seconds_as_duration(value: Any) -> Any:
 Duration = Annotated[StrictStr, BeforeValidator(_seconds_as_duration)]
 
 
+def _steps(value: object) -> object:
+    # The whole grammar is checked here, before pydantic tries the item types one by one: one
+    # message naming the item, not one per type it is not.
+    if isinstance(value, list):
+        try:
+            from_items(value)
+        except StepsError as err:
+            raise ValueError(str(err)) from None
+    return value
+
+
+class PauseStep(ConfigModel):
+    """`{pause: true}` waits for an approval; `{pause: 10m}` waits that long (an approval ends it early)."""
+
+    pause: StrictBool | StrictStr | StrictInt
+
+
+def _notify_urls(urls: list[str]) -> str | None:
+    # An Apprise URL is scheme://...; which schemes exist is Apprise's to say, when the rollout starts.
+    for url in urls:
+        if "://" not in url:
+            return "must be Apprise URLs such as slack://..., mailto://... or json://host/path"
+    return None
+
+
 def _url_or_empty(value: str) -> str | None:
     # "" turns the gate or the webhook off.
     return url_problem(value) if value else None
@@ -46,9 +74,10 @@ def _url_or_empty(value: str) -> str | None:
 class RolloutSettings(ConfigModel):
     """What `canary rollout` does when its flags do not say."""
 
-    steps: Annotated[list[StrictInt], checked(steps_problem)] = Field(
+    steps: Annotated[list[StrictInt | PauseStep], BeforeValidator(_steps)] = Field(
         default_factory=lambda: list(args_default(Policy, "steps")),
-        description="The canary weights to walk through, in percent, rising (`--steps`).",
+        description="The canary weights to walk through, in percent, rising, and pauses between them: "
+        "`{pause: true}` waits for `canary rollout --approve`, `{pause: 10m}` waits ten minutes (`--steps`).",
     )
     step_duration: Annotated[Duration, checked(step_duration_problem)] = Field(
         default=format_duration(args_default(Policy, "step_seconds")),
@@ -104,8 +133,39 @@ class RolloutSettings(ConfigModel):
         default="",
         description='Prometheus\' base URL, for the health gate; `""` turns the gate off (`--prometheus`).',
     )
+    prometheus_auth: PrometheusAuthSettings = Field(
+        default_factory=PrometheusAuthSettings,
+        alias="prometheusAuth",
+        description="How to authenticate to Prometheus: `bearerTokenEnv` or `bearerTokenFile`, or `basicAuth` "
+        "(`username`, and `passwordEnv` or `passwordSecret`); `headers` to add; `caFile` to verify it with. "
+        "Never a credential in plain text.",
+    )
+    metrics: list[MetricSettings] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The team's own PromQL, judged at every poll beside the 5xx rate and p99: "
+        "`{name, kind: ratio, bad, total}` against stable, or `{name, kind: threshold, query, min, max, "
+        "failureLimit}`; `{{ namespace }}`, `{{ app }}` and `{{ version }}` are filled in.",
+    )
     webhook: Annotated[StrictStr, checked(_url_or_empty)] = Field(
         default="",
         description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`). Like "
         "every `rollout` key, it may be a Pulumi secret.",
     )
+    confirm: Annotated[StrictStr, checked(_url_or_empty)] = Field(
+        default="",
+        description="A URL asked (POST) after each step passes, before the next weight or the promotion: the "
+        "rollout holds until it answers 2xx, and never rolls back for it (`--confirm`).",
+    )
+    notify: Annotated[list[StrictStr], checked(_notify_urls)] = Field(
+        default_factory=list,
+        description="Apprise URLs (Slack, Teams, e-mail, JSON POST, ...) that every event of the rollout is "
+        "sent to (`--notify`, repeatable).",
+    )
+
+    @pydantic.field_validator("metrics")
+    @classmethod
+    def _metric_names_unique(cls, metrics: list[MetricSettings]) -> list[MetricSettings]:
+        if (problem := metrics_problem(metrics)) is not None:
+            raise problem
+        return metrics

@@ -10,6 +10,8 @@ where the stack file says).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime
 import json
 import os
 import shutil
@@ -22,9 +24,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pydantic
 
+from canary import exit_status
+from canary import steps as steps_module
 from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
 from canary.config.files import StackFileError, find_project, read_stack
 from canary.config.messages import describe
+from canary.config.metrics import MetricSettings
+from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.file_writes import write_replacing
 from canary.flag_types import host_header, path_flag, shown, whole_number
 from canary.from_settings import RELEASE_NAME, release_args
@@ -32,7 +38,11 @@ from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
 from canary.plan.release import plan_canary_release
 from canary.policy import MAX_SPLIT_REQUESTS, Limits, Policy, parse_duration, url_problem
-from canary.rollout import preflight
+from canary.redact import redact_url
+from canary.rollout import control as control_module
+from canary.rollout import preflight, release_tags
+from canary.rollout.control import TagControl
+from canary.rollout.decide import decide, last_record
 from canary.rollout.engine import (
     EXIT_DONE,
     EXIT_INTERRUPTED,
@@ -40,19 +50,26 @@ from canary.rollout.engine import (
     Gates,
     Rollout,
     RolloutRefusedError,
+    RolloutReport,
     no_canary,
 )
 from canary.rollout.gates import (
     EntryPoint,
+    GateResult,
+    alpha_shares,
     requests_to_see_a_missing_version,
     split_alpha,
     split_gate,
     split_tests,
     webhook_gate,
 )
+from canary.rollout.git_record import CommittingStack, GitRecorder
 from canary.rollout.html_report import render_html
-from canary.rollout.lock import LockedError, StackLock
-from canary.rollout.release_tags import TagStore, TagStoreError
+from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_holder, unlock
+from canary.rollout.notify import Notifier, NotifyError
+from canary.rollout.prometheus import PrometheusAccess
+from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
+from canary.rollout.release_tags import TagStore, TagStoreError, encode
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.routes_contract import Route, parse_routes
 
@@ -80,13 +97,61 @@ def parser() -> argparse.ArgumentParser:
         "then promote it, or roll it back to 0% on the first failed gate.",
     )
     p.add_argument("--stack", required=True, help="the stack to roll out (its Pulumi.<stack>.yaml)")
-    p.add_argument("--steps", help="canary weights, rising, e.g. 5,10,25,50 (default: rollout.steps)")
+    p.add_argument(
+        "--steps",
+        help="canary weights, rising, and pauses: 5,10,25,50, 5,pause,25,50 (until --approve) or 5,pause=10m,25 "
+        "(default: rollout.steps)",
+    )
     p.add_argument("--step-duration", metavar="DURATION", help="how long each step is watched: 90s, 2m, 1h")
     p.add_argument("--prometheus", metavar="URL", help="Prometheus for the health gate (default: rollout.prometheus)")
     p.add_argument("--max-error-rate", type=float, metavar="PERCENT", help="5xx share the canary may have")
     p.add_argument("--max-p99-ms", type=float, metavar="MS", help="p99 latency the canary may have")
     p.add_argument("--max-p99-ratio", type=float, metavar="TIMES", help="times stable's p99 the canary's may be")
     p.add_argument("--webhook", metavar="URL", help="POST each step's figures here; a non-2xx answer fails it")
+    p.add_argument(
+        "--confirm",
+        metavar="URL",
+        help="after each step passes, POST here until it answers 2xx; the rollout holds meanwhile (rollout.confirm)",
+    )
+    p.add_argument(
+        "--notify",
+        metavar="URL",
+        action="append",
+        help="an Apprise URL (slack://, msteams://, mailto://, json://...) to send every event to; repeatable "
+        "(default: rollout.notify)",
+    )
+    p.add_argument(
+        "--git-commit",
+        action="store_true",
+        help="commit each change the rollout writes to Pulumi.<stack>.yaml (a weight, promote, retire, rollback)",
+    )
+    p.add_argument("--git-push", action="store_true", help="push each such commit (implies --git-commit)")
+    operate = p.add_mutually_exclusive_group()
+    operate.add_argument(
+        "--approve", action="store_true", help="approve what the running rollout of the stack waits for, and exit"
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="with --approve: also skip the steps left, straight to the end (and the promotion, if asked)",
+    )
+    operate.add_argument(
+        "--abort", action="store_true", help="make the running rollout of the stack roll back now, and exit"
+    )
+    operate.add_argument(
+        "--decide",
+        action="store_true",
+        help="for CI on every push: print whether to start, resume or do nothing; exit 0 nothing, "
+        f"{exit_status.START} start, {exit_status.RESUME} resume, {exit_status.LOCKED} a rollout is running",
+    )
+    operate.add_argument(
+        "--status",
+        action="store_true",
+        help="print who runs a rollout of the stack and what it waits for since when (--json: the records), and exit",
+    )
+    operate.add_argument(
+        "--unlock", action="store_true", help="remove the rollout lock of a rollout that died, and exit"
+    )
     p.add_argument("--promote", action="store_true", help="after the last step: the canary becomes stable")
     p.add_argument("--retire", action="store_true", help="after promoting: remove the old version (implies --promote)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (steps, gates, thresholds); change nothing")
@@ -148,6 +213,8 @@ FLAG_KEYS = {
     "hold_limit": "holdLimit",
     "prometheus": "prometheus",
     "webhook": "webhook",
+    "confirm": "confirm",
+    "notify": "notify",
 }
 
 
@@ -161,9 +228,12 @@ def rollout_settings(args: argparse.Namespace, settings: StackSettings) -> Rollo
             given[key] = value
     if args.steps is not None:
         try:
-            given["steps"] = [int(part) for part in args.steps.split(",")]
-        except ValueError:
-            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {args.steps!r}") from None
+            given["steps"] = steps_module.from_flag(args.steps).items()
+        except steps_module.StepsError as err:
+            raise UsageError(f"argument --steps: {err}, got {args.steps!r}") from None
+    if args.notify is not None:
+        # An empty URL (a CI secret left unset) sends nothing, rather than failing the rollout.
+        given["notify"] = [url for url in args.notify if url.strip()]
     try:
         return RolloutSettings.model_validate({**settings.rollout.model_dump(by_alias=True), **given})
     except pydantic.ValidationError as err:
@@ -179,20 +249,27 @@ def rollout_settings(args: argparse.Namespace, settings: StackSettings) -> Rollo
         raise UsageError(f"argument --{flag.replace('_', '-')}: {reason}") from None
 
 
+def configured_steps(config: RolloutSettings) -> steps_module.Steps:
+    """`rollout.steps` (flag laid over), weights and pauses (validated with the model)."""
+    return steps_module.from_items([item if isinstance(item, int) else item.model_dump() for item in config.steps])
+
+
 def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     """The stack's `rollout` config, overridden by the flags given; UsageError for a bad flag."""
     for flag in ("url",):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
-            raise UsageError(f"argument --{flag}: {reason}, got {value!r}")
+            raise UsageError(f"argument --{flag}: {reason}, got {redact_url(value)!r}")
     rollout = rollout_settings(args, settings)
     step_seconds = parse_duration(rollout.step_duration)
     analysis_seconds = parse_duration(rollout.analysis_interval)
     hold_seconds = parse_duration(rollout.hold_limit)
     # The model held each to a duration above zero.
     assert step_seconds is not None and analysis_seconds is not None and hold_seconds is not None
+    steps = configured_steps(rollout)
     return Policy(
-        steps=tuple(rollout.steps),
+        steps=steps.weights,
+        pauses=steps.pauses,
         step_seconds=step_seconds,
         analysis_seconds=analysis_seconds,
         min_requests=rollout.min_requests,
@@ -206,12 +283,23 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
         ),
         prometheus=rollout.prometheus or None,
         webhook=rollout.webhook or None,
+        confirm=rollout.confirm or None,
+        notify=tuple(url for url in rollout.notify if url.strip()),
         verify_requests=args.requests if args.requests is not None else Policy.verify_requests,
     )
 
 
 # What only the health analysis reads: given while it is off (no Prometheus), each is reported.
-HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests", "hold_limit")
+HEALTH_ONLY = (
+    "max_error_rate",
+    "max_p99_ms",
+    "max_p99_ratio",
+    "analysis_interval",
+    "min_requests",
+    "hold_limit",
+    "prometheus_auth",
+    "metrics",
+)
 
 
 def unused_health_settings(args: argparse.Namespace, settings: StackSettings, policy: Policy) -> list[str]:
@@ -223,7 +311,7 @@ def unused_health_settings(args: argparse.Namespace, settings: StackSettings, po
     rollout = settings.rollout
     unused = []
     for field in HEALTH_ONLY:
-        if getattr(args, field) is not None:
+        if getattr(args, field, None) is not None:  # the keys without a flag have none
             unused.append(f"--{field.replace('_', '-')}")
         elif getattr(rollout, field) != (model := type(rollout).model_fields[field]).get_default(
             call_default_factory=True
@@ -268,6 +356,9 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         "stable": settings.stable_version,
         "weight": settings.weight,
         "steps": list(policy.remaining(settings.weight)) if canary else [],
+        "sequence": steps_module.describe(steps_module.Steps(policy.steps, policy.pauses), settings.weight)
+        if canary
+        else [],
         "step_seconds": policy.step_seconds,
         "gates": {
             "split": {
@@ -275,7 +366,9 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
                 "tolerance_points": limits.split_tolerance,
             },
             "health": {
-                "prometheus": policy.prometheus,
+                "prometheus": redact_url(policy.prometheus),
+                "prometheus_auth": auth_summary(settings.rollout.prometheus_auth),
+                "metrics": [metric_summary(metric) for metric in settings.rollout.metrics],
                 "max_error_rate": limits.max_error_rate,
                 "max_p99_ms": limits.max_p99_ms,
                 "max_p99_ratio": limits.max_p99_ratio,
@@ -286,10 +379,50 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
             }
             if policy.prometheus
             else None,
-            "webhook": policy.webhook,
+            "webhook": redact_url(policy.webhook) if policy.webhook else None,
+            "confirm": redact_url(policy.confirm) if policy.confirm else None,
         },
+        "notify": len(policy.notify),
         "then": (["promote"] if promote or retire else []) + (["retire " + settings.stable_version] if retire else []),
     }
+
+
+def auth_summary(auth: PrometheusAuthSettings) -> str:
+    """Where the credentials come from, never what they are."""
+    parts = []
+    if auth.bearer_token_env:
+        parts.append(f"bearer token from ${auth.bearer_token_env}")
+    if auth.bearer_token_file:
+        parts.append(f"bearer token from {auth.bearer_token_file}")
+    if auth.basic_auth is not None:
+        basic = auth.basic_auth
+        where = f"${basic.password_env}" if basic.password_env else f"secret {basic.password_secret}"
+        parts.append(f"basic auth as {basic.username}, password from {where}")
+    if auth.headers:
+        parts.append("headers " + ", ".join(sorted(auth.headers)))
+    if auth.ca_file:
+        parts.append(f"CA bundle {auth.ca_file}")
+    return "; ".join(parts) or "none"
+
+
+def metric_summary(metric: MetricSettings) -> dict[str, Any]:
+    """One of `rollout.metrics` as the plan shows it."""
+    if metric.kind == "ratio":
+        rule = f"canary's ({metric.bad}) / ({metric.total}) not above stable's, anytime-valid"
+    else:
+        bounds = " and ".join(
+            text
+            for text in (
+                f"at least {metric.min:g}" if metric.min is not None else "",
+                f"at most {metric.max:g}" if metric.max is not None else "",
+            )
+            if text
+        )
+        rule = (
+            f"{metric.query} {bounds}; fails after {metric.consecutive_failures} consecutive bad polls "
+            "(not alpha-bounded)"
+        )
+    return {"name": metric.name, "kind": metric.kind, "rule": rule}
 
 
 def requests_per_step(per_step: Mapping[str, int]) -> str:
@@ -309,10 +442,7 @@ def print_plan(document: dict[str, Any]) -> None:
     lines = [
         f"stack {document['stack']}: canary {document['canary']} at {document['weight']}%, stable {document['stable']}"
     ]
-    steps = document["steps"]
-    lines.append(
-        f"steps: {', '.join(f'{s}%' for s in steps) or 'none left'}, each watched {document['step_seconds']:g}s"
-    )
+    lines.append(f"steps: {', '.join(document['sequence']) or 'none left'}, each watched {document['step_seconds']:g}s")
     gates = document["gates"]
     split = gates["split"]
     lines.append(
@@ -328,9 +458,15 @@ def print_plan(document: dict[str, Any]) -> None:
             f"release; at least {health['min_requests']} canary requests per step; a step held (thin evidence, "
             f"both versions failing alike) at most {health['hold_seconds']:g}s longer, then the rollout stops, held"
         )
+        lines.append(f"  Prometheus auth: {health['prometheus_auth']}")
+        for metric in health["metrics"]:
+            lines.append(f"  metric {metric['name']} ({metric['kind']}): {metric['rule']}")
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
+    lines.append(f"confirm: {gates['confirm'] + ' (holds until 2xx)' if gates['confirm'] else 'off'}")
+    if document["notify"]:
+        lines.append(f"notify: every event to {document['notify']} Apprise URL(s)")
     lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
     lines.append(
         "on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary); "
@@ -363,6 +499,87 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
         print(f"report: {shown(path)}", file=sys.stderr)
 
 
+def confirm_gate(url: str, payload: Mapping[str, Any]) -> GateResult:
+    """The confirm webhook: the webhook gate's POST, whose failure holds the rollout instead."""
+    return dataclasses.replace(webhook_gate(url, payload), gate="confirm")
+
+
+def record_outcome(tags: TagStore, settings: StackSettings, report: RolloutReport) -> None:
+    """The release's last rollout, for `canary rollout --decide`: which canary, how it ended."""
+    try:
+        tags.write(release_tags.LAST, encode(last_record(settings, report.outcome, report.started_at)))
+    except TagStoreError as err:
+        _warn(f"warning: {err}")
+
+
+def _release(control: TagControl, lock: ReleaseLock) -> None:
+    try:
+        control.close()
+        lock.release()
+    except TagStoreError as err:
+        _warn(f"warning: {err}; `canary rollout --stack STACK --unlock` removes the lock")
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def operate(args: argparse.Namespace) -> int:
+    """--approve, --abort, --unlock, --status: the stack's running rollout, through its tags."""
+    if shutil.which("pulumi") is None:
+        return _fail("the Pulumi CLI (pulumi) is not on PATH")
+    from canary.rollout.pulumi_stack import AutomationStack
+
+    try:
+        stack = AutomationStack(args.project_dir, args.stack)
+    except Exception as err:  # the Automation API raises its own types for a stack it cannot select
+        return _fail(f"cannot select stack {args.stack}: {first_line(err)}")
+    tags = stack.tags()
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        if args.approve:
+            line = control_module.approve(tags, args.stack, stack.who(), now, full=args.full)
+        elif args.abort:
+            line = control_module.abort(tags, args.stack, stack.who(), now)
+        elif args.status:
+            line, document = control_module.status(tags, args.stack)
+            if args.json:
+                line = json.dumps(document, indent=2)
+        else:
+            line = unlock(tags, args.stack)
+    except (control_module.ControlError, LockedError, TagStoreError) as err:
+        return _fail(str(err))
+    print(line)
+    return EXIT_DONE
+
+
+def decide_command(args: argparse.Namespace, settings: StackSettings) -> int:
+    """--decide: what CI should do on this push, as a line (or --json) and an exit status."""
+    if shutil.which("pulumi") is None:
+        return _fail("the Pulumi CLI (pulumi) is not on PATH")
+    from canary.rollout.pulumi_stack import AutomationStack
+
+    try:
+        stack = AutomationStack(args.project_dir, args.stack)
+    except Exception as err:  # the Automation API raises its own types for a stack it cannot select
+        return _fail(f"cannot select stack {args.stack}: {first_line(err)}")
+    tags = stack.tags()
+    try:
+        decision = decide(settings, tags.read(), ReleaseLock(tags, args.stack, holder="").stale)
+    except TagStoreError as err:
+        return _fail(str(err))
+    if args.json:
+        print(json.dumps({"stack": args.stack, **decision.to_json()}, indent=2))
+    else:
+        print(f"{decision.action}: {decision.reason}")
+    return decision.exit_code
+
+
+def first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -379,6 +596,10 @@ def main(argv: Sequence[str]) -> int:
         return _fail(str(err))
     except SystemExit as exit_:  # --help
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
+    if args.full and not args.approve:
+        return _fail("argument --full: only with --approve")
+    if args.approve or args.abort or args.unlock or args.status:
+        return operate(args)
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:
         return _fail(problem)
     masker = Masker()
@@ -401,15 +622,53 @@ def main(argv: Sequence[str]) -> int:
             "the health gate is off (no --prometheus or rollout.prometheus)",
             file=sys.stderr,
         )
+    if args.decide:
+        return decide_command(args, settings)
+    recorder = None
+    if args.git_commit or args.git_push:
+        recorder = GitRecorder(args.project_dir, args.stack, push=args.git_push, warn=_warn)
+        if shutil.which("git") is None:
+            return _fail("--git-commit: git is not on PATH")
+        if (problem := recorder.problem()) is not None:
+            return _fail(problem)
+    try:
+        # Apprise reads the URLs now, so that one it cannot send to is refused before anything changes.
+        notifier = Notifier(
+            policy.notify,
+            warn=_warn,
+            setting="argument --notify" if args.notify else "rollout.notify",
+            mask=masker.text,
+        )
+    except NotifyError as err:
+        return _fail(str(err))
     promote = args.promote or args.retire
+    try:
+        access = (
+            prometheus_access(
+                policy.prometheus,
+                settings.rollout.prometheus_auth,
+                read_secret=_secret_reader(args.project_dir, args.stack),
+            )
+            if policy.prometheus
+            else None
+        )
+    except AccessError as err:
+        return _fail(str(err))
     if args.dry_run:
-        return _dry_run(args, settings, policy, promote, masker)
+        return _dry_run(args, settings, policy, promote, masker, access)
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote, masker)
+    return _run(args, settings, policy, promote, masker, notifier, recorder, access)
 
 
-def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
+def _dry_run(
+    args: argparse.Namespace,
+    settings: StackSettings,
+    policy: Policy,
+    promote: bool,
+    masker: Masker,
+    access: PrometheusAccess | None,
+) -> int:
     """Check what must work, and print the plan; change nothing."""
     if settings.canary is None:
         return _fail(no_canary(args.stack))
@@ -419,6 +678,8 @@ def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, 
         url=args.url,
         outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
         stack=args.stack,
+        prometheus=access,
+        metrics=settings.rollout.metrics,
     )
     if problem is not None:
         return _fail(masker.text(problem))
@@ -431,6 +692,27 @@ def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, 
     else:
         print_plan(document)
     return EXIT_DONE
+
+
+def _secret_reader(project_dir: Path, stack: str) -> SecretReader:
+    """Reads a secret of the stack through the Automation API, only when a key asks for one."""
+
+    def read(key: str) -> tuple[str, bool] | None:
+        if shutil.which("pulumi") is None:
+            raise AccessError(
+                f"rollout.prometheusAuth.basicAuth.passwordSecret: reading {key} needs the Pulumi CLI (pulumi) on PATH"
+            )
+        from canary.rollout.pulumi_stack import AutomationStack
+
+        try:
+            return AutomationStack(project_dir, stack).config_value(key)
+        except Exception as err:  # the Automation API raises its own types
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise AccessError(
+                f"rollout.prometheusAuth.basicAuth.passwordSecret: cannot read {key} of stack {stack}: {first_line}"
+            ) from None
+
+    return read
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -456,22 +738,45 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
 
 
 def health_watch(
-    policy: Policy, settings: StackSettings, tags: TagStore | None = None, *, forget: bool = False
+    policy: Policy,
+    settings: StackSettings,
+    tags: TagStore | None = None,
+    *,
+    forget: bool = False,
+    access: PrometheusAccess | None = None,
 ) -> HealthWatch | None:
-    """The analysis of this invocation, reading the mesh's counters, continuing the evidence of the
-    release kept in the stack's `tags`; None without Prometheus. RolloutRefusedError when the kept
-    evidence cannot be read or continued."""
+    """The analysis of this invocation, reading the mesh's counters and the team's own metrics,
+    continuing the evidence of the release kept in the stack's `tags`; None without Prometheus.
+    RolloutRefusedError when the kept evidence cannot be read or continued."""
     if not policy.prometheus or settings.canary is None:
         return None
     from canary.rollout.analysis import SequentialAnalysis
+    from canary.rollout.custom_metrics import MetricsWatch
     from canary.rollout.kept_analysis import KeptAnalysis
     from canary.rollout.prometheus import MeshReader
     from canary.rollout.watch import HealthWatch
 
     canary, stable = settings.canary.version, settings.stable_version
-    reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
+    prometheus = access or PrometheusAccess.of(policy.prometheus)
+    reader = MeshReader(prometheus, settings.namespace, settings.app, [stable, canary])
+    shares = alpha_shares(ratio_metrics(settings))
     # The baseline is read at the weight the stack stands at: counting begins there.
-    analysis = SequentialAnalysis(limits=policy.limits, weight=settings.weight)
+    analysis = SequentialAnalysis(limits=policy.limits, alpha_shares=shares, weight=settings.weight)
+    metrics = (
+        MetricsWatch.reading(
+            prometheus,
+            settings.rollout.metrics,
+            namespace=settings.namespace,
+            app=settings.app,
+            stable=stable,
+            canary=canary,
+            alpha_each=policy.limits.alpha / shares,
+            weight=settings.weight,
+            step=policy.analysis_seconds,
+        )
+        if settings.rollout.metrics
+        else None
+    )
     kept = KeptAnalysis(tags, stable, canary) if tags is not None else None
     note = ""
     try:
@@ -481,7 +786,9 @@ def health_watch(
         elif kept is not None:
             found = kept.load()
         if found is not None:
-            analysis = SequentialAnalysis.resumed(found.state, policy.limits)
+            analysis = SequentialAnalysis.resumed(found.state, policy.limits, alpha_shares=shares)
+            if metrics is not None:
+                metrics.restore(found.state.get("metrics") or {})
             e_values = ", ".join(f"{r.test} {r.e_value:.3g}" for r in analysis.results())
             note = (
                 f"continuing the evidence of {kept.release if kept else ''} kept with the stack "
@@ -494,8 +801,8 @@ def health_watch(
         kept, note = None, ""
     except ValueError as err:
         raise RolloutRefusedError(
-            f"{err}: an e-process cannot change its alpha or its limits midway; rerun with the same settings, "
-            "or with --forget-evidence to start the analysis anew (nothing changed)"
+            f"{err}: an e-process cannot change its alpha, its limits or its metrics midway; rerun with the same "
+            "settings, or with --forget-evidence to start the analysis anew (nothing changed)"
         ) from None
     seconds, step = HISTORY_SECONDS, policy.analysis_seconds
     return HealthWatch(
@@ -503,43 +810,83 @@ def health_watch(
         analysis=analysis,
         stable=stable,
         canary=canary,
+        metrics=metrics,
         kept=kept,
         resumed_note=note,
         history=lambda: reader.history(stable, seconds, step, time.time()),
     )
 
 
-def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
+def ratio_metrics(settings: StackSettings) -> int:
+    return sum(metric.kind == "ratio" for metric in settings.rollout.metrics)
+
+
+def _run(
+    args: argparse.Namespace,
+    settings: StackSettings,
+    policy: Policy,
+    promote: bool,
+    masker: Masker,
+    notifier: Notifier,
+    recorder: GitRecorder | None,
+    access: PrometheusAccess | None,
+) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
     target = EntryPoint(url=args.url, host=args.host, insecure=args.insecure)
     view = MaskedView(ConsoleView(live=None if not args.json else False), masker)
+    confirm_url = policy.confirm
     # A CI runner's TERM stops the rollout as Ctrl-C does: the weight stays where the file says.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with StackLock(args.project_dir, args.stack):
             stack = AutomationStack(args.project_dir, args.stack)
-            outputs = stack.outputs()
-            routes = outputs.get("routes")
-            tests = split_tests(
-                len(policy.remaining(settings.weight)),
-                len(routes) if isinstance(routes, list) else 1,
-                len(settings.versions),
-            )
-            alpha = split_alpha(policy, tests)
-            gates = Gates(
-                split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: masker.gate(webhook_gate(policy.webhook, payload)),
-                health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence),
-            )
-            checks = lambda: preflight.problem(  # noqa: E731
-                policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
-            )
-            report = Rollout(stack=stack, policy=policy, gates=gates, view=view, preflight=checks).run(
-                promote=promote, retire=args.retire
-            )
-    except (LockedError, RolloutRefusedError) as err:
+            tags = stack.tags()
+            lock = ReleaseLock(tags, args.stack, holder=f"{stack.who()} pid {os.getpid()}").acquire()
+            if lock.took_over is not None:
+                _warn(f"warning: took over the stale rollout lock of {describe_holder(lock.took_over)}")
+            control = TagControl(tags, lock.run, lease=lock, warn=_warn)
+            try:
+                outputs = stack.outputs()
+                routes = outputs.get("routes")
+                tests = split_tests(
+                    len(policy.remaining(settings.weight)),
+                    len(routes) if isinstance(routes, list) else 1,
+                    len(settings.versions),
+                )
+                alpha = split_alpha(policy, tests, alpha_shares(ratio_metrics(settings)))
+                gates = Gates(
+                    split=lambda outputs: split_gate(outputs, target, policy, alpha),
+                    webhook=lambda payload: masker.gate(webhook_gate(policy.webhook, payload)),
+                    health=health_watch(policy, settings, tags, forget=args.forget_evidence, access=access),
+                    confirm=None
+                    if not confirm_url
+                    else lambda payload: masker.gate(confirm_gate(confirm_url, payload)),
+                )
+                checks = lambda: preflight.problem(  # noqa: E731
+                    policy,
+                    release(settings),
+                    url=args.url,
+                    outputs=lambda: outputs,
+                    stack=args.stack,
+                    prometheus=access,
+                    metrics=settings.rollout.metrics,
+                )
+                report = Rollout(
+                    stack=stack if recorder is None else CommittingStack(stack, recorder),
+                    policy=policy,
+                    gates=gates,
+                    view=view,
+                    preflight=checks,
+                    control=control,
+                    notify=notifier,
+                    run_id=lock.run,
+                ).run(promote=promote, retire=args.retire)
+                record_outcome(tags, settings, report)
+            finally:
+                _release(control, lock)
+    except (LockedError, RolloutRefusedError, TagStoreError) as err:
         return _fail(masker.text(str(err)))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).

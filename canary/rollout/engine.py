@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from canary import exit_status
+from canary.rollout.control import Control, NoControl, Wait, WaitKind
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import ReleaseStack
 from canary.rollout.watch import Poll, Sent
+from canary.steps import pauses_after
 
 EXIT_DONE = exit_status.OK
 EXIT_ROLLED_BACK = exit_status.FAILED
@@ -98,6 +100,8 @@ class Gates:
     """Given the step's figures."""
     health: Health | None = None
     """None when there is no Prometheus: steps are then judged by the split gate and webhook."""
+    confirm: Callable[[Mapping[str, Any]], GateResult] | None = None
+    """Asked after each step passes, until it answers ok: the rollout holds meanwhile (`--confirm`)."""
 
 
 class View(Protocol):
@@ -114,6 +118,20 @@ class View(Protocol):
         ...
 
     def gate(self, result: GateResult) -> None: ...
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        """The rollout waits (an approval, a timer, the confirm webhook); called about once a second."""
+        ...
+
+
+Notify = Callable[[str, "RolloutReport", str], None]
+"""An event for the people who follow the release: its kind (`started`, `step passed`, `held`,
+`waiting`, `rolled back`, `completed`, `promoted`, `retired`, `interrupted`), the report so far, and
+one line on what happened."""
+
+
+def _no_notify(kind: str, report: RolloutReport, text: str) -> None:
+    return None
 
 
 @dataclass
@@ -159,6 +177,14 @@ class RolloutReport:
     calibration: str = ""
     holds: list[dict[str, Any]] = field(default_factory=list)
     """Each hold: when, at which weight, why, and what stable was doing."""
+    run: str = ""
+    """This invocation's id (the lock's), which an approval or abort names."""
+    waits: list[Wait] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> Wait | None:
+        """The wait in progress, if any."""
+        return self.waits[-1] if self.waits and self.waits[-1].ended is None else None
 
     @property
     def exit_code(self) -> int:
@@ -182,6 +208,8 @@ class RolloutReport:
             "alpha": self.alpha,
             "analysis": {"resumed": self.resumed, "note": self.note, "calibration": self.calibration},
             "holds": self.holds,
+            "waiting": None if self.waiting is None else self.waiting.to_json(),
+            "waits": [wait.to_json() for wait in self.waits],
             "steps": [step.to_json() for step in self.steps],
             "polls": [poll.to_json() for poll in self.polls],
         }
@@ -195,6 +223,10 @@ def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def _iso(moment: datetime.datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 @dataclass
 class Rollout:
     stack: ReleaseStack
@@ -206,7 +238,13 @@ class Rollout:
     wall: Callable[[], datetime.datetime] = _utc_now
     preflight: Callable[[], str | None] = lambda: None
     """The checks that must pass before any weight changes (`preflight.problem`); a line, or None."""
+    control: Control = field(default_factory=NoControl)
+    """Approvals and aborts from elsewhere (`control.TagControl`)."""
+    notify: Notify = _no_notify
+    run_id: str = ""
     _started: float = 0.0
+    _skip_rest_by: str = ""
+    """Who approved in full (`--approve --full`): the steps left are skipped."""
     _sent: dict[str, Sent] = field(default_factory=dict)
 
     def run(self, *, promote: bool, retire: bool) -> RolloutReport:
@@ -235,7 +273,8 @@ class Rollout:
             canary=canary,
             stable=stable,
             alpha=self.policy.limits.alpha,
-            started_at=self.wall().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            started_at=_iso(self.wall()),
+            run=self.run_id,
         )
         weight = settings.weight
         steps = self.policy.remaining(weight)
@@ -252,7 +291,15 @@ class Rollout:
             report.resumed = True
             report.note = RESUMED_NOTE.format(weight=weight)
             self.view.event(report.note)
+        steps_text = ", ".join(f"{s}%" for s in steps)
+        self.notify("started", report, f"from {weight}% through {steps_text}" if weight else f"through {steps_text}")
         try:
+            if weight == 0 and not self._pauses(report, 0, len(steps), 0):
+                self._roll_back(report, canary)
+                self._forget()
+                return report
+            if self._skip_rest_by:
+                steps = ()
             for index, step in enumerate(steps, 1):
                 weight = step
                 if not self._step(report, index, len(steps), step, canary, stable):
@@ -262,8 +309,17 @@ class Rollout:
                     else:
                         self.view.event(f"stopped, held: {report.reason}")
                         self._keep(step)
+                        self.notify("held", report, report.reason)
                     return report
                 self._keep(step)
+                self.notify("step passed", report, f"step {index}/{len(steps)} at {step}% passed")
+                if not self._after_step(report, index, len(steps), step, canary, stable):
+                    self._roll_back(report, canary)
+                    self._forget()
+                    return report
+                if self._skip_rest_by:
+                    self.view.event(f"approved in full by {self._skip_rest_by}: the steps left are skipped")
+                    break
             report.verdict_seconds = self._elapsed()
             report.outcome = "completed"
             self._forget()
@@ -278,14 +334,19 @@ class Rollout:
                 self.stack.retire(stable)
                 self.stack.up(f"canary rollout: retire {stable}")
                 report.outcome = "retired"
-        except KeyboardInterrupt:
+            self.notify(report.outcome, report, "")
+        except KeyboardInterrupt as stop:
             report.outcome = "interrupted"
             report.reason = (
                 f"interrupted with {canary} at {weight}%: the stack file says so and was left as it is; "
                 "run the rollout again to continue from there"
             )
+            if str(stop):  # the release lock was taken (`lock.LockLostError`): the stack is another's now
+                report.reason = f"{stop} ({weight}%)"
+            else:
+                self._keep(weight)
             self.view.event(report.reason)
-            self._keep(weight)
+            self.notify("interrupted", report, "")
         return report
 
     def _keep(self, weight: int) -> None:
@@ -297,6 +358,121 @@ class Rollout:
     def _forget(self) -> None:
         if self.gates.health is not None and (warning := self.gates.health.forget()) is not None:
             self.view.event(f"warning: {warning}")
+
+    def _after_step(self, report: RolloutReport, index: int, count: int, weight: int, canary: str, stable: str) -> bool:
+        """The confirm webhook, then the pauses after this step; False when the canary must be rolled back."""
+        if self.gates.confirm is not None:
+            payload = {"stack": report.stack, "canary": canary, "stable": stable, "step": index, "weight": weight}
+            if not self._wait(report, index, count, weight, "confirm", "the confirm webhook to answer 2xx", payload):
+                return False
+        return self._pauses(report, index, count, weight)
+
+    def _pauses(self, report: RolloutReport, index: int, count: int, weight: int) -> bool:
+        for pause in pauses_after(self.policy.pauses, weight):
+            if pause.seconds is None:
+                what = "an approval (canary rollout --approve)"
+                done = self._wait(report, index, count, weight, "approval", what)
+            else:
+                what = f"{pause.describe().removeprefix('timer ')}, or an approval (canary rollout --approve)"
+                done = self._wait(report, index, count, weight, "timer", what, seconds=pause.seconds)
+            if not done:
+                return False
+        return True
+
+    def _wait(
+        self,
+        report: RolloutReport,
+        index: int,
+        count: int,
+        weight: int,
+        kind: WaitKind,
+        what: str,
+        payload: Mapping[str, Any] | None = None,
+        seconds: float | None = None,
+    ) -> bool:
+        """Hold the weight until the wait ends: approved, its time up, or the confirm webhook's 2xx.
+
+        The analysis keeps polling meanwhile, and an abort is honoured: False when the canary must
+        be rolled back (report.outcome and reason say why). A wait never rolls back by itself.
+        """
+        since = self.wall()
+        wait = Wait(
+            id=f"{report.run}:{len(report.waits) + 1}",
+            kind=kind,
+            what=what,
+            step=index,
+            weight=weight,
+            since=_iso(since),
+            until=None if seconds is None else _iso(since + datetime.timedelta(seconds=seconds)),
+        )
+        report.waits.append(wait)
+        self.control.waiting(wait)
+        self.view.event(f"waiting at {weight}% for {what}, since {wait.since}")
+        self.notify("waiting", report, f"at {weight}% for {what}")
+        began = self.clock()
+        health, policy = self.gates.health, self.policy
+        next_poll = began + policy.analysis_seconds
+        next_confirm = began
+        try:
+            while True:
+                now = self.clock()
+                if health is not None and now >= next_poll:
+                    failed = self._poll_while_waiting(report, weight, what)
+                    if failed:
+                        wait.outcome = ROLLED_BACK
+                        return False
+                    while next_poll <= now:
+                        next_poll += policy.analysis_seconds
+                command = self.control.command()
+                if command is not None and command.action == "abort":
+                    wait.outcome, wait.by = "aborted", command.by
+                    report.outcome, report.reason = ROLLED_BACK, f"aborted by {command.by}"
+                    report.verdict_seconds = self._elapsed()
+                    return False
+                if command is not None and kind != "confirm":
+                    wait.outcome, wait.by = "approved in full" if command.full else "approved", command.by
+                    self.view.event(f"  {wait.outcome} by {command.by}")
+                    if command.full:
+                        self._skip_rest_by = command.by
+                    return True
+                if seconds is not None and now - began >= seconds:
+                    wait.outcome = "timer"
+                    return True
+                if kind == "confirm" and self.gates.confirm is not None and now >= next_confirm:
+                    result = self.gates.confirm(payload or {})
+                    wait.figures = dict(result.figures)
+                    if result.ok:
+                        wait.outcome = "confirmed"
+                        self.view.gate(result)
+                        return True
+                    next_confirm = now + policy.analysis_seconds
+                left = None if seconds is None else began + seconds - now
+                self.view.waiting(index, count, wait, left)
+                self.sleep(1.0 if left is None else max(min(1.0, left), 0.0))
+        finally:
+            wait.ended = _iso(self.wall())
+            wait.outcome = wait.outcome or "interrupted"
+            self.control.waiting(None)
+
+    def _poll_while_waiting(self, report: RolloutReport, weight: int, what: str) -> bool:
+        """One poll of the analysis during a wait; True when it says roll back (report says why)."""
+        assert self.gates.health is not None
+        try:
+            poll = self.gates.health.poll(weight, self._elapsed(), self._sent)
+        except PrometheusError as err:
+            problems: tuple[str, ...] = (f"{err}: failing closed",)
+        else:
+            report.polls.append(poll)
+            self.view.poll(poll)
+            if poll.hold:
+                self._hold(report, poll, "the wait goes on")
+            if not poll.rollback:
+                return False
+            problems = poll.reasons
+        report.outcome = ROLLED_BACK
+        report.reason = f"health gate failed at {weight}% while waiting for {what}: {'; '.join(problems)}"
+        report.verdict_seconds = self._elapsed()
+        return True
 
     def _elapsed(self) -> float:
         return self.clock() - self._started
@@ -334,7 +510,8 @@ class Rollout:
         failed = next(gate for gate in step.gates if not gate.ok)
         report.outcome = HELD if thin else ROLLED_BACK
         problems = "; ".join(failed.problems)
-        report.reason = problems if thin else f"{failed.gate} gate failed at {weight}%: {problems}"
+        plain = thin or failed.gate == "abort"  # its problem says it all: "aborted by alice@laptop"
+        report.reason = problems if plain else f"{failed.gate} gate failed at {weight}%: {problems}"
         report.verdict_seconds = step.ended_seconds
         return False
 
@@ -363,14 +540,18 @@ class Rollout:
                 self.view.poll(poll)
                 if poll.rollback:
                     return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
-                held_now = poll.hold
+                was_held, held_now = held_now, poll.hold
                 if held_now:
                     # The held interval does not count towards the step's duration.
                     deadline = min(deadline + (now - last_poll_at), last_call)
                     self._hold(report, poll, f"the step is extended by {now - last_poll_at:.0f}s")
+                    if not was_held:  # once a hold, not at each of its polls
+                        self.notify("held", report, "; ".join(poll.holds))
                 last_poll_at = now
                 while next_poll <= now:
                     next_poll += policy.analysis_seconds
+            if (command := self.control.command()) is not None and command.action == "abort":
+                return GateResult("abort", False, (f"aborted by {command.by}",), {"by": command.by}), False
             if now >= deadline:
                 if health is None:
                     return GateResult("health", True, (), {"off": HEALTH_OFF}), False
@@ -391,10 +572,12 @@ class Rollout:
                     )
                     return GateResult("health", False, (problem,), figures), True
                 if not step.extended and seen < policy.min_requests:
-                    self.view.event(
-                        f"  held at {weight}%: {seen} canary requests, {policy.min_requests} needed: "
+                    line = (
+                        f"{seen} canary requests, {policy.min_requests} needed: "
                         f"the step is extended, up to {policy.hold_seconds:g}s"
                     )
+                    self.view.event(f"  held at {weight}%: {line}")
+                    self.notify("held", report, line)
                     report.holds.append(
                         {"seconds": round(now - self._started, 3), "weight": weight, "reasons": ["thin evidence"]}
                     )
@@ -432,3 +615,4 @@ class Rollout:
         self.stack.set_weight(0)
         self.stack.up(f"canary rollout: roll back {canary}")
         self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+        self.notify(report.outcome, report, "")

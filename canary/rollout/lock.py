@@ -1,17 +1,27 @@
-"""One rollout per stack at a time: an exclusive lock on a file beside the stack file.
+"""One rollout per stack at a time: on this machine, an exclusive lock on a file beside the stack
+file; across machines, a lease in the stack's tags, where the release's shared state lives.
 
-The lock is the kernel's (flock), so a rollout that crashes or is killed releases it with its
-process; the file itself stays, naming the last holder.
+The file lock is the kernel's (flock), so a rollout that crashes or is killed releases it with its
+process; the file itself stays, naming the last holder. The file cannot be seen from another
+machine (a CI runner, a colleague's laptop), so the release lock (`ReleaseLock`) is kept in the
+stack's backend too.
 """
 
 from __future__ import annotations
 
+import datetime
 import errno
 import fcntl
 import os
+import secrets
 import stat
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from canary.rollout import release_tags
+from canary.rollout.release_tags import TagStore, decode, encode
 
 
 class LockedError(Exception):
@@ -56,3 +66,117 @@ class StackLock:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+LEASE_SECONDS = 900.0
+"""A release lock not renewed for this long is stale: its holder died without releasing it (a
+killed runner, a machine gone). Longer than any one `pulumi up` or split gate, between which the
+running rollout renews it."""
+RENEW_SECONDS = 60.0
+SETTLE_SECONDS = 5.0
+"""After writing the lock, how long to wait before reading it back. Tags have no compare-and-swap,
+so two rollouts starting together could both find it free; the one whose record was overwritten
+sees so on reading back and gives up before changing anything. This holds when a tag write lands
+within this time of the read before it (each is one Pulumi CLI call, about a second)."""
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse(text: object) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def describe_holder(record: dict[str, Any]) -> str:
+    return f"{record.get('holder', 'someone')}, since {record.get('since', '?')}"
+
+
+class ReleaseLock:
+    """One rollout per stack across machines: a lease kept in the stack's tags (`release_tags`).
+
+    The record names the holder and its run id (which `--abort` addresses); the holder renews it
+    while it runs (`renew`, called by the control loop) and removes it when done. A record not
+    renewed for LEASE_SECONDS is stale and may be taken over.
+    """
+
+    def __init__(
+        self,
+        tags: TagStore,
+        stack: str,
+        holder: str,
+        wall: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        run: str | None = None,
+    ) -> None:
+        self._tags, self._stack, self._holder = tags, stack, holder
+        self._wall, self._sleep = wall, sleep
+        self.run = run or secrets.token_hex(6)
+        self._since = ""
+        self._renewed: datetime.datetime | None = None
+        self.took_over: dict[str, Any] | None = None
+        """The stale record this lock replaced, if any."""
+
+    def _record(self) -> str:
+        now = self._wall()
+        self._renewed = now
+        return encode({"run": self.run, "holder": self._holder, "since": self._since, "renewed": _iso(now)})
+
+    def current(self) -> dict[str, Any] | None:
+        return decode(self._tags.read().get(release_tags.LOCK))
+
+    def stale(self, record: dict[str, Any]) -> bool:
+        renewed = _parse(record.get("renewed"))
+        return renewed is None or (self._wall() - renewed).total_seconds() > LEASE_SECONDS
+
+    def acquire(self) -> ReleaseLock:
+        held = self.current()
+        if held is not None and not self.stale(held):
+            raise LockedError(
+                f"a rollout of stack {self._stack} is running ({describe_holder(held)}; "
+                f"lock renewed {held.get('renewed', '?')}): wait for it, or stop it with "
+                f"`canary rollout --stack {self._stack} --abort`"
+            )
+        self.took_over = held
+        self._since = _iso(self._wall())
+        self._tags.write(release_tags.LOCK, self._record())
+        self._sleep(SETTLE_SECONDS)
+        back = self.current()
+        if back is None or back.get("run") != self.run:
+            other = describe_holder(back) if back else "a rollout that has already ended"
+            raise LockedError(f"another rollout of stack {self._stack} took the lock at the same moment ({other})")
+        return self
+
+    def renew(self, tags: Mapping[str, str] | None = None) -> None:
+        """Check the lock is still this run's (LockLostError if not), and renew it when due."""
+        record = decode((tags if tags is not None else self._tags.read()).get(release_tags.LOCK))
+        if record is None or record.get("run") != self.run:
+            taker = describe_holder(record) if record else "removed with --unlock"
+            raise LockLostError(
+                f"the lock of stack {self._stack} is no longer this rollout's ({taker}): stopped, "
+                "the weight left where the stack file says"
+            )
+        if self._renewed is None or (self._wall() - self._renewed).total_seconds() >= RENEW_SECONDS:
+            self._tags.write(release_tags.LOCK, self._record())
+
+    def release(self) -> None:
+        record = self.current()
+        if record is not None and record.get("run") == self.run:
+            self._tags.remove(release_tags.LOCK)
+
+
+class LockLostError(KeyboardInterrupt):
+    """The release lock was taken from this rollout: it stops as an interruption does (the weight
+    stays where the stack file says), so that two rollouts never step the same stack."""
+
+
+def unlock(tags: TagStore, stack: str) -> str:
+    """Remove the release lock by hand (its holder is gone); the line to print."""
+    record = decode(tags.read().get(release_tags.LOCK))
+    if record is None:
+        raise LockedError(f"stack {stack} has no rollout lock to remove")
+    tags.remove(release_tags.LOCK)
+    return f"removed the rollout lock of stack {stack} ({describe_holder(record)})"

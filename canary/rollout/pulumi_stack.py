@@ -6,6 +6,8 @@ writes it) followed by `pulumi up`; the stack file is always where the release s
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,9 +105,22 @@ class AutomationStack:
         names = [v.name for v in self.settings().versions]
         self._stack.remove_config(f"{PROJECT}:versions[{names.index(version)}]", path=True)
 
+    def config_value(self, key: str) -> tuple[str, bool] | None:
+        """A config key's value as the CLI decrypts it, and whether it is stored as a secret."""
+        found = self._stack.get_all_config().get(key)
+        return None if found is None else (found.value, bool(found.secret))
+
     def tags(self) -> AutomationTags:
         """The stack's tags in its backend: where the release's shared records live."""
         return AutomationTags(self._stack.workspace, self.name)
+
+    def who(self) -> str:
+        """Who runs this, for "aborted by ...": the backend's user (`pulumi whoami`) at this host."""
+        try:
+            user = self._stack.workspace.who_am_i().user
+        except Exception:  # whoami fails only on a backend it cannot reach; the tags would fail after it
+            user = getpass.getuser()
+        return f"{user}@{socket.gethostname()}"
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as the last update left them (empty for a stack never deployed)."""

@@ -21,6 +21,7 @@ from canary.config import PROJECT
 from canary.rollout.gates import GateResult
 
 if TYPE_CHECKING:
+    from canary.rollout.control import Wait
     from canary.rollout.engine import View
     from canary.rollout.watch import Poll
 
@@ -79,6 +80,9 @@ class MaskedView:
 
     def gate(self, result: GateResult) -> None:
         self.inner.gate(self.masker.gate(result))
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        self.inner.waiting(step, steps, wait, seconds_left)
 
 
 def reveal(project: Path, stack: str, path: str) -> str:

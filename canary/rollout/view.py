@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from canary.rollout.control import Wait
 from canary.rollout.gates import GateResult
 from canary.rollout.watch import Poll
 
@@ -78,8 +79,26 @@ def poll_line(poll: dict[str, Any]) -> str:
     """One poll (its report entry) in one line."""
     versions = "; ".join(_version_line(version, figures) for version, figures in poll["versions"].items())
     unattributed = f"; {poll['unattributed_errors']} 5xx of no version" if poll["unattributed_errors"] else ""
+    metrics = "".join(f"; {metric_figures(entry)}" for entry in poll.get("metrics", ()))
     held = "; held" if poll.get("hold") else ""
-    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}{held}"
+    return f"{versions}{unattributed}{metrics}; e-values {e_values(poll['tests'])}{held}"
+
+
+def metric_figures(entry: dict[str, Any]) -> str:
+    """One metric of `rollout.metrics` at one poll: `checkout-failures v1 3/900, v2 4/100`."""
+    if entry.get("kind") == "ratio":
+        counts = ", ".join(f"{version} {f['bad']}/{f['total']}" for version, f in entry["versions"].items())
+        return f"{entry['name']} {counts}"
+    value = "no value" if entry.get("value") is None else f"{entry['value']:g}"
+    bounds = " ".join(f"{key} {entry[key]:g}" for key in ("min", "max") if entry.get(key) is not None)
+    return f"{entry['name']} {value} ({bounds}, {entry['bad_polls']}/{entry['failure_limit']} bad)"
+
+
+def waiting_line(step: int, steps: int, wait: Wait, seconds_left: float | None, e_values: str = "") -> str:
+    """The live line while the rollout waits: what for, since when, the time left of a timer."""
+    left = "" if seconds_left is None else f", {_minutes(seconds_left)} left"
+    text = f"step {step}/{steps}: canary at {wait.weight}%, waiting for {wait.what} since {wait.since}{left}"
+    return text + (f"; e-values {e_values}" if e_values else "")
 
 
 class ConsoleView:
@@ -99,7 +118,14 @@ class ConsoleView:
         if not self._live_wanted:
             return
         text = f"step {step}/{steps}: canary at {weight}%, watching, {_minutes(seconds_left)} left"
-        line = Text(text + (f"; e-values {self._e_values}" if self._e_values else ""))
+        self._show(Text(text + (f"; e-values {self._e_values}" if self._e_values else "")))
+
+    def waiting(self, step: int, steps: int, wait: Wait, seconds_left: float | None) -> None:
+        if not self._live_wanted:
+            return
+        self._show(Text(waiting_line(step, steps, wait, seconds_left, self._e_values)))
+
+    def _show(self, line: Text) -> None:
         if self._live is None:
             self._live = Live(line, console=self._console, refresh_per_second=4, transient=True)
             self._live.start()
