@@ -12,6 +12,7 @@ from canary.rollout.cli import health_watch
 from canary.rollout.custom_metrics import RatioCounts
 from canary.rollout.engine import RolloutRefusedError
 from canary.rollout.kept_analysis import KeptAnalysis
+from canary.rollout.release_tags import TagStoreError
 from tests.conftest import BASELINE
 from tests.test_rollout_release_tags import MemoryTags
 
@@ -60,6 +61,20 @@ def test_the_kept_evidence_goes_when_the_release_ends_and_stays_when_it_is_kept_
     assert watch is not None
     assert watch.keep(10, "t") is None and store.tags
     assert watch.forget() is None and store.tags == {}
+
+
+class UnreadableTags(MemoryTags):
+    def read(self) -> dict[str, str]:
+        raise TagStoreError("cannot read the tags of stack dev: error: stack tags are not supported")
+
+
+def test_a_backend_without_tags_rolls_out_with_a_warning_and_keeps_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), UnreadableTags())
+    assert watch is not None and watch.kept is None and watch.resumed_note == ""
+    assert capsys.readouterr().err == (
+        "canary rollout: warning: cannot read the tags of stack dev: error: stack tags are not supported: "
+        "the analysis' evidence is not kept between runs\n"
+    )
 
 
 RATIO_METRIC = {

@@ -795,7 +795,10 @@ def health_watch(
                 f"(saved {found.saved_at} at {found.weight}%): e-values {e_values}"
             )
     except TagStoreError as err:
-        raise RolloutRefusedError(f"{err}: nothing changed") from None
+        # A backend without tags (a DIY backend before Pulumi CLI v3.211) still rolls out: the
+        # evidence then lives as long as the run, and alpha holds per run.
+        print(f"{PROG}: warning: {err}: the analysis' evidence is not kept between runs", file=sys.stderr)
+        kept, note = None, ""
     except ValueError as err:
         raise RolloutRefusedError(
             f"{err}: an e-process cannot change its alpha, its limits or its metrics midway; rerun with the same "
