@@ -18,11 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from canary.policy import Limits, Policy
-from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.analysis import Counts, Decision, SequentialAnalysis
 
 UPDATE_SECONDS = 15.0
 GATE_SECONDS = 5.0
@@ -34,6 +35,10 @@ ISTIO_BUCKETS = (0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2
 # Stable's latency: lognormal, median 20 ms, p99 about 80 ms.
 MEDIAN_MS = 20.0
 SIGMA = 0.6
+
+
+class Judge(Protocol):
+    def observe(self, weight: int, canary: Counts, stable: Counts) -> Decision: ...
 
 
 @dataclass(frozen=True)
@@ -221,10 +226,16 @@ class Simulation:
         return pairs
 
     # -- the engine ------------------------------------------------------------------------------
+    def judge(self) -> Judge:
+        """What judges each poll: the product's analysis, calibrated on stable's history (a
+        benchmark of another judge, a custom metric's, overrides this)."""
+        analysis = SequentialAnalysis(self.s.limits, weight=0)
+        analysis.errors_vs_stable.calibrate(self.history())
+        return analysis
+
     def run(self) -> Outcome:
         policy, s = self.policy, self.s
-        analysis = SequentialAnalysis(s.limits, weight=0)
-        analysis.errors_vs_stable.calibrate(self.history())
+        analysis = self.judge()
         change_step = int(self.rng.integers(len(policy.steps))) if s.incident and s.incident.at_change else -1
         holds = 0
         fired: list[str] = []
@@ -264,11 +275,17 @@ class Simulation:
 
 
 def simulate(
-    scenario: Scenario, policy: Policy, hold_seconds: float, rollouts: int, seed: int, progress: Callable[[int], None]
+    scenario: Scenario,
+    policy: Policy,
+    hold_seconds: float,
+    rollouts: int,
+    seed: int,
+    progress: Callable[[int], None],
+    simulation: type[Simulation] = Simulation,
 ) -> list[Outcome]:
     rng = np.random.default_rng(seed)
     outcomes = []
     for index in range(rollouts):
-        outcomes.append(Simulation(scenario, policy, hold_seconds, rng).run())
+        outcomes.append(simulation(scenario, policy, hold_seconds, rng).run())
         progress(index)
     return outcomes

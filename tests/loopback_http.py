@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,8 +14,9 @@ Handler = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, Any]]]
 
 
 @contextlib.contextmanager
-def serving(handle: Handler) -> Iterator[tuple[str, list[Any]]]:
-    """An HTTP server on 127.0.0.1 answering with `handle`; yields its URL and what it was sent."""
+def serving(handle: Handler, tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, list[Any]]]:
+    """An HTTP server on 127.0.0.1 answering with `handle` (over TLS with `tls`); yields its URL
+    (http://, whatever the scheme) and what it was sent."""
     received: list[Any] = []
 
     class Answer(BaseHTTPRequestHandler):
@@ -35,6 +37,8 @@ def serving(handle: Handler) -> Iterator[tuple[str, list[Any]]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -396,3 +396,20 @@ def test_the_load_generator_counts_error_answers(plane: DataPlane) -> None:
 def test_a_missing_prometheus_names_the_command_that_builds_it(tmp_path: Path) -> None:
     with pytest.raises(PrometheusMissingError, match=r"e2e/toolchain prometheus"):
         Prometheus(["127.0.0.1:1"], tmp_path, binary=tmp_path / "bin" / "prometheus")
+
+
+def test_the_apps_business_counters_are_exported_per_version_when_asked_for() -> None:
+    holder = SpecHolder(planned_spec(Canary(version="v2", weight=50)))
+    with DataPlane("shop", "web", source=holder, refresh_seconds=0.1, business_metrics=True) as plane:
+        plane.behave("v1", latency_ms=0)
+        plane.behave("v2", latency_ms=0, checkout_failure_rate=1.0)
+        assert Client(plane.url).versions(20) == {(200, "v1"): 10, (200, "v2"): 10}  # no 5xx
+        _, text = scrape(plane)
+    types, samples = parse_exposition(text)
+    assert types["shop_checkouts_total"] == types["shop_checkout_failures_total"] == "counter"
+    where = {"namespace": "shop", "app": "web"}
+    assert series(samples, "shop_checkouts_total", **where, version="v1") == [10.0]
+    assert series(samples, "shop_checkouts_total", **where, version="v2") == [10.0]
+    # Stable's failure counter is there at 0: a series the preflight finds.
+    assert series(samples, "shop_checkout_failures_total", **where, version="v1") == [0.0]
+    assert series(samples, "shop_checkout_failures_total", **where, version="v2") == [10.0]

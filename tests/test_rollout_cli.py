@@ -226,6 +226,17 @@ def test_nothing_is_reported_when_the_thresholds_have_their_gate(tmp_path, capsy
     assert (code, err) == (0, "")
 
 
+def test_metrics_and_prometheus_auth_given_while_the_health_gate_is_off_are_reported(tmp_path, capsys):
+    metric = {"name": "lag", "kind": "threshold", "query": "lag", "max": 1}
+    directory = project(tmp_path, rollout={"metrics": [metric], "prometheusAuth": {"bearerTokenEnv": "T"}})
+    code, _, err = run(capsys, directory, "--dry-run", "--url", URL)
+    assert code == 0
+    assert err == (
+        "canary rollout: warning: rollout.prometheusAuth, rollout.metrics ignored: "
+        "the health gate is off (no --prometheus or rollout.prometheus)\n"
+    )
+
+
 # --- one model for flags and stack: the same ranges, the same reasons ----------------------------
 
 # Each row: a flag and its value, the same value as a `rollout:` key, and the reason both must give.

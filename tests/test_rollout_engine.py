@@ -513,7 +513,7 @@ def test_the_report_has_the_documented_fields():
         "weight", "ok", "changes", "started_seconds", "ended_seconds", "extended", "gates"
     }  # fmt: skip
     assert set(document["polls"][0]) == {
-        "seconds", "weight", "versions", "unattributed_errors", "tests", "rollback", "hold", "holds"
+        "seconds", "weight", "versions", "unattributed_errors", "tests", "rollback", "hold", "holds", "metrics"
     }  # fmt: skip
     json.dumps(document)
 

@@ -372,6 +372,52 @@ def test_a_step_interrupted_before_its_end_runs_to_the_last_poll() -> None:
     assert right == pytest.approx(_to_pixel(svg, "x-axis", 25.0), abs=0.01)
 
 
+def _with_metrics(report: dict[str, object]) -> dict[str, object]:
+    """The worked report with a ratio metric (checkouts failing 1 % on stable, 4, 8 and 12 % on
+    the canary) and a threshold metric (a lag of 10, 20, no value, 150 against max 100)."""
+    lags = (10.0, 20.0, None, 150.0)
+    for index, entry in enumerate(report["polls"]):  # type: ignore[attr-defined]
+        entry["metrics"] = [
+            {
+                "name": "checkout-failures",
+                "kind": "ratio",
+                "versions": {
+                    "v1": {"bad": index + 1, "total": 100 * (index + 1), "ratio": 1.0},
+                    "v2": {"bad": 0, "total": 0, "ratio": (4.0, 8.0, 12.0, None)[index]},
+                },
+            },
+            {"name": "queue-lag", "kind": "threshold", "value": lags[index], "min": None, "max": 100.0},
+        ]
+    return report
+
+
+def test_each_metric_has_a_chart_beside_the_meshs() -> None:
+    svgs = _svgs(render_html(_with_metrics(_report())))
+    assert list(svgs) == [
+        "chart-weight", "chart-error-rate", "chart-p99", "chart-metric-0", "chart-metric-1", "chart-evidence"
+    ]  # fmt: skip
+    ratio = svgs["chart-metric-0"]
+    assert "checkout-failures" in "".join(ratio.find(f"{SVG}title").itertext())  # type: ignore[union-attr]
+    circles = list(_series(ratio, "canary").iter(f"{SVG}circle"))
+    drawn = [(float(c.attrib["cx"]), float(c.attrib["cy"])) for c in circles]
+    expected = [(_to_pixel(ratio, "x-axis", t), _to_pixel(ratio, "y-axis", r)) for t, r in ((10, 4), (20, 8), (30, 12))]
+    assert _flat(drawn) == pytest.approx(_flat(expected), abs=0.01)
+    assert len(list(_series(ratio, "stable").iter(f"{SVG}circle"))) == 4
+
+
+def test_a_threshold_metric_is_drawn_against_its_bound() -> None:
+    svg = _svgs(render_html(_with_metrics(_report())))["chart-metric-1"]
+    values, _ = _axis(svg, "y-axis")
+    assert values[-1] >= 150
+    (rule,) = _find(svg, "rule")
+    line = rule.find(f"{SVG}line")
+    assert line is not None and float(line.attrib["y1"]) == pytest.approx(_to_pixel(svg, "y-axis", 100), abs=0.01)
+    assert "max 100" in "".join(rule.itertext())
+    canary = _series(svg, "canary")
+    # No value at the third poll: a gap.
+    assert [len(_points(p)) // 2 for p in canary.iter(f"{SVG}polyline")] == [2, 1]
+
+
 @pytest.mark.parametrize(
     "hostile",
     ["\x00", "\x1b[31m", "\u202e", "\u2066", "\x7f", "\x85"],

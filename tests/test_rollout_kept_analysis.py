@@ -9,8 +9,10 @@ from canary.config.files import as_config_strings
 from canary.policy import Limits, Policy
 from canary.rollout.analysis import Counts, SequentialAnalysis
 from canary.rollout.cli import health_watch
+from canary.rollout.custom_metrics import RatioCounts
 from canary.rollout.engine import RolloutRefusedError
 from canary.rollout.kept_analysis import KeptAnalysis
+from canary.rollout.release_tags import TagStoreError
 from tests.conftest import BASELINE
 from tests.test_rollout_release_tags import MemoryTags
 
@@ -59,3 +61,61 @@ def test_the_kept_evidence_goes_when_the_release_ends_and_stays_when_it_is_kept_
     assert watch is not None
     assert watch.keep(10, "t") is None and store.tags
     assert watch.forget() is None and store.tags == {}
+
+
+class UnreadableTags(MemoryTags):
+    def read(self) -> dict[str, str]:
+        raise TagStoreError("cannot read the tags of stack dev: error: stack tags are not supported")
+
+
+def test_a_backend_without_tags_rolls_out_with_a_warning_and_keeps_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), UnreadableTags())
+    assert watch is not None and watch.kept is None and watch.resumed_note == ""
+    assert capsys.readouterr().err == (
+        "canary rollout: warning: cannot read the tags of stack dev: error: stack tags are not supported: "
+        "the analysis' evidence is not kept between runs\n"
+    )
+
+
+RATIO_METRIC = {
+    "name": "checkout-failures",
+    "kind": "ratio",
+    "bad": 'failures_total{version="{{ version }}"}',
+    "total": 'checkouts_total{version="{{ version }}"}',
+}
+
+
+def with_metrics(*metrics: dict[str, object]):  # type: ignore[no-untyped-def]
+    rollout = {"metrics": list(metrics)}
+    return parse_settings(
+        as_config_strings({**BASELINE, "canary": {"version": "v2", "weight": 10}, "rollout": rollout})
+    )
+
+
+def test_a_ratio_metrics_evidence_is_kept_and_continued_with_the_release() -> None:
+    store = MemoryTags()
+    policy = Policy(prometheus="http://127.0.0.1:9")
+    first = health_watch(policy, with_metrics(RATIO_METRIC), store)
+    assert first is not None and first.metrics is not None
+    ratio = first.metrics._ratios[0].comparison
+    ratio.observe(10, RatioCounts(30, 100), RatioCounts(9, 900))
+    gathered = ratio.observe(10, RatioCounts(60, 200), RatioCounts(18, 1800)).e_value
+    assert gathered > 1 and first.keep(10, "2026-12-07T04:00:00Z") is None
+    again = health_watch(policy, with_metrics(RATIO_METRIC), store)
+    assert again is not None and again.metrics is not None
+    continued = again.metrics._ratios[0].comparison.observe(10, RatioCounts(), RatioCounts())
+    assert continued.e_value == pytest.approx(gathered)
+
+
+def test_kept_evidence_of_a_ratio_metric_that_reads_other_queries_refuses_the_run() -> None:
+    store = MemoryTags()
+    policy = Policy(prometheus="http://127.0.0.1:9")
+    first = health_watch(policy, with_metrics(RATIO_METRIC), store)
+    assert first is not None and first.keep(10, "t") is None
+    changed = {**RATIO_METRIC, "bad": 'errors_total{version="{{ version }}"}'}
+    with pytest.raises(RolloutRefusedError, match="gathered with metric checkout-failures reading other queries"):
+        health_watch(policy, with_metrics(changed), store)
+    # A second ratio metric changes every test's share of alpha: refused as another alpha.
+    second = {**RATIO_METRIC, "name": "refunds"}
+    with pytest.raises(RolloutRefusedError, match="gathered with alpha"):
+        health_watch(policy, with_metrics(RATIO_METRIC, second), store)

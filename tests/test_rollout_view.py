@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from canary.rollout.gates import GateResult
@@ -33,6 +35,26 @@ def test_a_poll_is_a_log_line_with_the_counts_and_the_e_values(capsys: pytest.Ca
 def test_a_health_gate_that_rolled_back_shows_its_poll() -> None:
     result = GateResult("health", False, ("error rate limit: ...",), {"poll": POLL.to_json()})
     assert gate_figures(result).endswith("e-values 5xx vs stable 12.5/500")
+
+
+def test_a_polls_line_gives_each_metric_of_the_team_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    ratio = {
+        "name": "checkouts",
+        "kind": "ratio",
+        "versions": {"v1": {"bad": 3, "total": 900}, "v2": {"bad": 4, "total": 100}},
+    }
+    lag = {
+        "name": "lag",
+        "kind": "threshold",
+        "value": 150.0,
+        "min": None,
+        "max": 100,
+        "bad_polls": 2,
+        "failure_limit": 3,
+    }
+    ConsoleView(live=False).poll(dataclasses.replace(POLL, metrics=(ratio, lag)))
+    line = capsys.readouterr().err
+    assert "2 5xx of no version; checkouts v1 3/900, v2 4/100; lag 150 (max 100, 2/3 bad); e-values" in line
 
 
 def test_the_live_line_while_waiting_says_what_for_since_when_and_the_time_left() -> None:

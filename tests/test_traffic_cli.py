@@ -270,6 +270,14 @@ def test_cwd_runs_pulumi_stack_output_in_that_folder(
     assert (tmp_path / "ran-in").read_text().strip() == str(project)
 
 
+def test_a_url_with_credentials_is_shown_redacted(routes_file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    port = closed_port()
+    outcome = verify(["--routes", routes_file, "--url", f"http://tester:hunter2@{LOOPBACK}:{port}/?key=k3y"], capsys)
+    assert outcome.code == 2
+    line = _assert_one_line_error(outcome.err)
+    assert line == f"canary verify: error: cannot reach http://***@{LOOPBACK}:{port}/?***: connection refused"
+
+
 @pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("90s", 90), ("1h", 3600), ("45", 45), ("2.5", 2.5)])
 def test_traffic_duration_reads_a_duration_as_rollout_does(text: str, seconds: float, routes_file: str) -> None:
     from canary.traffic.cli import traffic_parser

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import pydantic
 from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 
+from canary.config.metrics import MetricSettings, metrics_problem
+from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.config.value_types import ConfigModel, Number, args_default, between, checked
 from canary.policy import (
     MAX_MIN_REQUESTS,
@@ -130,6 +133,20 @@ class RolloutSettings(ConfigModel):
         default="",
         description='Prometheus\' base URL, for the health gate; `""` turns the gate off (`--prometheus`).',
     )
+    prometheus_auth: PrometheusAuthSettings = Field(
+        default_factory=PrometheusAuthSettings,
+        alias="prometheusAuth",
+        description="How to authenticate to Prometheus: `bearerTokenEnv` or `bearerTokenFile`, or `basicAuth` "
+        "(`username`, and `passwordEnv` or `passwordSecret`); `headers` to add; `caFile` to verify it with. "
+        "Never a credential in plain text.",
+    )
+    metrics: list[MetricSettings] = Field(
+        default_factory=list,
+        max_length=20,
+        description="The team's own PromQL, judged at every poll beside the 5xx rate and p99: "
+        "`{name, kind: ratio, bad, total}` against stable, or `{name, kind: threshold, query, min, max, "
+        "failureLimit}`; `{{ namespace }}`, `{{ app }}` and `{{ version }}` are filled in.",
+    )
     webhook: Annotated[StrictStr, checked(_url_or_empty)] = Field(
         default="",
         description="A URL to POST each step's figures to; a non-2xx answer fails the step (`--webhook`). Like "
@@ -145,3 +162,10 @@ class RolloutSettings(ConfigModel):
         description="Apprise URLs (Slack, Teams, e-mail, JSON POST, ...) that every event of the rollout is "
         "sent to (`--notify`, repeatable).",
     )
+
+    @pydantic.field_validator("metrics")
+    @classmethod
+    def _metric_names_unique(cls, metrics: list[MetricSettings]) -> list[MetricSettings]:
+        if (problem := metrics_problem(metrics)) is not None:
+            raise problem
+        return metrics

@@ -23,6 +23,7 @@ from typing import Any
 
 from canary import names
 from canary.quantities import parse_quantity
+from canary.redact import redact_text
 
 Rule = Callable[[Any], str | None]
 """A value in, None or the reason it is refused out."""
@@ -49,6 +50,8 @@ def show(value: Any) -> str:
         text = json.dumps(value, separators=(", ", ": "), default=str)
     else:
         text = repr(value)
+    # A URL is shown without its user:password and query string, wherever it sits in the value.
+    text = redact_text(text)
     return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
 
 

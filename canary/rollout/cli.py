@@ -29,6 +29,8 @@ from canary import steps as steps_module
 from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
 from canary.config.files import StackFileError, find_project, read_stack
 from canary.config.messages import describe
+from canary.config.metrics import MetricSettings
+from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.file_writes import write_replacing
 from canary.flag_types import host_header, path_flag, shown, whole_number
 from canary.from_settings import RELEASE_NAME, release_args
@@ -36,6 +38,7 @@ from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
 from canary.plan.release import plan_canary_release
 from canary.policy import MAX_SPLIT_REQUESTS, Limits, Policy, parse_duration, url_problem
+from canary.redact import redact_url
 from canary.rollout import control as control_module
 from canary.rollout import preflight, release_tags
 from canary.rollout.control import TagControl
@@ -53,6 +56,7 @@ from canary.rollout.engine import (
 from canary.rollout.gates import (
     EntryPoint,
     GateResult,
+    alpha_shares,
     requests_to_see_a_missing_version,
     split_alpha,
     split_gate,
@@ -63,6 +67,8 @@ from canary.rollout.git_record import CommittingStack, GitRecorder
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_holder, unlock
 from canary.rollout.notify import Notifier, NotifyError
+from canary.rollout.prometheus import PrometheusAccess
+from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
 from canary.rollout.pulumi_stack import StackError
 from canary.rollout.release_tags import TagStore, TagStoreError, encode
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
@@ -254,7 +260,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     for flag in ("url",):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
-            raise UsageError(f"argument --{flag}: {reason}, got {value!r}")
+            raise UsageError(f"argument --{flag}: {reason}, got {redact_url(value)!r}")
     rollout = rollout_settings(args, settings)
     step_seconds = parse_duration(rollout.step_duration)
     analysis_seconds = parse_duration(rollout.analysis_interval)
@@ -285,7 +291,16 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
 
 
 # What only the health analysis reads: given while it is off (no Prometheus), each is reported.
-HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests", "hold_limit")
+HEALTH_ONLY = (
+    "max_error_rate",
+    "max_p99_ms",
+    "max_p99_ratio",
+    "analysis_interval",
+    "min_requests",
+    "hold_limit",
+    "prometheus_auth",
+    "metrics",
+)
 
 
 def unused_health_settings(args: argparse.Namespace, settings: StackSettings, policy: Policy) -> list[str]:
@@ -297,7 +312,7 @@ def unused_health_settings(args: argparse.Namespace, settings: StackSettings, po
     rollout = settings.rollout
     unused = []
     for field in HEALTH_ONLY:
-        if getattr(args, field) is not None:
+        if getattr(args, field, None) is not None:  # the keys without a flag have none
             unused.append(f"--{field.replace('_', '-')}")
         elif getattr(rollout, field) != (model := type(rollout).model_fields[field]).get_default(
             call_default_factory=True
@@ -352,7 +367,9 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
                 "tolerance_points": limits.split_tolerance,
             },
             "health": {
-                "prometheus": policy.prometheus,
+                "prometheus": redact_url(policy.prometheus),
+                "prometheus_auth": auth_summary(settings.rollout.prometheus_auth),
+                "metrics": [metric_summary(metric) for metric in settings.rollout.metrics],
                 "max_error_rate": limits.max_error_rate,
                 "max_p99_ms": limits.max_p99_ms,
                 "max_p99_ratio": limits.max_p99_ratio,
@@ -363,12 +380,50 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
             }
             if policy.prometheus
             else None,
-            "webhook": policy.webhook,
-            "confirm": policy.confirm,
+            "webhook": redact_url(policy.webhook) if policy.webhook else None,
+            "confirm": redact_url(policy.confirm) if policy.confirm else None,
         },
         "notify": len(policy.notify),
         "then": (["promote"] if promote or retire else []) + (["retire " + settings.stable_version] if retire else []),
     }
+
+
+def auth_summary(auth: PrometheusAuthSettings) -> str:
+    """Where the credentials come from, never what they are."""
+    parts = []
+    if auth.bearer_token_env:
+        parts.append(f"bearer token from ${auth.bearer_token_env}")
+    if auth.bearer_token_file:
+        parts.append(f"bearer token from {auth.bearer_token_file}")
+    if auth.basic_auth is not None:
+        basic = auth.basic_auth
+        where = f"${basic.password_env}" if basic.password_env else f"secret {basic.password_secret}"
+        parts.append(f"basic auth as {basic.username}, password from {where}")
+    if auth.headers:
+        parts.append("headers " + ", ".join(sorted(auth.headers)))
+    if auth.ca_file:
+        parts.append(f"CA bundle {auth.ca_file}")
+    return "; ".join(parts) or "none"
+
+
+def metric_summary(metric: MetricSettings) -> dict[str, Any]:
+    """One of `rollout.metrics` as the plan shows it."""
+    if metric.kind == "ratio":
+        rule = f"canary's ({metric.bad}) / ({metric.total}) not above stable's, anytime-valid"
+    else:
+        bounds = " and ".join(
+            text
+            for text in (
+                f"at least {metric.min:g}" if metric.min is not None else "",
+                f"at most {metric.max:g}" if metric.max is not None else "",
+            )
+            if text
+        )
+        rule = (
+            f"{metric.query} {bounds}; fails after {metric.consecutive_failures} consecutive bad polls "
+            "(not alpha-bounded)"
+        )
+    return {"name": metric.name, "kind": metric.kind, "rule": rule}
 
 
 def requests_per_step(per_step: Mapping[str, int]) -> str:
@@ -404,6 +459,9 @@ def print_plan(document: dict[str, Any]) -> None:
             f"release; at least {health['min_requests']} canary requests per step; a step held (thin evidence, "
             f"both versions failing alike) at most {health['hold_seconds']:g}s longer, then the rollout stops, held"
         )
+        lines.append(f"  Prometheus auth: {health['prometheus_auth']}")
+        for metric in health["metrics"]:
+            lines.append(f"  metric {metric['name']} ({metric['kind']}): {metric['rule']}")
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
@@ -585,14 +643,33 @@ def main(argv: Sequence[str]) -> int:
     except NotifyError as err:
         return _fail(str(err))
     promote = args.promote or args.retire
+    try:
+        access = (
+            prometheus_access(
+                policy.prometheus,
+                settings.rollout.prometheus_auth,
+                read_secret=_secret_reader(args.project_dir, args.stack),
+            )
+            if policy.prometheus
+            else None
+        )
+    except AccessError as err:
+        return _fail(str(err))
     if args.dry_run:
-        return _dry_run(args, settings, policy, promote, masker)
+        return _dry_run(args, settings, policy, promote, masker, access)
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote, masker, notifier, recorder)
+    return _run(args, settings, policy, promote, masker, notifier, recorder, access)
 
 
-def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
+def _dry_run(
+    args: argparse.Namespace,
+    settings: StackSettings,
+    policy: Policy,
+    promote: bool,
+    masker: Masker,
+    access: PrometheusAccess | None,
+) -> int:
     """Check what must work, and print the plan; change nothing."""
     if settings.canary is None:
         return _fail(no_canary(args.stack))
@@ -602,6 +679,8 @@ def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, 
         url=args.url,
         outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
         stack=args.stack,
+        prometheus=access,
+        metrics=settings.rollout.metrics,
     )
     if problem is not None:
         return _fail(masker.text(problem))
@@ -614,6 +693,27 @@ def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, 
     else:
         print_plan(document)
     return EXIT_DONE
+
+
+def _secret_reader(project_dir: Path, stack: str) -> SecretReader:
+    """Reads a secret of the stack through the Automation API, only when a key asks for one."""
+
+    def read(key: str) -> tuple[str, bool] | None:
+        if shutil.which("pulumi") is None:
+            raise AccessError(
+                f"rollout.prometheusAuth.basicAuth.passwordSecret: reading {key} needs the Pulumi CLI (pulumi) on PATH"
+            )
+        from canary.rollout.pulumi_stack import AutomationStack
+
+        try:
+            return AutomationStack(project_dir, stack).config_value(key)
+        except Exception as err:  # the Automation API raises its own types
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise AccessError(
+                f"rollout.prometheusAuth.basicAuth.passwordSecret: cannot read {key} of stack {stack}: {first_line}"
+            ) from None
+
+    return read
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -639,22 +739,45 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
 
 
 def health_watch(
-    policy: Policy, settings: StackSettings, tags: TagStore | None = None, *, forget: bool = False
+    policy: Policy,
+    settings: StackSettings,
+    tags: TagStore | None = None,
+    *,
+    forget: bool = False,
+    access: PrometheusAccess | None = None,
 ) -> HealthWatch | None:
-    """The analysis of this invocation, reading the mesh's counters, continuing the evidence of the
-    release kept in the stack's `tags`; None without Prometheus. RolloutRefusedError when the kept
-    evidence cannot be read or continued."""
+    """The analysis of this invocation, reading the mesh's counters and the team's own metrics,
+    continuing the evidence of the release kept in the stack's `tags`; None without Prometheus.
+    RolloutRefusedError when the kept evidence cannot be read or continued."""
     if not policy.prometheus or settings.canary is None:
         return None
     from canary.rollout.analysis import SequentialAnalysis
+    from canary.rollout.custom_metrics import MetricsWatch
     from canary.rollout.kept_analysis import KeptAnalysis
     from canary.rollout.prometheus import MeshReader
     from canary.rollout.watch import HealthWatch
 
     canary, stable = settings.canary.version, settings.stable_version
-    reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
+    prometheus = access or PrometheusAccess.of(policy.prometheus)
+    reader = MeshReader(prometheus, settings.namespace, settings.app, [stable, canary])
+    shares = alpha_shares(ratio_metrics(settings))
     # The baseline is read at the weight the stack stands at: counting begins there.
-    analysis = SequentialAnalysis(limits=policy.limits, weight=settings.weight)
+    analysis = SequentialAnalysis(limits=policy.limits, alpha_shares=shares, weight=settings.weight)
+    metrics = (
+        MetricsWatch.reading(
+            prometheus,
+            settings.rollout.metrics,
+            namespace=settings.namespace,
+            app=settings.app,
+            stable=stable,
+            canary=canary,
+            alpha_each=policy.limits.alpha / shares,
+            weight=settings.weight,
+            step=policy.analysis_seconds,
+        )
+        if settings.rollout.metrics
+        else None
+    )
     kept = KeptAnalysis(tags, stable, canary) if tags is not None else None
     note = ""
     try:
@@ -664,18 +787,23 @@ def health_watch(
         elif kept is not None:
             found = kept.load()
         if found is not None:
-            analysis = SequentialAnalysis.resumed(found.state, policy.limits)
+            analysis = SequentialAnalysis.resumed(found.state, policy.limits, alpha_shares=shares)
+            if metrics is not None:
+                metrics.restore(found.state.get("metrics") or {})
             e_values = ", ".join(f"{r.test} {r.e_value:.3g}" for r in analysis.results())
             note = (
                 f"continuing the evidence of {kept.release if kept else ''} kept with the stack "
                 f"(saved {found.saved_at} at {found.weight}%): e-values {e_values}"
             )
     except TagStoreError as err:
-        raise RolloutRefusedError(f"{err}: nothing changed") from None
+        # A backend without tags (a DIY backend before Pulumi CLI v3.211) still rolls out: the
+        # evidence then lives as long as the run, and alpha holds per run.
+        print(f"{PROG}: warning: {err}: the analysis' evidence is not kept between runs", file=sys.stderr)
+        kept, note = None, ""
     except ValueError as err:
         raise RolloutRefusedError(
-            f"{err}: an e-process cannot change its alpha or its limits midway; rerun with the same settings, "
-            "or with --forget-evidence to start the analysis anew (nothing changed)"
+            f"{err}: an e-process cannot change its alpha, its limits or its metrics midway; rerun with the same "
+            "settings, or with --forget-evidence to start the analysis anew (nothing changed)"
         ) from None
     seconds, step = HISTORY_SECONDS, policy.analysis_seconds
     return HealthWatch(
@@ -683,10 +811,15 @@ def health_watch(
         analysis=analysis,
         stable=stable,
         canary=canary,
+        metrics=metrics,
         kept=kept,
         resumed_note=note,
         history=lambda: reader.history(stable, seconds, step, time.time()),
     )
+
+
+def ratio_metrics(settings: StackSettings) -> int:
+    return sum(metric.kind == "ratio" for metric in settings.rollout.metrics)
 
 
 def _run(
@@ -697,6 +830,7 @@ def _run(
     masker: Masker,
     notifier: Notifier,
     recorder: GitRecorder | None,
+    access: PrometheusAccess | None,
 ) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
@@ -722,17 +856,23 @@ def _run(
                     len(routes) if isinstance(routes, list) else 1,
                     len(settings.versions),
                 )
-                alpha = split_alpha(policy, tests)
+                alpha = split_alpha(policy, tests, alpha_shares(ratio_metrics(settings)))
                 gates = Gates(
                     split=lambda outputs: split_gate(outputs, target, policy, alpha),
                     webhook=lambda payload: masker.gate(webhook_gate(policy.webhook, payload)),
-                    health=health_watch(policy, settings, tags, forget=args.forget_evidence),
+                    health=health_watch(policy, settings, tags, forget=args.forget_evidence, access=access),
                     confirm=None
                     if not confirm_url
                     else lambda payload: masker.gate(confirm_gate(confirm_url, payload)),
                 )
                 checks = lambda: preflight.problem(  # noqa: E731
-                    policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
+                    policy,
+                    release(settings),
+                    url=args.url,
+                    outputs=lambda: outputs,
+                    stack=args.stack,
+                    prometheus=access,
+                    metrics=settings.rollout.metrics,
                 )
                 report = Rollout(
                     stack=stack if recorder is None else CommittingStack(stack, recorder),

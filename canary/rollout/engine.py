@@ -244,6 +244,10 @@ class RolloutReport:
         }
 
 
+def _figure(value: float | None, unit: str) -> str:
+    return "-" if value is None else f"{value:.3g}{unit}"
+
+
 def _utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -711,7 +715,8 @@ class Rollout:
     def _hold(self, report: RolloutReport, poll: Poll, what: str) -> None:
         stable = poll.versions.get(report.stable)
         doing = (
-            f"stable {stable.requests} requests, {stable.errors} 5xx (now {stable.error_rate}%, p99 {stable.p99_ms} ms)"
+            f"stable {stable.requests} requests, {stable.errors} 5xx (now {_figure(stable.error_rate, '%')}, "
+            f"p99 {_figure(stable.p99_ms, ' ms')})"
             if stable is not None
             else "stable not seen"
         )

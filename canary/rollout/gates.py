@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from canary.redact import redact_text, redact_url
 from canary.rollout.policy import Policy
 from canary.rollout.watch import Sent
 
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
     from canary.traffic.verify import RouteResult
 
 SPLIT_ALPHA_SHARE = 5
-"""The split gate's share of the rollout's alpha is 1/5 (the analysis' four tests have the rest)."""
+"""Without metrics of the team's own, the split gate's share of the rollout's alpha is 1/5 (the
+analysis' four tests have the rest)."""
+
+
+def alpha_shares(ratio_metrics: int) -> int:
+    """The equal shares the rollout's alpha is split into: the analysis' four tests, the split
+    gate, and one for each ratio metric of `rollout.metrics` (a union bound over all of them)."""
+    return SPLIT_ALPHA_SHARE + ratio_metrics
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,10 @@ def split_tests(steps: int, routes: int, versions: int) -> int:
     return max(steps * routes * versions, 1)
 
 
-def split_alpha(policy: Policy, tests: int) -> float:
+def split_alpha(policy: Policy, tests: int, shares: int = SPLIT_ALPHA_SHARE) -> float:
     """Each split test's alpha: the gate's share of the rollout's, divided over all its tests
     (Bonferroni), so that a correctly routed rollout fails the split gate with at most that."""
-    return policy.limits.alpha / SPLIT_ALPHA_SHARE / tests
+    return policy.limits.alpha / shares / tests
 
 
 def sent_per_version(routes: Sequence[RouteResult]) -> dict[str, Sent]:
@@ -129,7 +137,7 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
     try:
         endpoint = client.Endpoint.from_url(url, host=target.host, insecure=target.insecure)
     except ValueError as err:
-        return GateResult("split", False, (f"URL {url}: {err}",))
+        return GateResult("split", False, (f"URL {redact_url(url)}: {redact_text(str(err))}",))
     tolerance = policy.limits.split_tolerance
     requests = max(policy.verify_requests, requests_to_see_a_missing_version(routes, tolerance, alpha))
     verification = asyncio.run(
@@ -139,9 +147,9 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
         f"{result.route.label}: {problem}" for result in verification.results for problem in result.problems
     )
     if not any(tally.reached for tally in tallies):
-        problems = (f"no request got an HTTP answer from {url}", *problems)
+        problems = (f"no request got an HTTP answer from {redact_url(url)}", *problems)
     figures = {
-        "url": url,
+        "url": redact_url(url),
         "alpha": alpha,
         "tolerance_points": tolerance,
         "requests_per_route": requests,
@@ -167,7 +175,8 @@ def webhook_gate(url: str | None, payload: Mapping[str, Any], timeout: float = 1
     except urllib.error.HTTPError as err:
         status = err.code
     except (urllib.error.URLError, OSError) as err:
-        return GateResult("webhook", False, (f"webhook {url} is unreachable: {getattr(err, 'reason', err)}",))
+        reason = redact_text(str(getattr(err, "reason", err)))
+        return GateResult("webhook", False, (f"webhook {redact_url(url)} is unreachable: {reason}",))
     if not 200 <= status < 300:
-        return GateResult("webhook", False, (f"webhook {url} answered {status}",), {"status": status})
+        return GateResult("webhook", False, (f"webhook {redact_url(url)} answered {status}",), {"status": status})
     return GateResult("webhook", True, (), {"status": status})

@@ -175,6 +175,7 @@ def _charts(
             Series(f"{canary} (canary)", "canary", _metric_points(polls, canary, metric)),
         ]
         out.append(render_chart(Chart(title, y_title, span, series, bands, marker(False)), css_id))
+    out += _metric_charts(polls, canary, stable, span, bands, marker(False))
     evidence = _evidence_series(polls)
     if evidence:
         chart = Chart(
@@ -190,6 +191,85 @@ def _charts(
         )
         out.append(render_chart(chart, "chart-evidence"))
     return out
+
+
+def _metric_charts(
+    polls: list[Mapping[str, Any]],
+    canary: str,
+    stable: str,
+    span: float,
+    bands: list[Band],
+    marker: Marker | None,
+) -> list[str]:
+    """A chart per metric of `rollout.metrics`, beside the mesh's: a ratio's bad share per
+    interval for both versions (as the error rate's), a threshold's value with its bounds."""
+    kinds: dict[str, str] = {}
+    for poll in polls:
+        for entry in _entries(poll):
+            kinds.setdefault(_text(entry.get("name")), _text(entry.get("kind")))
+    out = []
+    for index, (name, kind) in enumerate(kinds.items()):
+        css_id = f"chart-metric-{index}"
+        if kind == "ratio":
+            series = [
+                Series(f"{stable} (stable)", "stable", _entry_points(polls, name, ("versions", stable, "ratio"))),
+                Series(f"{canary} (canary)", "canary", _entry_points(polls, name, ("versions", canary, "ratio"))),
+            ]
+            title = f"{name}: bad share per interval (ratio metric)"
+            out.append(render_chart(Chart(title, "bad / total (%)", span, series, bands, marker), css_id))
+        elif kind == "threshold":
+            values = _entry_points(polls, name, ("value",))
+            bounds = _bounds(polls, name)
+            series = [Series(f"{canary} (canary)", "canary", values)]
+            highest = max([y for _, y in values if y is not None] + [b for b in bounds.values() if b is not None])
+            rule: tuple[float, str] | None = None
+            low, high = bounds.get("min"), bounds.get("max")
+            if high is not None:
+                rule = (high, f"max {high:g}")
+            if low is not None:
+                if rule is None:
+                    rule = (low, f"min {low:g}")
+                else:  # one rule a chart: the lower bound as a flat line
+                    series.append(Series(f"min {low:g}", "stable", [(0.0, low), (span, low)]))
+            chart = Chart(
+                f"{name}: value per poll (threshold metric)",
+                "value",
+                span,
+                series,
+                bands,
+                marker,
+                y_ticks=nice_ticks(1.05 * highest if highest > 0 else 1.0, 5),
+                rule=rule,
+            )
+            out.append(render_chart(chart, css_id))
+    return out
+
+
+def _entries(poll: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [e for e in _list(poll.get("metrics")) if isinstance(e, Mapping)]
+
+
+def _entry_points(polls: list[Mapping[str, Any]], name: str, path: tuple[str, ...]) -> list[tuple[float, float | None]]:
+    points: list[tuple[float, float | None]] = []
+    for poll in polls:
+        seconds = _float(poll.get("seconds"))
+        entry = next((e for e in _entries(poll) if _text(e.get("name")) == name), None)
+        if seconds is None or entry is None:
+            continue
+        value: Any = entry
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        number = _float(value)
+        points.append((seconds, number if number is None or number >= 0 else None))
+    return points
+
+
+def _bounds(polls: list[Mapping[str, Any]], name: str) -> dict[str, float | None]:
+    for poll in polls:
+        for entry in _entries(poll):
+            if _text(entry.get("name")) == name:
+                return {"min": _float(entry.get("min")), "max": _float(entry.get("max"))}
+    return {}
 
 
 def _evidence_series(polls: list[Mapping[str, Any]]) -> list[Series]:

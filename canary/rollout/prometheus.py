@@ -22,17 +22,21 @@ What is asked, and why:
 
 from __future__ import annotations
 
+import base64
 import json
 import math
+import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from canary.plan.gateway_api import version_service_name
 from canary.plan.service import service_name
-from canary.rollout.prometheus_auth import headers
+from canary.redact import redact_text, redact_url
 
 UNATTRIBUTED = ("", "unknown")
 """`destination_version` values that name no version."""
@@ -46,29 +50,111 @@ MAX_ANSWER_BYTES = 16 << 20
 not read into memory."""
 
 
+TOKEN_VARIABLE = "CANARY_PROMETHEUS_TOKEN"
+"""A bearer token from the environment, sent when `rollout.prometheusAuth` names no credential."""
+
+
 class PrometheusError(Exception):
-    """Prometheus could not be asked, or did not answer a query; the message is one line."""
+    """Prometheus could not be asked, or did not answer a query; the message is one line, its URL
+    redacted."""
 
 
-def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple[dict[str, str], float]]:
-    """Run an instant query; each series of its vector as (labels, value), NaN values left out."""
-    url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+@dataclass(frozen=True)
+class PrometheusAccess:
+    """How to reach one Prometheus: its base URL and what every request carries.
+
+    `headers` hold the credentials (`Authorization`) and any extra header a hosted Prometheus
+    wants (a tenant's `X-Scope-OrgID`); `ca_file` is a PEM bundle to verify its certificate with,
+    instead of the system's. Shown only as `shown` (its URL redacted), never as its headers.
+    """
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    ca_file: str | None = None
+
+    @classmethod
+    def of(cls, url: str, headers: Mapping[str, str] | None = None, ca_file: str | None = None) -> PrometheusAccess:
+        """Access to `url`; a `user:password@` in it becomes basic auth (as curl reads one)
+        unless `headers` authenticate otherwise; without either, `CANARY_PROMETHEUS_TOKEN` in the
+        environment is sent as a bearer token."""
+        extra = dict(headers or {})
+        userinfo = _userinfo(url)
+        if userinfo is not None:
+            user, _, password = userinfo.partition(":")
+            credentials = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+            extra.setdefault("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+        # Without a credential of its own, CI's token in the environment (kept as its secret).
+        token = os.environ.get(TOKEN_VARIABLE, "").strip()
+        if token:
+            extra.setdefault("Authorization", f"Bearer {token}")
+        return cls(url=url, headers=tuple(extra.items()), ca_file=ca_file)
+
+    @property
+    def request_url(self) -> str:
+        """The base URL without its user information, which Python's HTTP client would take for
+        part of the host name (and fail with "Name or service not known")."""
+        userinfo = _userinfo(self.url)
+        return self.url if userinfo is None else self.url.replace(f"{userinfo}@", "", 1)
+
+    @property
+    def shown(self) -> str:
+        return redact_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"PrometheusAccess({self.shown!r})"
+
+    def get(self, path_and_query: str, timeout: float) -> Any:
+        """The JSON of a GET of `path_and_query` below the base URL; PrometheusError otherwise."""
+        url = f"{self.request_url.rstrip('/')}{path_and_query}"
+        request = urllib.request.Request(url, headers=dict(self.headers))
+        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+                body = response.read(MAX_ANSWER_BYTES + 1)
+            if len(body) > MAX_ANSWER_BYTES:
+                raise PrometheusError(f"Prometheus at {self.shown} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+            return json.loads(body)
+        except urllib.error.HTTPError as err:
+            hint = ": check rollout.prometheusAuth" if err.code in (401, 403) else _api_error(err)
+            raise PrometheusError(f"Prometheus at {self.shown} answered {err.code} {err.reason}{hint}") from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = redact_text(str(getattr(err, "reason", err)))
+            raise PrometheusError(f"Prometheus at {self.shown} is unreachable: {reason}") from None
+        except (ValueError, RecursionError):
+            raise PrometheusError(f"Prometheus at {self.shown} did not answer JSON") from None
+
+
+def _api_error(err: urllib.error.HTTPError) -> str:
+    """The API's own reason for a refusal (a query that does not parse is a 400 with one), one line."""
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers()), timeout=timeout) as response:
-            body = response.read(MAX_ANSWER_BYTES + 1)
-        if len(body) > MAX_ANSWER_BYTES:
-            raise PrometheusError(f"Prometheus at {base_url} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
-        document = json.loads(body)
-    except urllib.error.HTTPError as err:
-        raise PrometheusError(f"Prometheus at {base_url} answered {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise PrometheusError(f"Prometheus at {base_url} is unreachable: {reason}") from None
-    except (ValueError, RecursionError):
-        raise PrometheusError(f"Prometheus at {base_url} did not answer JSON") from None
+        document = json.loads(err.read(4096) or b"{}")
+    except (ValueError, OSError):
+        return ""
+    reason = document.get("error") if isinstance(document, dict) else None
+    return f": {' '.join(str(reason).split())}" if reason else ""
+
+
+def _userinfo(url: str) -> str | None:
+    """The `user:password` of `url`, or None: up to the last `@` before the path's first `/` (a
+    password may hold a `/` only %-encoded, as RFC 3986 asks)."""
+    _, separator, rest = url.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    return authority.rpartition("@")[0] if separator and "@" in authority else None
+
+
+def as_access(prometheus: PrometheusAccess | str) -> PrometheusAccess:
+    return prometheus if isinstance(prometheus, PrometheusAccess) else PrometheusAccess.of(prometheus)
+
+
+def series_query(
+    prometheus: PrometheusAccess | str, promql: str, timeout: float = 5.0
+) -> list[tuple[dict[str, str], float]]:
+    """Run an instant query; each series of its vector as (labels, value), NaN values left out."""
+    access = as_access(prometheus)
+    document = access.get(f"/api/v1/query?{urllib.parse.urlencode({'query': promql})}", timeout)
     if not isinstance(document, dict) or document.get("status") != "success":
         error = document.get("error", "no reason given") if isinstance(document, dict) else "not an API answer"
-        raise PrometheusError(f"Prometheus at {base_url} refused the query: {error}")
+        raise PrometheusError(f"Prometheus at {access.shown} refused the query: {error}")
     samples = []
     try:
         for sample in document["data"]["result"]:
@@ -76,34 +162,25 @@ def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple
             if not math.isnan(value):
                 samples.append((dict(sample["metric"]), value))
     except (KeyError, TypeError, ValueError, IndexError):
-        raise PrometheusError(f"Prometheus at {base_url} answered a result that is not a vector") from None
+        raise PrometheusError(f"Prometheus at {access.shown} answered a result that is not a vector") from None
     return samples
 
 
 def range_query(
-    base_url: str, promql: str, start: float, end: float, step: float, timeout: float = 10.0
+    prometheus: PrometheusAccess | str, promql: str, start: float, end: float, step: float, timeout: float = 10.0
 ) -> list[float]:
     """Run a range query whose result is one series (a `sum`); its values, oldest first (none when
     the result is empty)."""
+    access = as_access(prometheus)
     query = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
-    url = f"{base_url.rstrip('/')}/api/v1/query_range?{urllib.parse.urlencode(query)}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            document = json.load(response)
-    except urllib.error.HTTPError as err:
-        raise PrometheusError(f"Prometheus at {base_url} answered {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise PrometheusError(f"Prometheus at {base_url} is unreachable: {reason}") from None
-    except ValueError:
-        raise PrometheusError(f"Prometheus at {base_url} did not answer JSON") from None
+    document = access.get(f"/api/v1/query_range?{urllib.parse.urlencode(query)}", timeout)
     if not isinstance(document, dict) or document.get("status") != "success":
-        raise PrometheusError(f"Prometheus at {base_url} refused the range query")
+        raise PrometheusError(f"Prometheus at {access.shown} refused the range query")
     try:
         result = document["data"]["result"]
         return [float(value) for _, value in result[0]["values"]] if result else []
     except (KeyError, TypeError, ValueError, IndexError):
-        raise PrometheusError(f"Prometheus at {base_url} answered a result that is not a matrix") from None
+        raise PrometheusError(f"Prometheus at {access.shown} answered a result that is not a matrix") from None
 
 
 def selector(namespace: str, app: str, versions: Sequence[str]) -> str:
@@ -174,8 +251,8 @@ class MeshCounters:
 class MeshReader:
     """Reads the versions' counters since its first `read()`, which is the baseline."""
 
-    def __init__(self, base_url: str, namespace: str, app: str, versions: Sequence[str]) -> None:
-        self.base_url = base_url
+    def __init__(self, base_url: PrometheusAccess | str, namespace: str, app: str, versions: Sequence[str]) -> None:
+        self.base_url = as_access(base_url)
         self.versions = tuple(versions)
         self.queries = queries(namespace, app, versions)
         self._where = selector(namespace, app, versions)

@@ -184,6 +184,11 @@ class AutomationStack:
         names = [v.name for v in self.settings().versions]
         self._stack.remove_config(f"{PROJECT}:versions[{names.index(version)}]", path=True)
 
+    def config_value(self, key: str) -> tuple[str, bool] | None:
+        """A config key's value as the CLI decrypts it, and whether it is stored as a secret."""
+        found = self._stack.get_all_config().get(key)
+        return None if found is None else (found.value, bool(found.secret))
+
     def tags(self) -> AutomationTags:
         """The stack's tags in its backend: where the release's shared records live."""
         return AutomationTags(self._stack.workspace, self.name)

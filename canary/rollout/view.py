@@ -79,8 +79,19 @@ def poll_line(poll: dict[str, Any]) -> str:
     """One poll (its report entry) in one line."""
     versions = "; ".join(_version_line(version, figures) for version, figures in poll["versions"].items())
     unattributed = f"; {poll['unattributed_errors']} 5xx of no version" if poll["unattributed_errors"] else ""
+    metrics = "".join(f"; {metric_figures(entry)}" for entry in poll.get("metrics", ()))
     held = "; held" if poll.get("hold") else ""
-    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}{held}"
+    return f"{versions}{unattributed}{metrics}; e-values {e_values(poll['tests'])}{held}"
+
+
+def metric_figures(entry: dict[str, Any]) -> str:
+    """One metric of `rollout.metrics` at one poll: `checkout-failures v1 3/900, v2 4/100`."""
+    if entry.get("kind") == "ratio":
+        counts = ", ".join(f"{version} {f['bad']}/{f['total']}" for version, f in entry["versions"].items())
+        return f"{entry['name']} {counts}"
+    value = "no value" if entry.get("value") is None else f"{entry['value']:g}"
+    bounds = " ".join(f"{key} {entry[key]:g}" for key in ("min", "max") if entry.get(key) is not None)
+    return f"{entry['name']} {value} ({bounds}, {entry['bad_polls']}/{entry['failure_limit']} bad)"
 
 
 def waiting_line(step: int, steps: int, wait: Wait, seconds_left: float | None, e_values: str = "") -> str:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from canary.rollout.analysis import Counts, SequentialAnalysis, dispersion
 from canary.rollout.kept_analysis import KeptAnalysis
 from canary.rollout.prometheus import MeshCounters, PrometheusError, VersionCounters
 from canary.rollout.release_tags import TagStoreError
+
+if TYPE_CHECKING:
+    from canary.rollout.custom_metrics import MetricsWatch
 
 P99 = 0.99
 
@@ -58,6 +61,8 @@ class Poll:
     tests: tuple[dict[str, Any], ...]
     rollback: bool
     reasons: tuple[str, ...] = ()
+    metrics: tuple[dict[str, Any], ...] = ()
+    """The team's own metrics (`rollout.metrics`), one entry each; their tests are in `tests`."""
     holds: tuple[str, ...] = ()
     """Why this poll was held (a shared incident): the step extended, nothing against the canary."""
 
@@ -75,6 +80,7 @@ class Poll:
             "rollback": self.rollback,
             "hold": self.hold,
             "holds": list(self.holds),
+            "metrics": [dict(metric) for metric in self.metrics],
         }
 
 
@@ -121,6 +127,8 @@ class HealthWatch:
     analysis: SequentialAnalysis
     stable: str
     canary: str
+    metrics: MetricsWatch | None = None
+    """The team's own metrics, judged at the same polls."""
     kept: KeptAnalysis | None = None
     """Where the evidence is kept between runs (the stack's tags); None: it dies with the run."""
     resumed_note: str = ""
@@ -136,7 +144,11 @@ class HealthWatch:
         if self.kept is None:
             return None
         try:
-            self.kept.save(self.analysis.state(), saved_at, weight)
+            state = self.analysis.state()
+            if self.metrics is not None:
+                # The ratio metrics' e-processes are the release's too: kept and continued with it.
+                state = {**state, "metrics": self.metrics.state()}
+            self.kept.save(state, saved_at, weight)
         except TagStoreError as err:
             return f"the analysis' evidence could not be kept with the stack: {err}"
         return None
@@ -155,7 +167,16 @@ class HealthWatch:
         """Take the baseline: counts from here on are the rollout's. Then stable's history, on which
         the comparison's dispersion is calibrated; without it, it is learnt during the rollout."""
         self.read()
+        if self.metrics is not None:
+            self.metrics.begin()
         self._counts = {self.stable: Counts(), self.canary: Counts()}
+        # The team's ratio metrics calibrate on stable's history as the 5xx comparison does.
+        metrics_said = self.metrics.calibrate() if self.metrics is not None else ""
+        self._calibrate_mesh()
+        if metrics_said:
+            self.calibration = "; ".join(filter(None, [self.calibration, metrics_said]))
+
+    def _calibrate_mesh(self) -> None:
         if self.history is None:
             return
         try:
@@ -194,13 +215,22 @@ class HealthWatch:
         decision = self.analysis.observe(
             weight=weight, canary=self._counts[self.canary], stable=self._counts[self.stable]
         )
+        tests = tuple(decision.to_json()["tests"])
+        reasons = decision.reasons
+        entries: tuple[dict[str, Any], ...] = ()
+        if self.metrics is not None:
+            judged = self.metrics.poll(weight)
+            tests += tuple(test.to_json() for test in judged.tests)
+            reasons += judged.reasons
+            entries = judged.entries
         return Poll(
             seconds=seconds,
             weight=weight,
             versions=versions,
             unattributed_errors=mesh.unattributed_errors,
-            tests=tuple(decision.to_json()["tests"]),
-            rollback=decision.rollback,
-            reasons=decision.reasons,
+            tests=tests,
+            rollback=bool(reasons),
+            reasons=reasons,
             holds=decision.holds,
+            metrics=entries,
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from canary import exit_status
 from canary.flag_types import duration, host_header, path_flag, whole_number
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
+from canary.redact import redact_text, redact_url
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
@@ -259,7 +260,7 @@ async def _reachable(plan: _Plan, timeout: float) -> str | None:
     problem = await probe(plan.target, request, timeout)
     if problem is None:
         return None
-    return f"cannot reach {plan.url}: {problem}"
+    return f"cannot reach {redact_url(plan.url)}: {redact_text(problem)}"
 
 
 def _run_command(
@@ -326,7 +327,7 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     else:
         report.print_verdict(verification)
     if not any(tally.reached for tally in tallies):
-        return _fail(prog, f"no request got an HTTP answer from {plan.url}")
+        return _fail(prog, f"no request got an HTTP answer from {redact_url(plan.url)}")
     return EXIT_OK if verification.ok else EXIT_FAILED
 
 

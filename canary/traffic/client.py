@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from canary.redact import redact_url
+
 # What joins the lines of a repeated Set-Cookie in `Answer.headers` (see `_parse_head`).
 _COOKIE_LINES = b"\n"
 
@@ -69,13 +71,13 @@ class Endpoint:
     def from_url(cls, url: str, host: str | None = None, insecure: bool = False) -> Endpoint:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise ValueError(f"must be an http:// or https:// URL, got {url!r}")
+            raise ValueError(f"must be an http:// or https:// URL, got {redact_url(url)!r}")
         if not parts.hostname:
-            raise ValueError(f"has no host, got {url!r}")
+            raise ValueError(f"has no host, got {redact_url(url)!r}")
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise ValueError(f"has a bad port, got {url!r}") from None
+            raise ValueError(f"has a bad port, got {redact_url(url)!r}") from None
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query

@@ -56,6 +56,7 @@ from typing import Any
 
 import yaml
 
+from tests.e2e.app_metrics import AppMetrics
 from tests.e2e.oracle import Answer, Oracle, OracleError
 from tests.e2e.stack import kubectl
 from tests.fake_mesh import _Picker
@@ -151,9 +152,11 @@ class Behaviour:
     error_rate: float = 0.0
     latency_ms: float = 1.0
     unreachable_rate: float = 0.0
+    checkout_failure_rate: float = 0.0
+    """The share of its 200s that are failed checkouts in the app's own metrics (`AppMetrics`)."""
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "unreachable_rate"):
+        for name in ("error_rate", "unreachable_rate", "checkout_failure_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         if self.latency_ms < 0:
@@ -405,14 +408,18 @@ class DataPlane:
         refresh_seconds: float = REFRESH_SECONDS,
         seed: int = 0,
         oracle_command: Sequence[str] | None = None,
+        business_metrics: bool = False,
     ) -> None:
-        """`source` defaults to the routing objects in `namespace` on the local API server."""
+        """`source` defaults to the routing objects in `namespace` on the local API server;
+        `business_metrics` adds the app's own (`AppMetrics`) to the metrics port."""
         self.namespace = namespace
         self.app = app
         self.source = source or live_manifest_source(namespace)
         self.refresh_seconds = refresh_seconds
         self.router = Router(oracle_command)
         self.metrics = IstioMetrics(namespace, app)
+        self.app_metrics = AppMetrics(namespace, app) if business_metrics else None
+        """The app's own business metrics, served on the same metrics port (when asked for)."""
         self.unrouted = 0
         """Requests answered 404 because no route took them (or there were no routing objects)."""
         self.refresh_errors = 0
@@ -459,11 +466,17 @@ class DataPlane:
         error_rate: float | None = None,
         latency_ms: float | None = None,
         unreachable_rate: float | None = None,
+        checkout_failure_rate: float | None = None,
     ) -> Behaviour:
         """Change how `version` answers from the next request on; fields not given stay."""
         with self._lock:
             current = self._behaviours.get(version, Behaviour())
-            changes = {"error_rate": error_rate, "latency_ms": latency_ms, "unreachable_rate": unreachable_rate}
+            changes = {
+                "error_rate": error_rate,
+                "latency_ms": latency_ms,
+                "unreachable_rate": unreachable_rate,
+                "checkout_failure_rate": checkout_failure_rate,
+            }
             new = replace(current, **{k: v for k, v in changes.items() if v is not None})
             self._behaviours[version] = new
             return new
@@ -614,6 +627,11 @@ class DataPlane:
         body = f"<h1>{self.app} app</h1><p>version: {version}</p>\n".encode()
         answer = _response(status, routed.headers, body, request.close)
         self.metrics.record(version, status, took_ms)
+        if status == 200 and self.app_metrics is not None:
+            rate = self.behaviour(version).checkout_failure_rate
+            with self._lock:
+                failed = rate > 0 and self._random.random() < rate
+            self.app_metrics.checkout(version, failed)
         return answer
 
     def _unreachable(self, version: str) -> bool:
@@ -658,7 +676,8 @@ class DataPlane:
     async def _metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await _read_request(reader)) is not None:
             if request.method == "GET" and request.path.split("?", 1)[0] == "/metrics":
-                body = self.metrics.exposition().encode()
+                business = self.app_metrics.exposition() if self.app_metrics is not None else ""
+                body = (self.metrics.exposition() + business).encode()
                 content_type = "text/plain; version=0.0.4; charset=utf-8"
                 writer.write(_response(200, {"content-type": content_type}, body, request.close))
             else:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,12 @@ class Prometheus:
         binary: Path | None = None,
         scrape_interval: str = "1s",
         port: int | None = None,
+        web_config: Mapping[str, Any] | None = None,
+        client_headers: Mapping[str, str] | None = None,
+        ca_file: Path | None = None,
     ) -> None:
+        """`web_config`: Prometheus' own `--web.config.file` (TLS, basic auth); then this helper's
+        own requests carry `client_headers` and verify the server with `ca_file`."""
         self.binary = binary or default_binary()
         if not os.access(self.binary, os.X_OK):
             raise PrometheusMissingError(f"{self.binary} is missing: build it with `{BUILD_COMMAND}`")
@@ -68,10 +74,21 @@ class Prometheus:
         self.config_file = workdir / "prometheus.yml"
         self.log_file = workdir / "prometheus.log"
         self.config_file.write_text(self._config())
+        self.web_config = dict(web_config) if web_config else None
+        self.web_config_file = workdir / "web.yml"
+        if self.web_config is not None:
+            self.web_config_file.write_text(json.dumps(self.web_config, indent=2) + "\n")
+        self.client_headers = dict(client_headers or {})
+        self._ssl = ssl.create_default_context(cafile=str(ca_file)) if ca_file else None
 
     @property
     def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}"
+        scheme = "https" if self.web_config and "tls_server_config" in self.web_config else "http"
+        return f"{scheme}://{LOOPBACK}:{self.port}"
+
+    def _open(self, url: str, timeout: float) -> Any:
+        request = urllib.request.Request(url, headers=self.client_headers)
+        return urllib.request.urlopen(request, timeout=timeout, context=self._ssl)
 
     def _config(self) -> str:
         # JSON is YAML. The job name is Istio's for the sidecars' merged metrics.
@@ -108,6 +125,7 @@ class Prometheus:
                     f"--web.console.templates={self.workdir / 'consoles'}",
                     f"--web.console.libraries={self.workdir / 'console_libraries'}",
                     "--log.level=warn",
+                    *([f"--web.config.file={self.web_config_file}"] if self.web_config is not None else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -145,7 +163,7 @@ class Prometheus:
     def api(self, path: str, **params: str) -> Any:
         """The `data` of a successful answer of the HTTP API (`/api/v1/<path>`)."""
         url = f"{self.url}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with self._open(url, 5) as response:
             document = json.load(response)
         if document.get("status") != "success":
             raise RuntimeError(f"Prometheus refused {path} {params}: {document.get('error')}")
@@ -173,7 +191,7 @@ class Prometheus:
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+            with self._open(f"{self.url}/-/ready", 2) as response:
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
