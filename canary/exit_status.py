@@ -18,6 +18,9 @@ HELD = 3
 """The rollout stopped without a verdict, the canary's weight left where it was: its evidence stayed
 too thin (too few canary requests), or both versions kept failing alike, for longer than the hold
 limit. Neither good nor bad; a rerun continues from that weight."""
+UNSETTLED = 4
+"""A rollout's update was not taken by the cluster, even its roll back, after trying for a while: the
+stack file and the cluster may differ; the report says what each holds and the command to settle it."""
 INTERRUPTED = 130
 """Ctrl-C or SIGTERM where the command cannot finish cleanly (128 + SIGINT, as shells report it)."""
 

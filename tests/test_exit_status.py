@@ -85,10 +85,19 @@ def test_every_command_names_its_statuses_from_the_one_table():
         exit_status.FAILED,
         exit_status.USAGE,
     )
-    assert (engine.EXIT_DONE, engine.EXIT_ROLLED_BACK, engine.EXIT_REFUSED, engine.EXIT_INTERRUPTED) == (
+    assert (
+        engine.EXIT_DONE,
+        engine.EXIT_ROLLED_BACK,
+        engine.EXIT_REFUSED,
+        engine.EXIT_HELD,
+        engine.EXIT_UNSETTLED,
+        engine.EXIT_INTERRUPTED,
+    ) == (
         exit_status.OK,
         exit_status.FAILED,
         exit_status.USAGE,
+        exit_status.HELD,
+        exit_status.UNSETTLED,
         exit_status.INTERRUPTED,
     )
 

@@ -14,7 +14,7 @@ from canary.rollout.engine import Gates, Rollout, RolloutRefusedError
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
-from canary.rollout.pulumi_stack import Change, Update
+from canary.rollout.pulumi_stack import Change, StackError, Update, UpdateFailedError
 from canary.rollout.watch import Poll, Sent, VersionPoll
 from tests.conftest import BASELINE
 
@@ -31,6 +31,10 @@ class FakeStack:
         self.log: list[str] = []
         self.deployed: list[dict[str, Any]] = []
         self.interrupt_on_up: int | None = None
+        self.failing: dict[str, int] = {}
+        """Updates whose message holds the key fail that many times (the cluster unreachable)."""
+        self.recovered: list[str] = []
+        self.recover_refuses: str | None = None
 
     def settings(self) -> StackSettings:
         return parse_settings(as_config_strings(self.config))
@@ -54,9 +58,19 @@ class FakeStack:
     def up(self, message: str, on_output: Callable[[str], None] | None = None) -> Update:
         if self.interrupt_on_up is not None and len(self.deployed) == self.interrupt_on_up:
             raise KeyboardInterrupt
+        for key, left in self.failing.items():
+            if key in message and left > 0:
+                self.failing[key] = left - 1
+                self.log.append(f"failed: {message}")
+                raise UpdateFailedError("configured Kubernetes cluster is unreachable")
         self.deployed.append(json.loads(json.dumps(self.config)))
         self.log.append(f"up: {message}")
         return Update(changes={"update": 1}, outputs={"routes": []})
+
+    def recover(self) -> list[str]:
+        if self.recover_refuses is not None:
+            raise StackError(self.recover_refuses)
+        return self.recovered
 
 
 class Recorder:
@@ -112,8 +126,10 @@ class FakeHealth:
         begin_fails: bool = False,
         held: tuple[float, float] | None = None,
         resumed_note: str = "",
+        fail_only_at: tuple[float, ...] = (),
     ) -> None:
         self.clock, self.rate, self.rollback_at, self.fail_at = clock, rate, rollback_at, fail_at
+        self.fail_only_at = fail_only_at
         self.held = held
         self.resumed_note = resumed_note
         self.calibration = "stable's 5xx over 60 intervals before the rollout vary 1 times as much"
@@ -141,7 +157,7 @@ class FakeHealth:
 
     def poll(self, weight: int, seconds: float, sent: Mapping[str, Sent]) -> Poll:
         self.polled.append((seconds, weight, dict(sent)))
-        if self.fail_at is not None and seconds >= self.fail_at:
+        if (self.fail_at is not None and seconds >= self.fail_at) or round(seconds, 6) in self.fail_only_at:
             raise PrometheusError("Prometheus at http://prometheus:9090 answered 503 Service Unavailable")
         rollback = self.rollback_at is not None and seconds >= self.rollback_at
         test = {"test": "error rate limit", "e_value": 600.0 if rollback else 1.0, "p_value": 0.5,
@@ -330,17 +346,126 @@ def test_the_split_gate_runs_right_after_the_update_and_a_failure_skips_the_watc
     assert clock.now == 0 and health.polled == [] and heard == []
 
 
-def test_prometheus_failing_mid_step_fails_closed():
+def test_prometheus_failing_two_polls_in_a_row_fails_closed():
     clock = FakeClock()
     stack = FakeStack()
     health = FakeHealth(clock, fail_at=20)
-    report = rollout(stack, gates(health), clock=clock)[0].run(promote=False, retire=False)
-    assert (report.outcome, report.exit_code) == ("rolled back", 1) and clock.now == 20
+    report = rollout(stack, gates(health), clock=clock, analysis_seconds=10)[0].run(promote=False, retire=False)
+    # The poll at 20 s is held; the one at 30 s fails too.
+    assert (report.outcome, report.exit_code) == ("rolled back", 1) and clock.now == 30
     assert report.reason == (
         "health gate failed at 10%: Prometheus at http://prometheus:9090 answered 503 Service Unavailable: "
-        "failing closed"
+        "failing closed (2 polls in a row failed)"
     )
+    assert [error["seconds"] for error in report.to_json()["analysis"]["poll_errors"]] == [20, 30]
     assert stack.config["canary"]["weight"] == 0
+
+
+def test_one_failed_poll_is_held_and_the_next_reads_on():
+    clock = FakeClock()
+    health = FakeHealth(clock, fail_only_at=(20.0,))
+    engine, view = rollout(FakeStack(), gates(health), clock=clock, analysis_seconds=10)
+    report = engine.run(promote=False, retire=False)
+    assert (report.outcome, report.exit_code) == ("completed", 0)
+    assert [round(seconds) for seconds, _, _ in health.polled] == [0, 10, 20, 30, 30, 40, 50, 60]
+    assert [poll.seconds for poll in report.polls] == [0, 10, 30, 30, 40, 50, 60]
+    assert report.poll_errors == [
+        {"seconds": 20, "error": "Prometheus at http://prometheus:9090 answered 503 Service Unavailable"}
+    ]
+    assert any("poll failed" in event and "held" in event for event in view.events)
+
+
+def test_a_step_whose_last_poll_fails_ends_on_the_next_poll_that_answers():
+    clock = FakeClock()
+    health = FakeHealth(clock, fail_only_at=(30.0,))
+    report = rollout(FakeStack(), gates(health), clock=clock, analysis_seconds=10)[0].run(promote=False, retire=False)
+    assert report.outcome == "completed"
+    # Not judged on the poll before the failed one: the step waits 10 s more for one that answers.
+    assert [(s.started_seconds, s.ended_seconds) for s in report.steps] == [(0, 40), (40, 70)]
+    assert [round(seconds) for seconds, _, _ in health.polled][:5] == [0, 10, 20, 30, 40]
+
+
+def test_a_failed_update_is_tried_again_and_the_rollout_goes_on():
+    clock = FakeClock()
+    stack = FakeStack()
+    stack.failing = {"at 10%": 2}
+    engine, view = rollout(stack, gates(), clock=clock)
+    report = engine.run(promote=False, retire=False)
+    assert (report.outcome, report.exit_code) == ("completed", 0)
+    assert stack.log[:5] == [
+        "weight 10",
+        "failed: canary rollout: v2 at 10%",
+        "failed: canary rollout: v2 at 10%",
+        "up: canary rollout: v2 at 10%",
+        "weight 50",
+    ]
+    # 5 s, then 10 s between the attempts, then the two 30 s steps.
+    assert clock.now == 5 + 10 + 60
+    assert [event for event in view.events if "trying again" in event] == [
+        "  the update failed: configured Kubernetes cluster is unreachable; trying again in 5s",
+        "  the update failed: configured Kubernetes cluster is unreachable; trying again in 10s",
+    ]
+
+
+def test_a_step_the_cluster_never_takes_is_rolled_back_to_0():
+    clock = FakeClock()
+    stack = FakeStack()
+    stack.failing = {"at 50%": 99}
+    report = rollout(stack, gates(), clock=clock)[0].run(promote=True, retire=False)
+    assert (report.outcome, report.exit_code) == ("rolled back", 1)
+    assert report.reason == ("could not apply 50%: configured Kubernetes cluster is unreachable (5 attempts over 65s)")
+    assert stack.log.count("failed: canary rollout: v2 at 50%") == 5
+    assert stack.log[-2:] == ["weight 0", "up: canary rollout: roll back v2"]
+    assert stack.deployed[-1]["canary"]["weight"] == 0
+
+
+def test_when_neither_the_step_nor_the_roll_back_is_taken_the_outcome_says_where_things_stand():
+    stack = FakeStack()
+    stack.failing = {"at 50%": 99, "roll back": 99}
+    report = rollout(stack, gates())[0].run(promote=True, retire=False)
+    assert (report.outcome, report.exit_code) == ("update failed", 4)
+    assert report.reason.startswith("could not apply 50%: configured Kubernetes cluster is unreachable")
+    assert "The stack file says v2 at 0%; the cluster was last updated to 10%" in report.reason
+    assert "`pulumi up --stack prod`" in report.reason
+    assert stack.config["canary"]["weight"] == 0 and stack.deployed[-1]["canary"]["weight"] == 10
+
+
+def test_a_failed_gate_whose_roll_back_is_not_taken_says_the_cluster_still_holds_the_step():
+    clock = FakeClock()
+    stack = FakeStack()
+    stack.failing = {"roll back": 99}
+    health = FakeHealth(clock, rollback_at=20)
+    report = rollout(stack, gates(health), clock=clock, analysis_seconds=10)[0].run(promote=True, retire=False)
+    assert (report.outcome, report.exit_code) == ("update failed", 4)
+    assert report.reason.startswith("health gate failed at 10%: error rate limit")
+    assert "the cluster was last updated to 10%: run `pulumi up --stack prod`" in report.reason
+
+
+def test_a_promotion_the_cluster_does_not_take_is_reported_with_the_command_to_finish_it():
+    stack = FakeStack()
+    stack.failing = {"promote": 99}
+    report = rollout(stack, gates())[0].run(promote=True, retire=True)
+    assert (report.outcome, report.exit_code) == ("update failed", 4)
+    assert report.reason.startswith("the promotion is in the stack file but the cluster did not take it")
+    assert report.reason.endswith("run `pulumi up --stack prod` once the cluster answers")
+    assert "retire v1" not in stack.log
+
+
+def test_what_an_interrupted_run_left_is_reported_before_the_first_step():
+    stack = FakeStack()
+    stack.recovered = ["found stack prod locked by an update that no longer runs (...): lock removed"]
+    engine, view = rollout(stack, gates())
+    report = engine.run(promote=False, retire=False)
+    assert view.events[0] == stack.recovered[0]
+    assert report.to_json()["recovered"] == stack.recovered and report.outcome == "completed"
+
+
+def test_a_stack_a_person_must_repair_refuses_the_rollout_before_any_change():
+    stack = FakeStack()
+    stack.recover_refuses = "stack prod is locked by pulumi, pid 7 on elsewhere: ... run `pulumi cancel`"
+    with pytest.raises(StackError, match="pulumi cancel"):
+        rollout(stack, gates())[0].run(promote=False, retire=False)
+    assert stack.log == []
 
 
 def test_without_prometheus_each_step_waits_its_duration_and_the_health_gate_says_it_is_off():
@@ -375,13 +500,14 @@ def test_the_report_has_the_documented_fields():
     document = engine.run(promote=False, retire=False).to_json()
     assert set(document) == {
         "stack", "canary", "stable", "outcome", "reason", "started_at", "verdict_seconds", "alpha", "analysis",
-        "holds", "waiting", "waits", "steps", "polls",
+        "holds", "waiting", "waits", "steps", "polls", "recovered",
     }  # fmt: skip
     assert document["started_at"].endswith("Z") and document["alpha"] == 0.01
     assert document["analysis"] == {
         "resumed": False,
         "note": "",
         "calibration": "stable's 5xx over 60 intervals before the rollout vary 1 times as much",
+        "poll_errors": [],
     }
     assert set(document["steps"][0]) == {
         "weight", "ok", "changes", "started_seconds", "ended_seconds", "extended", "gates"
@@ -417,6 +543,7 @@ def test_a_rerun_resumes_from_the_weight_in_the_stack_file():
     assert report.to_json()["analysis"] == {
         "resumed": True,
         "calibration": "",
+        "poll_errors": [],
         "note": "resumed at 50%: no evidence of this release is kept with the stack, so the analysis starts anew "
         "and what the canary did before this run is not counted",
     }
@@ -432,6 +559,7 @@ def test_a_rerun_that_continues_kept_evidence_says_so_in_the_report():
         "resumed": True,
         "note": health.resumed_note,
         "calibration": health.calibration,
+        "poll_errors": [],
     }
     assert health.resumed_note in view.events
 
@@ -486,3 +614,32 @@ def test_a_stack_without_a_canary_is_refused():
     del stack.config["canary"]
     with pytest.raises(RolloutRefusedError, match="no canary"):
         rollout(stack, gates())[0].run(promote=False, retire=False)
+
+
+ROUTES_UPDATE = Change("update", "kubernetes:networking.istio.io/v1:VirtualService", "nginx-virtualservice")
+
+
+def test_after_a_recovery_the_interrupted_steps_route_update_is_applied_by_the_first_step():
+    stack = FakeStack(weight=10, pending=[ROUTES_UPDATE])
+    stack.recovered = ["found operations an interrupted update left pending (updating nginx-virtualservice): ..."]
+    engine, view = rollout(stack, gates())
+    report = engine.run(promote=False, retire=False)
+    assert report.outcome == "completed" and [s.weight for s in report.steps] == [10, 50]
+    assert stack.log[:2] == ["weight 10", "up: canary rollout: v2 at 10%"]
+    assert any("interrupted update (update VirtualService nginx-virtualservice)" in event for event in view.events)
+
+
+@pytest.mark.parametrize(
+    ("recovered", "weight", "pending"),
+    [
+        ([], 10, [ROUTES_UPDATE]),  # nothing was interrupted: a routes change is someone's edit
+        (["found ..."], 0, [ROUTES_UPDATE]),  # no step was under way
+        (["found ..."], 10, [ROUTES_UPDATE, Change("update", "kubernetes:apps/v1:Deployment", "nginx-v2")]),
+    ],
+)
+def test_other_pending_changes_still_refuse_the_rollout(recovered, weight, pending):
+    stack = FakeStack(weight=weight, pending=pending)
+    stack.recovered = recovered
+    with pytest.raises(RolloutRefusedError, match="run `pulumi up` for them first"):
+        rollout(stack, gates())[0].run(promote=False, retire=False)
+    assert stack.log == []

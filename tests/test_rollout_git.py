@@ -83,6 +83,9 @@ class FileStack:
     def pending(self) -> list[Change]:
         return []
 
+    def recover(self) -> list[str]:
+        return []
+
     def set_weight(self, weight: int) -> None:
         self._edit(lambda config: config["istio-canary:canary"].__setitem__("weight", weight))
 

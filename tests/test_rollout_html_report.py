@@ -247,7 +247,7 @@ def test_nothing_is_loaded_from_outside_the_file() -> None:
 
 def test_the_outcome_colour_says_good_or_bad() -> None:
     tones = {}
-    for outcome in ("completed", "promoted", "retired", "rolled back", "held", "interrupted"):
+    for outcome in ("completed", "promoted", "retired", "rolled back", "update failed", "held", "interrupted"):
         body = [attrs for tag, attrs in _page(render_html(_report(outcome=outcome))).tags if tag == "body"]
         tones[outcome] = body[0]["class"]
     assert tones == {
@@ -255,6 +255,7 @@ def test_the_outcome_colour_says_good_or_bad() -> None:
         "promoted": "good",
         "retired": "good",
         "rolled back": "bad",
+        "update failed": "bad",
         "held": "warn",
         "interrupted": "neutral",
     }

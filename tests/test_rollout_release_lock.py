@@ -120,3 +120,29 @@ def test_a_rollout_whose_lock_is_taken_stops_as_interrupted_leaving_the_weight()
     assert report.outcome == "interrupted" and report.exit_code == 130
     assert report.reason.startswith("the lock of stack prod is no longer this rollout's (ci@runner-3 pid 9, since t)")
     assert stack.log == ["weight 10", "up: canary rollout: v2 at 10%"]
+
+
+def test_a_lock_whose_holder_ran_here_and_is_gone_is_stale_at_once():
+    tags, wall = MemoryTags(), Wall()
+    ReleaseLock(tags, "prod", "ci@runner-3 pid 4242", wall=wall, sleep=wall.sleep, run="aaa").acquire()
+    # Killed: the same machine, its pid gone, well within the lease.
+    taken = ReleaseLock(tags, "prod", "ci@runner-3 pid 5000", wall=wall, sleep=wall.sleep, run="bbb",
+                        host="runner-3", alive=lambda pid: pid != 4242).acquire()  # fmt: skip
+    assert taken.took_over is not None and taken.took_over["holder"] == "ci@runner-3 pid 4242"
+    assert decode(tags.tags[release_tags.LOCK])["run"] == "bbb"
+
+
+@pytest.mark.parametrize(
+    ("holder", "host", "alive"),
+    [
+        ("ci@runner-3 pid 4242", "runner-3", True),  # still running
+        ("ci@runner-3 pid 4242", "runner-9", False),  # another machine: its processes are not ours to see
+        ("someone", "runner-3", False),  # a holder that names no pid
+    ],
+)
+def test_a_lock_whose_holder_may_still_run_is_refused_within_the_lease(holder, host, alive):
+    tags, wall = MemoryTags(), Wall()
+    ReleaseLock(tags, "prod", holder, wall=wall, sleep=wall.sleep, run="aaa").acquire()
+    with pytest.raises(LockedError):
+        ReleaseLock(tags, "prod", "ci@runner-3 pid 5000", wall=wall, sleep=wall.sleep, run="bbb", host=host,
+                    alive=lambda pid: alive).acquire()  # fmt: skip

@@ -69,6 +69,7 @@ from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_ho
 from canary.rollout.notify import Notifier, NotifyError
 from canary.rollout.prometheus import PrometheusAccess
 from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
+from canary.rollout.pulumi_stack import StackError
 from canary.rollout.release_tags import TagStore, TagStoreError, encode
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.routes_contract import Route, parse_routes
@@ -886,7 +887,7 @@ def _run(
                 record_outcome(tags, settings, report)
             finally:
                 _release(control, lock)
-    except (LockedError, RolloutRefusedError, TagStoreError) as err:
+    except (LockedError, RolloutRefusedError, TagStoreError, StackError) as err:
         return _fail(masker.text(str(err)))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).

@@ -11,6 +11,13 @@ extended an interval at a time. Neither extension goes past `hold_seconds`: then
 stops, held, with the weight where it is (a quiet canary is not a broken one, nor a proven one),
 and a rerun continues from there.
 
+Faults are met so that the stack file and the cluster never disagree without a word: an update
+that fails (the API server away) is tried again for about a minute, then the canary is rolled
+back to 0 %, and if even that cannot be applied the outcome says so, and which weight the stack
+file holds; one failed poll of Prometheus is held (its counters are cumulative, so the next poll
+loses nothing), a second in a row fails closed; what an interrupted update left (the stack's
+lock, pending operations) is found and cleared before anything changes.
+
 The engine knows the stack, the gates and the analysis only through small interfaces, so that
 every path is exercised without a cluster; the command wires the real ones.
 """
@@ -28,7 +35,7 @@ from canary.rollout.control import Control, NoControl, Wait, WaitKind
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
-from canary.rollout.pulumi_stack import ReleaseStack
+from canary.rollout.pulumi_stack import ReleaseStack, Update, UpdateFailedError
 from canary.rollout.watch import Poll, Sent
 from canary.steps import pauses_after
 
@@ -36,10 +43,20 @@ EXIT_DONE = exit_status.OK
 EXIT_ROLLED_BACK = exit_status.FAILED
 EXIT_REFUSED = exit_status.USAGE
 EXIT_HELD = exit_status.HELD
+EXIT_UNSETTLED = exit_status.UNSETTLED
 EXIT_INTERRUPTED = exit_status.INTERRUPTED
 
 ROLLED_BACK = "rolled back"
 HELD = "held"
+UPDATE_FAILED = "update failed"
+
+# Seconds to wait before each new attempt at an update that failed: about a minute in all, for an
+# API server restarting or a control plane failing over.
+UPDATE_RETRY_WAITS = (5.0, 10.0, 20.0, 30.0)
+# Failed polls of Prometheus held in a row before the health gate fails closed.
+POLL_ERRORS_HELD = 1
+# The objects a step's update changes: the routes carry the weights.
+ROUTING_KINDS = ("VirtualService", "HTTPRoute")
 RESUMED_NOTE = (
     "resumed at {weight}%: no evidence of this release is kept with the stack, so the analysis starts anew "
     "and what the canary did before this run is not counted"
@@ -169,7 +186,7 @@ class RolloutReport:
     steps: list[StepReport] = field(default_factory=list)
     polls: list[Poll] = field(default_factory=list)
     outcome: str = "running"
-    """`completed`, `promoted`, `retired`, `rolled back`, `held` or `interrupted`."""
+    """`completed`, `promoted`, `retired`, `rolled back`, `held`, `update failed` or `interrupted`."""
     reason: str = ""
     verdict_seconds: float | None = None
     resumed: bool = False
@@ -180,6 +197,10 @@ class RolloutReport:
     run: str = ""
     """This invocation's id (the lock's), which an approval or abort names."""
     waits: list[Wait] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    """What an interrupted run had left on the stack, and what was done about it."""
+    poll_errors: list[dict[str, Any]] = field(default_factory=list)
+    """Polls of Prometheus that failed: `seconds` since the start and the `error`."""
 
     @property
     def waiting(self) -> Wait | None:
@@ -192,6 +213,8 @@ class RolloutReport:
             return EXIT_ROLLED_BACK
         if self.outcome == HELD:
             return EXIT_HELD
+        if self.outcome == UPDATE_FAILED:
+            return EXIT_UNSETTLED
         if self.outcome == "interrupted":
             return EXIT_INTERRUPTED
         return EXIT_DONE
@@ -206,7 +229,13 @@ class RolloutReport:
             "started_at": self.started_at,
             "verdict_seconds": None if self.verdict_seconds is None else round(self.verdict_seconds, 3),
             "alpha": self.alpha,
-            "analysis": {"resumed": self.resumed, "note": self.note, "calibration": self.calibration},
+            "analysis": {
+                "resumed": self.resumed,
+                "note": self.note,
+                "calibration": self.calibration,
+                "poll_errors": self.poll_errors,
+            },
+            "recovered": self.recovered,
             "holds": self.holds,
             "waiting": None if self.waiting is None else self.waiting.to_json(),
             "waits": [wait.to_json() for wait in self.waits],
@@ -242,7 +271,12 @@ class Rollout:
     """Approvals and aborts from elsewhere (`control.TagControl`)."""
     notify: Notify = _no_notify
     run_id: str = ""
+    update_retry_waits: tuple[float, ...] = UPDATE_RETRY_WAITS
     _started: float = 0.0
+    _applied: int = 0
+    """The weight the cluster was last updated to (when resuming, the stack file's)."""
+    _failed_polls: int = 0
+    """Polls of Prometheus failed in a row."""
     _skip_rest_by: str = ""
     """Who approved in full (`--approve --full`): the steps left are skipped."""
     _sent: dict[str, Sent] = field(default_factory=dict)
@@ -253,7 +287,21 @@ class Rollout:
             raise RolloutRefusedError(no_canary(self.stack.name))
         if (problem := self.preflight()) is not None:
             raise RolloutRefusedError(problem)
+        # What a killed run left (the stack's lock, pending operations): cleared, and said, or refused.
+        recovered = self.stack.recover()
+        for line in recovered:
+            self.view.event(line)
         pending = self.stack.pending()
+        if recovered and settings.weight > 0:
+            # The update a killed run left unfinished was a step's: the weight the stack file holds,
+            # which this run's first step applies again. Anything else pending still refuses.
+            own = [c for c in pending if c.op == "update" and c.type.rsplit(":", 1)[-1] in ROUTING_KINDS]
+            pending = [c for c in pending if c not in own]
+            if own:
+                self.view.event(
+                    f"the interrupted update ({', '.join(str(c) for c in own)}) is applied by the first step, "
+                    f"at {settings.weight}%"
+                )
         if pending:
             listed = ", ".join(str(change) for change in pending[:3]) + (", ..." if len(pending) > 3 else "")
             raise RolloutRefusedError(
@@ -268,6 +316,7 @@ class Rollout:
                 raise RolloutRefusedError(f"{err}: nothing changed") from None
         self._started = self.clock()
         self._sent = {}
+        self._failed_polls = 0
         report = RolloutReport(
             stack=self.stack.name,
             canary=canary,
@@ -275,8 +324,10 @@ class Rollout:
             alpha=self.policy.limits.alpha,
             started_at=_iso(self.wall()),
             run=self.run_id,
+            recovered=list(recovered),
         )
         weight = settings.weight
+        self._applied = weight
         steps = self.policy.remaining(weight)
         continued = self.gates.health.resumed_note if self.gates.health is not None else ""
         if self.gates.health is not None and self.gates.health.calibration:
@@ -302,7 +353,13 @@ class Rollout:
                 steps = ()
             for index, step in enumerate(steps, 1):
                 weight = step
-                if not self._step(report, index, len(steps), step, canary, stable):
+                try:
+                    passed = self._step(report, index, len(steps), step, canary, stable)
+                except UpdateFailedError as err:
+                    self._update_failed(report, canary, f"could not apply {step}%: {err}")
+                    self._forget()
+                    return report
+                if not passed:
                     if report.outcome == ROLLED_BACK:
                         self._roll_back(report, canary)
                         self._forget()
@@ -326,13 +383,15 @@ class Rollout:
             if promote or retire:
                 self.view.event(f"promoting {canary}: it becomes the stable version, the canary ends")
                 self.stack.promote(canary)
-                self.stack.up(f"canary rollout: promote {canary}")
+                if not self._settled(report, f"canary rollout: promote {canary}", "the promotion"):
+                    return report
                 report.outcome = "promoted"
                 weight = 100
             if retire:
                 self.view.event(f"retiring {stable}: its Deployment and subset are removed")
                 self.stack.retire(stable)
-                self.stack.up(f"canary rollout: retire {stable}")
+                if not self._settled(report, f"canary rollout: retire {stable}", f"retiring {stable}"):
+                    return report
                 report.outcome = "retired"
             self.notify(report.outcome, report, "")
         except KeyboardInterrupt as stop:
@@ -460,8 +519,11 @@ class Rollout:
         try:
             poll = self.gates.health.poll(weight, self._elapsed(), self._sent)
         except PrometheusError as err:
-            problems: tuple[str, ...] = (f"{err}: failing closed",)
+            if (closed := self._failed_poll(report, err)) is None:
+                return False
+            problems: tuple[str, ...] = (closed,)
         else:
+            self._failed_polls = 0
             report.polls.append(poll)
             self.view.poll(poll)
             if poll.hold:
@@ -477,12 +539,67 @@ class Rollout:
     def _elapsed(self) -> float:
         return self.clock() - self._started
 
+    def _failed_poll(self, report: RolloutReport, err: PrometheusError) -> str | None:
+        """A poll that failed: held (None), or the problem that fails the gate closed.
+
+        The counters are cumulative and the analysis is valid at any poll, so a poll skipped loses
+        no evidence and spends no error budget: one in a row is held.
+        """
+        self._failed_polls += 1
+        report.poll_errors.append({"seconds": round(self._elapsed(), 3), "error": str(err)})
+        if self._failed_polls > POLL_ERRORS_HELD:
+            return f"{err}: failing closed ({self._failed_polls} polls in a row failed)"
+        self.view.event(
+            f"  poll failed: {err}; held: the next poll, in {self.policy.analysis_seconds:g}s, reads every count since"
+        )
+        return None
+
+    def _up(self, message: str) -> Update:
+        """`pulumi up`, tried again after each wait of `update_retry_waits` while it fails.
+
+        Trying again is safe: an update sets every object to what the stack file says, so one
+        that half happened is finished by the next (what the engine was doing when it failed is
+        in its state, and it picks up from there).
+        """
+        waits = self.update_retry_waits
+        for attempt in range(len(waits) + 1):
+            try:
+                return self.stack.up(message)
+            except UpdateFailedError as err:
+                if attempt == len(waits):
+                    raise UpdateFailedError(f"{err} ({attempt + 1} attempts over {sum(waits):g}s)") from None
+                self.view.event(f"  the update failed: {err}; trying again in {waits[attempt]:g}s")
+                self.sleep(waits[attempt])
+        raise AssertionError("unreachable")
+
+    def _settled(self, report: RolloutReport, message: str, what: str) -> bool:
+        """Apply a promotion or retirement; on failure the outcome says what the stack file holds."""
+        try:
+            self._up(message)
+        except UpdateFailedError as err:
+            report.outcome = UPDATE_FAILED
+            report.reason = (
+                f"{what} is in the stack file but the cluster did not take it: {err}; "
+                f"run `pulumi up --stack {self.stack.name}` once the cluster answers"
+            )
+            self.view.event(report.reason)
+            self.notify(report.outcome, report, "")
+            return False
+        return True
+
+    def _update_failed(self, report: RolloutReport, canary: str, failure: str) -> None:
+        """A step's update failed every attempt: fail closed, to 0 % if the cluster takes it."""
+        report.verdict_seconds = self._elapsed()
+        report.outcome, report.reason = ROLLED_BACK, failure
+        self._roll_back(report, canary)
+
     def _step(self, report: RolloutReport, index: int, count: int, weight: int, canary: str, stable: str) -> bool:
         step = StepReport(weight=weight, started_seconds=self._elapsed())
         report.steps.append(step)
         self.view.event(f"step {index}/{count}: {canary} at {weight}%")
         self.stack.set_weight(weight)
-        update = self.stack.up(f"canary rollout: {canary} at {weight}%")
+        update = self._up(f"canary rollout: {canary} at {weight}%")
+        self._applied = weight
         step.changes = update.changes
         # The split right after the update: a misrouted split is caught before users ride on it.
         split = self._judged(self.gates.split(update.outputs))
@@ -535,21 +652,28 @@ class Rollout:
                 try:
                     poll = health.poll(weight, now - self._started, self._sent)
                 except PrometheusError as err:
-                    return GateResult("health", False, (f"{err}: failing closed",)), False
-                report.polls.append(poll)
-                self.view.poll(poll)
-                if poll.rollback:
-                    return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
-                was_held, held_now = held_now, poll.hold
-                if held_now:
-                    # The held interval does not count towards the step's duration.
-                    deadline = min(deadline + (now - last_poll_at), last_call)
-                    self._hold(report, poll, f"the step is extended by {now - last_poll_at:.0f}s")
-                    if not was_held:  # once a hold, not at each of its polls
-                        self.notify("held", report, "; ".join(poll.holds))
-                last_poll_at = now
-                while next_poll <= now:
-                    next_poll += policy.analysis_seconds
+                    if (closed := self._failed_poll(report, err)) is not None:
+                        return GateResult("health", False, (closed,)), False
+                    next_poll = now + policy.analysis_seconds
+                    # A step ends on a poll that answered: the deadline waits for the next one.
+                    deadline = max(deadline, next_poll) if now >= deadline else deadline
+                    last_call = max(last_call, deadline)
+                else:
+                    self._failed_polls = 0
+                    report.polls.append(poll)
+                    self.view.poll(poll)
+                    if poll.rollback:
+                        return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
+                    was_held, held_now = held_now, poll.hold
+                    if held_now:
+                        # The held interval does not count towards the step's duration.
+                        deadline = min(deadline + (now - last_poll_at), last_call)
+                        self._hold(report, poll, f"the step is extended by {now - last_poll_at:.0f}s")
+                        if not was_held:  # once a hold, not at each of its polls
+                            self.notify("held", report, "; ".join(poll.holds))
+                    last_poll_at = now
+                    while next_poll <= now:
+                        next_poll += policy.analysis_seconds
             if (command := self.control.command()) is not None and command.action == "abort":
                 return GateResult("abort", False, (f"aborted by {command.by}",), {"by": command.by}), False
             if now >= deadline:
@@ -613,6 +737,16 @@ class Rollout:
     def _roll_back(self, report: RolloutReport, canary: str) -> None:
         self.view.event(f"rolling back: {report.reason}")
         self.stack.set_weight(0)
-        self.stack.up(f"canary rollout: roll back {canary}")
-        self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
+        try:
+            self._up(f"canary rollout: roll back {canary}")
+        except UpdateFailedError as err:
+            report.outcome = UPDATE_FAILED
+            report.reason += (
+                f"; nor could the roll back be applied: {err}. The stack file says {canary} at 0%; the cluster "
+                f"was last updated to {self._applied}%: run `pulumi up --stack {self.stack.name}` once the cluster "
+                "answers"
+            )
+        else:
+            self._applied = 0
+            self.view.event(f"{canary} is at 0%: cookie and header testers still reach it")
         self.notify(report.outcome, report, "")

@@ -121,6 +121,9 @@ class CommittingStack:
     def pending(self) -> list[Change]:
         return self._stack.pending()
 
+    def recover(self) -> list[str]:
+        return self._stack.recover()
+
     def set_weight(self, weight: int) -> None:
         self._stack.set_weight(weight)
 

@@ -27,7 +27,7 @@ from canary.rollout.page_text import escape
 from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ticks, render_chart
 
 _GOOD = frozenset({"completed", "promoted", "retired"})
-_BAD = frozenset({"rolled back"})
+_BAD = frozenset({"rolled back", "update failed"})
 _POLLS_SHOWN = 30
 """Up to this many polls the table is open on the page; more, and it is folded."""
 _MIN_SPAN_SECONDS = 10.0

@@ -13,7 +13,9 @@ import datetime
 import errno
 import fcntl
 import os
+import re
 import secrets
+import socket
 import stat
 import time
 from collections.abc import Callable, Mapping
@@ -80,6 +82,27 @@ sees so on reading back and gives up before changing anything. This holds when a
 within this time of the read before it (each is one Pulumi CLI call, about a second)."""
 
 
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+# How a rollout names itself as a lock's holder: `user@host pid N`.
+_HOLDER = re.compile(r"@(?P<host>[^\s@]+) pid (?P<pid>\d+)\Z")
+
+
+def holder_gone(holder: str, host: str, alive: Callable[[int], bool] = process_alive) -> bool:
+    """Whether a lock's holder ran on this machine and no longer runs (killed, crashed): its lock
+    is stale at once, with no lease to wait out."""
+    found = _HOLDER.search(holder)
+    return found is not None and found["host"] == host and not alive(int(found["pid"]))
+
+
 def _iso(moment: datetime.datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -100,7 +123,8 @@ class ReleaseLock:
 
     The record names the holder and its run id (which `--abort` addresses); the holder renews it
     while it runs (`renew`, called by the control loop) and removes it when done. A record not
-    renewed for LEASE_SECONDS is stale and may be taken over.
+    renewed for LEASE_SECONDS is stale and may be taken over, and so at once is a record whose
+    holder ran on this machine and no longer runs (`holder_gone`).
     """
 
     def __init__(
@@ -111,8 +135,11 @@ class ReleaseLock:
         wall: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
         sleep: Callable[[float], None] = time.sleep,
         run: str | None = None,
+        host: str | None = None,
+        alive: Callable[[int], bool] = process_alive,
     ) -> None:
         self._tags, self._stack, self._holder = tags, stack, holder
+        self._host, self._alive = host or socket.gethostname(), alive
         self._wall, self._sleep = wall, sleep
         self.run = run or secrets.token_hex(6)
         self._since = ""
@@ -130,7 +157,9 @@ class ReleaseLock:
 
     def stale(self, record: dict[str, Any]) -> bool:
         renewed = _parse(record.get("renewed"))
-        return renewed is None or (self._wall() - renewed).total_seconds() > LEASE_SECONDS
+        if renewed is None or (self._wall() - renewed).total_seconds() > LEASE_SECONDS:
+            return True
+        return holder_gone(str(record.get("holder", "")), self._host, self._alive)
 
     def acquire(self) -> ReleaseLock:
         held = self.current()
