@@ -36,6 +36,10 @@ def workload(version: VersionSettings) -> Workload:
         security_profile=PROFILES[version.security_profile],
         run_as_user=version.run_as_user,
         scan_exceptions=dict(version.scan_exceptions),
+        container=version.container,
+        pod=version.pod,
+        pod_metadata=version.pod_metadata,
+        deployment=version.deployment,
     )
 
 
@@ -70,6 +74,10 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         routing_api=settings.routing.api,
         gateway_class=settings.gateway.class_name,
         create_namespace=settings.create_namespace,
+        container=settings.container,
+        pod=settings.pod,
+        pod_metadata=settings.pod_metadata,
+        deployment=settings.deployment,
     )
 
 

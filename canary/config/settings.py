@@ -25,8 +25,14 @@ from canary.config.value_types import (
     VersionName,
     args_default,
 )
-from canary.config.versions import VersionSettings
-from canary.plan import checks
+from canary.config.versions import (
+    VersionSettings,
+    container_field,
+    deployment_field,
+    pod_field,
+    pod_metadata_field,
+)
+from canary.plan import checks, pod_blocks
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.release import CanaryReleaseArgs
@@ -106,6 +112,11 @@ class StackSettings(ConfigModel):
         "only the ingress gateway and the namespace's own pods (`networkPolicy`).",
     )
 
+    container: dict[str, Any] = container_field("every version's")
+    pod: dict[str, Any] = pod_field("every version's")
+    pod_metadata: dict[str, Any] = pod_metadata_field("every version's")
+    deployment: dict[str, Any] = deployment_field("every version's")
+
     @pydantic.field_validator("canary", mode="before")
     @classmethod
     def _empty_canary_is_none(cls, value: Any) -> Any:
@@ -156,6 +167,15 @@ class StackSettings(ConfigModel):
             for index, version in enumerate(known):
                 if (problem := version_service_problem(self.app, version)) is not None:
                     raise NestedKeyError(f"versions[{index}].name", version, problem)
+        release = pod_blocks.PodBlocks(
+            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
+        )
+        versions = [
+            pod_blocks.VersionBlocks(version.blocks, version.shortcuts_set, version.scratch_volume)
+            for version in self.versions
+        ]
+        for path, value, reason in pod_blocks.release_problems(release, versions, self.app, self.port):
+            raise NestedKeyError(path, value, reason)
         return self
 
     @property

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
-from canary.plan import checks
-from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts, Workload
+from canary.plan import checks, pod_blocks
+from canary.plan.app_version import (
+    APP_VERSION,
+    AppVersionArgs,
+    AppVersionParts,
+    Workload,
+    args_path,
+    scratch_volume,
+    shortcuts_set,
+)
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
@@ -49,6 +58,14 @@ class CanaryReleaseArgs:
     """The GatewayClass of the `gateway-api` Gateway."""
     create_namespace: bool = True
     """Create (and on destroy delete) the namespace; False deploys into an existing one, left as it is."""
+    container: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every version's app `Container`, as Kubernetes spells them; each version's own lie over them."""
+    pod: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every version's `PodSpec`; each version's own lie over them."""
+    pod_metadata: Mapping[str, Any] = field(default_factory=dict)
+    """`labels` and `annotations` of every version's pod template."""
+    deployment: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every version's `DeploymentSpec` (`strategy`, `minReadySeconds`, ...)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -95,6 +112,30 @@ class CanaryReleaseArgs:
         if self.routing_api == "gateway-api":
             for index, version in enumerate(names):
                 checks.refuse(self, f"versions[{index}].version", version, version_service_problem(self.app, version))
+        versions = [
+            pod_blocks.VersionBlocks(workload.blocks, shortcuts_set(workload), scratch_volume(workload))
+            for workload in self.versions
+        ]
+        for path, value, reason in pod_blocks.release_problems(self.blocks, versions, self.app, self.port):
+            checks.refuse(self, args_path(path), value, reason)
+
+    @property
+    def blocks(self) -> pod_blocks.PodBlocks:
+        """The release-wide blocks, which every version's own lie over."""
+        return pod_blocks.PodBlocks(
+            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
+        )
+
+    def merged(self, workload: Workload) -> Workload:
+        """`workload` with its blocks laid over the release-wide ones."""
+        blocks = workload.blocks.over(self.blocks)
+        return dataclasses.replace(
+            workload,
+            container=blocks.container,
+            pod=blocks.pod,
+            pod_metadata=blocks.pod_metadata,
+            deployment=blocks.deployment,
+        )
 
     @property
     def stable_version(self) -> str:
@@ -157,7 +198,7 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         workload.version: backend.child(
             APP_VERSION,
             f"{name}-{workload.version}",
-            AppVersionArgs(namespace=ns, app=args.app, workload=workload, port=args.port),
+            AppVersionArgs(namespace=ns, app=args.app, workload=args.merged(workload), port=args.port),
             depends_on=workload_dependencies,
         ).parts
         for workload in args.versions

@@ -1,0 +1,189 @@
+"""Kubernetes blocks as the API spells them: checked against its OpenAPI schema, laid over each other as a strategic merge patch.
+
+The schema is Kubernetes 1.33's strict one (unknown fields are errors), cut down to the
+definitions reachable from the types a release takes blocks of (`canary/schemas/kubernetes.json`,
+derived from kubernetes-validate's copy; tests/kubernetes_schema_source.py says how). The merge
+follows the same schema's patch directives: a list merges by its `x-kubernetes-patch-merge-key`
+(`env`, `volumes`, `containers` by `name`; `volumeMounts` by `mountPath`; a container's `ports`
+by `containerPort`, as `kubectl patch` does), every other list is replaced whole, maps merge key
+by key, and a `null` in the patch removes the key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import jsonschema
+
+Kind = Literal["Container", "PodSpec", "DeploymentSpec", "ServicePort"]
+_ROOTS: dict[Kind, str] = {
+    "Container": "io.k8s.api.core.v1.Container",
+    "PodSpec": "io.k8s.api.core.v1.PodSpec",
+    "DeploymentSpec": "io.k8s.api.apps.v1.DeploymentSpec",
+    "ServicePort": "io.k8s.api.core.v1.ServicePort",
+}
+Problem = tuple[str, Any, str]
+"""(path below the block, offending value, reason), as `checks.problems` yields them."""
+
+
+@cache
+def _definitions() -> dict[str, Any]:
+    text = resources.files("canary").joinpath("schemas/kubernetes.json").read_text()
+    definitions: dict[str, Any] = json.loads(text)["$defs"]
+    return definitions
+
+
+def kubernetes_version() -> str:
+    text = resources.files("canary").joinpath("schemas/kubernetes.json").read_text()
+    version: str = json.loads(text)["kubernetesVersion"]
+    return version
+
+
+@cache
+def _validator(kind: Kind) -> jsonschema.protocols.Validator:
+    # The block is part of an object: a field the release fills itself (a Container's `name`)
+    # is not the block's to give, so the root's own `required` is left out.
+    root = {key: value for key, value in _definitions()[_ROOTS[kind]].items() if key != "required"}
+    return jsonschema.Draft202012Validator({**root, "$defs": _definitions()})
+
+
+def path_text(parts: Sequence[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _below(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _type_reason(expected: Any) -> str:
+    kinds = [kind for kind in ([expected] if isinstance(expected, str) else expected) if kind != "null"]
+    spelled = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer"}
+    spelled.update(number="a number", boolean="true or false")
+    return "must be " + " or ".join(spelled.get(kind, kind) for kind in kinds)
+
+
+def _schema_problem(error: jsonschema.ValidationError) -> Problem:
+    path = path_text(list(error.absolute_path))
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return _below(path, missing[0]), error.instance, "required"
+    if error.validator == "additionalProperties":
+        known = error.schema.get("properties", {})
+        unknown = sorted(key for key in error.instance if key not in known)
+        return _below(path, unknown[0]), error.instance[unknown[0]], "unknown field"
+    if error.validator == "type":
+        return path, error.instance, _type_reason(error.validator_value)
+    if error.validator == "oneOf":
+        # IntOrString and Quantity are the schema's only `oneOf`s.
+        kinds = [kind for option in error.validator_value for kind in _as_list(option.get("type"))]
+        return path, error.instance, _type_reason(kinds)
+    if error.validator == "enum":
+        return path, error.instance, f"must be one of {[v for v in error.validator_value if v is not None]}"
+    return path, error.instance, error.message
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def schema_problems(block: Any, kind: Kind) -> list[Problem]:
+    """What in `block` the API server would refuse in a `kind`: the schema, then lists of named things."""
+    found = sorted(_validator(kind).iter_errors(block), key=lambda error: list(map(str, error.absolute_path)))
+    if found:
+        return [_schema_problem(error) for error in found]
+    return list(_repeated_keys(block, {"$ref": f"#/$defs/{_ROOTS[kind]}"}, ""))
+
+
+def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    while "$ref" in schema:
+        schema = _definitions()[schema["$ref"].rpartition("/")[2]]
+    return schema
+
+
+# A key the API server defaults: a container port without `protocol` is a TCP one.
+_KEY_DEFAULTS = {"protocol": "TCP"}
+
+
+def _list_key(item: Any, keys: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(item.get(key, _KEY_DEFAULTS.get(key)) for key in keys) if isinstance(item, Mapping) else (item,)
+
+
+def _repeated_keys(value: Any, schema: Mapping[str, Any], path: str) -> Iterator[Problem]:
+    """Two items of a list the API keys by a field (`x-kubernetes-list-type: map`) with one key."""
+    schema = _resolve(schema)
+    if isinstance(value, Mapping):
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                yield from _repeated_keys(item, properties[key], _below(path, key))
+    elif isinstance(value, list):
+        keys = schema.get("x-kubernetes-list-map-keys")
+        first: dict[tuple[Any, ...], int] = {}
+        for index, item in enumerate(value):
+            if keys and schema.get("x-kubernetes-list-type") == "map":
+                key = _list_key(item, keys)
+                if key in first:
+                    spelled = ", ".join(f"{name} {part!r}" for name, part in zip(keys, key, strict=True))
+                    yield f"{path}[{index}]", item, f"repeats {spelled} of {path}[{first[key]}]"
+                first.setdefault(key, index)
+            yield from _repeated_keys(item, schema.get("items", {}), f"{path}[{index}]")
+
+
+def merge(base: Any, patch: Any, kind: Kind) -> Any:
+    """`patch` laid over `base` as a strategic merge patch of a `kind` would be; neither is changed."""
+    return _merge(base, patch, {"$ref": f"#/$defs/{_ROOTS[kind]}"})
+
+
+def _merge(base: Any, patch: Any, schema: Mapping[str, Any]) -> Any:
+    schema = _resolve(schema)
+    if isinstance(base, Mapping) and isinstance(patch, Mapping):
+        properties = schema.get("properties", {})
+        # Shallow: a base's leaves may be Pulumi outputs (an image), which are not copied.
+        merged = dict(base)
+        for key, value in patch.items():
+            if value is None:
+                merged.pop(key, None)
+            elif key in merged:
+                merged[key] = _merge(merged[key], value, properties.get(key, {}))
+            else:
+                merged[key] = _without_nulls(value)
+        return merged
+    merge_key = schema.get("x-kubernetes-patch-merge-key")
+    strategy = str(schema.get("x-kubernetes-patch-strategy", ""))
+    if isinstance(base, list) and isinstance(patch, list) and merge_key and "merge" in strategy.split(","):
+        return _merge_list(base, patch, merge_key, "retainKeys" in strategy, schema.get("items", {}))
+    return _without_nulls(patch)
+
+
+def _merge_list(
+    base: list[Any], patch: list[Any], key: str, retain_keys: bool, item_schema: Mapping[str, Any]
+) -> list[Any]:
+    merged = list(base)
+    positions = {item.get(key): index for index, item in enumerate(merged) if isinstance(item, Mapping)}
+    for item in patch:
+        where = positions.get(item.get(key)) if isinstance(item, Mapping) else None
+        if where is None:
+            merged.append(_without_nulls(item))
+            continue
+        old = merged[where]
+        if retain_keys:
+            # A volume's source is replaced, not mixed: `emptyDir` and `configMap` in one volume
+            # would be refused by the API server.
+            old = {name: value for name, value in old.items() if name in item}
+        merged[where] = _merge(old, item, item_schema)
+    return merged
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
