@@ -1,4 +1,4 @@
-"""Where `canary/schemas/kubernetes.json` comes from: the strict Kubernetes 1.33 OpenAPI schema kubernetes-validate carries.
+"""Where `canary/schemas/kubernetes.json` comes from: Kubernetes 1.33's strict schema, as kubernetes-validate has it.
 
 The program checks the `container`, `pod`, `deployment` and `service.ports` blocks of a release
 against the schema of the object each lands in. kubernetes-validate (a test dependency) holds
@@ -37,7 +37,9 @@ def _strip_descriptions(value: Any) -> Any:
 
 
 def derived_schema() -> dict[str, Any]:
-    folder = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
+    folder = (
+        Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / f"v{KUBERNETES_VERSION}-local-strict"
+    )
     definitions = json.loads((folder / "_definitions.json").read_text())["$defs"]
     reached: set[str] = set()
     pending = list(ROOTS)

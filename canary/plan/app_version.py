@@ -145,6 +145,9 @@ class Workload:
     }
 
     def __post_init__(self) -> None:
+        for block in ("container", "pod", "pod_metadata", "deployment"):
+            # The SDK's typed Args (`ContainerArgs`) are taken as the mappings they spell.
+            object.__setattr__(self, block, kubernetes_schema.plain(getattr(self, block)))
         checks.check_fields(self, self.FIELD_RULES)
         # The default UID is no choice; another one is, and the profile would silently drop it.
         if not self.security_profile.runs_as_user and self.run_as_user != DEFAULT_RUN_AS_USER:
@@ -166,7 +169,9 @@ class Workload:
 
 
 def args_path(path: str) -> str:
-    return path.replace(pod_blocks.POD_METADATA, "pod_metadata", 1) if path.startswith(pod_blocks.POD_METADATA) else path
+    return (
+        path.replace(pod_blocks.POD_METADATA, "pod_metadata", 1) if path.startswith(pod_blocks.POD_METADATA) else path
+    )
 
 
 def shortcuts_set(workload: Workload) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Kubernetes blocks as the API spells them: checked against its OpenAPI schema, laid over each other as a strategic merge patch.
+"""Kubernetes blocks as the API spells them: checked against its schema, laid over each other as a merge patch.
 
 The schema is Kubernetes 1.33's strict one (unknown fields are errors), cut down to the
 definitions reachable from the types a release takes blocks of (`canary/schemas/kubernetes.json`,
@@ -18,6 +18,8 @@ from importlib import resources
 from typing import Any, Literal
 
 import jsonschema
+
+from canary.plan import checks
 
 Kind = Literal["Container", "PodSpec", "DeploymentSpec", "ServicePort"]
 _ROOTS: dict[Kind, str] = {
@@ -71,22 +73,26 @@ def _type_reason(expected: Any) -> str:
 
 def _schema_problem(error: jsonschema.ValidationError) -> Problem:
     path = path_text(list(error.absolute_path))
+    # The error's fields as the validator left them (the stubs type them for any failed keyword).
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    schema: Any = error.schema
     if error.validator == "required":
-        missing = [key for key in error.validator_value if key not in error.instance]
-        return _below(path, missing[0]), error.instance, "required"
+        missing = [key for key in expected if key not in instance]
+        return _below(path, missing[0]), instance, "required"
     if error.validator == "additionalProperties":
-        known = error.schema.get("properties", {})
-        unknown = sorted(key for key in error.instance if key not in known)
-        return _below(path, unknown[0]), error.instance[unknown[0]], "unknown field"
+        known = schema.get("properties", {})
+        unknown = sorted(key for key in instance if key not in known)
+        return _below(path, unknown[0]), instance[unknown[0]], "unknown field"
     if error.validator == "type":
-        return path, error.instance, _type_reason(error.validator_value)
+        return path, instance, _type_reason(expected)
     if error.validator == "oneOf":
         # IntOrString and Quantity are the schema's only `oneOf`s.
-        kinds = [kind for option in error.validator_value for kind in _as_list(option.get("type"))]
-        return path, error.instance, _type_reason(kinds)
+        kinds = [kind for option in expected for kind in _as_list(option.get("type"))]
+        return path, instance, _type_reason(kinds)
     if error.validator == "enum":
-        return path, error.instance, f"must be one of {[v for v in error.validator_value if v is not None]}"
-    return path, error.instance, error.message
+        return path, instance, f"must be one of {[v for v in expected if v is not None]}"
+    return path, instance, error.message
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -94,8 +100,13 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def schema_problems(block: Any, kind: Kind) -> list[Problem]:
-    """What in `block` the API server would refuse in a `kind`: the schema, then lists of named things."""
-    found = sorted(_validator(kind).iter_errors(block), key=lambda error: list(map(str, error.absolute_path)))
+    """What in `block` the API server would refuse in a `kind`: the schema, then lists of named things.
+
+    A value not known yet (a Pulumi output) is left to the API server, which checks the object
+    once the value is known.
+    """
+    errors = (error for error in _validator(kind).iter_errors(block) if not checks.unresolved(error.instance))
+    found = sorted(errors, key=lambda error: list(map(str, error.absolute_path)))
     if found:
         return [_schema_problem(error) for error in found]
     return list(_repeated_keys(block, {"$ref": f"#/$defs/{_ROOTS[kind]}"}, ""))
@@ -186,4 +197,26 @@ def _without_nulls(value: Any) -> Any:
         return {key: _without_nulls(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
         return [_without_nulls(item) for item in value]
+    return value
+
+
+def plain(value: Any) -> Any:
+    """`value` with the Kubernetes SDK's typed Args (`ContainerArgs(...)`) spelled as plain mappings.
+
+    An SDK Args class marks each property with the name the API spells it by (`_pulumi_name` on
+    the getter), which is read here without importing the SDK: the plans know nothing of Pulumi.
+    """
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    kind = type(value)
+    if hasattr(kind, "_pulumi_input_type"):
+        spelled = {}
+        for attribute in dir(kind):
+            getter = getattr(getattr(kind, attribute, None), "fget", None)
+            api_name = getattr(getter, "_pulumi_name", None)
+            if api_name is not None and (item := getattr(value, attribute)) is not None:
+                spelled[api_name] = plain(item)
+        return spelled
     return value

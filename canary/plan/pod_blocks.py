@@ -56,12 +56,12 @@ PROFILE_OWNS = (
     "(see docs/workloads.md)"
 )
 _CONTAINER_OWNED = {
-    "name": "is the release's: the app's container is named after the app",
     "image": "is the release's: set the version's `image`",
     "securityContext": PROFILE_OWNS,
 }
 _POD_OWNED = {
-    key: PROFILE_OWNS for key in ("securityContext", "hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken")
+    key: PROFILE_OWNS
+    for key in ("securityContext", "hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken")
 }
 _DEPLOYMENT_OWNED = {
     "selector": "is the release's: it selects the version's pods by their `app` and `version` labels",
@@ -140,14 +140,16 @@ def _metadata_problems(metadata: Any) -> Iterator[Problem]:
 
 def _metadata_entry(where: str, key: str, name: Any, text: Any) -> Iterator[Problem]:
     entry = f"{where}[{name!r}]"
-    if not isinstance(name, str) or (reason := names.label_key(name)) is not None:
-        yield entry, name, reason if isinstance(name, str) else "must be a string"
+    if not isinstance(name, str):
+        yield entry, name, "must be a string"
+    elif (bad_key := names.label_key(name)) is not None:
+        yield entry, name, bad_key
     elif not isinstance(text, str):
         yield entry, text, "must be a string (quote numbers and booleans)"
     elif key == "labels" and name in _OWNED_LABELS:
         yield entry, text, _OWNED_LABELS[name]
-    elif key == "labels" and (reason := names.label_value(text)) is not None:
-        yield entry, text, reason
+    elif key == "labels" and (bad_value := names.label_value(text)) is not None:
+        yield entry, text, bad_value
 
 
 def shortcut_problems(container: Block, shortcuts_set: Mapping[str, str]) -> Iterator[Problem]:
@@ -163,6 +165,9 @@ def shortcut_problems(container: Block, shortcuts_set: Mapping[str, str]) -> Ite
 
 def merged_problems(blocks: PodBlocks, app: str, port: int, scratch_volume: str | None) -> Iterator[Problem]:
     """What is wrong only once a version's blocks are laid over the release-wide ones."""
+    # The SDK's `ContainerArgs` needs a name: the app's own is taken, as it changes nothing.
+    if blocks.container.get("name", app) != app:
+        yield f"{CONTAINER}.name", blocks.container["name"], f"is the release's: the app's container is named {app!r}"
     for key in ("containers", "initContainers"):
         for index, container in enumerate(blocks.pod.get(key) or []):
             if container.get("name") == app:

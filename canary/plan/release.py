@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
-from canary.plan import checks, pod_blocks
+from canary.plan import checks, kubernetes_schema, pod_blocks
 from canary.plan.app_version import (
     APP_VERSION,
     AppVersionArgs,
@@ -92,6 +92,9 @@ class CanaryReleaseArgs:
     }
 
     def __post_init__(self) -> None:
+        for block in ("container", "pod", "pod_metadata", "deployment"):
+            # The SDK's typed Args (`PodSpecArgs`) are taken as the mappings they spell.
+            object.__setattr__(self, block, kubernetes_schema.plain(getattr(self, block)))
         # All here, not only in the Args of the parts: by the time those are built, the namespace
         # and the Deployments are declared.
         checks.check_fields(self, self.FIELD_RULES)
