@@ -14,6 +14,7 @@ from canary.plan.app_version import Autoscaling, Compute, Probe, Resources, Work
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
+from canary.plan.service_account import ServiceAccount
 from canary.security_profiles import PROFILES
 
 RELEASE_NAME = "canary"
@@ -78,6 +79,13 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         pod=settings.pod,
         pod_metadata=settings.pod_metadata,
         deployment=settings.deployment,
+        service_account=ServiceAccount(
+            name=account.name, annotations=dict(account.annotations), existing=account.existing
+        )
+        if (account := settings.service_account) is not None
+        else None,
+        service_ports=[dict(port) for port in settings.service.ports],
+        protocol=settings.service.protocol,
     )
 
 

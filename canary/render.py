@@ -33,6 +33,9 @@ KIND_ORDER = [
     "Namespace",
     "NetworkPolicy",
     "PeerAuthentication",
+    # What the pods need before they start: whom they run as, the values they read.
+    "ServiceAccount",
+    "Secret",
     "Deployment",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",

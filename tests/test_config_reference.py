@@ -116,6 +116,13 @@ EVERY_KEY: dict[str, Any] = {
     "pod": {"priorityClassName": "web"},
     "podMetadata": {"labels": {"team": "web"}},
     "deployment": {"revisionHistoryLimit": 3},
+    "serviceAccount": {
+        "name": "web",
+        "annotations": {"iam.gke.io/gcp-service-account": "web@p.iam"},
+        "existing": False,
+    },
+    # http, as EVERY_KEY routes through the Gateway API, which takes no other.
+    "service": {"protocol": "http", "ports": [{"name": "metrics", "port": 9797}]},
     "canary": {
         "version": "v2",
         "cookie": "version=v2",
@@ -184,7 +191,16 @@ def dotted_keys(config: dict[str, Any], prefix: str = "") -> set[str]:
     for key, value in config.items():
         keys.add(prefix + key)
         # These hold free-form mappings (labels, headers, check ids, Kubernetes' own fields), not keys of ours.
-        free_form = {"selector", "headers", "scanExceptions", "container", "pod", "podMetadata", "deployment"}
+        free_form = {
+            "selector",
+            "headers",
+            "scanExceptions",
+            "annotations",
+            "container",
+            "pod",
+            "podMetadata",
+            "deployment",
+        }
         if isinstance(value, dict) and key not in free_form:
             keys |= dotted_keys(value, f"{prefix}{key}.")
     return keys

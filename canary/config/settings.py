@@ -15,6 +15,7 @@ from pydantic import Field, StrictBool
 from canary.config.canary import CanarySettings
 from canary.config.network import GatewaySettings, RoutingSettings, SecuritySettings
 from canary.config.rollout import RolloutSettings
+from canary.config.service import ServiceAccountSettings, ServiceSettings
 from canary.config.value_types import (
     AppName,
     ConfigModel,
@@ -35,7 +36,8 @@ from canary.config.versions import (
 from canary.plan import checks, pod_blocks
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
-from canary.plan.release import CanaryReleaseArgs
+from canary.plan.release import PROTOCOL_NEEDS_ISTIO, CanaryReleaseArgs
+from canary.plan.service_account import service_account_problems
 
 PROJECT = "istio-canary"
 """The project's name: the prefix of every key (`istio-canary:app`)."""
@@ -116,6 +118,23 @@ class StackSettings(ConfigModel):
     pod: dict[str, Any] = pod_field("every version's")
     pod_metadata: dict[str, Any] = pod_metadata_field("every version's")
     deployment: dict[str, Any] = deployment_field("every version's")
+    service_account: ServiceAccountSettings | None = Field(
+        default=None,
+        alias="serviceAccount",
+        description="The ServiceAccount every version's pods run as (`name`): created with the release unless "
+        "`existing`, with `annotations` for cloud workload identity. Unset or `{}`: the namespace's `default`. "
+        "Not together with `pod.serviceAccountName`.",
+    )
+    service: ServiceSettings = Field(
+        default_factory=ServiceSettings,
+        description="The app Service: what the routed port speaks (`protocol`) and the `ports` it exposes beside it.",
+    )
+
+    @pydantic.field_validator("service_account", mode="before")
+    @classmethod
+    def _empty_service_account_is_none(cls, value: Any) -> Any:
+        # Pulumi.yaml's default for an optional mapping is {}.
+        return None if value == {} else value
 
     @pydantic.field_validator("canary", mode="before")
     @classmethod
@@ -176,6 +195,13 @@ class StackSettings(ConfigModel):
         ]
         for path, value, reason in pod_blocks.release_problems(release, versions, self.app, self.port):
             raise NestedKeyError(path, value, reason)
+        for path, value, reason in self.service.port_problems(self.port):
+            raise NestedKeyError(f"service.ports{path}", value, reason)
+        if self.service.protocol != "http" and self.routing.api == "gateway-api":
+            raise NestedKeyError("service.protocol", self.service.protocol, PROTOCOL_NEEDS_ISTIO)
+        if self.service_account is not None:
+            for path, value, reason in service_account_problems(release, [version.blocks for version in self.versions]):
+                raise NestedKeyError(path, value, reason)
         return self
 
     @property

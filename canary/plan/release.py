@@ -24,9 +24,18 @@ from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, 
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
-from canary.plan.service import APP_SERVICE, AppServiceArgs
+from canary.plan.service import APP_SERVICE, AppServiceArgs, RoutedProtocol, service_port_problems
+from canary.plan.service_account import (
+    ServiceAccount,
+    service_account,
+    service_account_problems,
+    with_service_account,
+)
 
 RoutingApi = Literal["istio", "gateway-api"]
+PROTOCOL_NEEDS_ISTIO = (
+    "needs the istio routing API: the Gateway API routes gRPC with a GRPCRoute, which the release does not declare"
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,12 @@ class CanaryReleaseArgs:
     """`labels` and `annotations` of every version's pod template."""
     deployment: Mapping[str, Any] = field(default_factory=dict)
     """Fields of every version's `DeploymentSpec` (`strategy`, `minReadySeconds`, ...)."""
+    service_account: ServiceAccount | None = None
+    """The ServiceAccount every version's pods run as; None: the namespace's `default`."""
+    service_ports: Sequence[Mapping[str, Any]] = ()
+    """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named)."""
+    protocol: RoutedProtocol = "http"
+    """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -89,6 +104,8 @@ class CanaryReleaseArgs:
         "routing_api": checks.one_of(*get_args(RoutingApi)),
         "gateway_class": checks.dns_subdomain,
         "create_namespace": checks.boolean,
+        "service_account": checks.optional_instance(ServiceAccount, "ServiceAccount"),
+        "protocol": checks.one_of(*get_args(RoutedProtocol)),
     }
 
     def __post_init__(self) -> None:
@@ -112,6 +129,8 @@ class CanaryReleaseArgs:
             checks.refuse(self, "canary.version", version, checks.canary_is_stable(version, self.stable_version))
         if self.mesh and self.routing_api == "gateway-api":
             checks.refuse(self, "mesh", self.mesh, checks.MESH_NEEDS_ISTIO)
+        if self.protocol != "http" and self.routing_api == "gateway-api":
+            checks.refuse(self, "protocol", self.protocol, PROTOCOL_NEEDS_ISTIO)
         if self.routing_api == "gateway-api":
             for index, version in enumerate(names):
                 checks.refuse(self, f"versions[{index}].version", version, version_service_problem(self.app, version))
@@ -121,6 +140,12 @@ class CanaryReleaseArgs:
         ]
         for path, value, reason in pod_blocks.release_problems(self.blocks, versions, self.app, self.port):
             checks.refuse(self, args_path(path), value, reason)
+        object.__setattr__(self, "service_ports", kubernetes_schema.plain(self.service_ports))
+        for path, value, reason in service_port_problems(self.service_ports, self.port, self.protocol):
+            checks.refuse(self, f"service_ports{path}", value, reason)
+        if self.service_account is not None:
+            for path, value, reason in service_account_problems(self.blocks, [w.blocks for w in self.versions]):
+                checks.refuse(self, args_path(path), value, reason)
 
     @property
     def blocks(self) -> pod_blocks.PodBlocks:
@@ -129,13 +154,14 @@ class CanaryReleaseArgs:
             container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
         )
 
-    def merged(self, workload: Workload) -> Workload:
-        """`workload` with its blocks laid over the release-wide ones."""
+    def merged(self, workload: Workload, service_account: Any = None) -> Workload:
+        """`workload` with its blocks laid over the release-wide ones, running as `service_account` if given."""
         blocks = workload.blocks.over(self.blocks)
+        pod = blocks.pod if service_account is None else with_service_account(blocks.pod, service_account)
         return dataclasses.replace(
             workload,
             container=blocks.container,
-            pod=blocks.pod,
+            pod=pod,
             pod_metadata=blocks.pod_metadata,
             deployment=blocks.deployment,
         )
@@ -197,11 +223,18 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         )
         workload_dependencies.append(security.ref)
 
+    account: Any = None
+    if args.service_account is not None:
+        account = args.service_account.name
+        if not args.service_account.existing:
+            # The pods name the ServiceAccount by the object's own name: it is created before them.
+            account = backend.object(f"{name}-serviceaccount", service_account(ns, args.service_account)).name
+
     versions = {
         workload.version: backend.child(
             APP_VERSION,
             f"{name}-{workload.version}",
-            AppVersionArgs(namespace=ns, app=args.app, workload=args.merged(workload), port=args.port),
+            AppVersionArgs(namespace=ns, app=args.app, workload=args.merged(workload, account), port=args.port),
             depends_on=workload_dependencies,
         ).parts
         for workload in args.versions
@@ -210,7 +243,14 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
     service = backend.child(
         APP_SERVICE,
         f"{name}-service",
-        AppServiceArgs(namespace=ns, app=args.app, selector=any_version.app_labels, port=args.port),
+        AppServiceArgs(
+            namespace=ns,
+            app=args.app,
+            selector=any_version.app_labels,
+            port=args.port,
+            protocol=args.protocol,
+            extra_ports=args.service_ports,
+        ),
     ).parts
     # `<app>-service` stays whichever API routes: the stable name in-cluster callers use.
     route = _gateway_api_routing if args.routing_api == "gateway-api" else _istio_routing
