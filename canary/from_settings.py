@@ -6,7 +6,7 @@ components' own Args; the Pulumi program and `render` both go through it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from canary.config import StackSettings, VersionSettings
@@ -44,7 +44,8 @@ def workload(version: VersionSettings) -> Workload:
     )
 
 
-def release_args(settings: StackSettings) -> CanaryReleaseArgs:
+def release_args(settings: StackSettings, secret: Callable[[str], Any] = str) -> CanaryReleaseArgs:
+    """The release's Args; `secret` wraps each `secretEnv` value (the program makes each a Pulumi secret)."""
     canary, tls = settings.canary, settings.gateway.tls
     return CanaryReleaseArgs(
         namespace=settings.namespace,
@@ -86,6 +87,7 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         else None,
         service_ports=[dict(port) for port in settings.service.ports],
         protocol=settings.service.protocol,
+        secret_env={name: secret(value) for name, value in settings.secret_env.items()},
     )
 
 

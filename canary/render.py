@@ -22,6 +22,7 @@ from canary.config.files import StackFileError, read_stack, stack_name
 from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.release import plan_canary_release
+from canary.plan.secret_env import secret_name
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.
@@ -55,6 +56,19 @@ def ordered(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), manifest["metadata"]["name"])
 
     return sorted(manifests, key=rank)
+
+
+def without_secrets(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifests less the `secretEnv` Secret, whose values render cannot decrypt."""
+    return [manifest for manifest in manifests if manifest["kind"] != "Secret"]
+
+
+def unwritten_secret(app: str, names: list[str]) -> str:
+    return (
+        f"secretEnv: the Secret {secret_name(app)} ({', '.join(sorted(names))}) is not written: its values are "
+        "stored encrypted, which render does not decrypt. `pulumi up` creates it; to apply these files without "
+        f"Pulumi, create it first: kubectl create secret generic {secret_name(app)} --from-literal=NAME=VALUE ..."
+    )
 
 
 def file_name(index: int, manifest: dict[str, Any]) -> str:
@@ -228,6 +242,9 @@ def main(argv: list[str]) -> int:
     release = plan_canary_release(collector, RELEASE_NAME, release_args(settings))
     for warning in collector.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    manifests = without_secrets(collector.manifests)
+    if len(manifests) < len(collector.manifests):
+        print(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}", file=sys.stderr)
     # Folders the checks could not prove creatable (`/proc/x`, a full or read-only file system
     # seen as writable by root) are made first; made or not, nothing else is written yet.
     created: list[Path] = []
@@ -239,7 +256,7 @@ def main(argv: list[str]) -> int:
         return _error(problem)
     name = stack_name(args.stack)
     try:
-        written = write_manifests(collector.manifests, args.out, name)
+        written = write_manifests(manifests, args.out, name)
         if args.outputs:
             outputs = stack_outputs(settings, release.outputs)
             args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")

@@ -121,6 +121,7 @@ EVERY_KEY: dict[str, Any] = {
         "annotations": {"iam.gke.io/gcp-service-account": "web@p.iam"},
         "existing": False,
     },
+    "secretEnv": {"API_TOKEN": "stored as a secret in a real stack"},
     # http, as EVERY_KEY routes through the Gateway API, which takes no other.
     "service": {"protocol": "http", "ports": [{"name": "metrics", "port": 9797}]},
     "canary": {
@@ -196,6 +197,7 @@ def dotted_keys(config: dict[str, Any], prefix: str = "") -> set[str]:
             "headers",
             "scanExceptions",
             "annotations",
+            "secretEnv",
             "container",
             "pod",
             "podMetadata",

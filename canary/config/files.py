@@ -22,7 +22,9 @@ from typing import Any
 import yaml
 
 from canary.config.messages import refuse_secrets
+from canary.config.parse import SECRET_KEYS
 from canary.config.settings import PROJECT, StackSettings
+from canary.plan.secret_env import UNREAD_SECRET
 
 PROJECT_FILE = "Pulumi.yaml"
 # What a stack file may hold besides config; anything else at its top level the CLI does not
@@ -170,12 +172,28 @@ def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str,
             # `app: shop` beside `istio-canary:app: nginx`: the CLI would keep one, silently.
             raise StackFileError(f"{stack_file}: {spelling[name]} and {key} both set {prefix}{name}: keep one")
         spelling[name] = key
-        if _holds_secret(value):
+        if name in SECRET_KEYS:
+            value = _unread_secrets(stack_file, name, value)
+        elif _holds_secret(value):
             secret.append(name)
         values[name] = value
     if secret:
         raise StackFileError(f"{stack_file}: {refuse_secrets(secret)}")
     return values, warnings
+
+
+def _unread_secrets(stack_file: Path, key: str, value: Any) -> Any:
+    """A key of secret values, each left encrypted: UNREAD_SECRET stands in for it."""
+    if not isinstance(value, dict):
+        # The key's check names the problem, without the value.
+        return value
+    plain = [name for name, item in value.items() if not (isinstance(item, dict) and set(item) == {"secure"})]
+    if plain:
+        raise StackFileError(
+            f"{stack_file}: {key}.{plain[0]} is stored in plain text; store it as a secret: "
+            f"pulumi config set --secret --path '{key}.{plain[0]}' VALUE"
+        )
+    return dict.fromkeys(value, UNREAD_SECRET)
 
 
 def _looks_like_project(namespace: str) -> bool:

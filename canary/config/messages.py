@@ -28,7 +28,7 @@ def describe(error: Mapping[str, Any]) -> str:
     path = _path(loc)
     if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), NestedKeyError):
         problem = error["ctx"]["error"]
-        below = problem.key if problem.key.startswith("[") or not path else f".{problem.key}"
+        below = problem.key if problem.key.startswith("[") or not path or not problem.key else f".{problem.key}"
         return f"{path}{below}: {problem.reason}, got {show(problem.value)}"
     kind = error["type"]
     value = error.get("input")

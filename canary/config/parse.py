@@ -19,6 +19,9 @@ from canary.config.settings import StackSettings
 
 _TYPES = {field.alias or name: json_type(field.annotation) for name, field in StackSettings.model_fields.items()}
 _KEYS = set(_TYPES)
+SECRET_KEYS = frozenset({"secretEnv"})
+"""The keys whose values may be, and must be, stored as secrets."""
+_SECRET_KEYS = SECRET_KEYS
 # "" (Pulumi.yaml's default for a string key that has no default of its own) means "not set".
 _OPTIONAL_EMPTY = {
     field.alias or name
@@ -59,7 +62,10 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
         if key in _OPTIONAL_EMPTY and text == "":
             continue
         value, error = _read(key, text)
-        if error is not None:
+        if error is not None and key in _SECRET_KEYS:
+            # The text is a secret's: the message names the key alone.
+            errors.append(f"{key}: must be a mapping of names to secret values")
+        elif error is not None:
             errors.append(error)
         else:
             values[key] = value

@@ -10,7 +10,7 @@ this is the file to mend.
 from __future__ import annotations
 
 from canary.config.messages import ConfigError, refuse_secrets
-from canary.config.parse import parse_settings
+from canary.config.parse import SECRET_KEYS, parse_settings
 from canary.config.settings import PROJECT, StackSettings
 
 
@@ -23,6 +23,14 @@ def load_settings() -> StackSettings:
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     ours = sorted(key for key in every_key if key.startswith(prefix))
     secret = [key[len(prefix) :] for key in ours if runtime_config.is_config_secret(key)]
-    if secret:
-        raise ConfigError(refuse_secrets(secret))
-    return parse_settings({key[len(prefix) :]: runtime_config.get_config(key) for key in ours})
+    if refused := [key for key in secret if key not in SECRET_KEYS]:
+        raise ConfigError(refuse_secrets(refused))
+    values = {key[len(prefix) :]: runtime_config.get_config(key) for key in ours}
+    for key in SECRET_KEYS - set(secret):
+        # `pulumi config set --path` without `--secret`: the value sits in the stack file in plain text.
+        if values.get(key) not in (None, "", "{}"):
+            raise ConfigError(
+                f"{key}: stored in plain text; store each value as a secret: "
+                f"pulumi config set --secret --path '{key}.NAME' VALUE"
+            )
+    return parse_settings(values)

@@ -7,7 +7,7 @@ block and the config tables from them, and `canary.config.parse` reads the keys'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import Field, StrictBool
@@ -37,11 +37,19 @@ from canary.plan import checks, pod_blocks
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.release import PROTOCOL_NEEDS_ISTIO, CanaryReleaseArgs
+from canary.plan.secret_env import env_conflicts, secret_env_problems
 from canary.plan.service_account import service_account_problems
 
 PROJECT = "istio-canary"
 """The project's name: the prefix of every key (`istio-canary:app`)."""
 ISTIO_API_VERSIONS = NETWORKING_API_VERSIONS
+
+
+def _secret_values(values: Any) -> Any:
+    # Before pydantic's own checks, whose messages would show the value.
+    for below, value, reason in secret_env_problems(values):
+        raise NestedKeyError(below, value, reason)
+    return values
 
 
 class StackSettings(ConfigModel):
@@ -125,6 +133,14 @@ class StackSettings(ConfigModel):
         "`existing`, with `annotations` for cloud workload identity. Unset or `{}`: the namespace's `default`. "
         "Not together with `pod.serviceAccountName`.",
     )
+    secret_env: Annotated[dict[str, Any], pydantic.BeforeValidator(_secret_values)] = Field(
+        default_factory=dict,
+        alias="secretEnv",
+        description="Environment variables of every version whose values are secrets: `pulumi config set "
+        "--secret --path 'secretEnv.API_TOKEN' VALUE`. Kept in one Secret `<app>-env` of the release's own, "
+        "which every version's app container reads them from; a value not stored as a secret is refused. "
+        "`canary render` cannot decrypt them: it writes everything but that Secret.",
+    )
     service: ServiceSettings = Field(
         default_factory=ServiceSettings,
         description="The app Service: what the routed port speaks (`protocol`) and the `ports` it exposes beside it.",
@@ -202,6 +218,9 @@ class StackSettings(ConfigModel):
         if self.service_account is not None:
             for path, value, reason in service_account_problems(release, [version.blocks for version in self.versions]):
                 raise NestedKeyError(path, value, reason)
+        names = list(self.secret_env)
+        for path, value, reason in env_conflicts(names, release, [version.blocks for version in self.versions]):
+            raise NestedKeyError(path, value, reason)
         return self
 
     @property

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from canary.plan import checks, kubernetes_schema, pod_blocks
+from canary.plan import secret_env as secrets
 from canary.plan.app_version import (
     APP_VERSION,
     AppVersionArgs,
@@ -31,6 +32,9 @@ from canary.plan.service_account import (
     service_account_problems,
     with_service_account,
 )
+
+if TYPE_CHECKING:
+    import pulumi
 
 RoutingApi = Literal["istio", "gateway-api"]
 PROTOCOL_NEEDS_ISTIO = (
@@ -81,6 +85,9 @@ class CanaryReleaseArgs:
     """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named)."""
     protocol: RoutedProtocol = "http"
     """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`."""
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables whose values are secrets (`pulumi.Output.secret(...)`): kept in one Secret
+    `<app>-env`, which every version's app container reads them from."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -146,6 +153,11 @@ class CanaryReleaseArgs:
         if self.service_account is not None:
             for path, value, reason in service_account_problems(self.blocks, [w.blocks for w in self.versions]):
                 checks.refuse(self, args_path(path), value, reason)
+        for path, value, reason in secrets.secret_env_problems(self.secret_env):
+            checks.refuse(self, f"secret_env{path}", value, reason)
+        names = list(self.secret_env)
+        for path, value, reason in secrets.env_conflicts(names, self.blocks, [w.blocks for w in self.versions]):
+            checks.refuse(self, path, value, reason)
 
     @property
     def blocks(self) -> pod_blocks.PodBlocks:
@@ -154,13 +166,21 @@ class CanaryReleaseArgs:
             container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
         )
 
-    def merged(self, workload: Workload, service_account: Any = None) -> Workload:
-        """`workload` with its blocks laid over the release-wide ones, running as `service_account` if given."""
+    def merged(self, workload: Workload, service_account: Any = None, secret: Any = None) -> Workload:
+        """`workload` with its blocks laid over the release-wide ones, running as `service_account` if given,
+        reading `secret_env` from the Secret named `secret` if given."""
         blocks = workload.blocks.over(self.blocks)
         pod = blocks.pod if service_account is None else with_service_account(blocks.pod, service_account)
+        container = dict(blocks.container)
+        exceptions = dict(workload.scan_exceptions)
+        if secret is not None:
+            container["env"] = [*container.get("env", []), *secrets.env_references(list(self.secret_env), secret)]
+            check, reason = secrets.SCAN_EXCEPTION
+            exceptions.setdefault(check, reason)
         return dataclasses.replace(
             workload,
-            container=blocks.container,
+            scan_exceptions=exceptions,
+            container=container,
             pod=pod,
             pod_metadata=blocks.pod_metadata,
             deployment=blocks.deployment,
@@ -230,11 +250,16 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
             # The pods name the ServiceAccount by the object's own name: it is created before them.
             account = backend.object(f"{name}-serviceaccount", service_account(ns, args.service_account)).name
 
+    secret: Any = None
+    if args.secret_env:
+        # The pods name the Secret by the object's own name, so it exists before they start.
+        secret = backend.object(f"{name}-secret-env", secrets.secret(ns, args.app, args.secret_env)).name
+
     versions = {
         workload.version: backend.child(
             APP_VERSION,
             f"{name}-{workload.version}",
-            AppVersionArgs(namespace=ns, app=args.app, workload=args.merged(workload, account), port=args.port),
+            AppVersionArgs(namespace=ns, app=args.app, workload=args.merged(workload, account, secret), port=args.port),
             depends_on=workload_dependencies,
         ).parts
         for workload in args.versions
