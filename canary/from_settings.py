@@ -87,6 +87,8 @@ def release_args(settings: StackSettings, secret: Callable[[str], Any] = str) ->
         else None,
         service_ports=[dict(port) for port in settings.service.ports],
         protocol=settings.service.protocol,
+        traffic_policy=settings.traffic_policy,
+        http_route=settings.http_route,
         secret_env={name: secret(value) for name, value in settings.secret_env.items()},
     )
 

@@ -122,6 +122,9 @@ EVERY_KEY: dict[str, Any] = {
         "existing": False,
     },
     "secretEnv": {"API_TOKEN": "stored as a secret in a real stack"},
+    "trafficPolicy": {"connectionPool": {"http": {"http1MaxPendingRequests": 100}}},
+    # The Gateway API takes the timeout alone.
+    "httpRoute": {"timeout": "10s"},
     # http, as EVERY_KEY routes through the Gateway API, which takes no other.
     "service": {"protocol": "http", "ports": [{"name": "metrics", "port": 9797}]},
     "canary": {
@@ -198,6 +201,8 @@ def dotted_keys(config: dict[str, Any], prefix: str = "") -> set[str]:
             "scanExceptions",
             "annotations",
             "secretEnv",
+            "trafficPolicy",
+            "httpRoute",
             "container",
             "pod",
             "podMetadata",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from canary.plan import kubernetes_schema
-from tests.kubernetes_schema_source import KUBERNETES_VERSION, SHIPPED, rendered
+from tests.kubernetes_schema_source import ISTIO_SHIPPED, KUBERNETES_VERSION, SHIPPED, rendered, rendered_istio
 from tests.schema_check import KUBERNETES_VERSION as CHECKED_VERSION
 
 
@@ -25,3 +25,8 @@ def test_a_value_not_known_yet_is_left_to_the_api_server():
     assert kubernetes_schema.schema_problems({"env": [{"name": "A", "value": 1}]}, "Container") == [
         ("env[0].value", 1, "must be a string")
     ]
+
+
+def test_the_shipped_istio_schema_is_what_the_crds_give():
+    # If this fails: python -m tests.kubernetes_schema_source --write
+    assert ISTIO_SHIPPED.read_text() == rendered_istio()

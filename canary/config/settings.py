@@ -36,6 +36,7 @@ from canary.config.versions import (
 from canary.plan import checks, pod_blocks
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
+from canary.plan.istio_blocks import http_route_problems, routed_cookies, traffic_policy_problems
 from canary.plan.release import PROTOCOL_NEEDS_ISTIO, CanaryReleaseArgs
 from canary.plan.secret_env import env_conflicts, secret_env_problems
 from canary.plan.service_account import service_account_problems
@@ -133,6 +134,21 @@ class StackSettings(ConfigModel):
         "`existing`, with `annotations` for cloud workload identity. Unset or `{}`: the namespace's `default`. "
         "Not together with `pod.serviceAccountName`.",
     )
+    traffic_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="trafficPolicy",
+        description="The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, "
+        "`outlierDetection`, `loadBalancer`, ...), checked against Istio's schema. Not `tls` (the mesh's mutual "
+        "TLS), nor a consistent-hash cookie named like a cookie the release routes by. With `routing.api: "
+        "gateway-api`, on a DestinationRule per version Service.",
+    )
+    http_route: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="httpRoute",
+        description="Fields of every VirtualService HTTP route beside the routing, as Istio spells them: "
+        "`timeout`, `retries`, `corsPolicy`. With `routing.api: gateway-api`, `timeout` only (each HTTPRoute "
+        "rule's `timeouts.request`, whole h, m, s or ms); `retries` and `corsPolicy` are refused there.",
+    )
     secret_env: Annotated[dict[str, Any], pydantic.BeforeValidator(_secret_values)] = Field(
         default_factory=dict,
         alias="secretEnv",
@@ -218,6 +234,11 @@ class StackSettings(ConfigModel):
         if self.service_account is not None:
             for path, value, reason in service_account_problems(release, [version.blocks for version in self.versions]):
                 raise NestedKeyError(path, value, reason)
+        cookies = routed_cookies(self.canary)
+        for path, value, reason in traffic_policy_problems(self.traffic_policy, cookies):
+            raise NestedKeyError(f"trafficPolicy.{path}" if path else "trafficPolicy", value, reason)
+        for path, value, reason in http_route_problems(self.http_route, self.routing.api):
+            raise NestedKeyError(f"httpRoute.{path}" if path else "httpRoute", value, reason)
         names = list(self.secret_env)
         for path, value, reason in env_conflicts(names, release, [version.blocks for version in self.versions]):
             raise NestedKeyError(path, value, reason)

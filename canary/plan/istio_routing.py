@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from canary.cookie import cookie_regex
-from canary.plan import checks
+from canary.plan import checks, istio_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
@@ -53,6 +53,10 @@ class RoutingRulesArgs:
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     https: bool = False
     """The hosts are served over HTTPS: sticky cookies are marked Secure."""
+    traffic_policy: Mapping[str, Any] = field(default_factory=dict)
+    """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`, ...)."""
+    http_route: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every VirtualService HTTP route beside the routing: `timeout`, `retries`, `corsPolicy`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -76,6 +80,11 @@ class RoutingRulesArgs:
     def __post_init__(self) -> None:
         checks.check_fields(self, self.FIELD_RULES)
         checks.refuse_unknown_versions(self, list(self.subsets), self.stable, self.canary, "subsets")
+        cookies = istio_blocks.routed_cookies(self.canary)
+        for path, value, reason in istio_blocks.traffic_policy_problems(self.traffic_policy, cookies):
+            checks.refuse(self, f"traffic_policy.{path}" if path else "traffic_policy", value, reason)
+        for path, value, reason in istio_blocks.http_route_problems(self.http_route, "istio"):
+            checks.refuse(self, f"http_route.{path}" if path else "http_route", value, reason)
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,7 @@ def destination_rule(args: RoutingRulesArgs) -> Manifest:
         "spec": {
             "host": args.service_host,
             "subsets": [{"name": version, "labels": dict(labels)} for version, labels in args.subsets.items()],
+            **({"trafficPolicy": dict(args.traffic_policy)} if args.traffic_policy else {}),
         },
     }
 
@@ -141,7 +151,11 @@ def _destination(
 
 
 def virtual_service_route(
-    rule: Rule, service_host: pulumi.Input[str], version_header: str | None, secure: bool
+    rule: Rule,
+    service_host: pulumi.Input[str],
+    version_header: str | None,
+    secure: bool,
+    http_route: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One rule as an HTTP route of the VirtualService."""
     route: dict[str, Any] = {"name": rule.name}
@@ -157,6 +171,8 @@ def virtual_service_route(
         version, percent = rule.mirror
         route["mirror"] = {"host": service_host, "subset": version}
         route["mirrorPercentage"] = {"value": percent}
+    # Every route, whichever requests it takes: a timeout or a retry policy holds for all of them.
+    route.update(http_route or {})
     return route
 
 
@@ -169,8 +185,11 @@ def virtual_service_spec(
     canary: Canary | None,
     version_header: str | None,
     secure: bool = False,
+    http_route: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    http = [virtual_service_route(rule, service_host, version_header, secure) for rule in rules(stable, canary)]
+    http = [
+        virtual_service_route(rule, service_host, version_header, secure, http_route) for rule in rules(stable, canary)
+    ]
     return {"hosts": list(hosts), "gateways": list(gateways), "http": http}
 
 
@@ -189,6 +208,7 @@ def virtual_service(args: RoutingRulesArgs) -> Manifest:
             canary=args.canary,
             version_header=args.version_header,
             secure=args.https,
+            http_route=args.http_route,
         ),
     }
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from canary.plan import checks, kubernetes_schema, pod_blocks
+from canary.plan import checks, istio_blocks, kubernetes_schema, pod_blocks
 from canary.plan import secret_env as secrets
 from canary.plan.app_version import (
     APP_VERSION,
@@ -85,6 +85,12 @@ class CanaryReleaseArgs:
     """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named)."""
     protocol: RoutedProtocol = "http"
     """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`."""
+    traffic_policy: Mapping[str, Any] = field(default_factory=dict)
+    """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`,
+    `loadBalancer`); under `gateway-api`, on a DestinationRule per version Service."""
+    http_route: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every HTTP route beside the routing: `timeout`, `retries`, `corsPolicy` (Istio's spelling);
+    under `gateway-api`, `timeout` only (HTTPRoute `timeouts.request`)."""
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Environment variables whose values are secrets (`pulumi.Output.secret(...)`): kept in one Secret
     `<app>-env`, which every version's app container reads them from."""
@@ -153,6 +159,11 @@ class CanaryReleaseArgs:
         if self.service_account is not None:
             for path, value, reason in service_account_problems(self.blocks, [w.blocks for w in self.versions]):
                 checks.refuse(self, args_path(path), value, reason)
+        cookies = istio_blocks.routed_cookies(self.canary)
+        for path, value, reason in istio_blocks.traffic_policy_problems(self.traffic_policy, cookies):
+            checks.refuse(self, f"traffic_policy.{path}" if path else "traffic_policy", value, reason)
+        for path, value, reason in istio_blocks.http_route_problems(self.http_route, self.routing_api):
+            checks.refuse(self, f"http_route.{path}" if path else "http_route", value, reason)
         for path, value, reason in secrets.secret_env_problems(self.secret_env):
             checks.refuse(self, f"secret_env{path}", value, reason)
         names = list(self.secret_env)
@@ -325,6 +336,8 @@ def _istio_routing(
             route_targets={version: parts.deployment for version, parts in versions.items()},
             api_version=args.istio_api_version,
             https=args.tls is not None,
+            traffic_policy=args.traffic_policy,
+            http_route=args.http_route,
         ),
     ).parts
     return routing.routes
@@ -357,6 +370,9 @@ def _gateway_api_routing(
             version_header=args.version_header,
             load_balancer_dns=args.load_balancer_dns,
             route_targets={version: parts.deployment for version, parts in versions.items()},
+            traffic_policy=args.traffic_policy,
+            http_route=args.http_route,
+            istio_api_version=args.istio_api_version,
         ),
     ).parts
     return routing.routes
