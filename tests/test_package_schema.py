@@ -86,7 +86,7 @@ def test_release_properties_are_the_args_fields_in_camel_case(package: dict[str,
         "items": {"$ref": "#/types/canary:index:Workload"},
         "description": "One Deployment per version.",
     }
-    assert inputs["canary"] == {"$ref": "#/types/canary:index:Canary"}
+    assert inputs["canary"]["$ref"] == "#/types/canary:index:Canary"
     assert inputs["gatewaySelector"]["additionalProperties"] == {"type": "string"}
     assert inputs["createNamespace"]["default"] is True
     assert sorted(release["properties"]) == ["namespace", "routes", "urls"]
@@ -150,3 +150,36 @@ class Unexpressible:
 def test_a_field_no_schema_type_can_carry_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match=re.escape("int | str")):
         properties(Unexpressible, {})
+
+
+def test_every_input_property_has_a_description(package: dict[str, Any]) -> None:
+    undescribed = [
+        f"{token}.{name}"
+        for token, spec in [*package["resources"].items(), *package["types"].items()]
+        for name, prop in spec.get("inputProperties", spec.get("properties", {})).items()
+        if not prop.get("description")
+    ]
+    assert undescribed == []
+
+
+def test_the_kubernetes_blocks_are_typed_by_the_kubernetes_package_s_own_types(package: dict[str, Any]) -> None:
+    release = package["resources"]["canary:index:CanaryRelease"]["inputProperties"]
+    workload = package["types"]["canary:index:Workload"]["properties"]
+    for inputs in (release, workload):
+        assert inputs["container"]["$ref"].endswith("/schema.json#/types/kubernetes:core/v1:Container")
+        assert inputs["pod"]["$ref"].endswith("/schema.json#/types/kubernetes:core/v1:PodSpec")
+        assert inputs["podMetadata"]["$ref"] == "#/types/canary:index:PodMetadata"
+        assert inputs["deployment"]["$ref"] == "#/types/canary:index:DeploymentFields"
+    assert release["servicePorts"]["items"]["$ref"].endswith("#/types/kubernetes:core/v1:ServicePort")
+    # The provider version the project pins, so the engine finds that very schema.
+    assert release["container"]["$ref"].startswith("/kubernetes/v4.25.0/schema.json#")
+    deployment = package["types"]["canary:index:DeploymentFields"]["properties"]
+    # The release's own fields are not offered at all.
+    assert set(deployment) == {
+        "minReadySeconds",
+        "paused",
+        "progressDeadlineSeconds",
+        "revisionHistoryLimit",
+        "strategy",
+    }
+    assert deployment["strategy"]["$ref"].endswith("#/types/kubernetes:apps/v1:DeploymentStrategy")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from canary import labels, names
 from canary.plan import checks, kubernetes_schema, pod_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock
 from canary.security_profiles import (
     HARDENED,
     SCRATCH_VOLUME,
@@ -35,6 +36,7 @@ class Probe:
 
     type: ProbeType = "http"
     path: str = "/"
+    """Absolute path of the HTTP GET; for `type` `http` only."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "type": checks.one_of(*get_args(ProbeType)),
@@ -52,7 +54,9 @@ class Compute:
     """Kubernetes quantities, e.g. `cpu="100m"`, `memory="128Mi"`."""
 
     cpu: str
+    """CPU, in millicores (`500m`) or cores (`"2"`)."""
     memory: str
+    """Memory, in bytes with a suffix (`128Mi`, `1Gi`)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {"cpu": checks.quantity, "memory": checks.quantity}
 
@@ -85,8 +89,11 @@ class Autoscaling:
     """A HorizontalPodAutoscaler on CPU utilization (percent of the request)."""
 
     min: int
+    """Fewest pods (1-1000); the Deployment starts with this many."""
     max: int
+    """Most pods (1-1000), at least `min`."""
     cpu: int = 80
+    """Target average CPU utilization, in percent of the CPU request (1-100)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "min": checks.autoscaling_replicas,
@@ -109,9 +116,11 @@ class Workload:
     version: str
     """The version's name: pod label `version`, DestinationRule subset, suffix of object names."""
     image: pulumi.Input[str]
+    """Container image reference, by tag or by digest (`name@sha256:...`)."""
     replicas: int = 1
     """Ignored with `autoscaling`: the Deployment starts at its `min` and the autoscaler owns the count."""
     autoscaling: Autoscaling | None = None
+    """A HorizontalPodAutoscaler on CPU utilization; None: a fixed `replicas`."""
     image_pull_policy: PullPolicy = "IfNotPresent"
     probe: Probe = Probe()
     resources: Resources = Resources()
@@ -120,15 +129,15 @@ class Workload:
     """UID and GID of profiles that set one (`hardened`)."""
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
     """Scanner checks this version deliberately does not meet: check id -> reason."""
-    container: Mapping[str, Any] = field(default_factory=dict)
+    container: ContainerBlock = field(default_factory=dict)
     """Fields of the app's `Container`, as Kubernetes spells them (`env`, `command`, `volumeMounts`, ...),
     laid over the release-wide `container`; not `name`, `image` or `securityContext`."""
-    pod: Mapping[str, Any] = field(default_factory=dict)
+    pod: PodBlock = field(default_factory=dict)
     """Fields of the `PodSpec` (`volumes`, `nodeSelector`, `tolerations`, other containers, ...), laid over the
     release-wide `pod`; not the app's container nor the security context."""
-    pod_metadata: Mapping[str, Any] = field(default_factory=dict)
+    pod_metadata: PodMetadataBlock = field(default_factory=dict)
     """`labels` and `annotations` of the pod template, beside the release's `app` and `version` labels."""
-    deployment: Mapping[str, Any] = field(default_factory=dict)
+    deployment: DeploymentBlock = field(default_factory=dict)
     """Fields of the `DeploymentSpec` (`strategy`, `minReadySeconds`, ...); not `selector`, `template`, `replicas`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
@@ -193,9 +202,11 @@ def scratch_volume(workload: Workload) -> str | None:
 @dataclass(frozen=True)
 class AppVersionArgs:
     namespace: pulumi.Input[str]
+    """The release's namespace, where the Deployment runs."""
     app: str
     """The app's name: pod label `app`, container name, prefix of object names."""
     workload: Workload
+    """The version: its image and how its pods are run."""
     port: int = 80
     """The container port, named `http`."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -20,6 +21,23 @@ from typing import Any, Literal
 import jsonschema
 
 from canary.plan import checks
+
+
+@dataclass(frozen=True)
+class KubernetesType:
+    """Marks a block (`Annotated[Mapping[str, Any], KubernetesType(...)]`) with the Kubernetes type it holds.
+
+    The package schema types the property by reference to the kubernetes package's own type
+    (`kubernetes:core/v1:Container`), so a TypeScript or Go program type-checks it. With `fields`,
+    the block takes only those fields of the type (the others are the release's), and the package
+    declares a type of its own, `name`, with just them.
+    """
+
+    token: str
+    """`core/v1:Container`: the type's token in the kubernetes package, without its `kubernetes:` prefix."""
+    fields: tuple[str, ...] = ()
+    name: str = ""
+
 
 Kind = Literal["Container", "PodSpec", "DeploymentSpec", "ServicePort"]
 _ROOTS: dict[Kind, str] = {
@@ -220,3 +238,19 @@ def plain(value: Any) -> Any:
                 spelled[api_name] = plain(item)
         return spelled
     return value
+
+
+def definition(token: str) -> Mapping[str, Any]:
+    """The schema of a kubernetes package type (`apps/v1:DeploymentSpec`), from the shipped definitions."""
+    group_version, _, kind = token.partition(":")
+    group, _, version = group_version.rpartition("/")
+    prefix = "io.k8s.apimachinery.pkg.apis.meta" if group == "meta" else f"io.k8s.api.{group}"
+    found: Mapping[str, Any] = _definitions()[f"{prefix}.{version}.{kind}"]
+    return found
+
+
+def token_of(reference: str) -> str:
+    """`#/$defs/io.k8s.api.apps.v1.DeploymentStrategy` -> `apps/v1:DeploymentStrategy`."""
+    name = reference.rpartition("/")[2]
+    *group, version, kind = name.removeprefix("io.k8s.api.").removeprefix("io.k8s.apimachinery.pkg.apis.").split(".")
+    return f"{'/'.join(group)}/{version}:{kind}"

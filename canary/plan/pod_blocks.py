@@ -16,13 +16,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from canary import labels, names
 from canary.plan import kubernetes_schema
-from canary.plan.kubernetes_schema import Problem
+from canary.plan.kubernetes_schema import KubernetesType, Problem
 
 Block = Mapping[str, Any]
+ContainerBlock = Annotated[Mapping[str, Any], KubernetesType("core/v1:Container")]
+PodBlock = Annotated[Mapping[str, Any], KubernetesType("core/v1:PodSpec")]
+PodMetadataBlock = Annotated[
+    Mapping[str, Any], KubernetesType("meta/v1:ObjectMeta", fields=("annotations", "labels"), name="PodMetadata")
+]
+DeploymentBlock = Annotated[
+    Mapping[str, Any],
+    KubernetesType(
+        "apps/v1:DeploymentSpec",
+        fields=("minReadySeconds", "paused", "progressDeadlineSeconds", "revisionHistoryLimit", "strategy"),
+        name="DeploymentFields",
+    ),
+]
+ServicePortBlock = Annotated[Mapping[str, Any], KubernetesType("core/v1:ServicePort")]
 
 
 @dataclass(frozen=True)

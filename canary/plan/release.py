@@ -25,6 +25,7 @@ from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, 
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
+from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock, ServicePortBlock
 from canary.plan.service import APP_SERVICE, AppServiceArgs, RoutedProtocol, service_port_problems
 from canary.plan.service_account import (
     ServiceAccount,
@@ -47,6 +48,7 @@ class CanaryReleaseArgs:
     namespace: str
     """The release's namespace: created with Istio sidecar injection on, or an existing one (`create_namespace`)."""
     app: str
+    """The app's name: pod label `app`, container name, prefix of every object's name."""
     hosts: Sequence[str]
     """External host names; a leading `*.` wildcard is allowed."""
     versions: Sequence[Workload]
@@ -54,34 +56,42 @@ class CanaryReleaseArgs:
     stable: str | None = None
     """The version that gets the default traffic; None means the first of `versions`."""
     canary: Canary | None = None
+    """The canary version and who reaches it (cookie, headers, weight); None: all traffic to `stable`."""
     port: int = 80
+    """The container port, Service port and target port."""
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
     gateway_namespace: str = "istio-system"
     """Where the ingress gateway pods run (the NetworkPolicy admits them from there)."""
     tls: GatewayTls | None = None
+    """HTTPS on 443 with a TLS Secret (`credential_name`); None serves plain HTTP only."""
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     version_header: str | None = DEFAULT_VERSION_HEADER
+    """Response header, set by the mesh, naming the version that answered; None for none."""
     mesh: bool = False
+    """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules."""
     load_balancer_dns: str | None = None
+    """The external-dns target annotation (`external-dns.alpha.kubernetes.io/target`); None for none."""
     mtls: bool = False
+    """Sidecars accept only mutual TLS: a STRICT PeerAuthentication."""
     network_policy: bool = False
+    """A NetworkPolicy admitting only the ingress gateway and the namespace's own pods."""
     routing_api: RoutingApi = "istio"
     """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
     gateway_class: str = "istio"
     """The GatewayClass of the `gateway-api` Gateway."""
     create_namespace: bool = True
     """Create (and on destroy delete) the namespace; False deploys into an existing one, left as it is."""
-    container: Mapping[str, Any] = field(default_factory=dict)
+    container: ContainerBlock = field(default_factory=dict)
     """Fields of every version's app `Container`, as Kubernetes spells them; each version's own lie over them."""
-    pod: Mapping[str, Any] = field(default_factory=dict)
+    pod: PodBlock = field(default_factory=dict)
     """Fields of every version's `PodSpec`; each version's own lie over them."""
-    pod_metadata: Mapping[str, Any] = field(default_factory=dict)
+    pod_metadata: PodMetadataBlock = field(default_factory=dict)
     """`labels` and `annotations` of every version's pod template."""
-    deployment: Mapping[str, Any] = field(default_factory=dict)
+    deployment: DeploymentBlock = field(default_factory=dict)
     """Fields of every version's `DeploymentSpec` (`strategy`, `minReadySeconds`, ...)."""
     service_account: ServiceAccount | None = None
     """The ServiceAccount every version's pods run as; None: the namespace's `default`."""
-    service_ports: Sequence[Mapping[str, Any]] = ()
+    service_ports: Sequence[ServicePortBlock] = ()
     """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named)."""
     protocol: RoutedProtocol = "http"
     """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 from canary.plan import checks, kubernetes_schema
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.kubernetes_schema import Problem
+from canary.plan.pod_blocks import ServicePortBlock
 
 RoutedProtocol = Literal["http", "http2", "grpc"]
 """What the routed port speaks; Istio reads it off the Service port's name."""
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class AppServiceArgs:
     namespace: pulumi.Input[str]
+    """The release's namespace, where the Service is declared."""
     app: str
     """The app's name; the Service is `<app>-service`."""
     selector: Mapping[str, pulumi.Input[str]]
@@ -28,7 +30,7 @@ class AppServiceArgs:
     """Service port and target port, named after `protocol`."""
     protocol: RoutedProtocol = "http"
     """What the routed port speaks: its Service port is named so (`http`, `http2`, `grpc`), as Istio reads it."""
-    extra_ports: Sequence[Mapping[str, Any]] = ()
+    extra_ports: Sequence[ServicePortBlock] = ()
     """Other ports of the Service, as `ServicePort` spells them (a metrics port, a gRPC port)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {

@@ -20,6 +20,7 @@ class ServiceAccount:
     """Every version's pods run as `name`; `annotations` carry cloud workload identity."""
 
     name: str
+    """The ServiceAccount's name (a DNS subdomain)."""
     annotations: Mapping[str, str] = field(default_factory=dict)
     """On the ServiceAccount the release creates: cloud workload identity (`eks.amazonaws.com/role-arn`, ...)."""
     existing: bool = False
