@@ -53,9 +53,19 @@ def kubernetes_reference(token: str) -> dict[str, Any]:
     return {"$ref": f"/kubernetes/v{version}/schema.json#/types/kubernetes:{token}"}
 
 
+# Kubernetes' scalar types, which the kubernetes package spells as plain types rather than types of its own.
+_KUBERNETES_SCALARS: dict[str, dict[str, Any]] = {
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": {"type": "string"},
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+}
+
+
 def _kubernetes_property(spec: Mapping[str, Any]) -> dict[str, Any]:
     """One field of a Kubernetes type, as the package schema spells it."""
     if "$ref" in spec:
+        definition_name = spec["$ref"].rpartition("/")[2]
+        if definition_name in _KUBERNETES_SCALARS:
+            return dict(_KUBERNETES_SCALARS[definition_name])
         return kubernetes_reference(token_of(spec["$ref"]))
     kinds = [kind for kind in ([spec["type"]] if isinstance(spec["type"], str) else spec["type"]) if kind != "null"]
     if kinds == ["object"]:
@@ -70,6 +80,7 @@ def kubernetes_type_spec(marker: KubernetesType) -> dict[str, Any]:
     """A type of the package holding `marker.fields` of a Kubernetes type, each typed as Kubernetes types it."""
     kind = marker.token.partition(":")[2]
     fields = definition(marker.token)["properties"]
+    taken = marker.taken_fields()
     return {
         "type": "object",
         "description": f"The fields of the Kubernetes `{kind}` a release takes; the others are the release's own.",
@@ -78,7 +89,7 @@ def kubernetes_type_spec(marker: KubernetesType) -> dict[str, Any]:
                 **_kubernetes_property(fields[name]),
                 "description": f"`{name}` of the `{kind}`, as Kubernetes spells it.",
             }
-            for name in marker.fields
+            for name in taken
         },
         "required": [],
     }
@@ -207,7 +218,7 @@ def property_type(hint: Any, object_types: dict[str, type]) -> dict[str, Any]:
         marker = next((item for item in hint.__metadata__ if isinstance(item, KubernetesType)), None)
         if marker is None:
             return property_type(get_args(hint)[0], object_types)
-        if not marker.fields:
+        if not marker.name:
             return kubernetes_reference(marker.token)
         object_types[marker.name] = marker  # type: ignore[assignment]
         return {"$ref": f"#/types/{type_token(marker.name)}"}

@@ -37,6 +37,13 @@ class KubernetesType:
     """`core/v1:Container`: the type's token in the kubernetes package, without its `kubernetes:` prefix."""
     fields: tuple[str, ...] = ()
     name: str = ""
+    without: tuple[str, ...] = ()
+    """With `name`: every field of the type but these (the release's own), none of them required."""
+
+    def taken_fields(self) -> tuple[str, ...]:
+        if self.fields:
+            return self.fields
+        return tuple(field for field in definition(self.token)["properties"] if field not in self.without)
 
 
 Kind = Literal["Container", "PodSpec", "DeploymentSpec", "ServicePort"]

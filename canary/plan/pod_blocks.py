@@ -23,8 +23,18 @@ from canary.plan import kubernetes_schema
 from canary.plan.kubernetes_schema import KubernetesType, Problem
 
 Block = Mapping[str, Any]
-ContainerBlock = Annotated[Mapping[str, Any], KubernetesType("core/v1:Container")]
-PodBlock = Annotated[Mapping[str, Any], KubernetesType("core/v1:PodSpec")]
+ContainerBlock = Annotated[
+    Mapping[str, Any],
+    KubernetesType("core/v1:Container", name="ContainerFields", without=("name", "image", "securityContext")),
+]
+PodBlock = Annotated[
+    Mapping[str, Any],
+    KubernetesType(
+        "core/v1:PodSpec",
+        name="PodFields",
+        without=("securityContext", "hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken"),
+    ),
+]
 PodMetadataBlock = Annotated[
     Mapping[str, Any], KubernetesType("meta/v1:ObjectMeta", fields=("annotations", "labels"), name="PodMetadata")
 ]
