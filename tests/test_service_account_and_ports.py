@@ -88,3 +88,19 @@ def test_extra_ports_follow_the_routed_one_which_is_named_for_its_protocol(run):
         {"name": "grpc", "port": 9898, "targetPort": 9898},
         {"name": "http-metrics", "port": 9797, "targetPort": 9797},
     ]
+
+
+def destinations(simulation):
+    (service,) = simulation.find("VirtualService")
+    return [d["destination"] for route in service["spec"]["http"] for d in route["route"]]
+
+
+def test_with_ports_beside_the_routed_one_every_destination_names_the_routed_port(run):
+    # Istio routes a destination without a port to the gateway's own port (80) once the Service
+    # has more than one: a cluster that does not exist.
+    canary = {"version": "v2", "cookie": "version=v2", "weight": 10}
+    values = config(port=9898, canary=canary, service={"ports": [{"name": "http-metrics", "port": 9797}]})
+    found = destinations(run(values))
+    assert len(found) == 3
+    assert all(destination["port"] == {"number": 9898} for destination in found)
+    assert all("port" not in destination for destination in destinations(run(config(port=9898, canary=canary))))

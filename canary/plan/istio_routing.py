@@ -57,6 +57,9 @@ class RoutingRulesArgs:
     """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`, ...)."""
     http_route: Mapping[str, Any] = field(default_factory=dict)
     """Fields of every VirtualService HTTP route beside the routing: `timeout`, `retries`, `corsPolicy`."""
+    destination_port: int | None = None
+    """The Service port every destination names; needed once the Service has more than one port (else Istio
+    routes to the gateway's own port number)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -75,6 +78,7 @@ class RoutingRulesArgs:
         "mesh": checks.boolean,
         "api_version": checks.one_of(*NETWORKING_API_VERSIONS),
         "https": checks.boolean,
+        "destination_port": checks.optional(checks.port),
     }
 
     def __post_init__(self) -> None:
@@ -126,6 +130,10 @@ def _match(match: Match) -> dict[str, Any]:
     return {"headers": conditions}
 
 
+def _target(service_host: pulumi.Input[str], version: str, port: int | None) -> dict[str, Any]:
+    return {"host": service_host, "subset": version, **({"port": {"number": port}} if port is not None else {})}
+
+
 def _destination(
     service_host: pulumi.Input[str],
     version: str,
@@ -133,8 +141,9 @@ def _destination(
     rule: Rule,
     version_header: str | None,
     secure: bool,
+    port: int | None = None,
 ) -> dict[str, Any]:
-    destination: dict[str, Any] = {"destination": {"host": service_host, "subset": version}}
+    destination: dict[str, Any] = {"destination": _target(service_host, version, port)}
     if weight is not None:
         destination["weight"] = weight
     # Set by the mesh, per destination: the answer names the version it was routed to, whatever
@@ -156,6 +165,7 @@ def virtual_service_route(
     version_header: str | None,
     secure: bool,
     http_route: Mapping[str, Any] | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
     """One rule as an HTTP route of the VirtualService."""
     route: dict[str, Any] = {"name": rule.name}
@@ -164,12 +174,12 @@ def virtual_service_route(
     # A lone destination gets everything, and Istio then needs no weight.
     weighted = len(rule.split) > 1
     route["route"] = [
-        _destination(service_host, version, percent if weighted else None, rule, version_header, secure)
+        _destination(service_host, version, percent if weighted else None, rule, version_header, secure, port)
         for version, percent in rule.split.items()
     ]
     if rule.mirror is not None:
         version, percent = rule.mirror
-        route["mirror"] = {"host": service_host, "subset": version}
+        route["mirror"] = _target(service_host, version, port)
         route["mirrorPercentage"] = {"value": percent}
     # Every route, whichever requests it takes: a timeout or a retry policy holds for all of them.
     route.update(http_route or {})
@@ -186,9 +196,11 @@ def virtual_service_spec(
     version_header: str | None,
     secure: bool = False,
     http_route: Mapping[str, Any] | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
     http = [
-        virtual_service_route(rule, service_host, version_header, secure, http_route) for rule in rules(stable, canary)
+        virtual_service_route(rule, service_host, version_header, secure, http_route, port)
+        for rule in rules(stable, canary)
     ]
     return {"hosts": list(hosts), "gateways": list(gateways), "http": http}
 
@@ -209,6 +221,7 @@ def virtual_service(args: RoutingRulesArgs) -> Manifest:
             version_header=args.version_header,
             secure=args.https,
             http_route=args.http_route,
+            port=args.destination_port,
         ),
     }
 

@@ -348,6 +348,8 @@ def _istio_routing(
             https=args.tls is not None,
             traffic_policy=args.traffic_policy,
             http_route=args.http_route,
+            # With ports beside the routed one, Istio must be told which port the routes go to.
+            destination_port=args.port if args.service_ports else None,
         ),
     ).parts
     return routing.routes
