@@ -294,3 +294,49 @@ def test_the_sdk_typed_args_are_taken_as_the_fields_they_spell():
     AppVersionArgs(namespace="shop", app="web", workload=typed)
     with pytest.raises(checks.ArgsError, match=r"container\.name is the release's"):
         AppVersionArgs(namespace="shop", app="shop", workload=typed)
+
+
+# --- values that are Pulumi outputs ------------------------------------------------------------
+
+
+def _with_container(recorded, container):
+    from canary.components.app_version import AppVersion
+
+    workload = Workload(version="v1", image="registry.example.com/web:1.0", container=container)
+    return AppVersion("web-v1", AppVersionArgs(namespace="shop", app="web", workload=workload))
+
+
+def test_a_block_holding_an_output_is_checked_once_known_and_nothing_is_sent(recorded):
+    import pulumi
+
+    @pulumi.runtime.test
+    def deploy():
+        # Known only once the output is: a number where Kubernetes takes a string.
+        env = [
+            {"name": "LEVEL", "value": pulumi.Output.from_input("debug")},
+            {"name": "N", "value": pulumi.Output.from_input(5)},
+        ]
+        return _with_container(recorded, {"env": env}).deployment_name
+
+    with pytest.raises(pulumi.RunError) as raised:
+        deploy()
+    assert str(raised.value) == "Workload.container.env[1].value must be a string, got 5"
+    assert [r.type for r in recorded.registrations if r.custom] == []
+
+
+def test_a_good_output_in_a_block_reaches_the_object(recorded):
+    import pulumi
+
+    @pulumi.runtime.test
+    def deploy():
+        env = [{"name": "LEVEL", "value": pulumi.Output.from_input("debug")}]
+        version = _with_container(recorded, {"env": env})
+
+        def check(_):
+            (deployment,) = [r for r in recorded.registrations if r.type == "kubernetes:apps/v1:Deployment"]
+            (container,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+            assert container["env"] == [{"name": "LEVEL", "value": "debug"}]
+
+        return version.deployment_name.apply(check)
+
+    deploy()
