@@ -14,5 +14,9 @@ USAGE = 2
 """The command could not run as asked and changed nothing: a bad flag, a project or stack file that is
 missing, malformed or holds an invalid value (a secret included), a path that cannot be written, an
 unreachable target, a missing tool or extra."""
+HELD = 3
+"""The rollout stopped without a verdict, the canary's weight left where it was: its evidence stayed
+too thin (too few canary requests), or both versions kept failing alike, for longer than the hold
+limit. Neither good nor bad; a rerun continues from that weight."""
 INTERRUPTED = 130
 """Ctrl-C or SIGTERM where the command cannot finish cleanly (128 + SIGINT, as shells report it)."""

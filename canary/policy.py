@@ -9,19 +9,74 @@ from __future__ import annotations
 
 import itertools
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)?$")
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
+
+
+# The ranges of the rollout's numbers, the same whether a flag or a `rollout:` key gives them.
+MAX_STEP_SECONDS = 24 * 3600
+"""A step watched for longer than a day is a release left unattended, not a canary step."""
+MAX_ANALYSIS_SECONDS = 3600
+MAX_HOLD_SECONDS = 24 * 3600
+"""A step held longer than a day for thin evidence is a rollout waiting on nobody."""
+MAX_SPLIT_REQUESTS = 1_000_000
+"""Requests per route of one split test (`rollout --requests`, `verify --requests`)."""
+MAX_P99_MS = 60_000
+"""A p99 above a minute is a timeout, not a latency to compare."""
+MAX_P99_RATIO = 100
+
+
+def _seconds(text: str) -> float | None:
+    match = _DURATION.fullmatch(text)
+    return None if match is None else float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def parse_duration(text: str) -> float | None:
     """Seconds in `90`, `90s`, `2m` or `1h`; None when it is not such a duration or not positive."""
-    match = _DURATION.match(text.strip())
-    if match is None:
-        return None
-    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    return seconds if seconds > 0 else None
+    seconds = _seconds(text)
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def duration_problem(text: str, most_seconds: float) -> str | None:
+    """Why `text` is not a duration above zero and at most `most_seconds`, or None."""
+    seconds = _seconds(text)
+    if seconds is None:
+        return "must be a duration such as 90s, 2m or 1h"
+    if seconds <= 0:
+        return "must be more than zero"
+    if seconds > most_seconds:
+        return f"must be at most {format_duration(most_seconds)}"
+    return None
+
+
+def step_duration_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_STEP_SECONDS)
+
+
+def analysis_interval_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_ANALYSIS_SECONDS)
+
+
+def hold_limit_problem(text: str) -> str | None:
+    return duration_problem(text, MAX_HOLD_SECONDS)
+
+
+def p99_ms_problem(value: float) -> str | None:
+    """Why `value` cannot be the most milliseconds a canary's p99 may take, or None (NaN fails too)."""
+    return None if 0 < value <= MAX_P99_MS else f"must be a number above 0 and at most {MAX_P99_MS}"
+
+
+def p99_ratio_problem(value: float) -> str | None:
+    """Why `value` cannot be how many times stable's p99 the canary's may be: below 1, a canary as
+    fast as stable would fail."""
+    return None if 1 <= value <= MAX_P99_RATIO else f"must be a number from 1 to {MAX_P99_RATIO}"
+
+
+def split_requests_problem(value: int) -> str | None:
+    return None if 1 <= value <= MAX_SPLIT_REQUESTS else f"must be a whole number from 1 to {MAX_SPLIT_REQUESTS}"
 
 
 def format_duration(seconds: float) -> str:
@@ -43,12 +98,22 @@ def steps_problem(steps: list[int]) -> str | None:
     return None
 
 
-_HTTP_URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+_HTTP_URL = re.compile(r"https?://[^\s/\x00-\x1f\x7f]+(/[^\s\x00-\x1f\x7f]*)?")
 
 
 def url_problem(url: str) -> str | None:
-    """Why `url` is not an http(s) URL to send requests to, or None."""
-    return None if _HTTP_URL.match(url) else "must be an http:// or https:// URL"
+    """Why `url` is not an http(s) URL to send requests to, or None: one the HTTP client can open
+    (a host, a numeric port in range), so that no request ends in the client's own exception."""
+    if not _HTTP_URL.fullmatch(url):
+        return "must be an http:// or https:// URL"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    if not parts.hostname or port == 0:
+        return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    return None
 
 
 def percent_problem(value: float) -> str | None:
@@ -78,8 +143,8 @@ class Limits:
     min_p99_gap_ms: float = 5.0
     """Latency gaps smaller than this are histogram resolution, not a slower canary."""
     alpha: float = 0.01
-    """The chance, for the whole rollout, of rolling back a canary as good as stable (every test
-    and every step together)."""
+    """The most the chance may be, over the whole release, that a canary as good as stable is rolled
+    back, under the assumptions in docs/rollout.md (every test, step and run together)."""
     split_tolerance: float = 2.0
     """Percentage points by which a route's observed split may differ from the one configured
     before the split gate fails (10 % seen as 9.2 % is a correct split)."""
@@ -94,8 +159,11 @@ class Policy:
     analysis_seconds: float = 10.0
     """How often the health analysis asks Prometheus during a step."""
     min_requests: int = 50
-    """Canary requests a step must have seen before it is promoted; a step with fewer is extended
-    once, then the rollout stops for want of evidence."""
+    """Canary requests a step must have seen before it is promoted; a step with fewer is held
+    (extended) up to `hold_seconds`, then the rollout stops, held, its weight kept."""
+    hold_seconds: float = 600.0
+    """How long a step may be extended beyond its duration, for thin evidence and for shared
+    incidents (both versions failing alike) together, before the rollout stops, held."""
     limits: Limits = field(default_factory=Limits)
     prometheus: str | None = None
     """Prometheus' base URL; without it the health analysis is off."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-_QUANTITY = re.compile(
-    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?")
 _SUFFIX = {
     "": Decimal(1),
     "n": Decimal("1e-9"),
@@ -25,7 +23,7 @@ _SUFFIX = {
 
 def parse_quantity(text: str) -> Decimal:
     """The quantity's value in base units (cores, bytes); ValueError if Kubernetes would refuse it."""
-    match = _QUANTITY.match(text)
+    match = _QUANTITY.fullmatch(text)
     if not match:
         raise ValueError("must be a Kubernetes quantity such as 250m, 0.5, 128Mi or 1Gi")
     number, suffix = match.group(1), match.group(2) or ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,8 +20,11 @@ import yaml
 from canary import exit_status
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
+from canary.file_writes import write_replacing
+from canary.flag_types import path_flag
 from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
+from canary.plan.checks import ArgsError
 from canary.plan.release import plan_canary_release
 from canary.plan.secret_env import secret_name
 
@@ -91,31 +95,73 @@ def to_yaml(manifest: dict[str, Any]) -> str:
     return text
 
 
+_RENDERED_FOR = re.compile(rb"# Rendered by `python -m canary render --stack ([^`\s]+)`")
+
+
+def rendered_for(path: Path) -> str | None:
+    """The stack this command wrote `path` for (its header names it), or None for any other file or a link."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    # Read as bytes, and one bounded line: a file of someone else's need not be UTF-8, nor short.
+    with path.open("rb") as file:
+        match = _RENDERED_FOR.match(file.readline(1024))
+    return match.group(1).decode() if match else None
+
+
 def rendered_by(path: Path, stack: str) -> bool:
-    """Whether `path` is a file this command wrote for `stack`: its header names the stack.
+    """Whether `path` is a file this command wrote for `stack`.
 
     The closing backtick ends the name, so `dev` does not claim the files of `dev-render`.
     """
-    if not path.is_file() or path.is_symlink():
-        return False
-    # Read as bytes: a file of someone else's need not be UTF-8.
-    with path.open("rb") as file:
-        return file.readline().startswith(f"{HEADER_MARK} --stack {stack}`".encode())
+    return rendered_for(path) == stack
+
+
+def clash(out: Path, names: list[str], stack: str) -> str | None:
+    """Why a file about to be written would replace something that is not this stack's, or None.
+
+    Two stacks of one app name their objects alike: rendered into one folder, the second would
+    silently overwrite the first's files. A hand-written file or a link of that name is no more
+    render's to replace.
+    """
+    for name in names:
+        path = out / name
+        if path.is_symlink():
+            return f"--out {out}: {name} is a link; render writes no file through a link, nor over one"
+        if not path.exists():
+            continue
+        other = rendered_for(path)
+        if other is None:
+            return f"--out {out}: {name} was not written by canary render; move it, or render into another folder"
+        if other != stack:
+            return f"--out {out}: {name} was rendered for stack {other}; render each stack into a folder of its own"
+    return None
+
+
+def manifest_files(manifests: list[dict[str, Any]], stack: str) -> dict[str, str]:
+    """File name -> text of each manifest, in the order `kubectl apply -f DIR` reads them."""
+    return {
+        file_name(index, manifest): HEADER.format(stack=stack) + to_yaml(manifest)
+        for index, manifest in enumerate(ordered(manifests))
+    }
 
 
 def write_manifests(manifests: list[dict[str, Any]], out: Path, stack: str) -> list[Path]:
+    return write_files(manifest_files(manifests, stack), out, stack)
+
+
+def write_files(files: dict[str, str], out: Path, stack: str) -> list[Path]:
+    """Write the rendered `files` into `out`, each whole, and remove this stack's files no longer rendered."""
     out.mkdir(parents=True, exist_ok=True)
     # Files rendered before for objects the stack no longer declares would be applied again by
     # `kubectl apply -f`; remove them, but only files this command wrote for this stack: another
     # stack rendered into the same folder keeps its own.
     for stale in out.glob("*.yaml"):
-        if rendered_by(stale, stack):
+        if stale.name not in files and rendered_by(stale, stack):
             stale.unlink()
     written = []
-    for index, manifest in enumerate(ordered(manifests)):
-        path = out / file_name(index, manifest)
-        path.write_text(HEADER.format(stack=stack) + to_yaml(manifest))
-        written.append(path)
+    for name, text in files.items():
+        write_replacing(out / name, text)
+        written.append(out / name)
     return written
 
 
@@ -126,15 +172,19 @@ def _nearest_existing(path: Path) -> Path:
     return Path(".")
 
 
-def unwritable_folder(flag: str, path: Path) -> str | None:
-    """Why `path` cannot be (made into) a folder to write in, or None: checked before any write."""
+def unwritable_folder(flag: str, path: Path, given: Path | None = None) -> str | None:
+    """Why `path` cannot be (made into) a folder to write in, or None: checked before any write.
+
+    The message names `given`, the path as the flag gave it (a file in that folder), if not the folder.
+    """
+    named = f"{flag} {given if given is not None else path}"
     existing = _nearest_existing(path)
     if existing == path and not path.is_dir():
-        return f"{flag} {path}: is a file, not a folder"
+        return f"{named}: {'' if given is None else f'{path} '}is a file, not a folder"
     if not existing.is_dir():
-        return f"{flag} {path}: {existing} is a file, not a folder"
+        return f"{named}: {existing} is a file, not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"{flag} {path}: {existing} is not writable"
+        return f"{named}: {existing} is not writable"
     return None
 
 
@@ -144,7 +194,7 @@ def unwritable_file(flag: str, path: Path) -> str | None:
         return f"{flag} {path}: is a folder, not a file"
     if path.exists() and not os.access(path, os.W_OK):
         return f"{flag} {path}: is not writable"
-    return unwritable_folder(flag, path.parent)
+    return unwritable_folder(flag, path.parent, given=path)
 
 
 def clashing_paths(out: Path, outputs: Path) -> str | None:
@@ -193,14 +243,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--stack", required=True, help="stack name (or org/stack, org/project/stack): reads Pulumi.<stack>.yaml"
     )
-    p.add_argument("--out", required=True, type=Path, help="directory for the manifests (created if missing)")
-    p.add_argument("--outputs", type=Path, help="also write the stack outputs (routes, urls, ...) as JSON here")
+    p.add_argument("--out", required=True, type=path_flag, help="directory for the manifests (created if missing)")
+    p.add_argument("--outputs", type=path_flag, help="also write the stack outputs (routes, urls, ...) as JSON here")
     p.add_argument(
         "--cwd",
         "-C",
         "--project-dir",
         dest="project_dir",
-        type=Path,
+        type=path_flag,
         default=Path("."),
         metavar="DIR",
         help="find Pulumi.yaml in DIR or above it, as `pulumi --cwd DIR` does (default: .)",
@@ -230,21 +280,29 @@ def main(argv: list[str]) -> int:
 
     try:
         stack = read_stack(args.project_dir, args.stack)
-        settings = parse_settings(stack.values)
     except StackFileError as err:
         return _error(str(err))
-    except ConfigError as err:
-        return _error(f"stack {args.stack}: {err}")
+    # First: a key under a misspelt prefix is likely why a key is missing or invalid below.
     for warning in stack.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-
-    collector = Collector()
-    release = plan_canary_release(collector, RELEASE_NAME, release_args(settings))
+    try:
+        settings = parse_settings(stack.values)
+        collector = Collector()
+        release = plan_canary_release(collector, RELEASE_NAME, release_args(settings))
+    except ConfigError as err:
+        return _error(f"stack {args.stack}: {err}")
+    except ArgsError as err:
+        # A rule of the components' Args that the stack's models missed: still one line, exit 2.
+        return _error(f"stack {args.stack}: {err}")
     for warning in collector.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     manifests = without_secrets(collector.manifests)
     if len(manifests) < len(collector.manifests):
         print(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}", file=sys.stderr)
+    name = stack_name(args.stack)
+    files = manifest_files(manifests, name)
+    if (problem := clash(args.out, list(files), name)) is not None:
+        return _error(problem)
     # Folders the checks could not prove creatable (`/proc/x`, a full or read-only file system
     # seen as writable by root) are made first; made or not, nothing else is written yet.
     created: list[Path] = []
@@ -254,12 +312,11 @@ def main(argv: list[str]) -> int:
     if problem is not None:
         remove_folders(created)
         return _error(problem)
-    name = stack_name(args.stack)
     try:
-        written = write_manifests(manifests, args.out, name)
+        written = write_files(files, args.out, name)
         if args.outputs:
             outputs = stack_outputs(settings, release.outputs)
-            args.outputs.write_text(json.dumps(outputs, indent=2) + "\n")
+            write_replacing(args.outputs, json.dumps(outputs, indent=2) + "\n")
     except OSError as err:
         return _error(f"writing to {err.filename or args.out}: {err.strerror or err}")
     print(f"wrote {len(written)} manifests for stack {name} to {args.out}/")

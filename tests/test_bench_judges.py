@@ -112,11 +112,11 @@ def test_the_old_rule_fails_a_step_of_one_canary_5xx_against_none() -> None:
     assert old_rule.rollback_seconds(traffic, step_seconds=120).tolist() == [240.0]
 
 
-def test_ours_rolls_back_a_canary_failing_everything_at_the_first_poll() -> None:
-    # 10 of 10 canary requests failing: the limit test's e-value is at least
-    # (1/8) (0.999/0.01)^10 = 1.2e19, far past 500.
+def test_ours_rolls_back_a_canary_failing_everything_at_the_second_poll() -> None:
+    # 10 of 10 canary requests failing: the limit test bets on r = 100 % / 1 % = 100 per interval,
+    # mean over c of (1 - c + 100 c): 70.1 after one poll, 5697 after two, past 500.
     traffic = one_rollout([(10, 10)] * 12)
-    assert sequential_rule.rollback_seconds(traffic).tolist() == [10.0]
+    assert sequential_rule.rollback_seconds(traffic).tolist() == [20.0]
 
 
 def test_ours_does_not_roll_back_one_canary_5xx_against_none() -> None:

@@ -171,6 +171,8 @@ ROWS: list[Row] = [
     row("Workload.image", "Reyanshkharga/nginx:v2", "versions[0].image"),
     row("Workload.replicas", -3, "versions[0].replicas"),
     row("Workload.replicas", 1.5, "versions[0].replicas"),
+    # Kubernetes holds an int32; one version with more pods than an autoscaler may reach is a typo.
+    row("Workload.replicas", 10**27, "versions[0].replicas"),
     row("Workload.autoscaling", {"min": 1, "max": 2}),
     row("Workload.image_pull_policy", "Sometimes", "versions[0].imagePullPolicy"),
     row("Workload.probe", "/healthz"),
@@ -453,6 +455,41 @@ ROWS: list[Row] = [
         args={"secret_env": {"API-KEY": "x"}},
         **at(secretEnv={"API-KEY": "x"}),
     ),
+    # A trailing newline: `$` matches before it, so each name rule must match whole.
+    row("CanaryReleaseArgs.namespace", "shop\n", "namespace"),
+    row("CanaryReleaseArgs.app", "web\n", "app"),
+    row("CanaryReleaseArgs.hosts[0]", "web.example.com\n", "hosts[0]", args={"hosts": ["web.example.com\n"]}),
+    row("Workload.version", "v1\n", "versions[0].name"),
+    row("Workload.image", "nginx:1.27\n", "versions[0].image"),
+    row("Canary.version", "v2\n", "canary.version"),
+    row("Canary.cookie", "version=v2\n", "canary.cookie"),
+    row(
+        "Canary.headers['x-canary\\n']",
+        "x-canary\n",
+        "canary.headers['x-canary\\n']",
+        args={"headers": {"x-canary\n": "yes"}},
+        **at(**{"canary.headers": {"x-canary\n": "yes"}}),
+    ),
+    row(
+        "Canary.headers['x-canary']",
+        "yes\r\nx-injected: 1",
+        "canary.headers.x-canary",
+        args={"headers": {"x-canary": "yes\r\nx-injected: 1"}},
+        **at(**{"canary.headers": {"x-canary": "yes\r\nx-injected: 1"}}),
+    ),
+    row(
+        "IstioGatewayArgs.selector['istio']",
+        "ingressgateway\n",
+        "gateway.selector.istio",
+        args={"selector": {"istio": "ingressgateway\n"}},
+        **at(**{"gateway.selector": {"istio": "ingressgateway\n"}}),
+    ),
+    row("CanaryReleaseArgs.load_balancer_dns", "lb.example.com\n", "loadBalancerDns"),
+    row("CanaryReleaseArgs.version_header", "x-version\n", "routing.versionHeader"),
+    # Headers the app's own answers carry: the mesh would overwrite them on every answer.
+    row("CanaryReleaseArgs.version_header", "set-cookie", "routing.versionHeader"),
+    row("RoutingRulesArgs.version_header", "content-type", "routing.versionHeader"),
+    row("GatewayApiRoutingArgs.version_header", "location", "routing.versionHeader"),
 ]
 
 
@@ -518,7 +555,7 @@ def test_the_issues_release_is_refused_with_its_first_mistake() -> None:
         CanaryReleaseArgs(namespace="Bad NS", app="web", hosts=HOSTS, versions=[V1])
     with pytest.raises(ValueError, match=r"^CanaryReleaseArgs.canary.version must differ from the stable version"):
         CanaryReleaseArgs(namespace="shop", app="web", hosts=HOSTS, versions=[V1, V2], canary=Canary(version="v1"))
-    with pytest.raises(ValueError, match=r"^Workload.replicas must be 0 or more, got -3$"):
+    with pytest.raises(ValueError, match=r"^Workload.replicas must be from 0 to 1000, got -3$"):
         Workload("v2", "nginx:1.27", replicas=-3)
     with pytest.raises(ValueError, match=r"^Canary.weight must be from 0 to 100, got 150$"):
         Canary(version="v2", weight=150)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -128,3 +129,59 @@ def test_a_cwd_that_is_no_folder_says_so(tmp_path):
     with pytest.raises(StackFileError) as raised:
         read_stack(tmp_path / "nope", "dev")
     assert str(raised.value) == f"--cwd {tmp_path / 'nope'}: no such folder"
+
+
+# --- files that would crash or hang a reader -----------------------------------------------------
+
+NESTED = "config:\n  istio-canary:app: " + "[" * 100_000 + "]" * 100_000 + "\n"
+# Ten levels of ten aliases each: 10**10 values once expanded, a few hundred bytes as written.
+ALIAS_BOMB = (
+    "config:\n  l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"  l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]\n" for n in range(1, 10))
+    + "  istio-canary:app: *l9\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (NESTED, "nested more than"),
+        (ALIAS_BOMB, "more than"),
+        ("config:\n  ? [a, b]\n  : x\n", "a mapping key must be a single value"),
+        ("config:\n  ? {a: b}\n  : x\n", "a mapping key must be a single value"),
+    ],
+    ids=["nested 100k deep", "alias bomb", "list as key", "mapping as key"],
+)
+def test_a_stack_file_that_would_crash_the_reader_is_one_line(tmp_path, text, reason):
+    folder = project(tmp_path, s=text)
+    with pytest.raises(StackFileError) as raised:
+        read_stack(folder, "s")
+    message = str(raised.value)
+    assert reason in message
+    assert message.startswith(str(folder / "Pulumi.s.yaml"))
+    assert "\n" not in message
+
+
+def test_an_alias_that_expands_to_little_is_read(tmp_path):
+    text = DEV.replace("imagePullPolicy: Always", "imagePullPolicy: &pull Always", 1)
+    text = text[::-1].replace("imagePullPolicy: Always"[::-1], "imagePullPolicy: *pull"[::-1], 1)[::-1]
+    assert "&pull" in text and "*pull" in text
+    folder = project(tmp_path, s=text)
+    assert read_stack(folder, "s").values == read_stack(project(tmp_path, plain=DEV), "plain").values
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo", "big"])
+def test_a_stack_file_that_is_no_regular_file_or_too_big_is_refused_at_once(tmp_path, target):
+    folder = project(tmp_path)
+    if target == "fifo":
+        os.mkfifo(tmp_path / "fifo")
+        target = str(tmp_path / "fifo")
+    elif target == "big":
+        (tmp_path / "big").write_text("config:\n" + "  # padding\n" * 1_000_000)
+        target = str(tmp_path / "big")
+    (folder / "Pulumi.zero.yaml").symlink_to(target)
+    with pytest.raises(StackFileError) as raised:
+        read_stack(folder, "zero")
+    message = str(raised.value)
+    assert "no stack file" not in message
+    assert ("is not a regular file" if target != str(tmp_path / "big") else "is larger than") in message

@@ -150,6 +150,7 @@ EVERY_KEY: dict[str, Any] = {
         "stepDuration": "30s",
         "analysisInterval": "5s",
         "minRequests": 80,
+        "holdLimit": "15m",
         "alpha": 0.05,
         "splitTolerance": 3,
         "maxErrorRate": 2.5,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pulumi
@@ -216,3 +217,12 @@ def test_a_canary_that_can_receive_no_traffic_is_reported(run, baseline, monkeyp
     baseline["canary"] = {"version": "v2", "headers": {"x-canary": "always"}}
     run(baseline)
     assert warnings == []
+
+
+def test_a_secret_rollout_key_is_read_by_the_program(baseline):
+    # Only `canary rollout` reads `rollout`; the program validates it and puts it nowhere.
+    config = {**baseline, "rollout": {"webhook": "https://hooks.example.com/services/T0/B0/s3cret"}}
+    simulation = Simulation()
+    simulate(as_config_strings(config), secret_keys=["rollout"], into=simulation)
+    assert simulation.manifests() and simulation.outputs
+    assert "s3cret" not in json.dumps(simulation.manifests()) + json.dumps(simulation.outputs, default=str)

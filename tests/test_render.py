@@ -418,3 +418,134 @@ def test_git_ignores_what_the_readmes_render_example_writes():
     ignored = (PROJECT_DIR / ".gitignore").read_text().splitlines()
     assert "manifests/" in ignored
     assert "outputs.json" in ignored
+
+
+# --- where render must not write -----------------------------------------------------------------
+
+
+def test_render_replaces_a_link_in_out_instead_of_writing_through_it(tmp_path, capsys):
+    # A link committed to a GitOps repository, named as render names the namespace's file.
+    out = tmp_path / "manifests"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (out / "00-namespace-canary-deployment.yaml").symlink_to("../victim.txt")
+    status = main(["--stack", "dev", "--out", str(out), "-C", str(PROJECT_DIR)])
+    assert victim.read_text() == "precious\n"
+    if status == 0:
+        written = out / "00-namespace-canary-deployment.yaml"
+        assert not written.is_symlink() and written.read_text().startswith(HEADER_MARK)
+    else:
+        err = capsys.readouterr().err
+        assert status == 2 and err.count("\n") == 1 and "00-namespace-canary-deployment.yaml" in err, err
+
+
+def test_render_writes_each_file_whole_or_not_at_all(tmp_path, monkeypatch):
+    # A write cut short (a full disk) leaves the file rendered before, not half of the new one.
+    out = tmp_path / "m"
+    assert main(["--stack", "dev", "--out", str(out), "-C", str(PROJECT_DIR)]) == 0
+    before = {path.name: path.read_text() for path in out.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(render.os, "replace", full_disk)
+    assert main(["--stack", "dev", "--out", str(out), "-C", str(PROJECT_DIR)]) == 2
+    assert {path.name: path.read_text() for path in out.iterdir()} == before
+
+
+@pytest.mark.parametrize("flag", ["--out", "--outputs", "--cwd"])
+def test_an_empty_path_is_refused_and_writes_nothing(tmp_path, monkeypatch, capsys, flag):
+    # `--out "$OUT"` with OUT unset: "" would otherwise be the working folder.
+    with_project(tmp_path)
+    (tmp_path / "Pulumi.dev.yaml").write_text((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    argv = {"--out": ["--out", ""], "--outputs": ["--out", "m", "--outputs", ""], "--cwd": ["--out", "m", "--cwd", ""]}
+    assert main(["--stack", "dev", *argv[flag]]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"argument {flag}" in err and "must not be empty" in err, err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["Pulumi.dev.yaml", "Pulumi.yaml"]
+
+
+def test_two_stacks_of_one_app_in_one_folder_are_refused_naming_the_clash(tmp_path, capsys):
+    project = with_project(tmp_path)
+    dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (project / "Pulumi.dev.yaml").write_text(dev)
+    (project / "Pulumi.dev2.yaml").write_text(dev.replace("cookie: version=v2", "cookie: version=two"))
+    out = tmp_path / "m"
+    assert main(["--stack", "dev", "--out", str(out), "-C", str(project)]) == 0
+    dev_files = {path.name: path.read_text() for path in out.iterdir()}
+    capsys.readouterr()
+    assert main(["--stack", "dev2", "--out", str(out), "-C", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rendered for stack dev" in err and "00-namespace-canary-deployment.yaml" in err
+    assert {path.name: path.read_text() for path in out.iterdir()} == dev_files
+
+
+def test_a_file_render_did_not_write_is_not_overwritten(tmp_path, capsys):
+    out = tmp_path / "m"
+    out.mkdir()
+    mine = out / "00-namespace-canary-deployment.yaml"
+    mine.write_text("kind: Namespace\n# hand-written\n")
+    assert main(["--stack", "dev", "--out", str(out), "-C", str(PROJECT_DIR)]) == 2
+    assert "00-namespace-canary-deployment.yaml" in capsys.readouterr().err
+    assert mine.read_text() == "kind: Namespace\n# hand-written\n"
+    assert list(out.iterdir()) == [mine]
+
+
+def test_outputs_in_a_folder_that_cannot_be_one_names_the_file_asked_for(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.write_text("a file where the folder would be")
+    assert main(["--stack", "dev", "--out", str(tmp_path / "m"), "--outputs", str(folder / "o.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --outputs {folder / 'o.json'}: ") and "is a file, not a folder" in err, err
+
+
+def test_a_misspelt_project_prefix_is_shown_before_the_config_errors_it_causes(tmp_path, capsys):
+    with_project(tmp_path)
+    dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.s.yaml").write_text(dev.replace("istio-canary:app:", "istiocanary:app:"))
+    assert main(["--stack", "s", "--out", str(tmp_path / "m"), "-C", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean istio-canary:app?" in err
+    assert err.index("did you mean istio-canary:app?") < err.index("app: required key is missing")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "config:\n  istio-canary:app: " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "config:\n  ? [a, b]\n  : x\n",
+    ],
+    ids=["nested 100k deep", "list as key"],
+)
+def test_a_stack_file_that_would_crash_render_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, text):
+    with_project(tmp_path)
+    (tmp_path / "Pulumi.s.yaml").write_text(text)
+    assert main(["--stack", "s", "--out", str(tmp_path / "m"), "-C", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "m").exists()
+
+
+def test_render_reads_a_stack_whose_rollout_webhook_is_a_secret(tmp_path, capsys):
+    # What `pulumi config set --secret --path rollout.webhook ...` writes: only `canary rollout`
+    # reads it, and no cluster object or output holds it.
+    stack = (
+        PROJECT_DIR / "Pulumi.dev.yaml"
+    ).read_text() + "  istio-canary:rollout:\n    webhook:\n      secure: AAABAKq0\n"
+    with_project(tmp_path)
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack)
+    assert main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 0
+    assert "AAABAKq0" not in "".join(path.read_text() for path in (tmp_path / "out").iterdir())
+
+
+def test_the_refusal_of_a_secret_says_which_keys_may_be_secrets(tmp_path, capsys):
+    with_project(tmp_path)
+    dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        dev.replace("istio-canary:app: nginx", "istio-canary:app:\n    secure: AAA")
+    )
+    assert main(["--stack", "s", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "app: stored as a secret" in err and "only rollout and secretEnv keys may be secrets" in err, err

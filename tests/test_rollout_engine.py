@@ -110,11 +110,26 @@ class FakeHealth:
         rollback_at: float | None = None,
         fail_at: float | None = None,
         begin_fails: bool = False,
+        held: tuple[float, float] | None = None,
+        resumed_note: str = "",
     ) -> None:
         self.clock, self.rate, self.rollback_at, self.fail_at = clock, rate, rollback_at, fail_at
+        self.held = held
+        self.resumed_note = resumed_note
+        self.calibration = "stable's 5xx over 60 intervals before the rollout vary 1 times as much"
+        self.kept: list[str] = []
+        """Each keep (`keep 10% at 30`) and forget, in order."""
         self.begin_fails = begin_fails
         self.begun = False
         self.polled: list[tuple[float, int, dict[str, Sent]]] = []
+
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        self.kept.append(f"keep {weight}% at {self.clock.now:g}")
+        return None
+
+    def forget(self) -> str | None:
+        self.kept.append(f"forget at {self.clock.now:g}")
+        return None
 
     def begin(self) -> None:
         if self.begin_fails:
@@ -132,10 +147,13 @@ class FakeHealth:
         test = {"test": "error rate limit", "e_value": 600.0 if rollback else 1.0, "p_value": 0.5,
                 "threshold": 500.0, "alpha": 0.002}  # fmt: skip
         figures = VersionPoll(requests=self.canary_requests(), errors=0, error_rate=0.0, p99_ms=5.0)
+        stable = VersionPoll(requests=9 * self.canary_requests(), errors=90, error_rate=20.0, p99_ms=5.0)
+        held = self.held is not None and self.held[0] <= seconds <= self.held[1]
         return Poll(
             seconds=seconds,
             weight=weight,
-            versions={"v2": figures},
+            versions={"v2": figures, "v1": stable},
+            holds=("error rate limit: stable too at or above the limit",) if held else (),
             unattributed_errors=0,
             tests=(test,),
             rollback=rollback,
@@ -197,19 +215,19 @@ def test_each_step_is_polled_every_interval_for_its_full_duration_then_promoted(
     engine, view = rollout(FakeStack(), gates(health), clock=clock, analysis_seconds=10)
     report = engine.run(promote=False, retire=False)
     assert report.outcome == "completed" and health.begun
-    # Three polls a step (10, 20, 30 s of each 30 s step), the last at its end, then the next step.
+    # A poll at once after each weight change, then at 10, 20, 30 s of each 30 s step, the last at its end.
     assert [(round(seconds), weight) for seconds, weight, _ in health.polled] == [
-        (10, 10), (20, 10), (30, 10), (40, 50), (50, 50), (60, 50)
+        (0, 10), (10, 10), (20, 10), (30, 10), (30, 50), (40, 50), (50, 50), (60, 50)
     ]  # fmt: skip
     assert [(s.started_seconds, s.ended_seconds, s.extended) for s in report.steps] == [(0, 30, False), (30, 60, False)]
-    assert report.verdict_seconds == 60 and len(report.polls) == len(view.polls) == 6
+    assert report.verdict_seconds == 60 and len(report.polls) == len(view.polls) == 8
 
 
 def test_a_step_ends_with_a_poll_whatever_the_interval():
     clock = FakeClock()
     health = FakeHealth(clock)
     rollout(FakeStack(), gates(health), clock=clock, analysis_seconds=25)[0].run(promote=False, retire=False)
-    assert [round(seconds) for seconds, _, _ in health.polled] == [25, 30, 55, 60]
+    assert [round(seconds) for seconds, _, _ in health.polled] == [0, 25, 30, 30, 55, 60]
 
 
 def test_a_rollback_decision_rolls_back_at_that_poll_mid_step():
@@ -219,36 +237,64 @@ def test_a_rollback_decision_rolls_back_at_that_poll_mid_step():
     engine, _ = rollout(stack, gates(health), clock=clock, analysis_seconds=10, step_seconds=120)
     report = engine.run(promote=True, retire=False)
     assert (report.outcome, report.exit_code) == ("rolled back", 1)
-    assert clock.now == 20 and report.verdict_seconds == 20 and len(health.polled) == 2
+    assert clock.now == 20 and report.verdict_seconds == 20 and len(health.polled) == 3
     assert report.reason == "health gate failed at 10%: error rate limit: e-value 600 >= 500"
     assert stack.log[-2:] == ["weight 0", "up: canary rollout: roll back v2"]
     document = report.to_json()
     assert document["polls"][-1]["rollback"] is True and document["steps"][0]["ended_seconds"] == 20
 
 
-def test_a_step_too_thin_is_extended_once_and_passes_when_the_requests_come():
+def test_a_step_too_thin_is_held_an_interval_at_a_time_and_passes_when_the_requests_come():
     clock = FakeClock()
-    # 1 canary request a second: 30 in the step's 30 s, 60 once extended; 50 needed.
+    # 1 canary request a second: 30 in the step's 30 s, 50 needed: held until 50 s.
     health = FakeHealth(clock, rate=1)
     engine, view = rollout(FakeStack(), gates(health), steps=(10,), clock=clock, min_requests=50)
     report = engine.run(promote=False, retire=False)
-    assert report.outcome == "completed" and clock.now == 60
+    assert report.outcome == "completed" and clock.now == 50
     assert report.steps[0].extended is True
-    assert any("extended by 30s, once" in event for event in view.events)
+    assert any("held at 10%: 30 canary requests, 50 needed" in event for event in view.events)
+    assert report.to_json()["holds"] == [{"seconds": 30, "weight": 10, "reasons": ["thin evidence"]}]
 
 
-def test_a_step_still_too_thin_once_extended_stops_without_promoting():
+def test_a_step_still_too_thin_at_the_hold_limit_stops_held_with_its_weight_kept():
     clock = FakeClock()
     stack = FakeStack()
     health = FakeHealth(clock, rate=0.5)  # 30 canary requests in 60 s
-    engine, _ = rollout(stack, gates(health), clock=clock, min_requests=50)
+    engine, _ = rollout(stack, gates(health), clock=clock, min_requests=50, hold_seconds=30)
     report = engine.run(promote=True, retire=True)
-    assert (report.outcome, report.exit_code) == ("not enough evidence", 1)
+    assert (report.outcome, report.exit_code) == ("held", 3)
     assert report.reason == (
-        "not enough evidence at 10%: 30 canary requests in 60s (the step extended once), at least 50 needed"
+        "held at 10% for want of evidence: 30 canary requests, 50 needed after 60s (the hold limit 30s reached); "
+        "the weight stays at 10%, and a rerun continues from there"
     )
-    assert stack.config["canary"]["weight"] == 0 and "promote v2" not in stack.log
+    assert stack.config["canary"]["weight"] == 10 and "promote v2" not in stack.log
+    assert not any("roll back" in line for line in stack.log)
     assert [s.weight for s in report.steps] == [10] and report.verdict_seconds == 60
+
+
+def test_a_held_poll_extends_the_step_by_its_interval_and_says_what_stable_did():
+    clock = FakeClock()
+    health = FakeHealth(clock, held=(10, 20))
+    engine, view = rollout(FakeStack(), gates(health), steps=(10,), clock=clock)
+    report = engine.run(promote=False, retire=False)
+    # Polls at 10 and 20 s held: the 30 s step ends at 50 s.
+    assert report.outcome == "completed" and clock.now == 50
+    holds = report.to_json()["holds"]
+    assert [(h["seconds"], h["weight"]) for h in holds] == [(10, 10), (20, 10)]
+    assert holds[0]["stable"] == {"requests": 900, "errors": 90, "error_rate": 20.0, "p99_ms": 5.0}
+    assert any(e.startswith("  held at 10%: error rate limit: stable too") and "stable 900 requests" in e
+               for e in view.events)  # fmt: skip
+
+
+def test_a_shared_incident_that_lasts_past_the_hold_limit_stops_held_not_rolled_back():
+    clock = FakeClock()
+    stack = FakeStack()
+    health = FakeHealth(clock, held=(0, 1000))
+    engine, _ = rollout(stack, gates(health), steps=(10,), clock=clock, hold_seconds=60)
+    report = engine.run(promote=False, retire=False)
+    assert (report.outcome, report.exit_code) == ("held", 3)
+    assert "both versions still failing alike" in report.reason
+    assert stack.config["canary"]["weight"] == 10 and clock.now == 90
 
 
 def test_min_requests_count_the_steps_own_canary_requests_only():
@@ -329,14 +375,20 @@ def test_the_report_has_the_documented_fields():
     document = engine.run(promote=False, retire=False).to_json()
     assert set(document) == {
         "stack", "canary", "stable", "outcome", "reason", "started_at", "verdict_seconds", "alpha", "analysis",
-        "steps", "polls",
+        "holds", "steps", "polls",
     }  # fmt: skip
     assert document["started_at"].endswith("Z") and document["alpha"] == 0.01
-    assert document["analysis"] == {"resumed": False, "note": ""}
+    assert document["analysis"] == {
+        "resumed": False,
+        "note": "",
+        "calibration": "stable's 5xx over 60 intervals before the rollout vary 1 times as much",
+    }
     assert set(document["steps"][0]) == {
         "weight", "ok", "changes", "started_seconds", "ended_seconds", "extended", "gates"
     }  # fmt: skip
-    assert set(document["polls"][0]) == {"seconds", "weight", "versions", "unattributed_errors", "tests", "rollback"}
+    assert set(document["polls"][0]) == {
+        "seconds", "weight", "versions", "unattributed_errors", "tests", "rollback", "hold", "holds"
+    }  # fmt: skip
     json.dumps(document)
 
 
@@ -364,9 +416,53 @@ def test_a_rerun_resumes_from_the_weight_in_the_stack_file():
     # The evidence of the run that was interrupted is not carried over, and the report says so.
     assert report.to_json()["analysis"] == {
         "resumed": True,
-        "note": "resumed at 50%: the analysis starts anew, and what the canary did before this run is not counted",
+        "calibration": "",
+        "note": "resumed at 50%: no evidence of this release is kept with the stack, so the analysis starts anew "
+        "and what the canary did before this run is not counted",
     }
     assert view.events[1] == report.note
+
+
+def test_a_rerun_that_continues_kept_evidence_says_so_in_the_report():
+    clock = FakeClock()
+    health = FakeHealth(clock, resumed_note="continuing the evidence of v1 -> v2 kept with the stack")
+    engine, view = rollout(FakeStack(weight=50), gates(health), steps=(10, 50, 80), clock=clock)
+    report = engine.run(promote=False, retire=False)
+    assert report.to_json()["analysis"] == {
+        "resumed": True,
+        "note": health.resumed_note,
+        "calibration": health.calibration,
+    }
+    assert health.resumed_note in view.events
+
+
+def test_the_evidence_is_kept_after_each_step_and_forgotten_when_the_release_ends():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    rollout(FakeStack(), gates(health), clock=clock)[0].run(promote=True, retire=False)
+    assert health.kept == ["keep 10% at 30", "keep 50% at 60", "forget at 60"]
+
+
+def test_a_rollback_forgets_the_evidence_and_a_held_stop_keeps_it():
+    clock = FakeClock()
+    health = FakeHealth(clock, rollback_at=40)
+    rollout(FakeStack(), gates(health), clock=clock)[0].run(promote=False, retire=False)
+    assert health.kept == ["keep 10% at 30", "forget at 40"]
+    clock = FakeClock()
+    health = FakeHealth(clock, rate=0.5)
+    rollout(FakeStack(), gates(health), clock=clock, min_requests=50, hold_seconds=30)[0].run(
+        promote=False, retire=False
+    )
+    assert health.kept == ["keep 10% at 60"]
+
+
+def test_an_interrupted_rollout_keeps_its_evidence():
+    clock = FakeClock()
+    health = FakeHealth(clock)
+    stack = FakeStack()
+    stack.interrupt_on_up = 1
+    report = rollout(stack, gates(health), clock=clock)[0].run(promote=False, retire=False)
+    assert report.outcome == "interrupted" and health.kept == ["keep 10% at 30", "keep 50% at 30"]
 
 
 def test_an_interrupted_step_leaves_the_weight_and_says_so():

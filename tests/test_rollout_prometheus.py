@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from canary.rollout.prometheus import MeshReader, PrometheusError, queries
+from canary.rollout.prometheus import MAX_ANSWER_BYTES, MeshReader, PrometheusError, queries, series_query
 from tests.loopback_http import serving
 
 SOURCE = {"reporter": "source", "destination_service_name": "web-service", "destination_service_namespace": "shop"}
@@ -127,3 +127,47 @@ def test_prometheus_unreachable_or_refusing_is_one_line():
             pytest.raises(PrometheusError, match=message),
         ):
             MeshReader(url, "shop", "web", ["v1", "v2"]).read()
+
+
+def test_an_answer_larger_than_any_query_needs_is_one_line_not_a_memory_error():
+    huge = {"status": "success", "data": {"resultType": "vector", "result": []}, "pad": "x" * (MAX_ANSWER_BYTES + 1)}
+    with serving(lambda _: (200, huge)) as (url, _), pytest.raises(PrometheusError) as raised:
+        series_query(url, "up")
+    assert str(raised.value) == f"Prometheus at {url} answered more than {MAX_ANSWER_BYTES >> 20} MiB"
+
+
+class FakeRangePrometheus:
+    """Answers range queries: stable's 5xx and requests per step, and records what was asked."""
+
+    def __init__(self, errors: list[float], requests: list[float]) -> None:
+        self.errors, self.requests = errors, requests
+        self.asked: list[dict[str, str]] = []
+
+    def __call__(self, request: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
+        parsed = urllib.parse.urlparse(request.path)
+        asked = {key: values[0] for key, values in urllib.parse.parse_qs(parsed.query).items()}
+        self.asked.append({"path": parsed.path, **asked})
+        values = self.errors if 'response_code=~"5.."' in asked["query"] else self.requests
+        result = [{"metric": {}, "values": [[1000 + 10 * i, str(v)] for i, v in enumerate(values)]}] if values else []
+        return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def test_stables_history_is_its_5xx_and_requests_per_interval_before_now():
+    fake = FakeRangePrometheus(errors=[0, 19.6, 0.4], requests=[950, 1000.2, 0])
+    with serving(fake) as (url, _):
+        history = MeshReader(url, "shop", "web", ["v1", "v2"]).history("v1", seconds=30, step=10, now=2000)
+    # Rounded; a step without requests is left out.
+    assert history == [(0, 950), (20, 1000)]
+    first = fake.asked[0]
+    assert first["path"] == "/api/v1/query_range"
+    assert (first["start"], first["end"], first["step"]) == ("1980.000", "2000.000", "10")
+    assert 'destination_version="v1"' in first["query"] and "[10s]" in first["query"]
+
+
+def test_stable_without_any_5xx_in_its_history_has_zero_in_each_interval():
+    fake = FakeRangePrometheus(errors=[], requests=[950, 1000])
+    with serving(fake) as (url, _):
+        assert MeshReader(url, "shop", "web", ["v1"]).history("v1", seconds=20, step=10, now=2000) == [
+            (0, 950),
+            (0, 1000),
+        ]

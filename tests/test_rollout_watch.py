@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from canary.rollout.analysis import Counts, Decision, SequentialAnalysis
-from canary.rollout.prometheus import MeshCounters, VersionCounters
+from canary.rollout.analysis import Counts, Decision, SequentialAnalysis, dispersion
+from canary.rollout.prometheus import MeshCounters, PrometheusError, VersionCounters
 from canary.rollout.watch import HealthWatch, Sent, interval_quantile
 
 
@@ -138,3 +138,37 @@ def test_with_the_real_analysis_a_canary_failing_5_percent_is_rolled_back_and_sa
 def test_with_the_real_analysis_a_canary_like_stable_is_not_rolled_back():
     health = watch(SequentialAnalysis(), _steady(12, 0.001))
     assert not any(health.poll(10, 10.0 * i, {}).rollback for i in range(1, 13))
+
+
+def test_the_baseline_then_stables_history_calibrates_the_comparison():
+    analysis = SequentialAnalysis(weight=10)
+    health = HealthWatch(
+        read=lambda: MeshCounters(versions={}),
+        analysis=analysis,
+        stable="v1",
+        canary="v2",
+        history=lambda: [(20, 1000)] + [(0, 1000)] * 9,
+    )
+    health.begin()
+    assert (
+        health.calibration
+        == "stable's 5xx over 10 intervals before the rollout vary 3.21 times as much as independent requests would"
+    )
+    assert dispersion(analysis.errors_vs_stable.state()["stable"]) == pytest.approx(2 / 0.6230)
+
+
+def test_without_stables_history_the_rollout_goes_on_and_says_so():
+    def unreachable() -> list[tuple[int, int]]:
+        raise PrometheusError("Prometheus at http://127.0.0.1:9 is unreachable: refused")
+
+    health = HealthWatch(
+        read=lambda: MeshCounters(versions={}),
+        analysis=SequentialAnalysis(),
+        stable="v1",
+        canary="v2",
+        history=unreachable,
+    )
+    health.begin()
+    assert health.calibration.startswith(
+        "stable's history could not be read (Prometheus at http://127.0.0.1:9 is unreachable"
+    )

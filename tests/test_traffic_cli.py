@@ -170,6 +170,10 @@ def test_unreadable_routes_file_is_one_line_and_exit_2(tmp_path: Path, capsys: p
     [
         (["--requests", "0"], ["--requests", "'0'"]),
         (["--requests", "ten"], ["--requests", "'ten'"]),
+        (["--requests", "99999999999999999"], ["--requests", "from 1 to 1000000", "'99999999999999999'"]),
+        (["--timeout", "1e9"], ["--timeout", "at most 300", "'1e9'"]),
+        (["--rate", "1e12"], ["--rate", "at most 100000", "'1e12'"]),
+        (["--host", "evil.com\r\nX-Injected: 1"], ["--host", "'evil.com\\r\\nX-Injected: 1'"]),
         (["--concurrency", "0"], ["--concurrency", "'0'"]),
         (["--concurrency", "5000"], ["--concurrency", "'5000'"]),
         (["--rate", "-5"], ["--rate", "'-5'"]),
@@ -264,3 +268,32 @@ def test_cwd_runs_pulumi_stack_output_in_that_folder(
         outcome = verify(["--stack", "acme/dev", flag, str(project), "--requests", "100"], capsys)
     assert outcome.code == 0, outcome.err
     assert (tmp_path / "ran-in").read_text().strip() == str(project)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("90s", 90), ("1h", 3600), ("45", 45), ("2.5", 2.5)])
+def test_traffic_duration_reads_a_duration_as_rollout_does(text: str, seconds: float, routes_file: str) -> None:
+    from canary.traffic.cli import traffic_parser
+
+    args = traffic_parser().parse_args(["--routes", routes_file, "--duration", text])
+    assert args.duration == seconds
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--duration", "0"], ["--duration", "must be more than zero, got '0'"]),
+        (["--duration", "ten minutes"], ["--duration", "must be a duration such as 90s, 2m or 1h"]),
+        (["--duration", "9999h"], ["--duration", "must be at most 168h"]),
+        (["--interval", "1e9"], ["--interval", "at most 3600"]),
+    ],
+)
+def test_bad_traffic_flag_is_one_line_naming_flag_and_value(
+    flags: list[str], named: list[str], routes_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from canary.traffic.cli import traffic_main
+
+    code = traffic_main(["--routes", routes_file, "--url", f"http://{LOOPBACK}:1/", *flags])
+    line = _assert_one_line_error(capsys.readouterr().err)
+    assert code == 2 and line.startswith("canary traffic: error: ")
+    for word in named:
+        assert word in line, line

@@ -163,3 +163,18 @@ def test_set_cookie_lines_are_kept_apart_not_folded_at_their_commas() -> None:
     with scripted_server([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]) as url:
         (bare,) = _get(url)
     assert bare.set_cookies == []
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1000000\r\n" + b"x" * (17 << 20),
+        b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * (17 << 20),
+    ],
+    ids=["content-length", "chunked", "until close"],
+)
+def test_an_answer_body_larger_than_any_app_sends_is_a_protocol_error(head: bytes) -> None:
+    # Bodies are read into memory for --version-pattern: a server that never stops must not exhaust it.
+    with scripted_server([head], close_after=True) as url, pytest.raises(ProtocolError, match="body over 16 MiB"):
+        _get(url)

@@ -90,7 +90,7 @@ def test_file_that_is_not_json_names_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ExpectationError, match=r"cannot read .*nope\.json: No such file"):
+    with pytest.raises(ExpectationError, match=r"nope\.json: cannot read it \(No such file"):
         load_file(str(tmp_path / "nope.json"))
 
 
@@ -144,3 +144,32 @@ def test_missing_pulumi_cli_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not any((Path(p) / "pulumi").exists() for p in os.environ["PATH"].split(":"))
     with pytest.raises(ExpectationError, match=r"Pulumi CLI .* not on PATH.*--routes FILE"):
         load_stack("dev")
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda folder: "/dev/zero", "is not a regular file"),
+        (lambda folder: _fifo(folder), "is not a regular file"),
+        (lambda folder: _write(folder, "[" * 100_000 + "]" * 100_000), "nested too deep"),
+        (lambda folder: _write(folder, " " * (5 << 20) + "[]"), "is larger than"),
+    ],
+    ids=["/dev/zero", "fifo", "nested 100k deep", "5 MiB"],
+)
+def test_a_routes_file_that_would_hang_or_crash_the_reader_is_one_line(tmp_path: Path, make, reason) -> None:
+    path = make(tmp_path)
+    with pytest.raises(ExpectationError) as raised:
+        load_file(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ") and reason in message, message
+    assert "\n" not in message
+
+
+def _fifo(folder: Path) -> str:
+    os.mkfifo(folder / "routes.fifo")
+    return str(folder / "routes.fifo")
+
+
+def _write(folder: Path, text: str) -> str:
+    (folder / "routes.json").write_text(text)
+    return str(folder / "routes.json")

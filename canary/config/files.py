@@ -14,15 +14,15 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from canary.config.messages import refuse_secrets
-from canary.config.parse import SECRET_KEYS
+from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
+from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 from canary.plan.secret_env import UNREAD_SECRET
 
@@ -31,10 +31,16 @@ PROJECT_FILE = "Pulumi.yaml"
 # read as config.
 STACK_FILE_FIELDS = frozenset({"config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt"})
 # A stack name as the CLI accepts it: letters, digits, `-`, `_` and `.`.
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 # How alike a namespace must be to the project's name to be taken for a misspelling of it
 # (`istiocanary` is 0.96, `istio_canary` 0.92; `kubernetes` 0.18, `istio` 0.59).
 _MISSPELT_PROJECT = 0.8
+# Bounds far above any real project or stack file, far below what would hang or exhaust the
+# reader: a file nested 100k deep overflows the stack, ten levels of ten aliases expand to 10**10
+# values.
+MAX_FILE_BYTES = 4 * MEBIBYTE
+MAX_DEPTH = 64
+MAX_VALUES = 100_000
 
 
 class StackFileError(ValueError):
@@ -49,6 +55,9 @@ class StackConfig:
     path: Path
     """The stack file read."""
     warnings: list[str] = field(default_factory=list)
+    secrets: tuple[str, ...] = ()
+    """Paths of the values stored as secrets (`rollout.webhook`), left out of `values`: the Pulumi
+    CLI decrypts them for whoever needs them (`pulumi config get --path`)."""
 
 
 def _print_warning(message: str) -> None:
@@ -71,8 +80,10 @@ def stack_name(stack: str) -> str:
     """The stack's own name in `stack`, `org/stack` or `org/project/stack`: what names its file."""
     parts = stack.split("/")
     # `.` and `..` would name a file outside the project folder.
-    if len(parts) > 3 or not all(_STACK_NAME.match(part) and part.strip(".") for part in parts):
-        raise StackFileError(f"--stack {stack}: must be a stack name, org/stack or org/project/stack")
+    if len(parts) > 3 or not all(_STACK_NAME.fullmatch(part) and part.strip(".") for part in parts):
+        # Quoted when it holds a line break or another control: the message stays one line.
+        shown = stack if stack.isprintable() else repr(stack)
+        raise StackFileError(f"--stack {shown}: must be a stack name, org/stack or org/project/stack")
     return parts[-1]
 
 
@@ -92,7 +103,7 @@ def find_project(start: Path) -> Path:
 def stack_files(folder: Path) -> list[str]:
     """The stacks that have a file in `folder`, by name."""
     names = (path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in folder.glob("Pulumi.*.yaml"))
-    return sorted(name for name in names if _STACK_NAME.match(name))
+    return sorted(name for name in names if _STACK_NAME.fullmatch(name))
 
 
 def read_stack(project_dir: Path, stack: str) -> StackConfig:
@@ -109,7 +120,8 @@ def read_stack(project_dir: Path, stack: str) -> StackConfig:
     # Pulumi.yaml may keep the stack files in a folder of their own.
     config_dir = project / str(project_file.get("stackConfigDir") or ".")
     stack_file = config_dir / f"Pulumi.{name}.yaml"
-    if not stack_file.is_file():
+    # A link to /dev/zero, a FIFO or a folder is there, but no stack file: `_read_yaml` says what it is.
+    if not stack_file.exists() and not stack_file.is_symlink():
         known = stack_files(config_dir)
         there = f"stacks there: {', '.join(known)}" if known else "no stack has a file there (pulumi stack init NAME)"
         raise StackFileError(f"--stack {stack}: no stack file Pulumi.{name}.yaml in {config_dir}; {there}")
@@ -124,9 +136,9 @@ def read_stack(project_dir: Path, stack: str) -> StackConfig:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{stack_file}: config must be a mapping of keys to values, got {type(config).__name__}")
-    read, warnings = _project_values(stack_file, config)
+    read, warnings, secrets = _project_values(stack_file, config)
     values.update(read)
-    return StackConfig(values=as_config_strings(values), path=stack_file, warnings=warnings)
+    return StackConfig(values=as_config_strings(values), path=stack_file, warnings=warnings, secrets=secrets)
 
 
 def _project_keys() -> list[str]:
@@ -149,13 +161,15 @@ def _refuse_top_level_config(stack_file: Path, data: dict[str, Any]) -> None:
         )
 
 
-def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The project's keys in a stack file's `config:`, each read once, and warnings for near misses."""
+def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str, Any], list[str], tuple[str, ...]]:
+    """The project's keys in a stack file's `config:`, each read once, warnings for near misses, and
+    the paths of the secrets left out."""
     prefix = f"{PROJECT}:"
     values: dict[str, Any] = {}
     spelling: dict[str, str] = {}
     secret = []
     warnings = []
+    secrets: list[str] = []
     for key, value in config.items():
         if not isinstance(key, str):
             raise StackFileError(f"{stack_file}: config key {key!r} must be a string such as {prefix}app")
@@ -172,14 +186,20 @@ def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str,
             # `app: shop` beside `istio-canary:app: nginx`: the CLI would keep one, silently.
             raise StackFileError(f"{stack_file}: {spelling[name]} and {key} both set {prefix}{name}: keep one")
         spelling[name] = key
-        if name in SECRET_KEYS:
+        if name in MUST_BE_SECRET:
             value = _unread_secrets(stack_file, name, value)
+        elif _holds_secret(value) and name in SECRET_KEYS:
+            paths = list(_secret_paths(value, name))
+            secrets.extend(paths)
+            if name in paths:
+                continue  # the whole value is one secret
+            value = _without_secrets(value)
         elif _holds_secret(value):
             secret.append(name)
         values[name] = value
     if secret:
         raise StackFileError(f"{stack_file}: {refuse_secrets(secret)}")
-    return values, warnings
+    return values, warnings, tuple(secrets)
 
 
 def _unread_secrets(stack_file: Path, key: str, value: Any) -> Any:
@@ -206,6 +226,31 @@ def _nearest(name: str) -> str:
     return f"did you mean {PROJECT}:{match}?"
 
 
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _secret_paths(value: Any, path: str) -> Iterator[str]:
+    """The `pulumi config get --path` spelling of each secret in `value`, found at `path`."""
+    if _is_secret(value):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_paths(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_paths(item, f"{path}[{index}]")
+
+
+def _without_secrets(value: Any) -> Any:
+    """`value` with each secret left out (a mapping's key dropped, a list's item too)."""
+    if isinstance(value, dict):
+        return {key: _without_secrets(item) for key, item in value.items() if not _is_secret(item)}
+    if isinstance(value, list):
+        return [_without_secrets(item) for item in value if not _is_secret(item)]
+    return value
+
+
 def _holds_secret(value: Any) -> bool:
     """Whether a stack-file value is, or contains, an encrypted `{secure: ...}` value."""
     if isinstance(value, dict):
@@ -222,6 +267,11 @@ class _RefuseDuplicateKeys(yaml.constructor.SafeConstructor):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key_node, yaml.ScalarNode):
+                # `? [a, b] : x` is valid YAML, but no config key; as a Python key it cannot even be hashed.
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a single value, not a list or a mapping", key_node.start_mark
+                )
             if isinstance(key, str) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} appears twice in one mapping", key_node.start_mark
@@ -246,24 +296,70 @@ if hasattr(yaml, "CSafeLoader"):
     _FastUniqueKeyLoader = _CUniqueKeyLoader
 
 
+class _TooLargeError(ValueError):
+    """The document is nested too deep or expands to too many values; the message says which."""
+
+
+def _refuse_oversized(events: Iterable[yaml.Event]) -> None:
+    """Count the document's depth and its values as loading would expand them, from the parser's
+    events alone: nothing is built, so neither a deep nesting nor an alias bomb costs more than
+    its own text to refuse."""
+    sizes: dict[str, int] = {}
+    # One entry per open list or mapping: its anchor and the values counted in it so far.
+    open_: list[tuple[str | None, int]] = [(None, 0)]
+    total = 0
+    for event in events:
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if len(open_) > MAX_DEPTH:
+                raise _TooLargeError(f"nested more than {MAX_DEPTH} levels deep")
+            open_.append((event.anchor, 1))
+            total += 1
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, count = open_.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, count = event.anchor, 1
+            total += 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, count = None, sizes.get(event.anchor or "", 1)
+            total += count
+        else:
+            continue
+        if anchor is not None:
+            sizes[anchor] = count
+        parent_anchor, parent_count = open_[-1]
+        open_[-1] = (parent_anchor, parent_count + count)
+        if total > MAX_VALUES:
+            raise _TooLargeError(f"holds more than {MAX_VALUES:,} values once its aliases are expanded")
+
+
 def _load(text: str) -> Any:
     try:
+        _refuse_oversized(yaml.parse(text, Loader=_FastUniqueKeyLoader))
         return yaml.load(text, Loader=_FastUniqueKeyLoader)
-    except yaml.YAMLError:
-        # Parsed again for the error's wording: libyaml says "found character that cannot start
-        # any token" where PyYAML's own parser says which character (a tab, most often).
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as err:
+        if "cannot start any token" in (err.problem or "") and err.problem_mark is not None:
+            # Parsed again for the error's wording: libyaml says "found character that cannot
+            # start any token" where PyYAML's own parser says which character (a tab, most
+            # often). Only up to that line, and only its events: PyYAML's parser is slow on deep
+            # nesting, and composing could recurse without end.
+            upto = "".join(text.splitlines(keepends=True)[: err.problem_mark.line + 1])
+            for _ in yaml.parse(upto, Loader=_UniqueKeyLoader):
+                pass
+        if "maximum nesting depth" in (err.problem or ""):
+            raise _TooLargeError(f"nested more than {MAX_DEPTH} levels deep") from None
+        raise
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise StackFileError(f"{path}: not UTF-8 text") from None
-    except OSError as err:
-        raise StackFileError(f"{path}: cannot read it ({err.strerror})") from None
+        text = read_text(path, MAX_FILE_BYTES)
+    except UnreadableFileError as err:
+        raise StackFileError(f"{path}: {err}") from None
     try:
         data = _load(text)
+    except _TooLargeError as err:
+        raise StackFileError(f"{path}: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

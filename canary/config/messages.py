@@ -71,16 +71,30 @@ def _is_type_tag(part: Any) -> bool:
 def _path(loc: list[Any]) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not part.isprintable() or any(ch.isspace() for ch in part):
+            # A key with a line break in it would split the message's one line: shown quoted.
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text
 
 
+SECRET_KEYS = ("rollout", "secretEnv")
+"""The keys that may hold secrets: `rollout`'s only `canary rollout` reads (a webhook's token,
+Prometheus' credentials); `secretEnv`'s go into a Secret of the release's own and nowhere else."""
+MUST_BE_SECRET = ("secretEnv",)
+"""The keys whose every value must be stored as a secret: a plain one is refused."""
+
+
 def refuse_secrets(keys: list[str]) -> str:
-    """Why secret config is refused: every value ends up in plain text in objects and outputs."""
+    """Why secret config is refused: every other key's values end up in plain text in objects and outputs."""
+    allowed = " and ".join(f"{key}" for key in SECRET_KEYS)
     return str(
         config_error(
             f"{key}: stored as a secret; its values go into cluster objects and stack outputs in plain text, "
-            "so store it without --secret"
+            f"so store it without --secret (only {allowed} keys may be secrets)"
             for key in keys
         )
     )

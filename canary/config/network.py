@@ -72,7 +72,7 @@ def _header_name_or_false(value: Any) -> str | Literal[False]:
         return False
     if not isinstance(value, str):
         fail("must be a lower-case header name, or false to turn the header off")
-    if (reason := checks.header_name(value)) is not None:
+    if (reason := checks.response_header_name(value)) is not None:
         fail(reason)
     return value
 

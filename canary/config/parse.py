@@ -14,14 +14,11 @@ from typing import Any
 import pydantic
 
 from canary.config.annotations import json_type
-from canary.config.messages import ConfigError, config_error, describe, did_you_mean, show
+from canary.config.messages import MUST_BE_SECRET, ConfigError, config_error, describe, did_you_mean, show
 from canary.config.settings import StackSettings
 
 _TYPES = {field.alias or name: json_type(field.annotation) for name, field in StackSettings.model_fields.items()}
 _KEYS = set(_TYPES)
-SECRET_KEYS = frozenset({"secretEnv"})
-"""The keys whose values may be, and must be, stored as secrets."""
-_SECRET_KEYS = SECRET_KEYS
 # "" (Pulumi.yaml's default for a string key that has no default of its own) means "not set".
 _OPTIONAL_EMPTY = {
     field.alias or name
@@ -36,7 +33,7 @@ def _read(key: str, text: str) -> tuple[Any, str | None]:
     if kind in ("object", "array"):
         try:
             return json.loads(text), None
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return None, f"{key}: must be a structured value (a YAML list or mapping), got {show(text)}"
     if kind == "integer":
         if re.fullmatch(r"\s*-?[0-9]+\s*", text):
@@ -62,7 +59,7 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
         if key in _OPTIONAL_EMPTY and text == "":
             continue
         value, error = _read(key, text)
-        if error is not None and key in _SECRET_KEYS:
+        if error is not None and key in MUST_BE_SECRET:
             # The text is a secret's: the message names the key alone.
             errors.append(f"{key}: must be a mapping of names to secret values")
         elif error is not None:

@@ -9,8 +9,8 @@ this is the file to mend.
 
 from __future__ import annotations
 
-from canary.config.messages import ConfigError, refuse_secrets
-from canary.config.parse import SECRET_KEYS, parse_settings
+from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, ConfigError, refuse_secrets
+from canary.config.parse import parse_settings
 from canary.config.settings import PROJECT, StackSettings
 
 
@@ -22,13 +22,18 @@ def load_settings() -> StackSettings:
     prefix = f"{PROJECT}:"
     every_key = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     ours = sorted(key for key in every_key if key.startswith(prefix))
-    secret = [key[len(prefix) :] for key in ours if runtime_config.is_config_secret(key)]
-    if refused := [key for key in secret if key not in SECRET_KEYS]:
-        raise ConfigError(refuse_secrets(refused))
+    # The SDK hands secrets over decrypted; those of the keys that may be secrets are validated as any other.
+    secret = [
+        key[len(prefix) :]
+        for key in ours
+        if runtime_config.is_config_secret(key) and key[len(prefix) :] not in SECRET_KEYS
+    ]
+    if secret:
+        raise ConfigError(refuse_secrets(secret))
     values = {key[len(prefix) :]: runtime_config.get_config(key) for key in ours}
-    for key in SECRET_KEYS - set(secret):
+    for key in MUST_BE_SECRET:
         # `pulumi config set --path` without `--secret`: the value sits in the stack file in plain text.
-        if values.get(key) not in (None, "", "{}"):
+        if not runtime_config.is_config_secret(prefix + key) and values.get(key) not in (None, "", "{}"):
             raise ConfigError(
                 f"{key}: stored in plain text; store each value as a secret: "
                 f"pulumi config set --secret --path '{key}.NAME' VALUE"

@@ -138,7 +138,7 @@ class VersionSettings(ConfigModel):
     image: ImageRef = Field(description="Container image reference, by tag or by digest (`name@sha256:...`).")
     replicas: Replicas = Field(
         default=args_default(Workload, "replicas"),
-        description="Pod count; `0` keeps the version deployed without pods. Not together with `autoscaling`.",
+        description="Pod count (0-1000); `0` keeps the version deployed without pods. Not together with `autoscaling`.",
     )
     image_pull_policy: PullPolicy = Field(
         default=args_default(Workload, "image_pull_policy"),

@@ -116,10 +116,8 @@ def optional(rule: Rule) -> Rule:
     return either
 
 
-def replicas(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return "must be an integer"
-    return "must be 0 or more" if value < 0 else None
+replicas = integer_from(0, 1000)
+"""Pods of one version without an autoscaler: as many as `autoscaling.max` may reach."""
 
 
 def _probe_path(value: str) -> str | None:
@@ -140,17 +138,17 @@ def _quantity(value: str) -> str | None:
 def _scan_reason(value: str) -> str | None:
     if not value.strip():
         return "must give a reason"
-    if "=" in value or "\n" in value:
+    if "=" in value or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         # checkov splits `CHECK=reason` on "=": a second one makes it crash.
         return "must be one line without '='"
     return None
 
 
-_CAPABILITY = re.compile(r"^[A-Z][A-Z_]*$")
+_CAPABILITY = re.compile(r"[A-Z][A-Z_]*")
 
 
 def _capability(value: str) -> str | None:
-    return None if _CAPABILITY.match(value) else "must be a Linux capability name such as NET_BIND_SERVICE"
+    return None if _CAPABILITY.fullmatch(value) else "must be a Linux capability name such as NET_BIND_SERVICE"
 
 
 def _gateway_reference(value: str) -> str | None:
@@ -161,7 +159,12 @@ def _gateway_reference(value: str) -> str | None:
 
 
 def _header_value(value: str) -> str | None:
-    return "must not be empty" if not value else None
+    if not value:
+        return "must not be empty"
+    # CR and LF would end the header; NUL and the other controls no proxy passes on.
+    if any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in value):
+        return "must not hold control characters (line breaks, NUL)"
+    return None
 
 
 def _namespace(value: str) -> str | None:
@@ -181,6 +184,7 @@ app_name = _string(lambda v: names.dns1035_label(v, max_length=55))
 version_name = _string(names.dns1123_label)
 host_name = _string(names.host_name)
 header_name = _string(names.header_name)
+response_header_name = _string(names.response_header_name)
 header_value = _string(_header_value)
 cookie_name = _string(names.cookie_name)
 cookie_pair = _string(names.cookie_pair)

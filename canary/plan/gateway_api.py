@@ -80,7 +80,7 @@ class GatewayApiRoutingArgs:
         "port": checks.port,
         "gateway_class": checks.dns_subdomain,
         "tls": checks.optional_instance(GatewayTls, "GatewayTls"),
-        "version_header": checks.optional(checks.header_name),
+        "version_header": checks.optional(checks.response_header_name),
         "load_balancer_dns": checks.load_balancer_dns,
     }
 

@@ -73,7 +73,7 @@ class RoutingRulesArgs:
         ),
         "stable": checks.version_name,
         "canary": checks.optional_instance(Canary, "Canary"),
-        "version_header": checks.optional(checks.header_name),
+        "version_header": checks.optional(checks.response_header_name),
         "load_balancer_dns": checks.load_balancer_dns,
         "mesh": checks.boolean,
         "api_version": checks.one_of(*NETWORKING_API_VERSIONS),

@@ -119,7 +119,7 @@ class CanaryReleaseArgs:
         "gateway_namespace": checks.gateway_namespace_name,
         "tls": checks.optional_instance(GatewayTls, "GatewayTls"),
         "istio_api_version": checks.one_of(*NETWORKING_API_VERSIONS),
-        "version_header": checks.optional(checks.header_name),
+        "version_header": checks.optional(checks.response_header_name),
         "mesh": checks.boolean,
         "load_balancer_dns": checks.load_balancer_dns,
         "mtls": checks.boolean,

@@ -1,45 +1,69 @@
 """`python -m canary rollout`: flags and stack config in, a rollout (or its plan) out.
 
 Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when the canary
-was rolled back (a failed gate, or not enough evidence), 2 for bad flags or config or a rollout
-that cannot start, its preflight included (nothing changed), 130 when interrupted (the weight is
-left where the stack file says).
+was rolled back (a failed gate), 2 for bad flags or config or a rollout that cannot start, its
+preflight included (nothing changed), 3 when it stopped held (evidence too thin, or both versions
+failing alike, past the hold limit: the weight kept), 130 when interrupted (the weight is left
+where the stack file says).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from canary.config import ConfigError, StackSettings, parse_settings
-from canary.config.files import StackFileError, stack_config
-from canary.policy import (
-    Limits,
-    Policy,
-    alpha_problem,
-    parse_duration,
-    percent_problem,
-    steps_problem,
-    tolerance_problem,
-    url_problem,
-)
+import pydantic
+
+from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
+from canary.config.files import StackFileError, find_project, read_stack
+from canary.config.messages import describe
+from canary.file_writes import write_replacing
+from canary.flag_types import host_header, path_flag, whole_number
+from canary.from_settings import RELEASE_NAME, release_args
+from canary.plan.backend import Collector
+from canary.plan.checks import ArgsError
+from canary.plan.release import plan_canary_release
+from canary.policy import MAX_SPLIT_REQUESTS, Limits, Policy, parse_duration, url_problem
 from canary.rollout import preflight
-from canary.rollout.engine import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, Gates, Rollout, RolloutRefusedError
-from canary.rollout.gates import EntryPoint, split_alpha, split_gate, split_tests, webhook_gate
+from canary.rollout.engine import (
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+    EXIT_REFUSED,
+    Gates,
+    Rollout,
+    RolloutRefusedError,
+    no_canary,
+)
+from canary.rollout.gates import (
+    EntryPoint,
+    GateResult,
+    requests_to_see_a_missing_version,
+    split_alpha,
+    split_gate,
+    split_tests,
+    webhook_gate,
+)
 from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.release_tags import TagStore, TagStoreError
+from canary.rollout.stack_secrets import Masker, SecretUnavailableError, reveal, with_secrets
+from canary.routes_contract import Route, parse_routes
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
 
 PROG = "canary rollout"
+# Stable's history read before the rollout, to calibrate the analysis on how its 5xx vary.
+HISTORY_SECONDS = 600.0
 
 
 class UsageError(Exception):
@@ -69,19 +93,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retire", action="store_true", help="after promoting: remove the old version (implies --promote)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (steps, gates, thresholds); change nothing")
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
-    p.add_argument("--report", type=Path, metavar="FILE.html", help="also write the report as one HTML page")
+    p.add_argument("--report", type=path_flag, metavar="FILE.html", help="also write the report as one HTML page")
     p.add_argument("--url", help="where the split gate sends requests (default: the stack's first URL)")
-    p.add_argument("--host", help="Host header for the split gate, when --url is a load balancer address")
+    p.add_argument(
+        "--host", type=host_header, help="Host header for the split gate, when --url is a load balancer address"
+    )
     p.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     p.add_argument(
-        "--requests", type=int, help=f"requests per route the split gate sends (default {Policy().verify_requests})"
+        "--requests",
+        type=whole_number(1, MAX_SPLIT_REQUESTS),
+        help=f"least requests per route the split gate sends (default {Policy().verify_requests})",
     )
     p.add_argument("--analysis-interval", metavar="DURATION", help="how often Prometheus is asked during a step")
     p.add_argument("--min-requests", type=int, metavar="N", help="canary requests a step needs to be promoted")
     p.add_argument(
         "--alpha",
         type=float,
-        help=f"chance of rolling back a canary as good as stable (default: rollout.alpha, {Limits().alpha:g})",
+        help="the most the chance may be, over the whole release, that a canary as good as stable is rolled "
+        f"back, under the assumptions in docs/rollout.md (default: rollout.alpha, {Limits().alpha:g})",
+    )
+    p.add_argument(
+        "--hold-limit",
+        metavar="DURATION",
+        help="how long a step may be extended for thin evidence or a shared incident before the rollout stops, "
+        "held, its weight kept (default: rollout.holdLimit)",
     )
     p.add_argument(
         "--split-tolerance",
@@ -89,72 +124,96 @@ def parser() -> argparse.ArgumentParser:
         metavar="POINTS",
         help=f"how far a split may be off (default: rollout.splitTolerance, {Limits().split_tolerance:g})",
     )
-    p.add_argument("--project-dir", "--cwd", "-C", type=Path, default=Path("."), help="Pulumi.yaml's folder, or below")
+    p.add_argument(
+        "--forget-evidence",
+        action="store_true",
+        help="start the health analysis anew: the evidence of this release kept with the stack is discarded "
+        "(alpha then holds from this run on, not for the whole release)",
+    )
+    p.add_argument(
+        "--project-dir", "--cwd", "-C", type=path_flag, default=Path("."), help="Pulumi.yaml's folder, or below"
+    )
     return p
+
+
+# Each flag that overrides a `rollout:` key, and the key, as the stack file spells it.
+FLAG_KEYS = {
+    "steps": "steps",
+    "step_duration": "stepDuration",
+    "analysis_interval": "analysisInterval",
+    "min_requests": "minRequests",
+    "alpha": "alpha",
+    "split_tolerance": "splitTolerance",
+    "max_error_rate": "maxErrorRate",
+    "max_p99_ms": "maxP99Ms",
+    "max_p99_ratio": "maxP99Ratio",
+    "hold_limit": "holdLimit",
+    "prometheus": "prometheus",
+    "webhook": "webhook",
+}
+
+
+def rollout_settings(args: argparse.Namespace, settings: StackSettings) -> RolloutSettings:
+    """The stack's `rollout` keys with the flags given laid over them, validated once by the same
+    model: a flag is held to the key's rules, and refused for the key's reason."""
+    given: dict[str, Any] = {}
+    for name, key in FLAG_KEYS.items():
+        value = getattr(args, name)
+        if value is not None:
+            given[key] = value
+    if args.steps is not None:
+        try:
+            given["steps"] = [int(part) for part in args.steps.split(",")]
+        except ValueError:
+            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {args.steps!r}") from None
+    try:
+        return RolloutSettings.model_validate({**settings.rollout.model_dump(by_alias=True), **given})
+    except pydantic.ValidationError as err:
+        # The stack's own values passed this model already: what fails is a flag.
+        error = err.errors()[0]
+        key = str(error["loc"][0])
+        flag = next((name for name, spelled in FLAG_KEYS.items() if spelled == key), None)
+        if flag is None:  # a rule across keys that a flag's value broke
+            raise UsageError(f"rollout.{describe(error)}") from None
+        reason = describe(error).partition(": ")[2]
+        if flag == "steps":
+            reason = reason.rpartition(", got ")[0] + f", got {args.steps!r}"
+        raise UsageError(f"argument --{flag.replace('_', '-')}: {reason}") from None
 
 
 def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     """The stack's `rollout` config, overridden by the flags given; UsageError for a bad flag."""
-    config = settings.rollout
-    steps_text = args.steps
-    if steps_text is not None:
-        try:
-            steps = [int(part) for part in steps_text.split(",")]
-        except ValueError:
-            raise UsageError(f"argument --steps: must be weights such as 5,10,25,50, got {steps_text!r}") from None
-        if (reason := steps_problem(steps)) is not None:
-            raise UsageError(f"argument --steps: {reason}, got {steps_text!r}")
-    else:
-        steps = list(config.steps)
-    durations = {}
-    for flag, configured in (("step_duration", config.step_duration), ("analysis_interval", config.analysis_interval)):
-        text = getattr(args, flag) if getattr(args, flag) is not None else configured
-        if (seconds := parse_duration(text)) is None:
-            name = flag.replace("_", "-")
-            raise UsageError(f"argument --{name}: must be a duration such as 90s, 2m or 1h, got {text!r}")
-        durations[flag] = seconds
-    for flag in ("prometheus", "webhook", "url"):
+    for flag in ("url",):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
             raise UsageError(f"argument --{flag}: {reason}, got {value!r}")
-    for flag in ("max_error_rate", "max_p99_ms", "max_p99_ratio"):
-        value = getattr(args, flag)
-        if value is not None and not value > 0:
-            raise UsageError(f"argument --{flag.replace('_', '-')}: must be more than zero, got {value:g}")
-    if args.max_error_rate is not None and (reason := percent_problem(args.max_error_rate)) is not None:
-        raise UsageError(f"argument --max-error-rate: {reason}, got {args.max_error_rate:g}")
-    if args.alpha is not None and (reason := alpha_problem(args.alpha)) is not None:
-        raise UsageError(f"argument --alpha: {reason}, got {args.alpha:g}")
-    if args.split_tolerance is not None and (reason := tolerance_problem(args.split_tolerance)) is not None:
-        raise UsageError(f"argument --split-tolerance: {reason}, got {args.split_tolerance:g}")
-    for flag in ("requests", "min_requests"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"argument --{flag.replace('_', '-')}: must be at least 1, got {value}")
-
-    def chosen(flag: Any, configured: Any) -> Any:
-        return flag if flag is not None else configured
-
+    rollout = rollout_settings(args, settings)
+    step_seconds = parse_duration(rollout.step_duration)
+    analysis_seconds = parse_duration(rollout.analysis_interval)
+    hold_seconds = parse_duration(rollout.hold_limit)
+    # The model held each to a duration above zero.
+    assert step_seconds is not None and analysis_seconds is not None and hold_seconds is not None
     return Policy(
-        steps=tuple(steps),
-        step_seconds=durations["step_duration"],
-        analysis_seconds=durations["analysis_interval"],
-        min_requests=chosen(args.min_requests, config.min_requests),
+        steps=tuple(rollout.steps),
+        step_seconds=step_seconds,
+        analysis_seconds=analysis_seconds,
+        min_requests=rollout.min_requests,
+        hold_seconds=hold_seconds,
         limits=Limits(
-            max_error_rate=chosen(args.max_error_rate, config.max_error_rate),
-            max_p99_ms=chosen(args.max_p99_ms, config.max_p99_ms),
-            max_p99_ratio=chosen(args.max_p99_ratio, config.max_p99_ratio),
-            alpha=chosen(args.alpha, config.alpha),
-            split_tolerance=chosen(args.split_tolerance, config.split_tolerance),
+            max_error_rate=rollout.max_error_rate,
+            max_p99_ms=rollout.max_p99_ms,
+            max_p99_ratio=rollout.max_p99_ratio,
+            alpha=rollout.alpha,
+            split_tolerance=rollout.split_tolerance,
         ),
-        prometheus=chosen(args.prometheus, config.prometheus) or None,
-        webhook=chosen(args.webhook, config.webhook) or None,
-        verify_requests=chosen(args.requests, Policy.verify_requests),
+        prometheus=rollout.prometheus or None,
+        webhook=rollout.webhook or None,
+        verify_requests=args.requests if args.requests is not None else Policy.verify_requests,
     )
 
 
 # What only the health analysis reads: given while it is off (no Prometheus), each is reported.
-HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests")
+HEALTH_ONLY = ("max_error_rate", "max_p99_ms", "max_p99_ratio", "analysis_interval", "min_requests", "hold_limit")
 
 
 def unused_health_settings(args: argparse.Namespace, settings: StackSettings, policy: Policy) -> list[str]:
@@ -175,10 +234,36 @@ def unused_health_settings(args: argparse.Namespace, settings: StackSettings, po
     return unused
 
 
+def routes_at(settings: StackSettings, weight: int) -> tuple[Route, ...]:
+    """The routes the stack's outputs will hold with the canary at `weight`: what the split gate
+    verifies after that step's update, planned as `render` plans them."""
+    assert settings.canary is not None
+    at_weight = settings.model_copy(update={"canary": settings.canary.model_copy(update={"weight": weight})})
+    release = plan_canary_release(Collector(), RELEASE_NAME, release_args(at_weight))
+    return parse_routes(release.outputs["routes"], f"the routes at {weight}%")
+
+
+def split_requests(settings: StackSettings, policy: Policy) -> dict[int, int]:
+    """Requests per route the split gate will send at each step left, as the real run sizes them
+    (`--requests` is the floor; a low weight needs more to see a canary that gets none)."""
+    steps = policy.remaining(settings.weight)
+    if settings.canary is None or not steps:
+        return {}
+    routes = {weight: routes_at(settings, weight) for weight in steps}
+    tests = split_tests(len(steps), len(routes[steps[0]]), len(settings.versions))
+    alpha = split_alpha(policy, tests)
+    tolerance = policy.limits.split_tolerance
+    return {
+        weight: max(policy.verify_requests, requests_to_see_a_missing_version(found, tolerance, alpha))
+        for weight, found in routes.items()
+    }
+
+
 def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: bool, retire: bool) -> dict[str, Any]:
     """What a rollout would do, as data: the dry run prints it."""
     canary = settings.canary
     limits = policy.limits
+    requests = split_requests(settings, policy)
     return {
         "stack": stack,
         "canary": canary.version if canary else None,
@@ -187,7 +272,10 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         "steps": list(policy.remaining(settings.weight)) if canary else [],
         "step_seconds": policy.step_seconds,
         "gates": {
-            "split": {"requests_per_route": policy.verify_requests, "tolerance_points": limits.split_tolerance},
+            "split": {
+                "requests_per_route": {str(weight): n for weight, n in requests.items()},
+                "tolerance_points": limits.split_tolerance,
+            },
             "health": {
                 "prometheus": policy.prometheus,
                 "max_error_rate": limits.max_error_rate,
@@ -196,6 +284,7 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
                 "alpha": limits.alpha,
                 "analysis_seconds": policy.analysis_seconds,
                 "min_requests": policy.min_requests,
+                "hold_seconds": policy.hold_seconds,
             }
             if policy.prometheus
             else None,
@@ -203,6 +292,19 @@ def plan_document(stack: str, settings: StackSettings, policy: Policy, promote: 
         },
         "then": (["promote"] if promote or retire else []) + (["retire " + settings.stable_version] if retire else []),
     }
+
+
+def requests_per_step(per_step: Mapping[str, int]) -> str:
+    """`318 requests per route at 5%, 200 at 10%, 25%`: each number once, for the steps in a row that share it."""
+    parts: list[str] = []
+    previous = None
+    for weight, n in per_step.items():
+        if n == previous:
+            parts.append(f"{weight}%")
+        else:
+            parts.append(f"{n} at {weight}%" if parts else f"{n} requests per route at {weight}%")
+        previous = n
+    return ", ".join(parts) or "no step left"
 
 
 def print_plan(document: dict[str, Any]) -> None:
@@ -216,7 +318,7 @@ def print_plan(document: dict[str, Any]) -> None:
     gates = document["gates"]
     split = gates["split"]
     lines.append(
-        f"gate split: verify, {split['requests_per_route']} requests per route, "
+        f"gate split: verify, {requests_per_step(split['requests_per_route'])}, "
         f"within {split['tolerance_points']:g} points"
     )
     health = gates["health"]
@@ -225,15 +327,16 @@ def print_plan(document: dict[str, Any]) -> None:
             f"gate health: {health['prometheus']}, polled every {health['analysis_seconds']:g}s: canary 5xx at most "
             f"{health['max_error_rate']:g}% and not above stable's; p99 at most {health['max_p99_ms']:g} ms and "
             f"{health['max_p99_ratio']:g} times stable's; false-rollback chance {health['alpha']:g} for the whole "
-            f"rollout; at least {health['min_requests']} canary requests per step"
+            f"release; at least {health['min_requests']} canary requests per step; a step held (thin evidence, "
+            f"both versions failing alike) at most {health['hold_seconds']:g}s longer, then the rollout stops, held"
         )
     else:
         lines.append("gate health: off (no --prometheus or rollout.prometheus)")
     lines.append(f"gate webhook: {gates['webhook'] or 'off'}")
     lines.append("then: " + (", ".join(document["then"]) or "stop at the last step"))
     lines.append(
-        "on a failed gate, or a step too thin even once extended: canary.weight 0 in one update "
-        "(cookie and header testers keep the canary)"
+        "on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary); "
+        "held past the hold limit: the weight stays, exit 3"
     )
     print("\n".join(lines))
 
@@ -255,7 +358,7 @@ def write_report(path: Path, report: Mapping[str, Any]) -> None:
     """The page, or one line on stderr when it cannot be written after all (the rollout's exit
     status stays its verdict's: what happened to the traffic matters more than the page)."""
     try:
-        path.write_text(render_html(report), encoding="utf-8")
+        write_replacing(path, render_html(report))
     except OSError as err:
         print(f"{PROG}: warning: could not write the report to {path}: {err.strerror or err}", file=sys.stderr)
     else:
@@ -280,13 +383,20 @@ def main(argv: Sequence[str]) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
     if args.report is not None and (problem := report_path_problem(args.report)) is not None:
         return _fail(problem)
+    masker = Masker()
     try:
-        settings = parse_settings(stack_config(args.project_dir, args.stack))
+        read = read_stack(args.project_dir, args.stack)
+        for warning in read.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        project = find_project(args.project_dir)
+        revealed = {path: reveal(project, args.stack, path) for path in read.secrets}
+        masker = Masker(tuple(secret for secret in revealed.values() if secret))
+        settings = parse_settings(with_secrets(read.values, revealed))
         policy = resolve_policy(args, settings)
-    except (StackFileError, UsageError) as err:
-        return _fail(str(err))
+    except (StackFileError, UsageError, SecretUnavailableError) as err:
+        return _fail(masker.text(str(err)))
     except ConfigError as err:
-        return _fail(f"stack {args.stack}: {err}")
+        return _fail(masker.text(f"stack {args.stack}: {err}"))
     if unused := unused_health_settings(args, settings, policy):
         print(
             f"{PROG}: warning: {', '.join(unused)} ignored: "
@@ -295,25 +405,43 @@ def main(argv: Sequence[str]) -> int:
         )
     promote = args.promote or args.retire
     if args.dry_run:
-        if settings.canary is not None:
-            problem = preflight.problem(
-                policy,
-                release(settings),
-                url=args.url,
-                outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
-                stack=args.stack,
-            )
-            if problem is not None:
-                return _fail(problem)
-        document = plan_document(args.stack, settings, policy, promote, args.retire)
-        if args.json:
-            print(json.dumps(document, indent=2))
-        else:
-            print_plan(document)
-        return EXIT_DONE
+        return _dry_run(args, settings, policy, promote, masker)
     if shutil.which("pulumi") is None:
         return _fail("the Pulumi CLI (pulumi) is not on PATH")
-    return _run(args, settings, policy, promote)
+    return _run(args, settings, policy, promote, masker)
+
+
+def _dry_run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
+    """Check what must work, and print the plan; change nothing."""
+    if settings.canary is None:
+        return _fail(no_canary(args.stack))
+    problem = preflight.problem(
+        policy,
+        release(settings),
+        url=args.url,
+        outputs=lambda: _outputs_for_dry_run(args.project_dir, args.stack),
+        stack=args.stack,
+    )
+    if problem is not None:
+        return _fail(masker.text(problem))
+    try:
+        document = masker.document(plan_document(args.stack, settings, policy, promote, args.retire))
+    except ArgsError as err:
+        return _fail(masker.text(f"stack {args.stack}: {err}"))
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print_plan(document)
+    return EXIT_DONE
+
+
+def masked(result: GateResult, masker: Masker) -> GateResult:
+    """A gate's result with every secret in its problems and figures shown as `[secret]`."""
+    if not masker.secrets:
+        return result
+    return dataclasses.replace(
+        result, problems=tuple(masker.text(p) for p in result.problems), figures=masker.document(result.figures)
+    )
 
 
 def release(settings: StackSettings) -> preflight.Release:
@@ -338,22 +466,58 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
         raise preflight.OutputsUnavailableError(f"cannot read the outputs of stack {stack}: {first_line}") from None
 
 
-def health_watch(policy: Policy, settings: StackSettings) -> HealthWatch | None:
-    """The analysis of this invocation, reading the mesh's counters; None without Prometheus."""
+def health_watch(
+    policy: Policy, settings: StackSettings, tags: TagStore | None = None, *, forget: bool = False
+) -> HealthWatch | None:
+    """The analysis of this invocation, reading the mesh's counters, continuing the evidence of the
+    release kept in the stack's `tags`; None without Prometheus. RolloutRefusedError when the kept
+    evidence cannot be read or continued."""
     if not policy.prometheus or settings.canary is None:
         return None
     from canary.rollout.analysis import SequentialAnalysis
+    from canary.rollout.kept_analysis import KeptAnalysis
     from canary.rollout.prometheus import MeshReader
     from canary.rollout.watch import HealthWatch
 
     canary, stable = settings.canary.version, settings.stable_version
     reader = MeshReader(policy.prometheus, settings.namespace, settings.app, [stable, canary])
+    # The baseline is read at the weight the stack stands at: counting begins there.
+    analysis = SequentialAnalysis(limits=policy.limits, weight=settings.weight)
+    kept = KeptAnalysis(tags, stable, canary) if tags is not None else None
+    note = ""
+    try:
+        found = None
+        if kept is not None and forget:
+            kept.forget()
+        elif kept is not None:
+            found = kept.load()
+        if found is not None:
+            analysis = SequentialAnalysis.resumed(found.state, policy.limits)
+            e_values = ", ".join(f"{r.test} {r.e_value:.3g}" for r in analysis.results())
+            note = (
+                f"continuing the evidence of {kept.release if kept else ''} kept with the stack "
+                f"(saved {found.saved_at} at {found.weight}%): e-values {e_values}"
+            )
+    except TagStoreError as err:
+        raise RolloutRefusedError(f"{err}: nothing changed") from None
+    except ValueError as err:
+        raise RolloutRefusedError(
+            f"{err}: an e-process cannot change its alpha or its limits midway; rerun with the same settings, "
+            "or with --forget-evidence to start the analysis anew (nothing changed)"
+        ) from None
+    seconds, step = HISTORY_SECONDS, policy.analysis_seconds
     return HealthWatch(
-        read=reader.read, analysis=SequentialAnalysis(limits=policy.limits), stable=stable, canary=canary
+        read=reader.read,
+        analysis=analysis,
+        stable=stable,
+        canary=canary,
+        kept=kept,
+        resumed_note=note,
+        history=lambda: reader.history(stable, seconds, step, time.time()),
     )
 
 
-def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool) -> int:
+def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, promote: bool, masker: Masker) -> int:
     from canary.rollout.pulumi_stack import AutomationStack
     from canary.rollout.view import ConsoleView
 
@@ -374,8 +538,8 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
             alpha = split_alpha(policy, tests)
             gates = Gates(
                 split=lambda outputs: split_gate(outputs, target, policy, alpha),
-                webhook=lambda payload: webhook_gate(policy.webhook, payload),
-                health=health_watch(policy, settings),
+                webhook=lambda payload: masked(webhook_gate(policy.webhook, payload), masker),
+                health=health_watch(policy, settings, stack.tags(), forget=args.forget_evidence),
             )
             checks = lambda: preflight.problem(  # noqa: E731
                 policy, release(settings), url=args.url, outputs=lambda: outputs, stack=args.stack
@@ -384,12 +548,12 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
                 promote=promote, retire=args.retire
             )
     except (LockedError, RolloutRefusedError) as err:
-        return _fail(str(err))
+        return _fail(masker.text(str(err)))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).
         print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
         return EXIT_INTERRUPTED
-    document = report.to_json()
+    document = masker.document(report.to_json())
     if args.report is not None:
         write_report(args.report, document)
     if args.json:
@@ -398,5 +562,5 @@ def _run(args: argparse.Namespace, settings: StackSettings, policy: Policy, prom
         summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
         if report.verdict_seconds is not None:
             print(f"verdict after {report.verdict_seconds:.0f}s", file=sys.stderr)
-        print(f"{report.outcome}: {summary.get(report.outcome, report.reason)}")
+        print(masker.text(f"{report.outcome}: {summary.get(report.outcome, report.reason)}"))
     return report.exit_code

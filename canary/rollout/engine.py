@@ -1,12 +1,15 @@
 """The rollout itself: step, watch, judge; then promote, or roll back at the first sign of trouble.
 
 Each step: the weight is set and deployed, the split gate checks at once that the mesh routes as
-the stack says, then the step is watched for its duration while the health analysis polls
+the stack says, the analysis polls at once (so that the interval holding the weight change is a
+short one of its own), then the step is watched for its duration while the health analysis polls
 Prometheus every `analysis_seconds`. One sequential analysis judges the whole invocation: the
-first poll whose decision says so rolls the canary back, mid-step. A step is promoted only after
-its full duration and at least `min_requests` canary requests in it; a step with fewer is
-extended once, and if still too thin the rollout stops without promoting ("not enough
-evidence": a quiet canary is not a broken one, but nor is it a proven one).
+first poll whose decision says so rolls the canary back, mid-step. A poll held for a shared
+incident (both versions failing alike) extends the step by its interval. A step is promoted only
+after its full duration and at least `min_requests` canary requests in it; a thinner one is
+extended an interval at a time. Neither extension goes past `hold_seconds`: then the rollout
+stops, held, with the weight where it is (a quiet canary is not a broken one, nor a proven one),
+and a rerun continues from there.
 
 The engine knows the stack, the gates and the analysis only through small interfaces, so that
 every path is exercised without a cluster; the command wires the real ones.
@@ -20,23 +23,33 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from canary import exit_status
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import ReleaseStack
 from canary.rollout.watch import Poll, Sent
 
-EXIT_DONE = 0
-EXIT_ROLLED_BACK = 1
-EXIT_REFUSED = 2
-EXIT_INTERRUPTED = 130
+EXIT_DONE = exit_status.OK
+EXIT_ROLLED_BACK = exit_status.FAILED
+EXIT_REFUSED = exit_status.USAGE
+EXIT_HELD = exit_status.HELD
+EXIT_INTERRUPTED = exit_status.INTERRUPTED
 
 ROLLED_BACK = "rolled back"
-NOT_ENOUGH_EVIDENCE = "not enough evidence"
-RESUMED_NOTE = "resumed at {weight}%: the analysis starts anew, and what the canary did before this run is not counted"
+HELD = "held"
+RESUMED_NOTE = (
+    "resumed at {weight}%: no evidence of this release is kept with the stack, so the analysis starts anew "
+    "and what the canary did before this run is not counted"
+)
 
 
 HEALTH_OFF = "no Prometheus URL (--prometheus or rollout.prometheus)"
+
+
+def no_canary(stack: str) -> str:
+    """Why a stack without a canary cannot be rolled out, in a real run and a dry run alike."""
+    return f"stack {stack} has no canary to roll out: set canary.version first"
 
 
 class RolloutRefusedError(Exception):
@@ -56,6 +69,24 @@ class Health(Protocol):
 
     def poll(self, weight: int, seconds: float, sent: Mapping[str, Sent]) -> Poll:
         """Read the counters and judge; raises PrometheusError."""
+        ...
+
+    @property
+    def resumed_note(self) -> str:
+        """What evidence kept from an earlier run the analysis continues ("" if none)."""
+        ...
+
+    @property
+    def calibration(self) -> str:
+        """What stable's history before the rollout said of how its 5xx vary ("" if not read)."""
+        ...
+
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        """Keep the evidence where the release's state lives; a warning line if it cannot be."""
+        ...
+
+    def forget(self) -> str | None:
+        """The release ended: remove its kept evidence; a warning line if it cannot be."""
         ...
 
 
@@ -120,16 +151,21 @@ class RolloutReport:
     steps: list[StepReport] = field(default_factory=list)
     polls: list[Poll] = field(default_factory=list)
     outcome: str = "running"
-    """`completed`, `promoted`, `retired`, `rolled back`, `not enough evidence` or `interrupted`."""
+    """`completed`, `promoted`, `retired`, `rolled back`, `held` or `interrupted`."""
     reason: str = ""
     verdict_seconds: float | None = None
     resumed: bool = False
     note: str = ""
+    calibration: str = ""
+    holds: list[dict[str, Any]] = field(default_factory=list)
+    """Each hold: when, at which weight, why, and what stable was doing."""
 
     @property
     def exit_code(self) -> int:
-        if self.outcome in (ROLLED_BACK, NOT_ENOUGH_EVIDENCE):
+        if self.outcome == ROLLED_BACK:
             return EXIT_ROLLED_BACK
+        if self.outcome == HELD:
+            return EXIT_HELD
         if self.outcome == "interrupted":
             return EXIT_INTERRUPTED
         return EXIT_DONE
@@ -144,7 +180,8 @@ class RolloutReport:
             "started_at": self.started_at,
             "verdict_seconds": None if self.verdict_seconds is None else round(self.verdict_seconds, 3),
             "alpha": self.alpha,
-            "analysis": {"resumed": self.resumed, "note": self.note},
+            "analysis": {"resumed": self.resumed, "note": self.note, "calibration": self.calibration},
+            "holds": self.holds,
             "steps": [step.to_json() for step in self.steps],
             "polls": [poll.to_json() for poll in self.polls],
         }
@@ -171,7 +208,7 @@ class Rollout:
     def run(self, *, promote: bool, retire: bool) -> RolloutReport:
         settings = self.stack.settings()
         if settings.canary is None:
-            raise RolloutRefusedError(f"stack {self.stack.name} has no canary to roll out: set canary.version first")
+            raise RolloutRefusedError(no_canary(self.stack.name))
         if (problem := self.preflight()) is not None:
             raise RolloutRefusedError(problem)
         pending = self.stack.pending()
@@ -198,19 +235,34 @@ class Rollout:
         )
         weight = settings.weight
         steps = self.policy.remaining(weight)
+        continued = self.gates.health.resumed_note if self.gates.health is not None else ""
+        if self.gates.health is not None and self.gates.health.calibration:
+            report.calibration = self.gates.health.calibration
+            self.view.event(report.calibration)
         if weight > 0:
+            self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
+        if continued:
+            report.resumed, report.note = True, continued
+            self.view.event(continued)
+        elif weight > 0:
             report.resumed = True
             report.note = RESUMED_NOTE.format(weight=weight)
-            self.view.event(f"{canary} is at {weight}% in the stack file: resuming from there")
             self.view.event(report.note)
         try:
             for index, step in enumerate(steps, 1):
                 weight = step
                 if not self._step(report, index, len(steps), step, canary, stable):
-                    self._roll_back(report, canary)
+                    if report.outcome == ROLLED_BACK:
+                        self._roll_back(report, canary)
+                        self._forget()
+                    else:
+                        self.view.event(f"stopped, held: {report.reason}")
+                        self._keep(step)
                     return report
+                self._keep(step)
             report.verdict_seconds = self._elapsed()
             report.outcome = "completed"
+            self._forget()
             if promote or retire:
                 self.view.event(f"promoting {canary}: it becomes the stable version, the canary ends")
                 self.stack.promote(canary)
@@ -229,7 +281,18 @@ class Rollout:
                 "run the rollout again to continue from there"
             )
             self.view.event(report.reason)
+            self._keep(weight)
         return report
+
+    def _keep(self, weight: int) -> None:
+        if self.gates.health is not None:
+            saved_at = self.wall().isoformat(timespec="seconds").replace("+00:00", "Z")
+            if (warning := self.gates.health.keep(weight, saved_at)) is not None:
+                self.view.event(f"warning: {warning}")
+
+    def _forget(self) -> None:
+        if self.gates.health is not None and (warning := self.gates.health.forget()) is not None:
+            self.view.event(f"warning: {warning}")
 
     def _elapsed(self) -> float:
         return self.clock() - self._started
@@ -265,22 +328,26 @@ class Rollout:
         if step.ok:
             return True
         failed = next(gate for gate in step.gates if not gate.ok)
-        report.outcome = NOT_ENOUGH_EVIDENCE if thin else ROLLED_BACK
+        report.outcome = HELD if thin else ROLLED_BACK
         problems = "; ".join(failed.problems)
         report.reason = problems if thin else f"{failed.gate} gate failed at {weight}%: {problems}"
         report.verdict_seconds = step.ended_seconds
         return False
 
     def _watch(self, report: RolloutReport, step: StepReport, index: int, count: int) -> tuple[GateResult, bool]:
-        """Watch the step for its duration (extended once if too thin), polling the analysis.
+        """Watch the step for its duration, extended for holds and thin evidence up to the hold
+        limit, polling the analysis: at once (just after the weight change), then every interval.
 
-        The health gate's result, and whether it failed for want of evidence (not ill health).
+        The health gate's result, and whether it stopped the rollout held (not for ill health).
         """
         health, policy, weight = self.gates.health, self.policy, step.weight
         began = self.clock()
         deadline = began + policy.step_seconds
-        next_poll = began + policy.analysis_seconds
+        last_call = deadline + policy.hold_seconds
+        next_poll = began
         canary_before = health.canary_requests() if health is not None else 0
+        last_poll_at = began
+        held_now = False
         while True:
             now = self.clock()
             if health is not None and (now >= next_poll or now >= deadline):
@@ -292,6 +359,12 @@ class Rollout:
                 self.view.poll(poll)
                 if poll.rollback:
                     return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
+                held_now = poll.hold
+                if held_now:
+                    # The held interval does not count towards the step's duration.
+                    deadline = min(deadline + (now - last_poll_at), last_call)
+                    self._hold(report, poll, f"the step is extended by {now - last_poll_at:.0f}s")
+                last_poll_at = now
                 while next_poll <= now:
                     next_poll += policy.analysis_seconds
             if now >= deadline:
@@ -299,24 +372,51 @@ class Rollout:
                     return GateResult("health", True, (), {"off": HEALTH_OFF}), False
                 seen = health.canary_requests() - canary_before
                 figures = {"canary_requests": seen, "min_requests": policy.min_requests, "watched_seconds": now - began}
-                if seen >= policy.min_requests:
+                if seen >= policy.min_requests and not held_now:
                     return GateResult("health", True, (), figures), False
-                if not step.extended:
-                    step.extended = True
-                    deadline += policy.step_seconds
-                    self.view.event(
-                        f"  {seen} canary requests at {weight}%, {policy.min_requests} needed: "
-                        f"the step is extended by {policy.step_seconds:g}s, once"
+                if now >= last_call:
+                    why = (
+                        f"{seen} canary requests, {policy.min_requests} needed"
+                        if seen < policy.min_requests
+                        else "both versions still failing alike"
                     )
-                    continue
-                problem = (
-                    f"not enough evidence at {weight}%: {seen} canary requests in {now - began:g}s "
-                    f"(the step extended once), at least {policy.min_requests} needed"
-                )
-                return GateResult("health", False, (problem,), figures), True
+                    problem = (
+                        f"held at {weight}% for want of evidence: {why} after {now - began:.0f}s "
+                        f"(the hold limit {policy.hold_seconds:g}s reached); the weight stays at {weight}%, "
+                        "and a rerun continues from there"
+                    )
+                    return GateResult("health", False, (problem,), figures), True
+                if not step.extended and seen < policy.min_requests:
+                    self.view.event(
+                        f"  held at {weight}%: {seen} canary requests, {policy.min_requests} needed: "
+                        f"the step is extended, up to {policy.hold_seconds:g}s"
+                    )
+                    report.holds.append(
+                        {"seconds": round(now - self._started, 3), "weight": weight, "reasons": ["thin evidence"]}
+                    )
+                step.extended = True
+                deadline = min(now + policy.analysis_seconds, last_call)
+                next_poll = min(next_poll, deadline)
             self.view.watching(index, count, weight, deadline - now)
             wait = deadline - now if health is None else min(deadline, next_poll) - now
-            self.sleep(min(1.0, wait))
+            self.sleep(max(0.0, min(1.0, wait)))
+
+    def _hold(self, report: RolloutReport, poll: Poll, what: str) -> None:
+        stable = poll.versions.get(report.stable)
+        doing = (
+            f"stable {stable.requests} requests, {stable.errors} 5xx (now {stable.error_rate}%, p99 {stable.p99_ms} ms)"
+            if stable is not None
+            else "stable not seen"
+        )
+        report.holds.append(
+            {
+                "seconds": round(poll.seconds, 3),
+                "weight": poll.weight,
+                "reasons": list(poll.holds),
+                "stable": stable.to_json() if stable is not None else None,
+            }
+        )
+        self.view.event(f"  held at {poll.weight}%: {'; '.join(poll.holds)}; {doing}: {what}")
 
     def _judged(self, result: GateResult) -> GateResult:
         self.view.gate(result)

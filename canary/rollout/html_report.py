@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
+from canary.rollout.page_text import escape
 from canary.rollout.svg_chart import Band, Chart, Marker, Series, clock, nice_ticks, render_chart
 
 _GOOD = frozenset({"completed", "promoted", "retired"})
@@ -46,6 +46,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         *_charts(report, canary, stable, outcome, polls, steps),
         "</section>",
         _steps_table(steps),
+        _holds_table([h for h in _list(report.get("holds")) if isinstance(h, Mapping)]),
         _polls_table(polls, canary, stable),
         "<footer>Drawn from the rollout's JSON report (<code>canary rollout --json</code>); "
         "times are seconds since the rollout began.</footer>",
@@ -77,7 +78,7 @@ def _tone(outcome: str) -> str:
         return "good"
     if outcome in _BAD:
         return "bad"
-    return "warn" if outcome == "not enough evidence" else "neutral"
+    return "warn" if outcome == "held" else "neutral"
 
 
 def _header(
@@ -98,9 +99,10 @@ def _header(
         facts.append(("5xx naming no version", str(unattributed)))
     analysis = report.get("analysis")
     note = ""
-    if isinstance(analysis, Mapping) and (analysis.get("resumed") or analysis.get("note")):
-        resumed = "Resumed rollout: the analysis started anew. " if analysis.get("resumed") else ""
-        note = f'<p class="note">{escape(resumed + _text(analysis.get("note")))}</p>'
+    if isinstance(analysis, Mapping):
+        # The note says what a resumed analysis did: continued the evidence kept, or started anew.
+        lines = [_text(analysis.get(key)) for key in ("note", "calibration") if analysis.get(key)]
+        note = "".join(f'<p class="note">{escape(line)}</p>' for line in lines)
     facts_html = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     return (
         '<header class="summary">'
@@ -285,6 +287,35 @@ def _steps_table(steps: list[Mapping[str, Any]]) -> str:
     )
 
 
+def _holds_table(holds: list[Mapping[str, Any]]) -> str:
+    """When the rollout held a step, why, and what stable was doing then."""
+    if not holds:
+        return ""
+    rows = []
+    for hold in holds:
+        stable = hold.get("stable")
+        stable = stable if isinstance(stable, Mapping) else {}
+        rate, p99 = _float(stable.get("error_rate")), _float(stable.get("p99_ms"))
+        doing = (
+            f"{_fmt_int(stable.get('requests'))} requests, {_fmt_int(stable.get('errors'))} 5xx; "
+            f"now {'-' if rate is None else f'{rate:g} %'} 5xx, p99 {'-' if p99 is None else f'{p99:g} ms'}"
+            if stable
+            else "-"
+        )
+        why = "; ".join(_text(reason) for reason in _list(hold.get("reasons")))
+        rows.append(
+            f"<tr><td>{_clock_or_dash(_float(hold.get('seconds')))}</td>"
+            f"<td>{escape(_fmt_int(hold.get('weight')))} %</td><td>{escape(why)}</td><td>{escape(doing)}</td></tr>"
+        )
+    return (
+        f"<section><h2>Holds ({len(holds)})</h2>"
+        '<p class="hint">A held poll is nothing against the canary: both versions failed alike (a shared '
+        "incident), or too few canary requests had been seen. The step was extended.</p>"
+        "<table><thead><tr><th>time</th><th>weight</th><th>why</th><th>stable</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
 def _polls_table(polls: list[Mapping[str, Any]], canary: str, stable: str) -> str:
     if not polls:
         return ""
@@ -300,7 +331,7 @@ def _polls_table(polls: list[Mapping[str, Any]], canary: str, stable: str) -> st
         f'<th colspan="2" class="stable">{escape(stable)} (stable)</th>'
         '<th rowspan="2">5xx naming no version</th>'
         + "".join(f'<th class="test">{escape(name)}</th>' for name in names)
-        + '<th rowspan="2">rollback</th></tr><tr>'
+        + '<th rowspan="2">decision</th></tr><tr>'
         + "<th>requests</th><th>errors</th>" * 2
         + '<th class="test">e-value / threshold<br>p-value / alpha</th>' * len(names)
         + "</tr>"
@@ -318,9 +349,10 @@ def _polls_table(polls: list[Mapping[str, Any]], canary: str, stable: str) -> st
         tests_html = []
         for name in names:
             tests_html += _test_cells(by_name.get(name))
-        rollback = poll.get("rollback") is True
+        rollback, held = poll.get("rollback") is True, poll.get("hold") is True
+        decision = "rollback" if rollback else "hold" if held else ""
         row = "".join(f"<td>{c}</td>" for c in cells) + "".join(tests_html)
-        rows.append(f'<tr class="{"rollback" if rollback else "poll"}">{row}<td>{"yes" if rollback else ""}</td></tr>')
+        rows.append(f'<tr class="{decision or "poll"}">{row}<td>{decision}</td></tr>')
     # A long rollout's table is folded (the browser's own <details>, no script): the charts tell
     # its story, the table is there to look a figure up.
     state = " open" if len(polls) <= _POLLS_SHOWN else ""
@@ -458,6 +490,7 @@ th, td { padding: 5px 9px; border-bottom: 1px solid var(--rule); text-align: lef
 th { background: #f8f9fa; font-weight: 600; } th.canary { color: var(--canary); } th.stable { color: var(--stable); }
 .polls td { text-align: right; white-space: nowrap; }
 tr.failed td, tr.rollback td { background: #fce8e6; }
+tr.hold td { background: #fef7e0; }
 td.test .e, td.test .p { display: block; } td.test .p { color: var(--muted); font-size: 12px; }
 td.crossed .e, td.crossed .p { color: var(--bad); font-weight: 700; }
 th.test { text-align: right; }

@@ -6,8 +6,10 @@ process; the file itself stays, naming the last holder.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
 from typing import IO
 
@@ -22,7 +24,19 @@ class StackLock:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> StackLock:
-        handle = self.path.open("a+")
+        # Never through a link (a planted `.canary-rollout.prod.lock -> ../victim` would be
+        # truncated), and only a regular file: a FIFO or a device is no lock.
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        try:
+            descriptor = os.open(self.path, flags, 0o644)
+        except OSError as err:
+            reason = "is a link" if err.errno == errno.ELOOP else (err.strerror or str(err))
+            raise LockedError(f"cannot take the lock {self.path}: {reason}; remove it") from None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise LockedError(f"cannot take the lock {self.path}: it is not a regular file; remove it")
+        os.set_blocking(descriptor, True)
+        handle = os.fdopen(descriptor, "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -40,6 +40,11 @@ Series = tuple[tuple[str, str], ...]
 """A series' labels, sorted: its identity."""
 
 
+MAX_ANSWER_BYTES = 16 << 20
+"""The queries ask for a few series of one app: an answer past this is not one of theirs, and is
+not read into memory."""
+
+
 class PrometheusError(Exception):
     """Prometheus could not be asked, or did not answer a query; the message is one line."""
 
@@ -49,13 +54,16 @@ def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple
     url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            document = json.load(response)
+            body = response.read(MAX_ANSWER_BYTES + 1)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise PrometheusError(f"Prometheus at {base_url} answered more than {MAX_ANSWER_BYTES >> 20} MiB")
+        document = json.loads(body)
     except urllib.error.HTTPError as err:
         raise PrometheusError(f"Prometheus at {base_url} answered {err.code} {err.reason}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise PrometheusError(f"Prometheus at {base_url} is unreachable: {reason}") from None
-    except ValueError:
+    except (ValueError, RecursionError):
         raise PrometheusError(f"Prometheus at {base_url} did not answer JSON") from None
     if not isinstance(document, dict) or document.get("status") != "success":
         error = document.get("error", "no reason given") if isinstance(document, dict) else "not an API answer"
@@ -69,6 +77,32 @@ def series_query(base_url: str, promql: str, timeout: float = 5.0) -> list[tuple
     except (KeyError, TypeError, ValueError, IndexError):
         raise PrometheusError(f"Prometheus at {base_url} answered a result that is not a vector") from None
     return samples
+
+
+def range_query(
+    base_url: str, promql: str, start: float, end: float, step: float, timeout: float = 10.0
+) -> list[float]:
+    """Run a range query whose result is one series (a `sum`); its values, oldest first (none when
+    the result is empty)."""
+    query = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+    url = f"{base_url.rstrip('/')}/api/v1/query_range?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            document = json.load(response)
+    except urllib.error.HTTPError as err:
+        raise PrometheusError(f"Prometheus at {base_url} answered {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise PrometheusError(f"Prometheus at {base_url} is unreachable: {reason}") from None
+    except ValueError:
+        raise PrometheusError(f"Prometheus at {base_url} did not answer JSON") from None
+    if not isinstance(document, dict) or document.get("status") != "success":
+        raise PrometheusError(f"Prometheus at {base_url} refused the range query")
+    try:
+        result = document["data"]["result"]
+        return [float(value) for _, value in result[0]["values"]] if result else []
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise PrometheusError(f"Prometheus at {base_url} answered a result that is not a matrix") from None
 
 
 def selector(namespace: str, app: str, versions: Sequence[str]) -> str:
@@ -143,6 +177,7 @@ class MeshReader:
         self.base_url = base_url
         self.versions = tuple(versions)
         self.queries = queries(namespace, app, versions)
+        self._where = selector(namespace, app, versions)
         self._requests = CounterIncreases()
         self._buckets = CounterIncreases()
 
@@ -151,6 +186,26 @@ class MeshReader:
         requests = series_query(self.base_url, self.queries["requests"])
         buckets = series_query(self.base_url, self.queries["buckets"])
         return tally(self._requests.update(requests), self._buckets.update(buckets), self.versions)
+
+    def history(self, version: str, seconds: float, step: float, now: float) -> list[tuple[int, int]]:
+        """`version`'s (5xx, requests) per `step` seconds over the `seconds` before `now` (Unix
+        time), oldest first: what the analysis calibrates stable's dispersion on. Steps without
+        requests are left out; `increase()` is fine here (an estimate of spread, not a count judged)."""
+        where = f'{self._where},destination_version="{version}"'
+        window = f"[{step:g}s]"
+        start = now - seconds + step
+        errors = range_query(
+            self.base_url,
+            f'sum(increase(istio_requests_total{{{where},response_code=~"5.."}}{window}))',
+            start,
+            now,
+            step,
+        )
+        totals = range_query(self.base_url, f"sum(increase(istio_requests_total{{{where}}}{window}))", start, now, step)
+        if errors and len(errors) != len(totals):
+            return []  # the two ranges do not line up: no calibration rather than a wrong one
+        errors = errors or [0.0] * len(totals)
+        return [(round(e), round(n)) for e, n in zip(errors, totals, strict=True) if round(n) > 0]
 
 
 def tally(requests: Mapping[Series, float], buckets: Mapping[Series, float], versions: Sequence[str]) -> MeshCounters:

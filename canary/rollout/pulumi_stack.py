@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from canary.config import PROJECT, StackSettings, parse_settings
 from canary.config.files import stack_config
+from canary.rollout.release_tags import AutomationTags
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,10 @@ class AutomationStack:
     def retire(self, version: str) -> None:
         names = [v.name for v in self.settings().versions]
         self._stack.remove_config(f"{PROJECT}:versions[{names.index(version)}]", path=True)
+
+    def tags(self) -> AutomationTags:
+        """The stack's tags in its backend: where the release's shared records live."""
+        return AutomationTags(self._stack.workspace, self.name)
 
     def outputs(self) -> dict[str, Any]:
         """The stack's outputs as the last update left them (empty for a stack never deployed)."""

@@ -11,13 +11,15 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
+
+from canary.rollout.page_text import escape
 
 WIDTH = 1100
 """The charts' width in SVG units; the page scales them to the window."""
 _LEFT, _RIGHT, _TOP, _BOTTOM = 72, 24, 40, 46
 _LEGEND_ROW = 18
-_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400)
+_DAY = 86400
+_TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, _DAY)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def decade_ticks(values: Sequence[float], lowest: int = -4, highest: int = 6) ->
 def time_ticks(top: float, most: int = 8) -> list[float]:
     """Ticks in seconds from 0, at steps a clock reads easily (10 s, 30 s, 1 min, 5 min ...)."""
     top = top if top > 0 and math.isfinite(top) else 1.0
-    step = next((s for s in _TIME_STEPS if top / s <= most), _TIME_STEPS[-1])
+    # Past the longest step, whole days: however long the span, at most `most` ticks.
+    step = next((s for s in _TIME_STEPS if top / s <= most), None) or _DAY * math.ceil(top / most / _DAY)
     count = math.ceil(top / step - 1e-9)
     return [float(i * step) for i in range(count + 1)]
 

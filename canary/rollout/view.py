@@ -74,7 +74,8 @@ def poll_line(poll: dict[str, Any]) -> str:
     """One poll (its report entry) in one line."""
     versions = "; ".join(_version_line(version, figures) for version, figures in poll["versions"].items())
     unattributed = f"; {poll['unattributed_errors']} 5xx of no version" if poll["unattributed_errors"] else ""
-    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}"
+    held = "; held" if poll.get("hold") else ""
+    return f"{versions}{unattributed}; e-values {e_values(poll['tests'])}{held}"
 
 
 class ConsoleView:

@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from canary.rollout.analysis import Counts, SequentialAnalysis
-from canary.rollout.prometheus import MeshCounters, VersionCounters
+from canary.rollout.analysis import Counts, SequentialAnalysis, dispersion
+from canary.rollout.kept_analysis import KeptAnalysis
+from canary.rollout.prometheus import MeshCounters, PrometheusError, VersionCounters
+from canary.rollout.release_tags import TagStoreError
 
 P99 = 0.99
 
@@ -56,6 +58,12 @@ class Poll:
     tests: tuple[dict[str, Any], ...]
     rollback: bool
     reasons: tuple[str, ...] = ()
+    holds: tuple[str, ...] = ()
+    """Why this poll was held (a shared incident): the step extended, nothing against the canary."""
+
+    @property
+    def hold(self) -> bool:
+        return bool(self.holds) and not self.rollback
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +73,8 @@ class Poll:
             "unattributed_errors": self.unattributed_errors,
             "tests": [dict(test) for test in self.tests],
             "rollback": self.rollback,
+            "hold": self.hold,
+            "holds": list(self.holds),
         }
 
 
@@ -111,12 +121,55 @@ class HealthWatch:
     analysis: SequentialAnalysis
     stable: str
     canary: str
+    kept: KeptAnalysis | None = None
+    """Where the evidence is kept between runs (the stack's tags); None: it dies with the run."""
+    resumed_note: str = ""
+    """What evidence the analysis continues, when it continues some."""
+    history: Callable[[], list[tuple[int, int]]] | None = None
+    """Stable's (5xx, requests) per analysis interval before the rollout (raises PrometheusError)."""
+    calibration: str = ""
+    """What stable's history said, or why there was none."""
     _counts: dict[str, Counts] = field(default_factory=dict)
 
+    def keep(self, weight: int, saved_at: str) -> str | None:
+        """Write the evidence where the release's state lives; a warning line if it cannot be."""
+        if self.kept is None:
+            return None
+        try:
+            self.kept.save(self.analysis.state(), saved_at, weight)
+        except TagStoreError as err:
+            return f"the analysis' evidence could not be kept with the stack: {err}"
+        return None
+
+    def forget(self) -> str | None:
+        """The release ended: its evidence is removed; a warning line if it cannot be."""
+        if self.kept is None:
+            return None
+        try:
+            self.kept.forget()
+        except TagStoreError as err:
+            return f"the analysis' evidence kept with the stack could not be removed: {err}"
+        return None
+
     def begin(self) -> None:
-        """Take the baseline: counts from here on are the rollout's."""
+        """Take the baseline: counts from here on are the rollout's. Then stable's history, on which
+        the comparison's dispersion is calibrated; without it, it is learnt during the rollout."""
         self.read()
         self._counts = {self.stable: Counts(), self.canary: Counts()}
+        if self.history is None:
+            return
+        try:
+            intervals = self.history()
+        except PrometheusError as err:
+            self.calibration = (
+                f"stable's history could not be read ({err}): its dispersion is learnt as the rollout goes"
+            )
+            return
+        self.analysis.errors_vs_stable.calibrate(intervals)
+        self.calibration = (
+            f"stable's 5xx over {len(intervals)} intervals before the rollout vary "
+            f"{dispersion(intervals):.3g} times as much as independent requests would"
+        )
 
     def canary_requests(self) -> int:
         """The canary's requests the analysis has counted so far."""
@@ -149,4 +202,5 @@ class HealthWatch:
             tests=tuple(decision.to_json()["tests"]),
             rollback=decision.rollback,
             reasons=decision.reasons,
+            holds=decision.holds,
         )

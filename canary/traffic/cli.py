@@ -16,10 +16,10 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from canary import exit_status
-from canary.policy import percent_problem
+from canary.flag_types import duration, host_header, path_flag, whole_number
+from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
@@ -45,20 +45,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _whole(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum or (maximum is not None and value > maximum):
-            bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
-            raise argparse.ArgumentTypeError(f"must be a whole number {bound}, got {text!r}")
-        return value
-
-    return parse
-
-
 def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
     """A flag parser for a number that `accept`s; anything else is refused with `requirement`."""
 
@@ -75,7 +61,15 @@ def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str]
     return parse
 
 
-_positive = _number(lambda v: v > 0, "must be a number above 0")
+def _up_to(most: float) -> Callable[[str], float]:
+    return _number(lambda v: 0 < v <= most, f"must be a number above 0 and at most {most:g}")
+
+
+# Ranges far beyond any use, and short of what would overflow a timer or never end.
+_timeout = _up_to(300)
+_rate = _up_to(100_000)
+_interval = _up_to(3600)
+TRAFFIC_MAX_SECONDS = 7 * 24 * 3600
 _open_fraction = _number(lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.99)")
 
 
@@ -97,12 +91,6 @@ def _header_name(text: str) -> str:
     return text
 
 
-def _host(text: str) -> str:
-    if not text or any(c.isspace() for c in text) or "/" in text:
-        raise argparse.ArgumentTypeError(f"must be a host name such as app.example.com, got {text!r}")
-    return text
-
-
 def _pattern(text: str) -> re.Pattern[str]:
     try:
         return compile_pattern(text)
@@ -116,7 +104,7 @@ def _common_parser(prog: str, description: str) -> _Parser:
     source.add_argument("--stack", metavar="NAME", help="read routes and URLs from this stack")
     source.add_argument("--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)")
     parser.add_argument("--url", help="where to send requests (default: the stack's first URL)")
-    parser.add_argument("--host", type=_host, help="Host header to send, when --url is a load balancer address")
+    parser.add_argument("--host", type=host_header, help="Host header to send, when --url is a load balancer address")
     version = parser.add_mutually_exclusive_group()
     version.add_argument(
         "--version-header",
@@ -131,16 +119,16 @@ def _common_parser(prog: str, description: str) -> _Parser:
         help="read the version from the body instead: the first group, or the whole match",
     )
     parser.add_argument(
-        "--concurrency", type=_whole(1, 1000), default=32, metavar="N", help="requests in flight (default 32)"
+        "--concurrency", type=whole_number(1, 1000), default=32, metavar="N", help="requests in flight (default 32)"
     )
     parser.add_argument(
-        "--timeout", type=_positive, default=5.0, metavar="SECONDS", help="seconds for one request (default 5)"
+        "--timeout", type=_timeout, default=5.0, metavar="SECONDS", help="seconds for one request (default 5)"
     )
     parser.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     parser.add_argument(
         "--cwd",
         "-C",
-        type=Path,
+        type=path_flag,
         metavar="DIR",
         help="with --stack: run `pulumi stack output` in DIR, as `pulumi --cwd DIR` (default: .)",
     )
@@ -153,9 +141,13 @@ def verify_parser() -> _Parser:
         "Send each route's kind of request and test whether the versions that answered match the expected split.",
     )
     parser.add_argument(
-        "--requests", type=_whole(1), default=1000, metavar="N", help="requests per route (default 1000)"
+        "--requests",
+        type=whole_number(1, MAX_SPLIT_REQUESTS),
+        default=1000,
+        metavar="N",
+        help="requests per route (default 1000)",
     )
-    parser.add_argument("--rate", type=_positive, metavar="RPS", help="cap on requests per second, all routes")
+    parser.add_argument("--rate", type=_rate, metavar="RPS", help="cap on requests per second, all routes")
     parser.add_argument(
         "--confidence",
         type=_open_fraction,
@@ -173,14 +165,14 @@ def verify_parser() -> _Parser:
     # No argparse defaults: a value given while the stack has no sticky cookie is reported.
     parser.add_argument(
         "--sticky-clients",
-        type=_whole(1, 10_000),
+        type=whole_number(1, 10_000),
         metavar="N",
         help="with the stack's sticky cookie: clients that keep it and must stay on one version "
         f"(default {DEFAULT_STICKY_CLIENTS})",
     )
     parser.add_argument(
         "--sticky-requests",
-        type=_whole(2, 100),
+        type=whole_number(2, 100),
         metavar="N",
         help=f"requests each of those clients sends in a row (default {DEFAULT_STICKY_REQUESTS})",
     )
@@ -196,10 +188,15 @@ def traffic_parser() -> _Parser:
     )
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
-        "--interval", type=_positive, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
+        "--interval", type=_interval, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
     )
-    pace.add_argument("--rate", type=_positive, metavar="RPS", help="requests per second instead of --interval")
-    parser.add_argument("--duration", type=_positive, metavar="SECONDS", help="seconds to run (default: until Ctrl-C)")
+    pace.add_argument("--rate", type=_rate, metavar="RPS", help="requests per second instead of --interval")
+    parser.add_argument(
+        "--duration",
+        type=duration(TRAFFIC_MAX_SECONDS),
+        metavar="DURATION",
+        help="how long to run: 90s, 10m, 1h; a bare number is seconds (default: until Ctrl-C)",
+    )
     return parser
 
 

@@ -198,6 +198,10 @@ class Connection(asyncio.Protocol):
             self._keep_alive = keep_alive
             self._head = (status, headers, _framing(status, headers), end + 4)
         status, headers, length, start = self._head
+        # Checked as the bytes arrive: a body is held whole (for --version-pattern), so one that
+        # never ends must end the answer, not the memory. Chunk framing counts too; it is small.
+        if length > _MAX_BODY or len(buffer) - start > _MAX_BODY + 64 * 1024:
+            raise ProtocolError(f"answer body over {_MAX_BODY >> 20} MiB")
         if length >= 0:
             stop = start + length
             if len(buffer) >= stop:
@@ -226,6 +230,7 @@ class Connection(asyncio.Protocol):
 
 
 _MAX_HEAD = 64 * 1024
+_MAX_BODY = 16 << 20
 _CHUNKED = -1
 _UNTIL_CLOSE = -2
 

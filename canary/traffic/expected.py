@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
 from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
 __all__ = [
@@ -30,6 +31,9 @@ __all__ = [
 
 ExpectationError = RoutesError
 """What reading the routes raises: the contract's own error, under the verifier's name."""
+
+MAX_ROUTES_BYTES = 4 * MEBIBYTE
+"""Far more than the routes of any stack (a few hundred bytes each), far less than would hang a reader."""
 
 UNSET = "unset"
 """``Expectation.version_header`` when the source does not say (a plain routes list)."""
@@ -77,15 +81,18 @@ def from_outputs(outputs: Any, source: str) -> Expectation:
 
 
 def load_file(path: str) -> Expectation:
-    """Read ``--routes FILE``."""
+    """Read ``--routes FILE``: a regular file of at most `MAX_ROUTES_BYTES`."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExpectationError(f"cannot read {path}: {exc.strerror or exc}") from None
+        text = read_text(path, MAX_ROUTES_BYTES)
+    except UnreadableFileError as exc:
+        raise ExpectationError(f"{path}: {exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ExpectationError(f"{path} is not JSON: {exc}") from None
+    except RecursionError:
+        # The JSON parser recurses once per level; a routes file is a few levels deep.
+        raise ExpectationError(f"{path}: nested too deep to be routes") from None
     return from_outputs(data, path)
 
 
@@ -121,6 +128,6 @@ def load_stack(name: str, run: Runner = subprocess.run, cwd: Path | None = None)
         raise ExpectationError(f"pulumi stack output --stack {name} failed: {reason}{_outside_project(cwd)}")
     try:
         outputs = json.loads(done.stdout)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise ExpectationError(f"pulumi stack output --stack {name} is not JSON: {exc}") from None
     return from_outputs(outputs, f"stack {name}")

@@ -1,0 +1,86 @@
+"""The rollout's own secrets (`rollout.webhook`, `rollout.prometheus`): decrypted by the Pulumi CLI, never shown.
+
+A stack file holds a secret as ciphertext that only the stack's secrets provider can open, so
+`pulumi config get --path` decrypts each, as the CLI would for the program. What the rollout then
+prints (the plan, errors, gate results, the report) shows `[secret]` in place of each value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from canary.config import PROJECT
+
+SHOWN = "[secret]"
+# `rollout.steps[0]` -> rollout, steps, [0]
+_PART = re.compile(r"\[[0-9]+\]|[^.\[]+")
+TIMEOUT = 60
+
+
+class SecretUnavailableError(Exception):
+    """A secret could not be decrypted; the message is one line and holds no secret."""
+
+
+@dataclass(frozen=True)
+class Masker:
+    """Replaces each secret value in a text with `[secret]`."""
+
+    secrets: tuple[str, ...] = ()
+
+    def text(self, text: str) -> str:
+        # The longest first: a secret that contains another is masked whole.
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, SHOWN)
+        return text
+
+    def document(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON document with every string masked (the report, the plan)."""
+        masked: dict[str, Any] = json.loads(self.text(json.dumps(document)))
+        return masked
+
+
+def reveal(project: Path, stack: str, path: str) -> str:
+    """The decrypted value at `path` (`rollout.webhook`) of `stack`, read with the Pulumi CLI."""
+    if shutil.which("pulumi") is None:
+        raise SecretUnavailableError(f"{path} is a secret: reading it needs the Pulumi CLI (pulumi) on PATH")
+    command = ["pulumi", "config", "get", "--path", f"{PROJECT}:{path}", "--stack", stack]
+    try:
+        done = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        raise SecretUnavailableError(f"{path} is a secret: `pulumi config get` took over {TIMEOUT} s") from None
+    except OSError as err:
+        raise SecretUnavailableError(f"{path} is a secret: cannot run pulumi ({err.strerror or err})") from None
+    if done.returncode != 0:
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit status {done.returncode}"
+        raise SecretUnavailableError(f"{path} is a secret, and pulumi could not decrypt it: {reason}")
+    return done.stdout.removesuffix("\n")
+
+
+def with_secrets(values: Mapping[str, str], revealed: Mapping[str, str]) -> dict[str, str]:
+    """Config values (as the CLI passes them) with each decrypted secret put back at its path."""
+    merged = dict(values)
+    for path, secret in revealed.items():
+        key, *below = _PART.findall(path)
+        if not below:
+            merged[key] = secret
+            continue
+        document = json.loads(merged.get(key) or "{}")
+        node = document
+        for part in below[:-1]:
+            node = node[int(part[1:-1])] if part.startswith("[") else node.setdefault(part, {})
+        last = below[-1]
+        if last.startswith("["):
+            # A list item left out where it stood: back in its place.
+            node.insert(int(last[1:-1]), secret)
+        else:
+            node[last] = secret
+        merged[key] = json.dumps(document)
+    return merged

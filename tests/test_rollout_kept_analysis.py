@@ -1,0 +1,61 @@
+"""The analysis' evidence kept with the stack: one release's, continued by a later run."""
+
+from __future__ import annotations
+
+import pytest
+
+from canary.config import parse_settings
+from canary.config.files import as_config_strings
+from canary.policy import Limits, Policy
+from canary.rollout.analysis import Counts, SequentialAnalysis
+from canary.rollout.cli import health_watch
+from canary.rollout.engine import RolloutRefusedError
+from canary.rollout.kept_analysis import KeptAnalysis
+from tests.conftest import BASELINE
+from tests.test_rollout_release_tags import MemoryTags
+
+
+def settings(weight: int = 10):  # type: ignore[no-untyped-def]
+    return parse_settings(as_config_strings({**BASELINE, "canary": {"version": "v2", "weight": weight}}))
+
+
+def evidence() -> SequentialAnalysis:
+    analysis = SequentialAnalysis(weight=10)
+    analysis.observe(weight=10, canary=Counts(100, 3), stable=Counts(900, 0))
+    return analysis
+
+
+def test_a_later_run_continues_the_kept_evidence_of_its_release() -> None:
+    store = MemoryTags()
+    stable = settings().stable_version
+    KeptAnalysis(store, stable, "v2").save(evidence().state(), "2026-12-07T04:00:00Z", 10)
+    watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), store)
+    assert watch is not None and watch.resumed_note.startswith(f"continuing the evidence of {stable} -> v2")
+    kept = [t.e_value for t in watch.analysis.results()]
+    assert kept == pytest.approx([t.e_value for t in evidence().results()]) and max(kept) > 1
+
+
+def test_another_releases_evidence_is_not_continued() -> None:
+    store = MemoryTags()
+    KeptAnalysis(store, settings().stable_version, "v3").save(evidence().state(), "t", 10)
+    watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), store)
+    assert watch is not None and watch.resumed_note == ""
+    assert all(t.e_value == 1.0 for t in watch.analysis.results())
+
+
+def test_kept_evidence_gathered_with_another_alpha_refuses_the_run_unless_forgotten() -> None:
+    store = MemoryTags()
+    KeptAnalysis(store, settings().stable_version, "v2").save(evidence().state(), "t", 10)
+    policy = Policy(prometheus="http://127.0.0.1:9", limits=Limits(alpha=0.05))
+    with pytest.raises(RolloutRefusedError, match=r"gathered with alpha 0\.01, this run has 0\.05"):
+        health_watch(policy, settings(), store)
+    watch = health_watch(policy, settings(), store, forget=True)
+    assert watch is not None and watch.resumed_note == "" and store.tags == {}
+
+
+def test_the_kept_evidence_goes_when_the_release_ends_and_stays_when_it_is_kept_again() -> None:
+    store = MemoryTags()
+    watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), store)
+    assert watch is not None
+    assert watch.keep(10, "t") is None and store.tags
+    assert watch.forget() is None and store.tags == {}

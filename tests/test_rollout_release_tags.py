@@ -1,0 +1,72 @@
+"""The release's records in the stack's tags: long records cut in parts, whole or nothing."""
+
+from __future__ import annotations
+
+import json
+
+from canary.rollout import release_tags
+from canary.rollout.release_tags import MAX_VALUE, read_record, remove_record, write_record
+
+
+class MemoryTags:
+    """A stack's tags in memory, with the order of every write and removal."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, str] = {}
+        self.log: list[str] = []
+
+    def read(self) -> dict[str, str]:
+        return dict(self.tags)
+
+    def write(self, key: str, value: str) -> None:
+        assert len(key) <= 40 and len(value) <= MAX_VALUE, (key, len(value))
+        self.tags[key] = value
+        self.log.append(f"set {key}")
+
+    def remove(self, key: str) -> None:
+        del self.tags[key]
+        self.log.append(f"rm {key}")
+
+
+KEY = release_tags.ANALYSIS
+LONG = {"logs": [i / 7 for i in range(100)], "name": "x" * 300}
+
+
+def test_a_record_longer_than_a_tag_is_read_back_whole() -> None:
+    store = MemoryTags()
+    write_record(store, KEY, LONG)
+    text = json.dumps(LONG, separators=(",", ":"), sort_keys=True)
+    parts = -(-len(text) // MAX_VALUE)
+    assert parts > 3 and len(store.tags) == parts + 1
+    assert read_record(store.read(), KEY) == LONG
+
+
+def test_the_header_is_written_last_and_removed_first() -> None:
+    store = MemoryTags()
+    write_record(store, KEY, LONG)
+    assert store.log[-1] == f"set {KEY}"
+    write_record(store, KEY, {"short": 1})
+    second = store.log[store.log.index(f"set {KEY}") + 1 :]
+    assert second[0] == f"rm {KEY}" and second.index(f"set {KEY}") > second.index(f"set {KEY}.1")
+    # The parts the longer record used and the shorter does not are gone.
+    assert sorted(store.tags) == [KEY, f"{KEY}.1"]
+    assert read_record(store.read(), KEY) == {"short": 1}
+
+
+def test_a_write_cut_short_reads_as_no_record() -> None:
+    store = MemoryTags()
+    write_record(store, KEY, LONG)
+    tags = store.read()
+    tags[f"{KEY}.2"] = tags[f"{KEY}.2"][:-1] + "0"  # a part of another write
+    assert read_record(tags, KEY) is None
+    del tags[f"{KEY}.3"]
+    assert read_record(tags, KEY) is None
+
+
+def test_removing_a_record_leaves_no_tag_of_it() -> None:
+    store = MemoryTags()
+    store.write("canary-rollout:lock", "{}")
+    write_record(store, KEY, LONG)
+    remove_record(store, KEY)
+    assert store.tags == {"canary-rollout:lock": "{}"}
+    assert read_record(store.read(), KEY) is None
