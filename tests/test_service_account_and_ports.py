@@ -68,6 +68,11 @@ def test_no_service_account_key_leaves_the_namespace_default(run):
         ),
         (config(service={"ports": [{"name": "a", "port": 81, "prot": "TCP"}]}), "service.ports[0].prot: unknown field"),
         (config(service={"protocol": "tcp"}), "service.protocol: must be one of"),
+        (config(service={"ports": [{"name": "a", "port": 70000}]}), "service.ports[0].port: must be from 1 to 65535"),
+        (
+            config(service={"ports": [{"name": "a", "port": 81, "targetPort": 0}]}),
+            "service.ports[0].targetPort: must be from 1 to 65535",
+        ),
         (
             config(service={"protocol": "grpc"}, routing={"api": "gateway-api"}),
             "service.protocol: needs the istio routing API",

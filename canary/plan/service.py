@@ -66,6 +66,11 @@ def service_port_problems(ports: Any, routed_port: int, protocol: str = "http") 
             if key not in port:
                 # A Service of more than one port must name each.
                 yield f"{where}.{key}", port, "required"
+        for key in ("port", "targetPort", "nodePort"):
+            # The schema says int32; the API server takes a port number (or a name, for targetPort).
+            value = port.get(key)
+            if isinstance(value, int) and (out_of_range := checks.port(value)) is not None:
+                yield f"{where}.{key}", value, out_of_range
         if port.get("port") == routed_port:
             yield f"{where}.port", port.get("port"), "is the routed port (`port`): list only the others"
         if port.get("name") == protocol:
