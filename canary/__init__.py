@@ -37,6 +37,7 @@ _EXPORTS = {
     "Resources": "canary.plan.app_version",
     "RoutingRulesArgs": "canary.plan.istio_routing",
     "SecurityProfile": "canary.security_profiles",
+    "ServiceAccount": "canary.plan.service_account",
     "Sticky": "canary.plan.canary_rules",
     "Workload": "canary.plan.app_version",
     # This project's own program: stack config in, release out.

@@ -6,7 +6,7 @@ components' own Args; the Pulumi program and `render` both go through it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from canary.config import StackSettings, VersionSettings
@@ -14,6 +14,7 @@ from canary.plan.app_version import Autoscaling, Compute, Probe, Resources, Work
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
+from canary.plan.service_account import ServiceAccount
 from canary.security_profiles import PROFILES
 
 RELEASE_NAME = "canary"
@@ -36,10 +37,15 @@ def workload(version: VersionSettings) -> Workload:
         security_profile=PROFILES[version.security_profile],
         run_as_user=version.run_as_user,
         scan_exceptions=dict(version.scan_exceptions),
+        container=version.container,
+        pod=version.pod,
+        pod_metadata=version.pod_metadata,
+        deployment=version.deployment,
     )
 
 
-def release_args(settings: StackSettings) -> CanaryReleaseArgs:
+def release_args(settings: StackSettings, secret: Callable[[str], Any] = str) -> CanaryReleaseArgs:
+    """The release's Args; `secret` wraps each `secretEnv` value (the program makes each a Pulumi secret)."""
     canary, tls = settings.canary, settings.gateway.tls
     return CanaryReleaseArgs(
         namespace=settings.namespace,
@@ -70,6 +76,20 @@ def release_args(settings: StackSettings) -> CanaryReleaseArgs:
         routing_api=settings.routing.api,
         gateway_class=settings.gateway.class_name,
         create_namespace=settings.create_namespace,
+        container=settings.container,
+        pod=settings.pod,
+        pod_metadata=settings.pod_metadata,
+        deployment=settings.deployment,
+        service_account=ServiceAccount(
+            name=account.name, annotations=dict(account.annotations), existing=account.existing
+        )
+        if (account := settings.service_account) is not None
+        else None,
+        service_ports=[dict(port) for port in settings.service.ports],
+        protocol=settings.service.protocol,
+        traffic_policy=settings.traffic_policy,
+        http_route=settings.http_route,
+        secret_env={name: secret(value) for name, value in settings.secret_env.items()},
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from canary.plan import checks
+from canary.plan import checks, pod_blocks
 
 A = TypeVar("A")
 
@@ -31,8 +31,51 @@ def checked_args(args: A) -> A:
         checked = _checked(value, f"{owner}.{declared.name}", rules.get(declared.name))
         if checked is not value:
             changes[declared.name] = checked
+    for name in _BLOCKS:
+        block = changes.get(name, getattr(args, name, None))
+        if isinstance(block, Mapping) and _holds_output(block):
+            changes[name] = _checked_block(block, name, owner)
     # `replace` builds the Args again: their own checks skip the values that are outputs.
     return dataclasses.replace(args, **changes) if changes else args
+
+
+# The Kubernetes blocks of a Workload or a release, as the stack file spells them.
+_BLOCKS = {"container": "container", "pod": "pod", "pod_metadata": "podMetadata", "deployment": "deployment"}
+
+
+def _holds_output(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_holds_output(item) for item in value.values())
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return any(_holds_output(item) for item in value)
+    return checks.unresolved(value)
+
+
+def _checked_block(block: Mapping[str, Any], name: str, owner: str) -> Mapping[str, Any]:
+    """`block`, each output in it checked with the whole block once every value in it is known."""
+    whole = pulumi.Output.from_input(block)
+    secret: pulumi.Output[bool] = pulumi.Output.from_input(whole.is_secret())
+
+    def check(known_and_secret: list[Any]) -> None:
+        known, is_secret = known_and_secret
+        blocks = pod_blocks.PodBlocks(**{name: known})
+        for path, value, reason in pod_blocks.block_problems(blocks, None):
+            below = path.removeprefix(_BLOCKS[name])
+            shown = SECRET if is_secret else value
+            raise pulumi.RunError(str(checks.ArgsError(f"{owner}.{name}{below}", shown, reason)))
+
+    def each(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {key: each(item) for key, item in value.items()}
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+            return [each(item) for item in value]
+        if checks.unresolved(value):
+            # The value waits for the check of the block it is in.
+            return pulumi.Output.all(value, pulumi.Output.all(whole, secret).apply(check)).apply(lambda pair: pair[0])
+        return value
+
+    checked: Mapping[str, Any] = each(block)
+    return checked
 
 
 def _checked(value: Any, field: str, rule: checks.FieldRule | None) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import canary
 from canary.package_schema import camel, is_args_dataclass, type_hints, unwrap
@@ -53,6 +53,9 @@ def _build(cls: type, properties: Any, path: str) -> Any:
 
 def _value(hint: Any, value: Any, path: str) -> Any:
     hint, _ = unwrap(hint)
+    if get_origin(hint) is Annotated:
+        # A Kubernetes block: its fields go to the Args as they came, which check them.
+        hint = get_args(hint)[0]
     origin = get_origin(hint)
     if _is_output(value):
         return value  # checked by the component once known (canary.input_checks)

@@ -26,10 +26,12 @@ import types
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
-from typing import Any, ForwardRef, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin
 
 import canary
+from canary.plan.kubernetes_schema import KubernetesType, definition, token_of
 from canary.security_profiles import PROFILES
 
 PACKAGE = "canary"
@@ -43,6 +45,54 @@ for), which a schema property cannot carry."""
 
 _SCALARS: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
 _ANY = {"$ref": "pulumi.json#/Any"}
+
+
+def kubernetes_reference(token: str) -> dict[str, Any]:
+    """A reference to a type of the kubernetes package, at the provider version the project pins."""
+    version = metadata.version("pulumi-kubernetes")
+    return {"$ref": f"/kubernetes/v{version}/schema.json#/types/kubernetes:{token}"}
+
+
+# Kubernetes' scalar types, which the kubernetes package spells as plain types rather than types of its own.
+_KUBERNETES_SCALARS: dict[str, dict[str, Any]] = {
+    "io.k8s.apimachinery.pkg.api.resource.Quantity": {"type": "string"},
+    "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+}
+
+
+def _kubernetes_property(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """One field of a Kubernetes type, as the package schema spells it."""
+    if "$ref" in spec:
+        definition_name = spec["$ref"].rpartition("/")[2]
+        if definition_name in _KUBERNETES_SCALARS:
+            return dict(_KUBERNETES_SCALARS[definition_name])
+        return kubernetes_reference(token_of(spec["$ref"]))
+    kinds = [kind for kind in ([spec["type"]] if isinstance(spec["type"], str) else spec["type"]) if kind != "null"]
+    if kinds == ["object"]:
+        return {"type": "object", "additionalProperties": _kubernetes_property(spec["additionalProperties"])}
+    if kinds == ["array"]:
+        return {"type": "array", "items": _kubernetes_property(spec["items"])}
+    (kind,) = kinds
+    return {"type": kind}
+
+
+def kubernetes_type_spec(marker: KubernetesType) -> dict[str, Any]:
+    """A type of the package holding `marker.fields` of a Kubernetes type, each typed as Kubernetes types it."""
+    kind = marker.token.partition(":")[2]
+    fields = definition(marker.token)["properties"]
+    taken = marker.taken_fields()
+    return {
+        "type": "object",
+        "description": f"The fields of the Kubernetes `{kind}` a release takes; the others are the release's own.",
+        "properties": {
+            name: {
+                **_kubernetes_property(fields[name]),
+                "description": f"`{name}` of the `{kind}`, as Kubernetes spells it.",
+            }
+            for name in taken
+        },
+        "required": [],
+    }
 
 
 @dataclass(frozen=True)
@@ -164,6 +214,14 @@ def property_type(hint: Any, object_types: dict[str, type]) -> dict[str, Any]:
     """The schema type of a field's (unwrapped) type; nested dataclasses are collected into `object_types`."""
     hint, _ = unwrap(hint)
     origin = get_origin(hint)
+    if origin is Annotated:
+        marker = next((item for item in hint.__metadata__ if isinstance(item, KubernetesType)), None)
+        if marker is None:
+            return property_type(get_args(hint)[0], object_types)
+        if not marker.name:
+            return kubernetes_reference(marker.token)
+        object_types[marker.name] = marker  # type: ignore[assignment]
+        return {"$ref": f"#/types/{type_token(marker.name)}"}
     if hint is Any:
         return dict(_ANY)
     if hint is canary.SecurityProfile:
@@ -268,6 +326,9 @@ def schema() -> dict[str, Any]:
         # Nested types found while describing a type are described in the next round.
         for name in pending:
             done.add(name)
+            if isinstance(object_types[name], KubernetesType):
+                type_specs[type_token(name)] = kubernetes_type_spec(object_types[name])  # type: ignore[arg-type]
+                continue
             props, required = properties(object_types[name], object_types)
             spec: dict[str, Any] = {"type": "object", "properties": props, "required": required}
             if description := class_doc(object_types[name]):

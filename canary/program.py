@@ -28,7 +28,8 @@ def release_from_config(opts: pulumi.ResourceOptions | None = None) -> dict[str,
     # Stacks deployed when the release was named after the app move over through the alias.
     release = CanaryRelease(
         RELEASE_NAME,
-        release_args(settings),
+        # `secretEnv` values stay secrets: encrypted in the state, masked in the engine's output.
+        release_args(settings, secret=pulumi.Output.secret),
         pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=settings.app)])),
     )
     return stack_outputs(settings, {"namespace": release.namespace, "urls": release.urls, "routes": release.routes})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -26,7 +27,14 @@ _TYPED: dict[tuple[str, str], Callable[..., Any]] = {
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
+    ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
+    ("v1", "Secret"): k8s.core.v1.Secret,
 }
+
+
+def _keyword(field: str) -> str:
+    """A top-level field as the SDK's constructors take it (`automountServiceAccountToken` -> snake case)."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", field).lower()
 
 
 def _handle(dependency: Dependency) -> Any:
@@ -39,7 +47,7 @@ def register(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> Ref
     fields = {key: value for key, value in manifest.items() if key not in ("apiVersion", "kind")}
     typed = _TYPED.get((api_version, kind))
     if typed is not None:
-        resource = typed(name, opts=opts, **fields)
+        resource = typed(name, opts=opts, **{_keyword(key): value for key, value in fields.items()})
         return Ref(name=resource.metadata.name, handle=resource)
     group = api_version.partition("/")[0]
     # The same object under another served version of its API must stay one object.

@@ -26,6 +26,7 @@ from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
 from canary.plan.release import plan_canary_release
+from canary.plan.secret_env import secret_name
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.
@@ -37,6 +38,9 @@ KIND_ORDER = [
     "Namespace",
     "NetworkPolicy",
     "PeerAuthentication",
+    # What the pods need before they start: whom they run as, the values they read.
+    "ServiceAccount",
+    "Secret",
     "Deployment",
     "PodDisruptionBudget",
     "HorizontalPodAutoscaler",
@@ -56,6 +60,19 @@ def ordered(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), manifest["metadata"]["name"])
 
     return sorted(manifests, key=rank)
+
+
+def without_secrets(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifests less the `secretEnv` Secret, whose values render cannot decrypt."""
+    return [manifest for manifest in manifests if manifest["kind"] != "Secret"]
+
+
+def unwritten_secret(app: str, names: list[str]) -> str:
+    return (
+        f"secretEnv: the Secret {secret_name(app)} ({', '.join(sorted(names))}) is not written: its values are "
+        "stored encrypted, which render does not decrypt. `pulumi up` creates it; to apply these files without "
+        f"Pulumi, create it first: kubectl create secret generic {secret_name(app)} --from-literal=NAME=VALUE ..."
+    )
 
 
 def file_name(index: int, manifest: dict[str, Any]) -> str:
@@ -288,8 +305,11 @@ def main(argv: list[str]) -> int:
         return _error(f"stack {args.stack}: {err}")
     for warning in collector.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    manifests = without_secrets(collector.manifests)
+    if len(manifests) < len(collector.manifests):
+        print(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}", file=sys.stderr)
     name = stack_name(args.stack)
-    files = manifest_files(collector.manifests, name)
+    files = manifest_files(manifests, name)
     if (problem := clash(args.out, list(files), name)) is not None:
         return _error(problem)
     # Folders the checks could not prove creatable (`/proc/x`, a full or read-only file system

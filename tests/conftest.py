@@ -16,7 +16,7 @@ from tests.simulate import Simulation, install_mocks, simulate
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The stacks the project ships. Not a glob: `pulumi stack init NAME` writes a Pulumi.NAME.yaml of
 # the user's (often only an encryptionsalt), which is not ours to test.
-SHIPPED_STACKS = ["dev", "gateway-api", "prod", "staging"]
+SHIPPED_STACKS = ["bookinfo-reviews", "dev", "gateway-api", "podinfo", "prod", "staging"]
 
 # A small valid config, as a user would write it; tests change one key at a time.
 BASELINE: dict[str, Any] = {

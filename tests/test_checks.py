@@ -30,6 +30,7 @@ from canary.plan.istio_routing import RoutingRulesArgs
 from canary.plan.namespace_security import NamespaceSecurityArgs
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.service import AppServiceArgs
+from canary.plan.service_account import ServiceAccount
 from canary.security_profiles import HARDENED, ROOT, SecurityProfile
 from tests.conftest import BASELINE
 from tests.test_settings import changed
@@ -72,6 +73,7 @@ VALID: dict[type, Callable[[], dict[str, Any]]] = {
         "canary": Canary(version="v2"),
     },
     NamespaceSecurityArgs: lambda: {"namespace": "shop", "app": "web"},
+    ServiceAccount: lambda: {"name": "web"},
     CanaryReleaseArgs: lambda: {
         "namespace": "shop",
         "app": "web",
@@ -380,6 +382,82 @@ ROWS: list[Row] = [
     row("CanaryReleaseArgs.routing_api", "gateway", "routing.api"),
     row("CanaryReleaseArgs.gateway_class", "Istio Class", "gateway.className"),
     row("CanaryReleaseArgs.create_namespace", "no", "createNamespace"),
+    # The pod's own fields, the Service's other ports, whom the pods run as, Istio's own fields.
+    row(
+        "Workload.container.env[0].name",
+        {"value": "x"},
+        "versions[0].container.env[0].name",
+        args={"container": {"env": [{"value": "x"}]}},
+        **at(**{"versions[0].container": {"env": [{"value": "x"}]}}),
+    ),
+    row("Workload.container.image", "x:1", "versions[0].container.image", args={"container": {"image": "x:1"}}),
+    row("Workload.deployment.replicas", 3, "versions[0].deployment.replicas", args={"deployment": {"replicas": 3}}),
+    row(
+        "Workload.pod.securityContext",
+        {"runAsUser": 0},
+        "versions[0].pod.securityContext",
+        args={"pod": {"securityContext": {"runAsUser": 0}}},
+    ),
+    row(
+        "CanaryReleaseArgs.pod_metadata.labels['app']",
+        "other",
+        "podMetadata.labels['app']",
+        args={"pod_metadata": {"labels": {"app": "other"}}},
+        **at(podMetadata={"labels": {"app": "other"}}),
+    ),
+    row("AppServiceArgs.protocol", "tcp"),
+    row("AppServiceArgs.extra_ports[0].name", {"port": 81}, args={"extra_ports": [{"port": 81}]}),
+    row("RoutingRulesArgs.destination_port", 0),
+    row(
+        "RoutingRulesArgs.traffic_policy.tls",
+        {"mode": "DISABLE"},
+        args={"traffic_policy": {"tls": {"mode": "DISABLE"}}},
+    ),
+    row("GatewayApiRoutingArgs.http_route.retries", {"attempts": 2}, args={"http_route": {"retries": {"attempts": 2}}}),
+    row("CanaryReleaseArgs.protocol", "tcp", "service.protocol"),
+    row(
+        "CanaryReleaseArgs.service_ports[0].port",
+        80,
+        "service.ports[0].port",
+        args={"service_ports": [{"name": "admin", "port": 80}]},
+        **at(service={"ports": [{"name": "admin", "port": 80}]}),
+    ),
+    row("CanaryReleaseArgs.service_account", "web"),
+    row("ServiceAccount.name", "Web_1", "serviceAccount.name", **at(serviceAccount={"name": "Web_1"})),
+    row(
+        "ServiceAccount.existing",
+        "yes",
+        "serviceAccount.existing",
+        **at(serviceAccount={"name": "web", "existing": "yes"}),
+    ),
+    row(
+        "ServiceAccount.annotations",
+        {"a": "b"},
+        "serviceAccount.annotations",
+        args={"existing": True, "annotations": {"a": "b"}},
+        **at(serviceAccount={"name": "web", "existing": True, "annotations": {"a": "b"}}),
+    ),
+    row(
+        "CanaryReleaseArgs.traffic_policy.outlierDetection.interval",
+        "0.5ms",
+        "trafficPolicy.outlierDetection.interval",
+        args={"traffic_policy": {"outlierDetection": {"interval": "0.5ms"}}},
+        **at(trafficPolicy={"outlierDetection": {"interval": "0.5ms"}}),
+    ),
+    row(
+        "CanaryReleaseArgs.http_route.match",
+        [],
+        "httpRoute.match",
+        args={"http_route": {"match": []}},
+        **at(httpRoute={"match": []}),
+    ),
+    row(
+        "CanaryReleaseArgs.secret_env['API-KEY']",
+        "API-KEY",
+        "secretEnv['API-KEY']",
+        args={"secret_env": {"API-KEY": "x"}},
+        **at(secretEnv={"API-KEY": "x"}),
+    ),
     # A trailing newline: `$` matches before it, so each name rule must match whole.
     row("CanaryReleaseArgs.namespace", "shop\n", "namespace"),
     row("CanaryReleaseArgs.app", "web\n", "app"),

@@ -103,11 +103,30 @@ EVERY_KEY: dict[str, Any] = {
             "runAsUser": 2000,
             "autoscaling": {"min": 2, "max": 4, "cpu": 60},
             "scanExceptions": {"CKV_K8S_43": "published by tag only"},
+            "container": {"env": [{"name": "LEVEL", "value": "debug"}]},
+            "pod": {"terminationGracePeriodSeconds": 20},
+            "podMetadata": {"annotations": {"team": "web"}},
+            "deployment": {"minReadySeconds": 5},
         },
         # replicas and autoscaling exclude each other: this entry has the former.
         {"name": "v2", "image": "registry.example.com/web:2.0", "replicas": 3},
     ],
     "stable": "v1",
+    "container": {"workingDir": "/app"},
+    "pod": {"priorityClassName": "web"},
+    "podMetadata": {"labels": {"team": "web"}},
+    "deployment": {"revisionHistoryLimit": 3},
+    "serviceAccount": {
+        "name": "web",
+        "annotations": {"iam.gke.io/gcp-service-account": "web@p.iam"},
+        "existing": False,
+    },
+    "secretEnv": {"API_TOKEN": "stored as a secret in a real stack"},
+    "trafficPolicy": {"connectionPool": {"http": {"http1MaxPendingRequests": 100}}},
+    # The Gateway API takes the timeout alone.
+    "httpRoute": {"timeout": "10s"},
+    # http, as EVERY_KEY routes through the Gateway API, which takes no other.
+    "service": {"protocol": "http", "ports": [{"name": "metrics", "port": 9797}]},
     "canary": {
         "version": "v2",
         "cookie": "version=v2",
@@ -198,8 +217,21 @@ def dotted_keys(config: dict[str, Any], prefix: str = "") -> set[str]:
     keys: set[str] = set()
     for key, value in config.items():
         keys.add(prefix + key)
-        # These three hold free-form mappings (labels, headers, check ids), not keys of ours.
-        if isinstance(value, dict) and key not in {"selector", "headers", "scanExceptions"}:
+        # These hold free-form mappings (labels, headers, check ids, Kubernetes' own fields), not keys of ours.
+        free_form = {
+            "selector",
+            "headers",
+            "scanExceptions",
+            "annotations",
+            "secretEnv",
+            "trafficPolicy",
+            "httpRoute",
+            "container",
+            "pod",
+            "podMetadata",
+            "deployment",
+        }
+        if isinstance(value, dict) and key not in free_form:
             keys |= dotted_keys(value, f"{prefix}{key}.")
     return keys
 

@@ -65,6 +65,14 @@ BASE: dict[str, Any] = {
 }
 
 
+TRAFFIC_POLICY = {
+    "connectionPool": {"http": {"http1MaxPendingRequests": 100}},
+    "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"},
+}
+RETRIES = {"attempts": 2, "perTryTimeout": "1s", "retryOn": "5xx,reset"}
+GRPC: dict[str, Any] = {"port": 9999, "service": {"protocol": "grpc"}}
+
+
 def _case(name: str, api: str, canary: Mapping[str, Any] | None, **more: Any) -> Case:
     config = copy.deepcopy(BASE)
     config.update(more)
@@ -104,7 +112,23 @@ def generated_cases() -> list[Case]:
                 stable="v2",
             ),
             _case("wildcard-host-w10", api, {**cookie, "weight": 10}, hosts=["*.shop.example.com"]),
+            # The keys beside the routing change no route: the same shapes reach the same splits.
+            _case(
+                "traffic-policy-and-timeout-w10",
+                api,
+                {**cookie, "weight": 10},
+                trafficPolicy=TRAFFIC_POLICY,
+                httpRoute={"timeout": "3s", **({"retries": RETRIES} if api == "istio" else {})},
+            ),
+            _case(
+                "service-ports-w10",
+                api,
+                {**cookie, "weight": 10},
+                service={"ports": [{"name": "http-metrics", "port": 9797}, {"name": "grpc-admin", "port": 9999}]},
+            ),
         ]
+    # gRPC on the routed port (the Service port named `grpc`): Istio only.
+    cases.append(_case("grpc-w10", "istio", {"version": "v2", "cookie": "version=v2", "weight": 10}, **GRPC))
     return cases
 
 
@@ -292,6 +316,25 @@ def test_lookalike_or_absent_cookies_take_the_plain_route(oracle: Oracle, case: 
             if dict(answer.destinations) != expected:
                 problems.append(f"cookie {cookie!r} reaches {dict(answer.destinations)}, not the plain {expected}")
     assert problems == []
+
+
+def test_grpc_calls_through_the_gateway_split_as_the_routes_say(oracle: Oracle, tmp_path: Path):
+    (case,) = [c for c in CASES if c.name == "istio-grpc-w10"]
+    rendered = render_case(case, tmp_path)
+    (service,) = [m for m in rendered_objects(rendered) if m["kind"] == "Service"]
+    assert service["spec"]["ports"][0]["name"] == "grpc"
+    oracle.load(rendered.manifests)
+    # A gRPC call as a client makes it: an HTTP/2 POST to /<package.Service>/<Method>.
+    grpc = {"content-type": "application/grpc", "te": "trailers"}
+    path = "/grpc.health.v1.Health/Check"
+    plain = oracle.ask("web.example.com", path, headers=grpc, method="POST")
+    assert dict(plain.destinations) == {"v1": 90.0, "v2": 10.0}
+    pinned = oracle.ask("web.example.com", path, headers={**grpc, "cookie": "version=v2"}, method="POST")
+    assert dict(pinned.destinations) == {"v2": 100.0}
+
+
+def rendered_objects(rendered: Rendered) -> list[dict[str, Any]]:
+    return [yaml.safe_load(path.read_text()) for path in sorted(rendered.manifests.glob("*.yaml"))]
 
 
 def test_a_host_the_gateway_does_not_serve_has_no_route(oracle: Oracle, tmp_path: Path):

@@ -69,6 +69,8 @@ def dist_info(wheel: zipfile.ZipFile, name: str) -> str:
 def test_the_wheel_holds_the_package_its_subpackages_and_py_typed_only(wheel: zipfile.ZipFile):
     names = wheel.namelist()
     assert "canary/py.typed" in names
+    # The schema the container/pod/deployment blocks are checked against, read at run time.
+    assert "canary/schemas/kubernetes.json" in names
     assert "canary/__main__.py" in names
     assert "canary/traffic/__init__.py" in names
     assert "canary/traffic/cli.py" in names
@@ -86,7 +88,7 @@ def test_the_wheel_declares_the_verifier_dependencies_as_an_extra(wheel: zipfile
     requires = [Requirement(line) for line in metadata.get_all("Requires-Dist")]
     always = {r.name for r in requires if r.marker is None}
     with_verify = {r.name for r in requires if r.marker is not None and r.marker.evaluate({"extra": "verify"})}
-    assert always == {"pulumi", "pulumi-kubernetes", "pydantic", "pyyaml"}
+    assert always == {"pulumi", "pulumi-kubernetes", "pydantic", "pyyaml", "jsonschema"}
     assert with_verify == set(VERIFY_EXTRA)
 
 

@@ -111,3 +111,36 @@ def test_an_unknown_property_is_refused_rather_than_ignored() -> None:
 
 def test_an_object_property_given_a_scalar_is_refused() -> None:
     assert str(refused(issue_release(canary="v2"))) == "canary must be an object, got 'v2'"
+
+
+def test_the_kubernetes_blocks_arrive_as_the_program_wrote_them() -> None:
+    volumes = [{"name": "cache", "emptyDir": {}}]
+    env = [{"name": "LEVEL", "value": "debug"}]
+    args = args_from_properties(
+        canary.CanaryReleaseArgs,
+        issue_release(
+            pod={"volumes": volumes},
+            container={"volumeMounts": [{"name": "cache", "mountPath": "/cache"}]},
+            versions=[
+                {"version": "v1", "image": "nginx:1.27", "container": {"env": env}},
+                {"version": "v2", "image": "nginx:1.28"},
+            ],
+        ),
+    )
+    assert args.pod == {"volumes": volumes}
+    assert args.versions[0].container == {"env": env}
+
+
+def test_a_bad_block_is_named_by_the_path_the_program_wrote() -> None:
+    error = refused(
+        issue_release(
+            versions=[
+                {"version": "v1", "image": "nginx:1.27", "container": {"env": [{"value": "x"}]}},
+                {"version": "v2", "image": "nginx:1.28"},
+            ]
+        )
+    )
+    assert str(error).startswith('versions[0].container.env[0].name required, got {"value": "x"}')
+    assert str(refused(issue_release(podMetadata={"labels": {"app": "x"}}))).startswith(
+        "podMetadata.labels['app'] is the release's"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -86,7 +87,7 @@ def test_release_properties_are_the_args_fields_in_camel_case(package: dict[str,
         "items": {"$ref": "#/types/canary:index:Workload"},
         "description": "One Deployment per version.",
     }
-    assert inputs["canary"] == {"$ref": "#/types/canary:index:Canary"}
+    assert inputs["canary"]["$ref"] == "#/types/canary:index:Canary"
     assert inputs["gatewaySelector"]["additionalProperties"] == {"type": "string"}
     assert inputs["createNamespace"]["default"] is True
     assert sorted(release["properties"]) == ["namespace", "routes", "urls"]
@@ -150,3 +151,55 @@ class Unexpressible:
 def test_a_field_no_schema_type_can_carry_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match=re.escape("int | str")):
         properties(Unexpressible, {})
+
+
+def test_every_input_property_has_a_description(package: dict[str, Any]) -> None:
+    undescribed = [
+        f"{token}.{name}"
+        for token, spec in [*package["resources"].items(), *package["types"].items()]
+        for name, prop in spec.get("inputProperties", spec.get("properties", {})).items()
+        if not prop.get("description")
+    ]
+    assert undescribed == []
+
+
+def test_the_kubernetes_blocks_are_typed_by_the_kubernetes_package_s_own_types(package: dict[str, Any]) -> None:
+    release = package["resources"]["canary:index:CanaryRelease"]["inputProperties"]
+    workload = package["types"]["canary:index:Workload"]["properties"]
+    for inputs in (release, workload):
+        assert inputs["container"]["$ref"] == "#/types/canary:index:ContainerFields"
+        assert inputs["pod"]["$ref"] == "#/types/canary:index:PodFields"
+        assert inputs["podMetadata"]["$ref"] == "#/types/canary:index:PodMetadata"
+        assert inputs["deployment"]["$ref"] == "#/types/canary:index:DeploymentFields"
+    assert release["servicePorts"]["items"]["$ref"].endswith("#/types/kubernetes:core/v1:ServicePort")
+    pod = package["types"]["canary:index:PodFields"]["properties"]
+    # The provider version the project pins, so the engine finds that very schema.
+    assert pod["volumes"]["items"]["$ref"] == "/kubernetes/v4.25.0/schema.json#/types/kubernetes:core/v1:Volume"
+    container = package["types"]["canary:index:ContainerFields"]["properties"]
+    assert container["env"]["items"]["$ref"].endswith("#/types/kubernetes:core/v1:EnvVar")
+    # What the release owns is no field of the types: a typed program cannot even spell it.
+    assert not {"name", "image", "securityContext"} & set(container)
+    assert not {"securityContext", "hostNetwork", "automountServiceAccountToken"} & set(pod)
+    deployment = package["types"]["canary:index:DeploymentFields"]["properties"]
+    # The release's own fields are not offered at all.
+    assert set(deployment) == {
+        "minReadySeconds",
+        "paused",
+        "progressDeadlineSeconds",
+        "revisionHistoryLimit",
+        "strategy",
+    }
+    assert deployment["strategy"]["$ref"].endswith("#/types/kubernetes:apps/v1:DeploymentStrategy")
+
+
+def test_every_kubernetes_type_referenced_is_one_the_pinned_provider_has() -> None:
+    text = SCHEMA_PATH.read_text()
+    references = sorted(set(re.findall(r'schema\.json#/types/kubernetes:([a-z0-9./]+):(\w+)"', text)))
+    assert len(references) > 10
+    # The SDK of the pinned provider is generated from its schema: one Args class per type.
+    missing = [
+        f"{group_version}:{kind}"
+        for group_version, kind in references
+        if not hasattr(importlib.import_module(f"pulumi_kubernetes.{group_version.replace('/', '.')}"), f"{kind}Args")
+    ]
+    assert missing == []

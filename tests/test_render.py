@@ -548,7 +548,7 @@ def test_the_refusal_of_a_secret_says_which_keys_may_be_secrets(tmp_path, capsys
     )
     assert main(["--stack", "s", "--out", str(tmp_path / "out"), "--project-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "app: stored as a secret" in err and "only rollout keys may be secrets" in err, err
+    assert "app: stored as a secret" in err and "only rollout and secretEnv keys may be secrets" in err, err
 
 
 def test_a_path_with_a_line_break_is_quoted_so_the_error_stays_one_line(tmp_path, capsys):

@@ -22,9 +22,10 @@ from typing import Any
 import yaml
 
 from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
-from canary.config.messages import SECRET_KEYS, refuse_secrets
+from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 from canary.flag_types import shown
+from canary.plan.secret_env import UNREAD_SECRET
 
 PROJECT_FILE = "Pulumi.yaml"
 # What a stack file may hold besides config; anything else at its top level the CLI does not
@@ -186,7 +187,9 @@ def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str,
             # `app: shop` beside `istio-canary:app: nginx`: the CLI would keep one, silently.
             raise StackFileError(f"{stack_file}: {spelling[name]} and {key} both set {prefix}{name}: keep one")
         spelling[name] = key
-        if _holds_secret(value) and name in SECRET_KEYS:
+        if name in MUST_BE_SECRET:
+            value = _unread_secrets(stack_file, name, value)
+        elif _holds_secret(value) and name in SECRET_KEYS:
             paths = list(_secret_paths(value, name))
             secrets.extend(paths)
             if name in paths:
@@ -198,6 +201,20 @@ def _project_values(stack_file: Path, config: dict[Any, Any]) -> tuple[dict[str,
     if secret:
         raise StackFileError(f"{stack_file}: {refuse_secrets(secret)}")
     return values, warnings, tuple(secrets)
+
+
+def _unread_secrets(stack_file: Path, key: str, value: Any) -> Any:
+    """A key of secret values, each left encrypted: UNREAD_SECRET stands in for it."""
+    if not isinstance(value, dict):
+        # The key's check names the problem, without the value.
+        return value
+    plain = [name for name, item in value.items() if not (isinstance(item, dict) and set(item) == {"secure"})]
+    if plain:
+        raise StackFileError(
+            f"{stack_file}: {key}.{plain[0]} is stored in plain text; store it as a secret: "
+            f"pulumi config set --secret --path '{key}.{plain[0]}' VALUE"
+        )
+    return dict.fromkeys(value, UNREAD_SECRET)
 
 
 def _looks_like_project(namespace: str) -> bool:

@@ -28,7 +28,7 @@ def describe(error: Mapping[str, Any]) -> str:
     path = _path(loc)
     if error["type"] == "value_error" and isinstance(error.get("ctx", {}).get("error"), NestedKeyError):
         problem = error["ctx"]["error"]
-        below = problem.key if problem.key.startswith("[") or not path else f".{problem.key}"
+        below = problem.key if problem.key.startswith("[") or not path or not problem.key else f".{problem.key}"
         return f"{path}{below}: {problem.reason}, got {show(problem.value)}"
     kind = error["type"]
     value = error.get("input")
@@ -81,14 +81,16 @@ def _path(loc: list[Any]) -> str:
     return text
 
 
-SECRET_KEYS = ("rollout",)
-"""The keys that may hold secrets: only `canary rollout` reads them (a webhook's token, Prometheus'
-credentials), and no cluster object or stack output holds their values."""
+SECRET_KEYS = ("rollout", "secretEnv")
+"""The keys that may hold secrets: `rollout`'s only `canary rollout` reads (a webhook's token,
+Prometheus' credentials); `secretEnv`'s go into a Secret of the release's own and nowhere else."""
+MUST_BE_SECRET = ("secretEnv",)
+"""The keys whose every value must be stored as a secret: a plain one is refused."""
 
 
 def refuse_secrets(keys: list[str]) -> str:
     """Why secret config is refused: every other key's values end up in plain text in objects and outputs."""
-    allowed = ", ".join(f"{key}" for key in SECRET_KEYS)
+    allowed = " and ".join(f"{key}" for key in SECRET_KEYS)
     return str(
         config_error(
             f"{key}: stored as a secret; its values go into cluster objects and stack outputs in plain text, "

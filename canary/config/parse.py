@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 
 from canary.config.annotations import json_type
-from canary.config.messages import ConfigError, config_error, describe, did_you_mean, show
+from canary.config.messages import MUST_BE_SECRET, ConfigError, config_error, describe, did_you_mean, show
 from canary.config.settings import StackSettings
 
 _TYPES = {field.alias or name: json_type(field.annotation) for name, field in StackSettings.model_fields.items()}
@@ -59,7 +59,10 @@ def parse_settings(raw: Mapping[str, str]) -> StackSettings:
         if key in _OPTIONAL_EMPTY and text == "":
             continue
         value, error = _read(key, text)
-        if error is not None:
+        if error is not None and key in MUST_BE_SECRET:
+            # The text is a secret's: the message names the key alone.
+            errors.append(f"{key}: must be a mapping of names to secret values")
+        elif error is not None:
             errors.append(error)
         else:
             values[key] = value

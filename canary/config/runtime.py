@@ -9,7 +9,7 @@ this is the file to mend.
 
 from __future__ import annotations
 
-from canary.config.messages import SECRET_KEYS, ConfigError, refuse_secrets
+from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, ConfigError, refuse_secrets
 from canary.config.parse import parse_settings
 from canary.config.settings import PROJECT, StackSettings
 
@@ -30,4 +30,12 @@ def load_settings() -> StackSettings:
     ]
     if secret:
         raise ConfigError(refuse_secrets(secret))
-    return parse_settings({key[len(prefix) :]: runtime_config.get_config(key) for key in ours})
+    values = {key[len(prefix) :]: runtime_config.get_config(key) for key in ours}
+    for key in MUST_BE_SECRET:
+        # `pulumi config set --path` without `--secret`: the value sits in the stack file in plain text.
+        if not runtime_config.is_config_secret(prefix + key) and values.get(key) not in (None, "", "{}"):
+            raise ConfigError(
+                f"{key}: stored in plain text; store each value as a secret: "
+                f"pulumi config set --secret --path '{key}.NAME' VALUE"
+            )
+    return parse_settings(values)

@@ -7,7 +7,7 @@ block and the config tables from them, and `canary.config.parse` reads the keys'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import Field, StrictBool
@@ -15,6 +15,7 @@ from pydantic import Field, StrictBool
 from canary.config.canary import CanarySettings
 from canary.config.network import GatewaySettings, RoutingSettings, SecuritySettings
 from canary.config.rollout import RolloutSettings
+from canary.config.service import ServiceAccountSettings, ServiceSettings
 from canary.config.value_types import (
     AppName,
     ConfigModel,
@@ -25,15 +26,31 @@ from canary.config.value_types import (
     VersionName,
     args_default,
 )
-from canary.config.versions import VersionSettings
-from canary.plan import checks
+from canary.config.versions import (
+    VersionSettings,
+    container_field,
+    deployment_field,
+    pod_field,
+    pod_metadata_field,
+)
+from canary.plan import checks, pod_blocks
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
-from canary.plan.release import CanaryReleaseArgs
+from canary.plan.istio_blocks import http_route_problems, routed_cookies, traffic_policy_problems
+from canary.plan.release import PROTOCOL_NEEDS_ISTIO, CanaryReleaseArgs
+from canary.plan.secret_env import env_conflicts, secret_env_problems
+from canary.plan.service_account import service_account_problems
 
 PROJECT = "istio-canary"
 """The project's name: the prefix of every key (`istio-canary:app`)."""
 ISTIO_API_VERSIONS = NETWORKING_API_VERSIONS
+
+
+def _secret_values(values: Any) -> Any:
+    # Before pydantic's own checks, whose messages would show the value.
+    for below, value, reason in secret_env_problems(values):
+        raise NestedKeyError(below, value, reason)
+    return values
 
 
 class StackSettings(ConfigModel):
@@ -106,6 +123,51 @@ class StackSettings(ConfigModel):
         "only the ingress gateway and the namespace's own pods (`networkPolicy`).",
     )
 
+    container: dict[str, Any] = container_field("every version's")
+    pod: dict[str, Any] = pod_field("every version's")
+    pod_metadata: dict[str, Any] = pod_metadata_field("every version's")
+    deployment: dict[str, Any] = deployment_field("every version's")
+    service_account: ServiceAccountSettings | None = Field(
+        default=None,
+        alias="serviceAccount",
+        description="The ServiceAccount every version's pods run as (`name`): created with the release unless "
+        "`existing`, with `annotations` for cloud workload identity. Unset or `{}`: the namespace's `default`. "
+        "Not together with `pod.serviceAccountName`.",
+    )
+    traffic_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="trafficPolicy",
+        description="The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, "
+        "`outlierDetection`, `loadBalancer`, ...), checked against Istio's schema. Not `tls` (the mesh's mutual "
+        "TLS), nor a consistent-hash cookie named like a cookie the release routes by. With `routing.api: "
+        "gateway-api`, on a DestinationRule per version Service.",
+    )
+    http_route: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="httpRoute",
+        description="Fields of every VirtualService HTTP route beside the routing, as Istio spells them: "
+        "`timeout`, `retries`, `corsPolicy`. With `routing.api: gateway-api`, `timeout` only (each HTTPRoute "
+        "rule's `timeouts.request`, whole h, m, s or ms); `retries` and `corsPolicy` are refused there.",
+    )
+    secret_env: Annotated[dict[str, Any], pydantic.BeforeValidator(_secret_values)] = Field(
+        default_factory=dict,
+        alias="secretEnv",
+        description="Environment variables of every version whose values are secrets: `pulumi config set "
+        "--secret --path 'secretEnv.API_TOKEN' VALUE`. Kept in one Secret `<app>-env` of the release's own, "
+        "which every version's app container reads them from; a value not stored as a secret is refused. "
+        "`canary render` cannot decrypt them: it writes everything but that Secret.",
+    )
+    service: ServiceSettings = Field(
+        default_factory=ServiceSettings,
+        description="The app Service: what the routed port speaks (`protocol`) and the `ports` it exposes beside it.",
+    )
+
+    @pydantic.field_validator("service_account", mode="before")
+    @classmethod
+    def _empty_service_account_is_none(cls, value: Any) -> Any:
+        # Pulumi.yaml's default for an optional mapping is {}.
+        return None if value == {} else value
+
     @pydantic.field_validator("canary", mode="before")
     @classmethod
     def _empty_canary_is_none(cls, value: Any) -> Any:
@@ -156,6 +218,30 @@ class StackSettings(ConfigModel):
             for index, version in enumerate(known):
                 if (problem := version_service_problem(self.app, version)) is not None:
                     raise NestedKeyError(f"versions[{index}].name", version, problem)
+        release = pod_blocks.PodBlocks(
+            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
+        )
+        versions = [
+            pod_blocks.VersionBlocks(version.blocks, version.shortcuts_set, version.scratch_volume)
+            for version in self.versions
+        ]
+        for path, value, reason in pod_blocks.release_problems(release, versions, self.app, self.port):
+            raise NestedKeyError(path, value, reason)
+        for path, value, reason in self.service.port_problems(self.port):
+            raise NestedKeyError(f"service.ports{path}", value, reason)
+        if self.service.protocol != "http" and self.routing.api == "gateway-api":
+            raise NestedKeyError("service.protocol", self.service.protocol, PROTOCOL_NEEDS_ISTIO)
+        if self.service_account is not None:
+            for path, value, reason in service_account_problems(release, [version.blocks for version in self.versions]):
+                raise NestedKeyError(path, value, reason)
+        cookies = routed_cookies(self.canary)
+        for path, value, reason in traffic_policy_problems(self.traffic_policy, cookies):
+            raise NestedKeyError(f"trafficPolicy.{path}" if path else "trafficPolicy", value, reason)
+        for path, value, reason in http_route_problems(self.http_route, self.routing.api):
+            raise NestedKeyError(f"httpRoute.{path}" if path else "httpRoute", value, reason)
+        names = list(self.secret_env)
+        for path, value, reason in env_conflicts(names, release, [version.blocks for version in self.versions]):
+            raise NestedKeyError(path, value, reason)
         return self
 
     @property

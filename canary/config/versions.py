@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 from pydantic import Field, StrictInt, StrictStr
@@ -19,9 +19,9 @@ from canary.config.value_types import (
     args_default,
     checked,
 )
-from canary.plan import checks
+from canary.plan import checks, pod_blocks
 from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
-from canary.security_profiles import PROFILES, ProfileName
+from canary.security_profiles import PROFILES, SCRATCH_VOLUME, ProfileName
 
 
 class ProbeSettings(ConfigModel):
@@ -89,6 +89,45 @@ class AutoscalingSettings(ConfigModel):
         return self
 
 
+def container_field(scope: str) -> Any:
+    return Field(
+        default_factory=dict,
+        description=f"Fields of {scope} app container, as Kubernetes' `Container` spells them (`env`, `envFrom`, "
+        "`command`, `args`, `ports` beyond the routed one, `volumeMounts`, `livenessProbe`, `readinessProbe`, "
+        "`startupProbe`, `lifecycle`, `workingDir`, ...). Not `name`, `image` nor `securityContext` (the "
+        "release's), nor a field a typed key sets too (`probe`, `resources`, `imagePullPolicy`). A probe given "
+        "here replaces the default one.",
+    )
+
+
+def pod_field(scope: str) -> Any:
+    return Field(
+        default_factory=dict,
+        description=f"Fields of {scope} `PodSpec` (`volumes`, `serviceAccountName`, `nodeSelector`, "
+        "`tolerations`, `affinity`, `topologySpreadConstraints`, `initContainers`, `imagePullSecrets`, "
+        "`priorityClassName`, `terminationGracePeriodSeconds`, containers beside the app's, ...). Not the app's "
+        "container, nor `securityContext`, `hostNetwork`, `hostPID`, `hostIPC` or `automountServiceAccountToken` "
+        "(the security profile's).",
+    )
+
+
+def pod_metadata_field(scope: str) -> Any:
+    return Field(
+        default_factory=dict,
+        alias="podMetadata",
+        description=f"`labels` and `annotations` of {scope} pod template; the `app` and `version` labels are "
+        "the release's.",
+    )
+
+
+def deployment_field(scope: str) -> Any:
+    return Field(
+        default_factory=dict,
+        description=f"Fields of {scope} `DeploymentSpec` (`strategy`, `minReadySeconds`, "
+        "`revisionHistoryLimit`, `progressDeadlineSeconds`, ...); not `selector`, `template` nor `replicas`.",
+    )
+
+
 class VersionSettings(ConfigModel):
     """One version of the app: one Deployment, one DestinationRule subset."""
 
@@ -140,6 +179,10 @@ class VersionSettings(ConfigModel):
         description="`{CHECK_ID: reason}`: scanner checks this version deliberately does not meet, written on "
         "the Deployment as checkov skip annotations.",
     )
+    container: dict[str, Any] = container_field("this version's")
+    pod: dict[str, Any] = pod_field("this version's")
+    pod_metadata: dict[str, Any] = pod_metadata_field("this version's")
+    deployment: dict[str, Any] = deployment_field("this version's")
 
     @pydantic.model_validator(mode="after")
     def _replicas_or_autoscaling(self) -> VersionSettings:
@@ -148,4 +191,24 @@ class VersionSettings(ConfigModel):
         # Here any runAsUser given is refused: in the Args only one other than the default can be told apart.
         if "run_as_user" in self.model_fields_set and not PROFILES[self.security_profile].runs_as_user:
             raise NestedKeyError("runAsUser", self.run_as_user, checks.RUN_AS_USER_NOT_APPLICABLE)
+        for path, value, reason in pod_blocks.block_problems(self.blocks, self.scratch_volume):
+            raise NestedKeyError(path, value, reason)
+        for path, value, reason in pod_blocks.shortcut_problems(self.container, self.shortcuts_set):
+            raise NestedKeyError(path, value, reason)
         return self
+
+    @property
+    def blocks(self) -> pod_blocks.PodBlocks:
+        return pod_blocks.PodBlocks(
+            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
+        )
+
+    @property
+    def shortcuts_set(self) -> dict[str, str]:
+        """The typed keys this version sets, which its `container` must then leave alone."""
+        spelled = {"probe": "probe", "resources": "resources", "image_pull_policy": "imagePullPolicy"}
+        return {spelled[name]: spelled[name] for name in spelled if name in self.model_fields_set}
+
+    @property
+    def scratch_volume(self) -> str | None:
+        return SCRATCH_VOLUME if PROFILES[self.security_profile].read_only_root_filesystem else None

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from canary import labels, names
-from canary.plan import checks
+from canary.plan import checks, kubernetes_schema, pod_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock
 from canary.security_profiles import (
     HARDENED,
     SCRATCH_VOLUME,
@@ -35,6 +36,7 @@ class Probe:
 
     type: ProbeType = "http"
     path: str = "/"
+    """Absolute path of the HTTP GET; for `type` `http` only."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "type": checks.one_of(*get_args(ProbeType)),
@@ -52,7 +54,9 @@ class Compute:
     """Kubernetes quantities, e.g. `cpu="100m"`, `memory="128Mi"`."""
 
     cpu: str
+    """CPU, in millicores (`500m`) or cores (`"2"`)."""
     memory: str
+    """Memory, in bytes with a suffix (`128Mi`, `1Gi`)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {"cpu": checks.quantity, "memory": checks.quantity}
 
@@ -85,8 +89,11 @@ class Autoscaling:
     """A HorizontalPodAutoscaler on CPU utilization (percent of the request)."""
 
     min: int
+    """Fewest pods (1-1000); the Deployment starts with this many."""
     max: int
+    """Most pods (1-1000), at least `min`."""
     cpu: int = 80
+    """Target average CPU utilization, in percent of the CPU request (1-100)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "min": checks.autoscaling_replicas,
@@ -109,9 +116,11 @@ class Workload:
     version: str
     """The version's name: pod label `version`, DestinationRule subset, suffix of object names."""
     image: pulumi.Input[str]
+    """Container image reference, by tag or by digest (`name@sha256:...`)."""
     replicas: int = 1
     """Ignored with `autoscaling`: the Deployment starts at its `min` and the autoscaler owns the count."""
     autoscaling: Autoscaling | None = None
+    """A HorizontalPodAutoscaler on CPU utilization; None: a fixed `replicas`."""
     image_pull_policy: PullPolicy = "IfNotPresent"
     probe: Probe = Probe()
     resources: Resources = Resources()
@@ -120,6 +129,16 @@ class Workload:
     """UID and GID of profiles that set one (`hardened`)."""
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
     """Scanner checks this version deliberately does not meet: check id -> reason."""
+    container: ContainerBlock = field(default_factory=dict)
+    """Fields of the app's `Container`, as Kubernetes spells them (`env`, `command`, `volumeMounts`, ...),
+    laid over the release-wide `container`; not `name`, `image` or `securityContext`."""
+    pod: PodBlock = field(default_factory=dict)
+    """Fields of the `PodSpec` (`volumes`, `nodeSelector`, `tolerations`, other containers, ...), laid over the
+    release-wide `pod`; not the app's container nor the security context."""
+    pod_metadata: PodMetadataBlock = field(default_factory=dict)
+    """`labels` and `annotations` of the pod template, beside the release's `app` and `version` labels."""
+    deployment: DeploymentBlock = field(default_factory=dict)
+    """Fields of the `DeploymentSpec` (`strategy`, `minReadySeconds`, ...); not `selector`, `template`, `replicas`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "version": checks.version_name,
@@ -135,22 +154,59 @@ class Workload:
     }
 
     def __post_init__(self) -> None:
+        for block in ("container", "pod", "pod_metadata", "deployment"):
+            # The SDK's typed Args (`ContainerArgs`) are taken as the mappings they spell.
+            object.__setattr__(self, block, kubernetes_schema.plain(getattr(self, block)))
         checks.check_fields(self, self.FIELD_RULES)
         # The default UID is no choice; another one is, and the profile would silently drop it.
         if not self.security_profile.runs_as_user and self.run_as_user != DEFAULT_RUN_AS_USER:
             checks.refuse(self, "run_as_user", self.run_as_user, checks.RUN_AS_USER_NOT_APPLICABLE)
+        for path, value, reason in pod_blocks.block_problems(self.blocks, scratch_volume(self)):
+            checks.refuse(self, args_path(path), value, reason)
+        for path, value, reason in pod_blocks.shortcut_problems(self.blocks.container, shortcuts_set(self)):
+            checks.refuse(self, args_path(path), value, reason)
+
+    @property
+    def blocks(self) -> pod_blocks.PodBlocks:
+        return pod_blocks.PodBlocks(
+            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
+        )
 
     @property
     def min_replicas(self) -> int:
         return self.autoscaling.min if self.autoscaling is not None else self.replicas
 
 
+def args_path(path: str) -> str:
+    return (
+        path.replace(pod_blocks.POD_METADATA, "pod_metadata", 1) if path.startswith(pod_blocks.POD_METADATA) else path
+    )
+
+
+def shortcuts_set(workload: Workload) -> dict[str, str]:
+    """The typed shortcuts a Workload sets (other than their defaults) -> their Args spelling."""
+    chosen = {
+        "probe": workload.probe != Probe(),
+        "resources": workload.resources != Resources(),
+        "imagePullPolicy": workload.image_pull_policy != "IfNotPresent",
+    }
+    spelled = {"probe": "probe", "resources": "resources", "imagePullPolicy": "image_pull_policy"}
+    return {key: spelled[key] for key, set_ in chosen.items() if set_}
+
+
+def scratch_volume(workload: Workload) -> str | None:
+    """The volume the profile adds for scratch files, if it adds one."""
+    return SCRATCH_VOLUME if workload.security_profile.read_only_root_filesystem else None
+
+
 @dataclass(frozen=True)
 class AppVersionArgs:
     namespace: pulumi.Input[str]
+    """The release's namespace, where the Deployment runs."""
     app: str
     """The app's name: pod label `app`, container name, prefix of object names."""
     workload: Workload
+    """The version: its image and how its pods are run."""
     port: int = 80
     """The container port, named `http`."""
 
@@ -163,6 +219,11 @@ class AppVersionArgs:
 
     def __post_init__(self) -> None:
         checks.check_fields(self, self.FIELD_RULES)
+        # The workload's blocks are whole here (a release lays its own under them first).
+        for path, value, reason in pod_blocks.merged_problems(
+            self.workload.blocks, self.app, self.port, scratch_volume(self.workload)
+        ):
+            checks.refuse(self, f"workload.{args_path(path)}", value, reason)
 
 
 @dataclass(frozen=True)
@@ -238,19 +299,47 @@ def container(app: str, port: int, workload: Workload) -> dict[str, Any]:
     if profile.read_only_root_filesystem:
         # A read-only root filesystem still needs somewhere for scratch files.
         spec["volumeMounts"] = [{"name": SCRATCH_VOLUME, "mountPath": "/tmp"}]
-    return spec
+    own = workload.container
+    # A probe or resources given whole in `container` replace the defaults rather than mix with
+    # them: an `exec` probe merged into the default `httpGet` one would be two handlers.
+    for key in pod_blocks.SHORTCUT_FIELDS:
+        if key in own:
+            del spec[key]
+    merged: dict[str, Any] = kubernetes_schema.merge(spec, own, "Container")
+    return merged
+
+
+def pod_spec(app: str, port: int, workload: Workload) -> dict[str, Any]:
+    profile = workload.security_profile
+    spec: dict[str, Any] = {
+        # The app does not call the Kubernetes API: no token to steal.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(profile, workload.run_as_user),
+        "containers": [container(app, port, workload)],
+    }
+    if profile.read_only_root_filesystem:
+        spec["volumes"] = [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
+    merged: dict[str, Any] = kubernetes_schema.merge(spec, workload.pod, "PodSpec")
+    # The profile holds for every container of the pod, not only the app's.
+    for key in ("containers", "initContainers"):
+        for other in merged.get(key) or []:
+            if other.get("name") != app:
+                other["securityContext"] = container_security_context(profile, workload.run_as_user)
+    return merged
 
 
 def deployment(namespace: pulumi.Input[str], app: str, port: int, workload: Workload) -> Manifest:
     pod_labels = labels.pod_labels(app, workload.version)
-    pod_spec: dict[str, Any] = {
-        # The app does not call the Kubernetes API: no token to steal.
-        "automountServiceAccountToken": False,
-        "securityContext": pod_security_context(workload.security_profile, workload.run_as_user),
-        "containers": [container(app, port, workload)],
+    template_metadata: dict[str, Any] = {"labels": {**workload.pod_metadata.get("labels", {}), **pod_labels}}
+    if annotations := workload.pod_metadata.get("annotations"):
+        template_metadata["annotations"] = dict(annotations)
+    spec: dict[str, Any] = {
+        # With an autoscaler the count is its to set: the Deployment starts at the
+        # autoscaler's minimum, and the back end leaves later changes to it.
+        "replicas": workload.min_replicas,
+        "selector": {"matchLabels": pod_labels},
+        "template": {"metadata": template_metadata, "spec": pod_spec(app, port, workload)},
     }
-    if workload.security_profile.read_only_root_filesystem:
-        pod_spec["volumes"] = [{"name": SCRATCH_VOLUME, "emptyDir": {}}]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -261,13 +350,7 @@ def deployment(namespace: pulumi.Input[str], app: str, port: int, workload: Work
             labels=pod_labels,
             annotations={**FORCE_ANNOTATION, **skip_annotations(scan_exceptions(workload))},
         ),
-        "spec": {
-            # With an autoscaler the count is its to set: the Deployment starts at the
-            # autoscaler's minimum, and the back end leaves later changes to it.
-            "replicas": workload.min_replicas,
-            "selector": {"matchLabels": pod_labels},
-            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
-        },
+        "spec": {**spec, **workload.deployment},
     }
 
 

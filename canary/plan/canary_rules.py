@@ -39,6 +39,7 @@ class Canary:
     """Which requests the canary version receives."""
 
     version: str
+    """The canary version: one of the release's versions, not the stable one."""
     cookie: str | None = None
     """`name=value`: requests carrying this cookie, wherever it sits in the Cookie header."""
     headers: Mapping[str, str] = field(default_factory=dict)

@@ -19,6 +19,7 @@ class GatewayTls:
     """HTTPS on port 443, terminated with the TLS Secret `credential_name` in the gateway's namespace."""
 
     credential_name: pulumi.Input[str]
+    """The Kubernetes TLS Secret (certificate and key) the gateway terminates HTTPS with."""
     https_redirect: bool = True
     """Plain HTTP answers with a 301 to HTTPS instead of serving the app."""
 
@@ -34,12 +35,15 @@ class GatewayTls:
 @dataclass(frozen=True)
 class IstioGatewayArgs:
     namespace: pulumi.Input[str]
+    """The release's namespace, where the Gateway is declared."""
     app: str
     """The app's name; the Gateway is `<app>-gateway`."""
     hosts: Sequence[pulumi.Input[str]]
+    """External host names the Gateway serves; a leading `*.` wildcard is allowed."""
     selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
     """Labels of the ingress gateway pods that serve the hosts."""
     tls: GatewayTls | None = None
+    """HTTPS on 443 with a TLS Secret; None serves plain HTTP only."""
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {

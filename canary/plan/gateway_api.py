@@ -15,10 +15,11 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from canary.cookie import cookie_regex
-from canary.plan import checks
+from canary.plan import checks, istio_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.gateway import GatewayTls
+from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
 from canary.plan.read_back import read_back
 from canary.plan.service import service_name
@@ -60,6 +61,12 @@ class GatewayApiRoutingArgs:
     """The external-dns target annotation on the Gateway."""
     route_targets: Mapping[str, Any] = field(default_factory=dict)
     """Per version, what must be ready before traffic goes there (its Deployment)."""
+    traffic_policy: Mapping[str, Any] = field(default_factory=dict)
+    """Istio's DestinationRule `trafficPolicy`, on each version's Service (the Gateway API's backends)."""
+    http_route: Mapping[str, Any] = field(default_factory=dict)
+    """`timeout` becomes every HTTPRoute rule's `timeouts.request`; `retries` and `corsPolicy` are refused."""
+    istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
+    """API version of the DestinationRules that carry `traffic_policy`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -82,6 +89,11 @@ class GatewayApiRoutingArgs:
         for version in self.selectors:
             checks.refuse(self, f"selectors[{version!r}]", version, version_service_problem(self.app, version))
         checks.refuse_unknown_versions(self, list(self.selectors), self.stable, self.canary, "selectors")
+        cookies = istio_blocks.routed_cookies(self.canary)
+        for path, value, reason in istio_blocks.traffic_policy_problems(self.traffic_policy, cookies):
+            checks.refuse(self, f"traffic_policy.{path}" if path else "traffic_policy", value, reason)
+        for path, value, reason in istio_blocks.http_route_problems(self.http_route, "gateway-api"):
+            checks.refuse(self, f"http_route.{path}" if path else "http_route", value, reason)
 
 
 @dataclass(frozen=True)
@@ -217,7 +229,18 @@ def http_route_rule(args: GatewayApiRoutingArgs, services: Services, rule: Rule)
     ]
     if rule.mirror is not None:
         found["filters"] = [_mirror(args, services, *rule.mirror)]
+    found.update(istio_blocks.gateway_api_timeouts(args.http_route))
     return found
+
+
+def version_traffic_policy(args: GatewayApiRoutingArgs, version: str, service: pulumi.Input[str]) -> Manifest:
+    """Istio's DestinationRule on one version's Service: where the Gateway API's backends take a traffic policy."""
+    return {
+        "apiVersion": args.istio_api_version,
+        "kind": "DestinationRule",
+        "metadata": metadata(f"{version_service_name(args.app, version)}-trafficpolicy", args.namespace),
+        "spec": {"host": service, "trafficPolicy": dict(args.traffic_policy)},
+    }
 
 
 def _parent(gateway_name: pulumi.Input[str], listener: str | None) -> dict[str, Any]:
@@ -267,6 +290,9 @@ def plan_gateway_api_routing(backend: Backend, name: str, args: GatewayApiRoutin
     manifest = http_route(args, created.name, {version: ref.name for version, ref in services.items()})
     router = GatewayApiRouter(manifest["spec"], {ref.name: version for version, ref in services.items()})
     reading = read_back(backend, router, args.stable, args.canary, args.route_targets)
+    if args.traffic_policy:
+        for version, ref in services.items():
+            backend.object(f"{name}-{version}-trafficpolicy", version_traffic_policy(args, version, ref.name))
     route = backend.object(f"{name}-httproute", manifest, depends_on=reading.waits_for)
     redirect = (
         backend.object(f"{name}-https-redirect", https_redirect(args, created.name)) if _redirects(args.tls) else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from canary.cookie import cookie_regex
-from canary.plan import checks
+from canary.plan import checks, istio_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
@@ -53,6 +53,13 @@ class RoutingRulesArgs:
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     https: bool = False
     """The hosts are served over HTTPS: sticky cookies are marked Secure."""
+    traffic_policy: Mapping[str, Any] = field(default_factory=dict)
+    """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`, ...)."""
+    http_route: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every VirtualService HTTP route beside the routing: `timeout`, `retries`, `corsPolicy`."""
+    destination_port: int | None = None
+    """The Service port every destination names; needed once the Service has more than one port (else Istio
+    routes to the gateway's own port number)."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -71,11 +78,17 @@ class RoutingRulesArgs:
         "mesh": checks.boolean,
         "api_version": checks.one_of(*NETWORKING_API_VERSIONS),
         "https": checks.boolean,
+        "destination_port": checks.optional(checks.port),
     }
 
     def __post_init__(self) -> None:
         checks.check_fields(self, self.FIELD_RULES)
         checks.refuse_unknown_versions(self, list(self.subsets), self.stable, self.canary, "subsets")
+        cookies = istio_blocks.routed_cookies(self.canary)
+        for path, value, reason in istio_blocks.traffic_policy_problems(self.traffic_policy, cookies):
+            checks.refuse(self, f"traffic_policy.{path}" if path else "traffic_policy", value, reason)
+        for path, value, reason in istio_blocks.http_route_problems(self.http_route, "istio"):
+            checks.refuse(self, f"http_route.{path}" if path else "http_route", value, reason)
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,7 @@ def destination_rule(args: RoutingRulesArgs) -> Manifest:
         "spec": {
             "host": args.service_host,
             "subsets": [{"name": version, "labels": dict(labels)} for version, labels in args.subsets.items()],
+            **({"trafficPolicy": dict(args.traffic_policy)} if args.traffic_policy else {}),
         },
     }
 
@@ -116,6 +130,10 @@ def _match(match: Match) -> dict[str, Any]:
     return {"headers": conditions}
 
 
+def _target(service_host: pulumi.Input[str], version: str, port: int | None) -> dict[str, Any]:
+    return {"host": service_host, "subset": version, **({"port": {"number": port}} if port is not None else {})}
+
+
 def _destination(
     service_host: pulumi.Input[str],
     version: str,
@@ -123,8 +141,9 @@ def _destination(
     rule: Rule,
     version_header: str | None,
     secure: bool,
+    port: int | None = None,
 ) -> dict[str, Any]:
-    destination: dict[str, Any] = {"destination": {"host": service_host, "subset": version}}
+    destination: dict[str, Any] = {"destination": _target(service_host, version, port)}
     if weight is not None:
         destination["weight"] = weight
     # Set by the mesh, per destination: the answer names the version it was routed to, whatever
@@ -141,7 +160,12 @@ def _destination(
 
 
 def virtual_service_route(
-    rule: Rule, service_host: pulumi.Input[str], version_header: str | None, secure: bool
+    rule: Rule,
+    service_host: pulumi.Input[str],
+    version_header: str | None,
+    secure: bool,
+    http_route: Mapping[str, Any] | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
     """One rule as an HTTP route of the VirtualService."""
     route: dict[str, Any] = {"name": rule.name}
@@ -150,13 +174,15 @@ def virtual_service_route(
     # A lone destination gets everything, and Istio then needs no weight.
     weighted = len(rule.split) > 1
     route["route"] = [
-        _destination(service_host, version, percent if weighted else None, rule, version_header, secure)
+        _destination(service_host, version, percent if weighted else None, rule, version_header, secure, port)
         for version, percent in rule.split.items()
     ]
     if rule.mirror is not None:
         version, percent = rule.mirror
-        route["mirror"] = {"host": service_host, "subset": version}
+        route["mirror"] = _target(service_host, version, port)
         route["mirrorPercentage"] = {"value": percent}
+    # Every route, whichever requests it takes: a timeout or a retry policy holds for all of them.
+    route.update(http_route or {})
     return route
 
 
@@ -169,8 +195,13 @@ def virtual_service_spec(
     canary: Canary | None,
     version_header: str | None,
     secure: bool = False,
+    http_route: Mapping[str, Any] | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
-    http = [virtual_service_route(rule, service_host, version_header, secure) for rule in rules(stable, canary)]
+    http = [
+        virtual_service_route(rule, service_host, version_header, secure, http_route, port)
+        for rule in rules(stable, canary)
+    ]
     return {"hosts": list(hosts), "gateways": list(gateways), "http": http}
 
 
@@ -189,6 +220,8 @@ def virtual_service(args: RoutingRulesArgs) -> Manifest:
             canary=args.canary,
             version_header=args.version_header,
             secure=args.https,
+            http_route=args.http_route,
+            port=args.destination_port,
         ),
     }
 

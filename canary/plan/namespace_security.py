@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class NamespaceSecurityArgs:
     namespace: pulumi.Input[str]
+    """The namespace to protect."""
     app: str
     """The app's name; the NetworkPolicy is `<app>-ingress`."""
     mtls: bool = True
@@ -25,6 +26,7 @@ class NamespaceSecurityArgs:
     network_policy: bool = True
     """A NetworkPolicy admitting only the ingress gateway pods and the namespace's own pods."""
     gateway_namespace: str = "istio-system"
+    """Where the ingress gateway pods run: the NetworkPolicy admits them from there."""
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     """The networking API version of the mesh; the matching security version is used."""

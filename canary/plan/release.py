@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from canary.plan import checks
-from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts, Workload
+from canary.plan import checks, istio_blocks, kubernetes_schema, pod_blocks
+from canary.plan import secret_env as secrets
+from canary.plan.app_version import (
+    APP_VERSION,
+    AppVersionArgs,
+    AppVersionParts,
+    Workload,
+    args_path,
+    scratch_volume,
+    shortcuts_set,
+)
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
@@ -15,9 +25,22 @@ from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, 
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
-from canary.plan.service import APP_SERVICE, AppServiceArgs
+from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock, ServicePortBlock
+from canary.plan.service import APP_SERVICE, AppServiceArgs, RoutedProtocol, service_port_problems
+from canary.plan.service_account import (
+    ServiceAccount,
+    service_account,
+    service_account_problems,
+    with_service_account,
+)
+
+if TYPE_CHECKING:
+    import pulumi
 
 RoutingApi = Literal["istio", "gateway-api"]
+PROTOCOL_NEEDS_ISTIO = (
+    "needs the istio routing API: the Gateway API routes gRPC with a GRPCRoute, which the release does not declare"
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +48,7 @@ class CanaryReleaseArgs:
     namespace: str
     """The release's namespace: created with Istio sidecar injection on, or an existing one (`create_namespace`)."""
     app: str
+    """The app's name: pod label `app`, container name, prefix of every object's name."""
     hosts: Sequence[str]
     """External host names; a leading `*.` wildcard is allowed."""
     versions: Sequence[Workload]
@@ -32,23 +56,54 @@ class CanaryReleaseArgs:
     stable: str | None = None
     """The version that gets the default traffic; None means the first of `versions`."""
     canary: Canary | None = None
+    """The canary version and who reaches it (cookie, headers, weight); None: all traffic to `stable`."""
     port: int = 80
+    """The container port, Service port and target port."""
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
     gateway_namespace: str = "istio-system"
     """Where the ingress gateway pods run (the NetworkPolicy admits them from there)."""
     tls: GatewayTls | None = None
+    """HTTPS on 443 with a TLS Secret (`credential_name`); None serves plain HTTP only."""
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
     version_header: str | None = DEFAULT_VERSION_HEADER
+    """Response header, set by the mesh, naming the version that answered; None for none."""
     mesh: bool = False
+    """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules."""
     load_balancer_dns: str | None = None
+    """The external-dns target annotation (`external-dns.alpha.kubernetes.io/target`); None for none."""
     mtls: bool = False
+    """Sidecars accept only mutual TLS: a STRICT PeerAuthentication."""
     network_policy: bool = False
+    """A NetworkPolicy admitting only the ingress gateway and the namespace's own pods."""
     routing_api: RoutingApi = "istio"
     """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
     gateway_class: str = "istio"
     """The GatewayClass of the `gateway-api` Gateway."""
     create_namespace: bool = True
     """Create (and on destroy delete) the namespace; False deploys into an existing one, left as it is."""
+    container: ContainerBlock = field(default_factory=dict)
+    """Fields of every version's app `Container`, as Kubernetes spells them; each version's own lie over them."""
+    pod: PodBlock = field(default_factory=dict)
+    """Fields of every version's `PodSpec`; each version's own lie over them."""
+    pod_metadata: PodMetadataBlock = field(default_factory=dict)
+    """`labels` and `annotations` of every version's pod template."""
+    deployment: DeploymentBlock = field(default_factory=dict)
+    """Fields of every version's `DeploymentSpec` (`strategy`, `minReadySeconds`, ...)."""
+    service_account: ServiceAccount | None = None
+    """The ServiceAccount every version's pods run as; None: the namespace's `default`."""
+    service_ports: Sequence[ServicePortBlock] = ()
+    """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named)."""
+    protocol: RoutedProtocol = "http"
+    """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`."""
+    traffic_policy: Mapping[str, Any] = field(default_factory=dict)
+    """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`,
+    `loadBalancer`); under `gateway-api`, on a DestinationRule per version Service."""
+    http_route: Mapping[str, Any] = field(default_factory=dict)
+    """Fields of every HTTP route beside the routing: `timeout`, `retries`, `corsPolicy` (Istio's spelling);
+    under `gateway-api`, `timeout` only (HTTPRoute `timeouts.request`)."""
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables whose values are secrets (`pulumi.Output.secret(...)`): kept in one Secret
+    `<app>-env`, which every version's app container reads them from."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,
@@ -72,9 +127,14 @@ class CanaryReleaseArgs:
         "routing_api": checks.one_of(*get_args(RoutingApi)),
         "gateway_class": checks.dns_subdomain,
         "create_namespace": checks.boolean,
+        "service_account": checks.optional_instance(ServiceAccount, "ServiceAccount"),
+        "protocol": checks.one_of(*get_args(RoutedProtocol)),
     }
 
     def __post_init__(self) -> None:
+        for block in ("container", "pod", "pod_metadata", "deployment"):
+            # The SDK's typed Args (`PodSpecArgs`) are taken as the mappings they spell.
+            object.__setattr__(self, block, kubernetes_schema.plain(getattr(self, block)))
         # All here, not only in the Args of the parts: by the time those are built, the namespace
         # and the Deployments are declared.
         checks.check_fields(self, self.FIELD_RULES)
@@ -92,9 +152,60 @@ class CanaryReleaseArgs:
             checks.refuse(self, "canary.version", version, checks.canary_is_stable(version, self.stable_version))
         if self.mesh and self.routing_api == "gateway-api":
             checks.refuse(self, "mesh", self.mesh, checks.MESH_NEEDS_ISTIO)
+        if self.protocol != "http" and self.routing_api == "gateway-api":
+            checks.refuse(self, "protocol", self.protocol, PROTOCOL_NEEDS_ISTIO)
         if self.routing_api == "gateway-api":
             for index, version in enumerate(names):
                 checks.refuse(self, f"versions[{index}].version", version, version_service_problem(self.app, version))
+        versions = [
+            pod_blocks.VersionBlocks(workload.blocks, shortcuts_set(workload), scratch_volume(workload))
+            for workload in self.versions
+        ]
+        for path, value, reason in pod_blocks.release_problems(self.blocks, versions, self.app, self.port):
+            checks.refuse(self, args_path(path), value, reason)
+        object.__setattr__(self, "service_ports", kubernetes_schema.plain(self.service_ports))
+        for path, value, reason in service_port_problems(self.service_ports, self.port, self.protocol):
+            checks.refuse(self, f"service_ports{path}", value, reason)
+        if self.service_account is not None:
+            for path, value, reason in service_account_problems(self.blocks, [w.blocks for w in self.versions]):
+                checks.refuse(self, args_path(path), value, reason)
+        cookies = istio_blocks.routed_cookies(self.canary)
+        for path, value, reason in istio_blocks.traffic_policy_problems(self.traffic_policy, cookies):
+            checks.refuse(self, f"traffic_policy.{path}" if path else "traffic_policy", value, reason)
+        for path, value, reason in istio_blocks.http_route_problems(self.http_route, self.routing_api):
+            checks.refuse(self, f"http_route.{path}" if path else "http_route", value, reason)
+        for path, value, reason in secrets.secret_env_problems(self.secret_env):
+            checks.refuse(self, f"secret_env{path}", value, reason)
+        names = list(self.secret_env)
+        for path, value, reason in secrets.env_conflicts(names, self.blocks, [w.blocks for w in self.versions]):
+            checks.refuse(self, path, value, reason)
+
+    @property
+    def blocks(self) -> pod_blocks.PodBlocks:
+        """The release-wide blocks, which every version's own lie over."""
+        return pod_blocks.PodBlocks(
+            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
+        )
+
+    def merged(self, workload: Workload, service_account: Any = None, secret: Any = None) -> Workload:
+        """`workload` with its blocks laid over the release-wide ones, running as `service_account` if given,
+        reading `secret_env` from the Secret named `secret` if given."""
+        blocks = workload.blocks.over(self.blocks)
+        pod = blocks.pod if service_account is None else with_service_account(blocks.pod, service_account)
+        container = dict(blocks.container)
+        exceptions = dict(workload.scan_exceptions)
+        if secret is not None:
+            container["env"] = [*container.get("env", []), *secrets.env_references(list(self.secret_env), secret)]
+            check, reason = secrets.SCAN_EXCEPTION
+            exceptions.setdefault(check, reason)
+        return dataclasses.replace(
+            workload,
+            scan_exceptions=exceptions,
+            container=container,
+            pod=pod,
+            pod_metadata=blocks.pod_metadata,
+            deployment=blocks.deployment,
+        )
 
     @property
     def stable_version(self) -> str:
@@ -153,11 +264,23 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         )
         workload_dependencies.append(security.ref)
 
+    account: Any = None
+    if args.service_account is not None:
+        account = args.service_account.name
+        if not args.service_account.existing:
+            # The pods name the ServiceAccount by the object's own name: it is created before them.
+            account = backend.object(f"{name}-serviceaccount", service_account(ns, args.service_account)).name
+
+    secret: Any = None
+    if args.secret_env:
+        # The pods name the Secret by the object's own name, so it exists before they start.
+        secret = backend.object(f"{name}-secret-env", secrets.secret(ns, args.app, args.secret_env)).name
+
     versions = {
         workload.version: backend.child(
             APP_VERSION,
             f"{name}-{workload.version}",
-            AppVersionArgs(namespace=ns, app=args.app, workload=workload, port=args.port),
+            AppVersionArgs(namespace=ns, app=args.app, workload=args.merged(workload, account, secret), port=args.port),
             depends_on=workload_dependencies,
         ).parts
         for workload in args.versions
@@ -166,7 +289,14 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
     service = backend.child(
         APP_SERVICE,
         f"{name}-service",
-        AppServiceArgs(namespace=ns, app=args.app, selector=any_version.app_labels, port=args.port),
+        AppServiceArgs(
+            namespace=ns,
+            app=args.app,
+            selector=any_version.app_labels,
+            port=args.port,
+            protocol=args.protocol,
+            extra_ports=args.service_ports,
+        ),
     ).parts
     # `<app>-service` stays whichever API routes: the stable name in-cluster callers use.
     route = _gateway_api_routing if args.routing_api == "gateway-api" else _istio_routing
@@ -216,6 +346,10 @@ def _istio_routing(
             route_targets={version: parts.deployment for version, parts in versions.items()},
             api_version=args.istio_api_version,
             https=args.tls is not None,
+            traffic_policy=args.traffic_policy,
+            http_route=args.http_route,
+            # With ports beside the routed one, Istio must be told which port the routes go to.
+            destination_port=args.port if args.service_ports else None,
         ),
     ).parts
     return routing.routes
@@ -248,6 +382,9 @@ def _gateway_api_routing(
             version_header=args.version_header,
             load_balancer_dns=args.load_balancer_dns,
             route_targets={version: parts.deployment for version, parts in versions.items()},
+            traffic_policy=args.traffic_policy,
+            http_route=args.http_route,
+            istio_api_version=args.istio_api_version,
         ),
     ).parts
     return routing.routes

@@ -112,6 +112,7 @@ class Oracle:
         *,
         scheme: str = "http",
         upstream_headers: Sequence[tuple[str, str]] = (),
+        method: str = "GET",
     ) -> Answer:
         """Route one request. `upstream_headers` are the lines the app answers with, which the
         route's header changes apply to."""
@@ -119,6 +120,7 @@ class Oracle:
             {
                 "host": host,
                 "path": path,
+                "method": method,
                 "scheme": scheme,
                 "headers": dict(headers or {}),
                 "answer": [list(pair) for pair in upstream_headers],

@@ -77,9 +77,15 @@ def stack_config_of(properties: dict[str, Any]) -> dict[str, Any]:
         "namespace": properties["namespace"],
         "app": properties["app"],
         "hosts": properties["hosts"],
-        "versions": [{"name": v["version"], "image": v["image"]} for v in properties["versions"]],
+        "versions": [
+            {"name": v["version"], "image": v["image"], **({"container": v["container"]} if "container" in v else {})}
+            for v in properties["versions"]
+        ],
         "stable": properties["stable"],
         "canary": properties["canary"],
+        # The Kubernetes blocks are spelled alike through both doors.
+        "pod": properties["pod"],
+        "container": properties["container"],
     }
 
 
@@ -129,6 +135,12 @@ def test_the_yaml_program_creates_what_render_writes_and_lives_like_the_python_p
     assert sorted(m["kind"] for m in manifests) == RELEASE_KINDS
     assert stack_objects(program) == sorted(identity(m) for m in manifests)
     assert_live_as_rendered(manifests)
+    # The blocks reached the cluster: v2's pods have its env var and every version the volume.
+    for deployment in (m for m in manifests if m["kind"] == "Deployment"):
+        pod = live_object("deployment", deployment["metadata"]["name"], namespace)["spec"]["template"]["spec"]
+        assert {"name": "cache", "emptyDir": {}} in pod["volumes"]
+        env = pod["containers"][0].get("env", [])
+        assert (env == [{"name": "FEATURE_SEARCH", "value": "on"}]) == deployment["metadata"]["name"].endswith("-v2")
     rendered_outputs = json.loads((tmp_path / "outputs.json").read_text())
     outputs = program.outputs()
     assert outputs["routes"] == rendered_outputs["routes"]
