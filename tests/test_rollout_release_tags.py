@@ -20,6 +20,8 @@ class MemoryTags:
 
     def write(self, key: str, value: str) -> None:
         assert len(key) <= 40 and len(value) <= MAX_VALUE, (key, len(value))
+        # `pulumi stack tag set KEY VALUE` reads a value starting with "-" as a flag.
+        assert not value.startswith("-"), (key, value[:20])
         self.tags[key] = value
         self.log.append(f"set {key}")
 
@@ -70,3 +72,13 @@ def test_removing_a_record_leaves_no_tag_of_it() -> None:
     remove_record(store, KEY)
     assert store.tags == {"canary-rollout:lock": "{}"}
     assert read_record(store.read(), KEY) is None
+
+
+def test_no_part_starts_with_a_dash_where_a_cut_would_fall_on_one() -> None:
+    # A timestamp's "-07T05:24:04Z" cut at a part's start was refused by the CLI as a flag.
+    record = {"a": "x" * (MAX_VALUE - 10) + "2026-12-07T05:24:04Z" + "-" * 30}
+    text = json.dumps(record, separators=(",", ":"), sort_keys=True)
+    assert text[MAX_VALUE] == "-"  # where the old cut fell
+    store = MemoryTags()
+    write_record(store, KEY, record)
+    assert read_record(store.read(), KEY) == record

@@ -113,6 +113,20 @@ def _part(key: str, index: int) -> str:
     return f"{key}.{index}"
 
 
+def _cut(text: str) -> list[str]:
+    """`text` in parts of at most MAX_VALUE characters, none starting with `-`: the CLI that sets a
+    tag (`pulumi stack tag set KEY VALUE`) reads such a value as a flag and refuses it."""
+    parts: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + MAX_VALUE, len(text))
+        while end < len(text) and text[end] == "-" and end > start + 1:
+            end -= 1
+        parts.append(text[start:end])
+        start = end
+    return parts or [""]
+
+
 def write_record(store: TagStore, key: str, record: Any, current: Mapping[str, str] | None = None) -> None:
     """`record` as compact JSON, however long: numbered tags, then the header `key` naming them.
 
@@ -120,7 +134,7 @@ def write_record(store: TagStore, key: str, record: Any, current: Mapping[str, s
     again when not given.
     """
     text = json.dumps(record, separators=(",", ":"), sort_keys=True)
-    parts = [text[i : i + MAX_VALUE] for i in range(0, len(text), MAX_VALUE)] or [""]
+    parts = _cut(text)
     before = store.read() if current is None else current
     old = decode(before.get(key))
     if old is not None:
