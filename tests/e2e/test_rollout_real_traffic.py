@@ -18,18 +18,69 @@ import time
 from tests.e2e.stack import Workspace
 from tests.e2e.test_rollout import (
     Mesh,
+    Outcome,
     assert_all_agree,
     command,
     mesh,
     release,
     rollout,
     stack_file,
-    wait_for_update,
 )
 
 __all__ = ["mesh", "release"]  # the fixtures, used by name
 
 EVIDENCE = "canary-rollout:analysis"
+
+
+class FollowedRollout:
+    """A rollout run in the background whose log is read as it is written, so that a test acts
+    at a given poll of a given step. (The stack's history, polled instead, lagged by up to 30 s on
+    a loaded machine: an interruption meant for the second step came during the promotion.)"""
+
+    def __init__(self, release: Workspace, mesh: Mesh, *flags: str, step_duration: str) -> None:
+        self.process = subprocess.Popen(
+            command(release, mesh, *flags, step_duration=step_duration),
+            cwd=release.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.log: list[str] = []
+        self.polls: dict[int, int] = {}  # step number -> polls seen in it
+        self.changed = threading.Condition()
+        self.follower = threading.Thread(target=self._follow)
+        self.follower.start()
+
+    def _follow(self) -> None:
+        assert self.process.stderr is not None
+        step = 0
+        for line in self.process.stderr:
+            with self.changed:
+                self.log.append(line)
+                words = line.split()
+                if len(words) > 2 and words[1] == "step":
+                    step = int(words[2].split("/")[0])
+                    self.polls[step] = 0
+                elif len(words) > 2 and words[1:3] == ["poll", "at"] and step:
+                    self.polls[step] += 1
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def wait_for_poll(self, step: int, poll: int, timeout: float = 180) -> None:
+        with self.changed:
+            seen = self.changed.wait_for(
+                lambda: self.polls.get(step, 0) >= poll or self.process.poll() is not None, timeout
+            )
+            assert seen and self.polls.get(step, 0) >= poll, "".join(self.log)
+
+    def finish(self, timeout: float = 600) -> Outcome:
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()  # the follower alone reads the log
+        self.process.wait(timeout=timeout)
+        self.follower.join()
+        report = json.loads(out) if out.strip() else {}
+        return Outcome(self.process.returncode, report, "".join(self.log))
 
 
 def tags(workspace: Workspace) -> dict[str, str]:
@@ -41,20 +92,15 @@ def test_a_shared_outage_during_a_step_is_held_not_rolled_back(release: Workspac
     mesh.plane.behave("v1", error_rate=0.003)
     mesh.plane.behave("v2", error_rate=0.003)
 
-    def outage() -> None:
-        # Both versions fail 30 % of their requests for 9 s (three polls) in the first step.
-        wait_for_update(release, "canary rollout: v2 at 10%")
-        time.sleep(4)
-        for version in ("v1", "v2"):
-            mesh.plane.behave(version, error_rate=0.3)
-        time.sleep(9)
-        for version in ("v1", "v2"):
-            mesh.plane.behave(version, error_rate=0.003)
-
-    incident = threading.Thread(target=outage)
-    incident.start()
-    outcome = rollout(release, mesh, step_duration="24s")
-    incident.join()
+    running = FollowedRollout(release, mesh, step_duration="24s")
+    # Both versions fail 30 % of their requests for 9 s (three polls) in the first step.
+    running.wait_for_poll(step=1, poll=1)
+    for version in ("v1", "v2"):
+        mesh.plane.behave(version, error_rate=0.3)
+    time.sleep(9)
+    for version in ("v1", "v2"):
+        mesh.plane.behave(version, error_rate=0.003)
+    outcome = running.finish()
     print(outcome.log)
     assert (outcome.code, outcome.report["outcome"]) == (0, "completed"), outcome.log
     holds = outcome.report["holds"]
@@ -74,19 +120,12 @@ def test_a_shared_outage_during_a_step_is_held_not_rolled_back(release: Workspac
 def test_an_interrupted_rollout_keeps_its_evidence_and_the_rerun_continues_it(release: Workspace, mesh: Mesh) -> None:
     mesh.plane.behave("v1", error_rate=0.003)
     mesh.plane.behave("v2", error_rate=0.003)
-    running = subprocess.Popen(
-        command(release, mesh, "--promote", step_duration="30s"),
-        cwd=release.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    wait_for_update(release, "canary rollout: v2 at 50%")
-    time.sleep(8)  # a few polls of the second step
-    running.send_signal(signal.SIGINT)
-    out, err = running.communicate(timeout=300)
-    first = json.loads(out)
-    assert (running.returncode, first["outcome"]) == (130, "interrupted"), err
+    running = FollowedRollout(release, mesh, "--promote", step_duration="30s")
+    running.wait_for_poll(step=2, poll=2)
+    running.process.send_signal(signal.SIGINT)
+    interrupted = running.finish(timeout=300)
+    first = interrupted.report
+    assert (interrupted.code, first["outcome"]) == (130, "interrupted"), interrupted.log
     assert EVIDENCE in tags(release)
     kept = {test["test"]: test["e_value"] for test in first["polls"][-1]["tests"]}
 
