@@ -333,6 +333,30 @@ def test_grpc_calls_through_the_gateway_split_as_the_routes_say(oracle: Oracle, 
     assert dict(pinned.destinations) == {"v2": 100.0}
 
 
+@pytest.mark.parametrize("api", ["istio", "gateway-api"])
+def test_every_route_carries_the_timeout_and_retries_as_istiod_translates_them(
+    oracle: Oracle, api: str, tmp_path: Path
+):
+    (case,) = [c for c in CASES if c.name == f"{api}-traffic-policy-and-timeout-w10"]
+    rendered = render_case(case, tmp_path)
+    oracle.load(rendered.manifests)
+    asked = 0
+    for route in rendered.expectation.routes:
+        for variant in route.header_variants():
+            answer = oracle.ask("web.example.com", headers=request_headers(variant))
+            asked += 1
+            assert answer.timeout == "3s", (route.label, answer.raw)
+            if api == "istio":
+                # Istio's retryOn list goes to Envoy as it is; attempts are the retries after the first try.
+                assert answer.retry == {"retryOn": "5xx,reset", "numRetries": 2, "perTryTimeout": "1s"}, answer.raw
+    assert asked >= 2
+    # Without the keys, istiod sets no timeout: the difference is the stack's.
+    (plain,) = [c for c in CASES if c.name == f"{api}-cookie-w10"]
+    (tmp_path / "plain").mkdir()
+    oracle.load(render_case(plain, tmp_path / "plain").manifests)
+    assert oracle.ask("web.example.com").timeout in (None, "0s")
+
+
 def rendered_objects(rendered: Rendered) -> list[dict[str, Any]]:
     return [yaml.safe_load(path.read_text()) for path in sorted(rendered.manifests.glob("*.yaml"))]
 
