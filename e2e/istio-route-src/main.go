@@ -58,7 +58,8 @@ type answer struct {
 	Redirect           map[string]any         `json:"redirect,omitempty"`
 	DirectResponse     uint32                 `json:"directResponse,omitempty"`
 	// Timeout and Retry are the route's own, as istiod wrote them into the Envoy route: the
-	// request timeout ("0s": none) and the retry policy (retryOn, numRetries, perTryTimeout).
+	// request timeout ("0s": none) and the retry policy (retryOn, numRetries, perTryTimeout,
+	// retriableStatusCodes), durations as Go prints them ("1m30s", "500ms").
 	Timeout string         `json:"timeout,omitempty"`
 	Retry   map[string]any `json:"retry,omitempty"`
 }
@@ -242,6 +243,10 @@ func (m *Mesh) fill(a *answer, res envoyroute.Result, upstream [][2]string) {
 			retry := map[string]any{"retryOn": p.GetRetryOn(), "numRetries": p.GetNumRetries().GetValue()}
 			if t := p.GetPerTryTimeout(); t != nil {
 				retry["perTryTimeout"] = t.AsDuration().String()
+			}
+			// Status codes in Istio's retryOn become retriable-status-codes and this list.
+			if codes := p.GetRetriableStatusCodes(); len(codes) > 0 {
+				retry["retriableStatusCodes"] = codes
 			}
 			a.Retry = retry
 		}
