@@ -4,7 +4,8 @@ Each stack, shipped or generated here, is rendered as `render --outputs` writes 
 manifests go through istiod's translation and Envoy's route matching (the oracle,
 `e2e/istio-route`). Every request shape `verify` sends for a route of the `routes` output must
 reach exactly that route's split, with the version header and the sticky Set-Cookie each
-destination answers with, and the mirror the stack asks for. The product's own reader of the
+destination answers with, the mirror the stack asks for, and the timeout and retry policy of
+its `httpRoute` (none without it) on every route. The product's own reader of the
 spec (`canary.router`) decides nothing here: the oracle answers, the `routes` output is compared.
 
 Also: the tutorial's manifests (`tests/data/seed/`) miss `version=v2` when it is not the first
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -69,7 +71,10 @@ TRAFFIC_POLICY = {
     "connectionPool": {"http": {"http1MaxPendingRequests": 100}},
     "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"},
 }
-RETRIES = {"attempts": 2, "perTryTimeout": "1s", "retryOn": "5xx,reset"}
+# A status code in retryOn (429) is one Istio moves to Envoy's own list of retriable codes.
+# Each field differs from istiod's default policy (2 attempts on connect-failure, ...), so a
+# dropped key cannot pass for a kept one.
+RETRIES = {"attempts": 3, "perTryTimeout": "0.5s", "retryOn": "gateway-error,reset,429"}
 GRPC: dict[str, Any] = {"port": 9999, "service": {"protocol": "grpc"}}
 
 
@@ -112,13 +117,22 @@ def generated_cases() -> list[Case]:
                 stable="v2",
             ),
             _case("wildcard-host-w10", api, {**cookie, "weight": 10}, hosts=["*.shop.example.com"]),
-            # The keys beside the routing change no route: the same shapes reach the same splits.
+            # The keys beside the routing change no route: the same shapes reach the same splits,
+            # and every route carries the timeout and retries (Istio only: the Gateway API's
+            # standard channel has no retries). 90s is Envoy's 1m30s: durations compare by value.
             _case(
                 "traffic-policy-and-timeout-w10",
                 api,
                 {**cookie, "weight": 10},
                 trafficPolicy=TRAFFIC_POLICY,
-                httpRoute={"timeout": "3s", **({"retries": RETRIES} if api == "istio" else {})},
+                httpRoute={"timeout": "3s", "retries": RETRIES} if api == "istio" else {"timeout": "90s"},
+            ),
+            # Every kind of route at once (cookie, headers, sticky pins, the mirrored plain one).
+            _case(
+                "every-route-kind-with-timeout-w30",
+                api,
+                {**cookie, "headers": {"x-canary": "always"}, "weight": 30, "mirror": 50, "sticky": {"cookie": "pin"}},
+                httpRoute={"timeout": "45s", "retries": RETRIES} if api == "istio" else {"timeout": "45s"},
             ),
             _case(
                 "service-ports-w10",
@@ -204,12 +218,87 @@ def targets(rendered: Rendered) -> list[tuple[str, str]]:
     return out
 
 
-def problems_of(rendered: Rendered, route: Route, index: int, answer: Answer) -> list[str]:
+@pytest.fixture(scope="module")
+def unset(oracle: Oracle) -> Answer:
+    """What istiod writes on a route that sets no timeout and no retries: the tutorial's
+    hand-written VirtualService (tests/data/seed/) sets neither."""
+    oracle.load(SEED)
+    answer = oracle.ask("nginx-app.example.com")
+    # "0s" is Envoy's "no timeout"; a route without one would time out after Envoy's own 15s.
+    assert answer.timeout == "0s" and answer.retry, answer.raw
+    return answer
+
+
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def seconds(duration: str) -> float:
+    """A duration as the stack spells it (`3s`, `0.5s`, `90s`) or as the oracle prints Envoy's
+    (Go's spelling: `1m30s`, `500ms`), in seconds."""
+    parts = DURATION_PART.findall(duration)
+    assert parts and "".join(number + unit for number, unit in parts) == duration, duration
+    return round(sum(float(number) * UNIT_SECONDS[unit] for number, unit in parts), 9)
+
+
+def retry_meaning(retry: Mapping[str, Any]) -> dict[str, Any]:
+    """Envoy's retry policy (as the oracle reports it) with its durations in seconds and its
+    conditions as a set."""
+    return {
+        "numRetries": retry["numRetries"],
+        "perTryTimeout": seconds(retry["perTryTimeout"]) if "perTryTimeout" in retry else None,
+        "retryOn": set(retry["retryOn"].split(",")),
+        "retriableStatusCodes": sorted(retry.get("retriableStatusCodes") or []),
+    }
+
+
+def expected_retry(retries: Mapping[str, Any], default: Mapping[str, Any]) -> dict[str, Any]:
+    """The retry policy Istio documents for a VirtualService route's `retries`: `attempts` are the
+    retries after the first try, `perTryTimeout` each try's limit, and `retryOn` Envoy's conditions,
+    where a status code goes to Envoy's list of retriable codes and `retriable-status-codes` among
+    the conditions. What it leaves out stays istiod's `default`."""
+    expected = retry_meaning(default)
+    expected["numRetries"] = retries["attempts"]
+    if "perTryTimeout" in retries:
+        expected["perTryTimeout"] = seconds(retries["perTryTimeout"])
+    if "retryOn" in retries:
+        conditions = [part.strip() for part in retries["retryOn"].split(",")]
+        codes = sorted(int(part) for part in conditions if part.isdigit())
+        expected["retryOn"] = {part for part in conditions if not part.isdigit()}
+        expected["retryOn"] |= {"retriable-status-codes"} if codes else set()
+        expected["retriableStatusCodes"] = codes
+    return expected
+
+
+def policy_problems(config: Mapping[str, Any], answer: Answer, unset: Answer) -> list[str]:
+    """How the route's timeout and retry policy differ from the stack's `httpRoute` (Istio's
+    `timeout` and `retries`, or the Gateway API's `timeouts.request` it becomes); a stack without
+    them must get what istiod writes on a route that sets none."""
+    http_route = config.get("httpRoute") or {}
+    problems = []
+    if "timeout" in http_route:
+        if answer.timeout is None or seconds(answer.timeout) != seconds(http_route["timeout"]):
+            problems.append(f"times out after {answer.timeout}, httpRoute.timeout says {http_route['timeout']}")
+    elif answer.timeout != unset.timeout:
+        problems.append(f"times out after {answer.timeout}, no key asks for a timeout")
+    assert unset.retry is not None
+    if "retries" in http_route:
+        expected = expected_retry(http_route["retries"], unset.retry)
+        got = retry_meaning(answer.retry) if answer.retry else None
+        if got != expected:
+            problems.append(f"retries {answer.retry}, httpRoute.retries {http_route['retries']} means {expected}")
+    elif answer.retry != unset.retry:
+        problems.append(f"retries {answer.retry}, no key asks for retries")
+    return problems
+
+
+def problems_of(rendered: Rendered, route: Route, index: int, answer: Answer, unset: Answer) -> list[str]:
     """How the oracle's answer for a request of `route` differs from what the stack says."""
     expectation = rendered.expectation
     problems = []
     if answer.route is None:
         return ["no route takes it"]
+    problems += policy_problems(rendered.config, answer, unset)
     expected = {version: float(percent) for version, percent in route.split.items() if percent > 0}
     if dict(answer.destinations) != expected:
         problems.append(f"reaches {dict(answer.destinations)}, routes says {expected}")
@@ -236,7 +325,7 @@ def problems_of(rendered: Rendered, route: Route, index: int, answer: Answer) ->
     return problems
 
 
-def check_every_shape(oracle: Oracle, rendered: Rendered) -> list[str]:
+def check_every_shape(oracle: Oracle, rendered: Rendered, unset: Answer) -> list[str]:
     oracle.load(rendered.manifests)
     problems = []
     asked = 0
@@ -248,15 +337,17 @@ def check_every_shape(oracle: Oracle, rendered: Rendered) -> list[str]:
                 asked += 1
                 problems += [
                     f"{scheme}://{host} {route.label} {headers}: {p}"
-                    for p in problems_of(rendered, route, index, answer)
+                    for p in problems_of(rendered, route, index, answer, unset)
                 ]
     assert asked >= len(rendered.expectation.routes)
     return problems
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_every_request_shape_of_a_shipped_stack_reaches_its_routes_split(oracle: Oracle, stack: str, tmp_path: Path):
-    problems = check_every_shape(oracle, render_shipped(stack, tmp_path))
+def test_every_request_shape_of_a_shipped_stack_reaches_its_routes_split(
+    oracle: Oracle, unset: Answer, stack: str, tmp_path: Path
+):
+    problems = check_every_shape(oracle, render_shipped(stack, tmp_path), unset)
     assert problems == []
 
 
@@ -270,9 +361,11 @@ def asked_split(config: Mapping[str, Any]) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_every_request_shape_of_a_generated_case_reaches_its_routes_split(oracle: Oracle, case: Case, tmp_path: Path):
+def test_every_request_shape_of_a_generated_case_reaches_its_routes_split(
+    oracle: Oracle, unset: Answer, case: Case, tmp_path: Path
+):
     rendered = render_case(case, tmp_path)
-    problems = check_every_shape(oracle, rendered)
+    problems = check_every_shape(oracle, rendered, unset)
     assert problems == []
     # And that split is the one the config asks for.
     host, scheme = targets(rendered)[0]
@@ -331,6 +424,40 @@ def test_grpc_calls_through_the_gateway_split_as_the_routes_say(oracle: Oracle, 
     assert dict(plain.destinations) == {"v1": 90.0, "v2": 10.0}
     pinned = oracle.ask("web.example.com", path, headers={**grpc, "cookie": "version=v2"}, method="POST")
     assert dict(pinned.destinations) == {"v2": 100.0}
+
+
+# Written out by hand from the two cases' httpRoute: what Envoy holds on every route of them.
+ENVOY_POLICY = {
+    "istio": (
+        "45s",
+        {
+            "retryOn": "gateway-error,reset,retriable-status-codes",
+            "numRetries": 3,
+            "perTryTimeout": "500ms",
+            "retriableStatusCodes": [429],
+        },
+    ),
+    "gateway-api": ("45s", None),
+}
+
+
+@pytest.mark.parametrize("api", ["istio", "gateway-api"])
+def test_every_kind_of_route_carries_the_timeout_and_retries_as_istiod_writes_them(
+    oracle: Oracle, unset: Answer, api: str, tmp_path: Path
+):
+    (case,) = [c for c in CASES if c.name == f"{api}-every-route-kind-with-timeout-w30"]
+    rendered = render_case(case, tmp_path)
+    oracle.load(rendered.manifests)
+    timeout, retry = ENVOY_POLICY[api]
+    # Cookie, header, two sticky pins and the plain route, each asked in every shape `verify` sends.
+    assert len(rendered.expectation.routes) == 5, [route.label for route in rendered.expectation.routes]
+    for route in rendered.expectation.routes:
+        for variant in route.header_variants():
+            answer = oracle.ask("web.example.com", headers=request_headers(variant))
+            assert answer.route is not None, (route.label, answer.raw)
+            # The Gateway API's standard channel has no retries: its routes keep istiod's default.
+            assert (answer.timeout, answer.retry) == (timeout, retry or unset.retry), (route.label, answer.raw)
+    assert (unset.timeout, unset.retry) != (timeout, retry)
 
 
 def rendered_objects(rendered: Rendered) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ The script runs for real, with a stand-in `go` first on PATH that only records h
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +28,7 @@ ETCD_VERSION, KWOK_VERSION = VERSIONS["ETCD_VERSION"], VERSIONS["KWOK_VERSION"]
 
 FAKE_GO = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >>"$GO_CALLS"
+if [[ "$1 $2 $3" == "mod edit -json" ]]; then printf '%s' "$FAKE_GO_MOD_JSON"; fi
 if [[ "$1" == build ]]; then
   while [[ $# -gt 0 ]]; do
     if [[ "$1" == -o ]]; then touch "$2"; fi
@@ -129,3 +132,39 @@ def test_kwok_and_kwokctl_are_one_build(tmp_path: Path, cache: Path) -> None:
     assert len(builds) == 1 and builds[0].endswith("sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl"), calls
     assert {path.name for path in (cache / "stamps").iterdir()} >= {f"kwok-{KWOK_VERSION}", f"kwokctl-{KWOK_VERSION}"}
     assert done.stderr.count("built in") == 1
+
+
+def test_the_oracle_is_rebuilt_for_a_source_whose_binary_another_source_replaced(tmp_path: Path, cache: Path) -> None:
+    # A copy of e2e/ whose oracle source the test changes, as checking out another branch would.
+    e2e = tmp_path / "e2e"
+    e2e.mkdir()
+    for name in ("toolchain", "versions.env"):
+        shutil.copy2(PROJECT_DIR / "e2e" / name, e2e / name)
+    shutil.copytree(PROJECT_DIR / "e2e" / "istio-route-src", e2e / "istio-route-src")
+    main = e2e / "istio-route-src" / "main.go"
+    first = main.read_text()
+    requires = {"Require": [{"Path": "istio.io/istio", "Version": VERSIONS["ISTIO_MODULE"]}]}
+    env = {**environment(tmp_path, cache), "FAKE_GO_MOD_JSON": json.dumps(requires)}
+
+    def toolchain(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(e2e / "toolchain"), *args], env=env, capture_output=True, text=True, timeout=60)
+
+    def builds() -> int:
+        return len([call for call in go_calls(tmp_path) if call.startswith("build ")])
+
+    assert toolchain("istio-route").returncode == 0 and builds() == 1
+    assert toolchain("--cached", "istio-route").returncode == 0
+    main.write_text(first + "\n// another branch's oracle\n")
+    assert toolchain("--cached", "istio-route").returncode == 1
+    assert toolchain("istio-route").returncode == 0 and builds() == 2
+    # Back to the first source: its stamp is still there, but bin/ holds the other one's binary.
+    main.write_text(first)
+    assert toolchain("--cached", "istio-route").returncode == 1
+    rebuilt = toolchain("istio-route")
+    assert rebuilt.returncode == 0 and builds() == 3, rebuilt.stderr
+    assert "istio built in" in rebuilt.stderr
+    assert toolchain("--cached", "istioctl", "istio-route").returncode == 0
+    assert toolchain("istioctl").returncode == 0 and builds() == 3
+    # A cache from before istio.current named the binaries' source keeps what it has.
+    (cache / "stamps" / "istio.current").unlink()
+    assert toolchain("--cached", "istio-route").returncode == 0

@@ -57,6 +57,11 @@ type answer struct {
 	Clusters           map[string]float64     `json:"clusters"`
 	Redirect           map[string]any         `json:"redirect,omitempty"`
 	DirectResponse     uint32                 `json:"directResponse,omitempty"`
+	// Timeout and Retry are the route's own, as istiod wrote them into the Envoy route: the
+	// request timeout ("0s": none) and the retry policy (retryOn, numRetries, perTryTimeout,
+	// retriableStatusCodes), durations as Go prints them ("1m30s", "500ms").
+	Timeout string         `json:"timeout,omitempty"`
+	Retry   map[string]any `json:"retry,omitempty"`
 }
 
 const usage = "usage: istio-route [--crds FILE ...] MANIFEST_DIR  (requests on stdin, one JSON object a line)"
@@ -230,6 +235,22 @@ func servesPort(name string, port int) bool {
 func (m *Mesh) fill(a *answer, res envoyroute.Result, upstream [][2]string) {
 	name := res.Route.GetName()
 	a.Route = &name
+	if action := res.Route.GetRoute(); action != nil {
+		if t := action.GetTimeout(); t != nil {
+			a.Timeout = t.AsDuration().String()
+		}
+		if p := action.GetRetryPolicy(); p != nil {
+			retry := map[string]any{"retryOn": p.GetRetryOn(), "numRetries": p.GetNumRetries().GetValue()}
+			if t := p.GetPerTryTimeout(); t != nil {
+				retry["perTryTimeout"] = t.AsDuration().String()
+			}
+			// Status codes in Istio's retryOn become retriable-status-codes and this list.
+			if codes := p.GetRetriableStatusCodes(); len(codes) > 0 {
+				retry["retriableStatusCodes"] = codes
+			}
+			a.Retry = retry
+		}
+	}
 	if r := res.Redirect; r != nil {
 		a.Redirect = map[string]any{"scheme": r.GetSchemeRedirect(), "host": r.GetHostRedirect(),
 			"port": r.GetPortRedirect(), "path": r.GetPathRedirect(), "code": r.GetResponseCode().String()}

@@ -48,6 +48,10 @@ class Answer:
     """Version -> the header lines its answers carry, the upstream's with the route's changes."""
     redirect: Mapping[str, Any] | None
     raw: Mapping[str, Any]
+    timeout: str | None = None
+    """The route's request timeout as Envoy holds it (`3s`; `0s` is none)."""
+    retry: Mapping[str, Any] | None = None
+    """The route's retry policy as Envoy holds it: `retryOn`, `numRetries`, `perTryTimeout`."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Answer:
@@ -59,6 +63,8 @@ class Answer:
             destination_headers={v: tuple((n, x) for n, x in lines) for v, lines in data["destinationHeaders"].items()},
             redirect=data.get("redirect"),
             raw=data,
+            timeout=data.get("timeout"),
+            retry=data.get("retry"),
         )
 
 
