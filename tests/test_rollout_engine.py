@@ -310,7 +310,9 @@ def test_a_shared_incident_that_lasts_past_the_hold_limit_stops_held_not_rolled_
     engine, _ = rollout(stack, gates(health), steps=(10,), clock=clock, hold_seconds=60)
     report = engine.run(promote=False, retire=False)
     assert (report.outcome, report.exit_code) == ("held", 3)
-    assert "held at 10%: still held after 90s (the hold limit 60s reached): error rate limit: stable too" in report.reason
+    assert report.reason.startswith(
+        "held at 10%: still held after 90s (the hold limit 60s reached): error rate limit: stable too"
+    )
     assert stack.config["canary"]["weight"] == 10 and clock.now == 90
 
 

@@ -365,7 +365,8 @@ class MetricsWatch:
             return entry, None
         if failed:
             return entry, (
-                f"{metric.name}: {problem}, {threshold.bad_polls} consecutive polls out of bounds (failureLimit {limit})"
+                f"{metric.name}: {problem}, {threshold.bad_polls} consecutive polls out of bounds "
+                f"(failureLimit {limit})"
             )
         return entry, (
             f"{metric.name}: {problem}, {threshold.bad_polls} of {limit} consecutive polls out of bounds "
