@@ -16,8 +16,9 @@ missing, malformed or holds an invalid value (a secret included), a path that ca
 unreachable target, a missing tool or extra."""
 HELD = 3
 """The rollout stopped without a verdict, the canary's weight left where it was: its evidence stayed
-too thin (too few canary requests), or both versions kept failing alike, for longer than the hold
-limit. Neither good nor bad; a rerun continues from that weight."""
+too thin (too few canary requests), both versions kept failing alike, or a threshold metric stayed
+out of bounds short of its failureLimit, for longer than the hold limit. Neither good nor bad; a
+rerun continues from that weight."""
 UNSETTLED = 4
 """A rollout's update was not taken by the cluster, even its roll back, after trying for a while: the
 stack file and the cluster may differ; the report says what each holds and the command to settle it."""

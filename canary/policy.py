@@ -193,8 +193,9 @@ class Policy:
     """Canary requests a step must have seen before it is promoted; a step with fewer is held
     (extended) up to `hold_seconds`, then the rollout stops, held, its weight kept."""
     hold_seconds: float = 600.0
-    """How long a step may be extended beyond its duration, for thin evidence and for shared
-    incidents (both versions failing alike) together, before the rollout stops, held."""
+    """How long a step may be extended beyond its duration, for thin evidence, shared incidents
+    (both versions failing alike) and threshold metrics out of bounds together, before the rollout
+    stops, held."""
     limits: Limits = field(default_factory=Limits)
     prometheus: str | None = None
     """Prometheus' base URL; without it the health analysis is off."""

@@ -203,6 +203,33 @@ def test_a_threshold_fails_after_failure_limit_consecutive_bad_polls_only():
     assert judged.tests == ()  # not an e-value: not alpha-bounded
 
 
+def test_a_threshold_out_of_bounds_short_of_failure_limit_holds_naming_the_metric_value_and_bound():
+    prometheus = Counters()
+    watch = metrics_watch(prometheus, LAG)
+    said = []
+    for value in (150, 150, 20, 150, 150, 150):
+        prometheus.set(lag(), value)
+        judged = watch.poll(10)
+        said.append((judged.holds, judged.reasons))
+    held = [
+        ("queue-lag: 150 above max 100, 1 of 3 consecutive polls out of bounds (failureLimit 3)",),
+        ("queue-lag: 150 above max 100, 2 of 3 consecutive polls out of bounds (failureLimit 3)",),
+    ]
+    assert [holds for holds, _ in said] == [*held, (), *held, ()]
+    assert [bool(reasons) for _, reasons in said] == [False] * 5 + [True]  # the limit reached: no hold, a rollback
+
+
+def test_a_threshold_whose_failure_limit_is_one_never_holds():
+    prometheus = Counters()
+    strict = MetricSettings(name="saturation", kind="threshold", query='sat{version="{{ version }}"}', max=0.9)
+    watch = metrics_watch(prometheus, strict)
+    prometheus.set('sat{version="v2"}', 0.95)
+    judged = watch.poll(10)
+    assert judged.holds == () and judged.reasons == (
+        "saturation: 0.95 above max 0.9, 1 consecutive polls out of bounds (failureLimit 1)",
+    )
+
+
 def test_a_threshold_without_a_series_or_with_many_is_a_bad_poll():
     prometheus = Counters()
     low = MetricSettings(name="saturation", kind="threshold", query='sat{version="{{ version }}"}', min=0.2)
@@ -249,6 +276,26 @@ def test_a_metric_rolls_the_canary_back_while_the_mesh_is_clean():
     assert document["tests"][-1]["threshold"] == pytest.approx(600)  # 1 / (0.01 / 6)
     assert [metric["name"] for metric in document["metrics"]] == ["checkout-failures", "queue-lag"]
     assert not any(t["e_value"] >= t["threshold"] for t in document["tests"][:4])  # the mesh's tests: clean
+
+
+def test_a_thresholds_hold_is_the_polls_hold_beside_the_analysis():
+    prometheus = Counters()
+    move(prometheus, (0, 0), (0, 0))
+    mesh = iter([MeshCounters(versions={})] * 10)
+    metrics = MetricsWatch(
+        [LAG], query=prometheus, namespace="shop", app="web", stable="v1", canary="v2", alpha_each=0.002, weight=10
+    )
+    health = HealthWatch(
+        read=lambda: next(mesh), analysis=SequentialAnalysis(weight=10), stable="v1", canary="v2", metrics=metrics
+    )
+    health.begin()
+    prometheus.set(lag(), 400)
+    poll = health.poll(10, 10.0, {})
+    assert (poll.hold, poll.rollback) == (True, False)
+    assert poll.holds == ("queue-lag: 400 above max 100, 1 of 3 consecutive polls out of bounds (failureLimit 3)",)
+    assert poll.to_json()["holds"] == list(poll.holds)
+    prometheus.set(lag(), 40)
+    assert health.poll(10, 20.0, {}).hold is False
 
 
 def test_each_ratio_metric_calibrates_on_stables_history_before_the_rollout():

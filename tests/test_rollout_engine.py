@@ -125,12 +125,13 @@ class FakeHealth:
         fail_at: float | None = None,
         begin_fails: bool = False,
         held: tuple[float, float] | None = None,
+        hold_reason: str = "error rate limit: stable too at or above the limit",
         resumed_note: str = "",
         fail_only_at: tuple[float, ...] = (),
     ) -> None:
         self.clock, self.rate, self.rollback_at, self.fail_at = clock, rate, rollback_at, fail_at
         self.fail_only_at = fail_only_at
-        self.held = held
+        self.held, self.hold_reason = held, hold_reason
         self.resumed_note = resumed_note
         self.calibration = "stable's 5xx over 60 intervals before the rollout vary 1 times as much"
         self.kept: list[str] = []
@@ -169,7 +170,7 @@ class FakeHealth:
             seconds=seconds,
             weight=weight,
             versions={"v2": figures, "v1": stable},
-            holds=("error rate limit: stable too at or above the limit",) if held else (),
+            holds=(self.hold_reason,) if held else (),
             unattributed_errors=0,
             tests=(test,),
             rollback=rollback,
@@ -309,8 +310,40 @@ def test_a_shared_incident_that_lasts_past_the_hold_limit_stops_held_not_rolled_
     engine, _ = rollout(stack, gates(health), steps=(10,), clock=clock, hold_seconds=60)
     report = engine.run(promote=False, retire=False)
     assert (report.outcome, report.exit_code) == ("held", 3)
-    assert "both versions still failing alike" in report.reason
+    assert report.reason.startswith(
+        "held at 10%: still held after 90s (the hold limit 60s reached): error rate limit: stable too"
+    )
     assert stack.config["canary"]["weight"] == 10 and clock.now == 90
+
+
+LAG_HOLD = "queue-lag: 300 above max 60, 1 of 3 consecutive polls out of bounds (failureLimit 3)"
+
+
+def test_a_threshold_metric_out_of_bounds_holds_the_weight_until_it_comes_back():
+    clock = FakeClock()
+    stack = FakeStack()
+    health = FakeHealth(clock, held=(10, 20), hold_reason=LAG_HOLD)
+    engine, view = rollout(stack, gates(health), steps=(10, 50), clock=clock)
+    report = engine.run(promote=False, retire=False)
+    assert report.outcome == "completed"
+    # Step 1's polls at 10 and 20 s held: 50 % is set at 50 s, not at 30 s.
+    assert [(s.weight, s.started_seconds) for s in report.steps] == [(10, 0), (50, 50)]
+    assert [h["reasons"] for h in report.to_json()["holds"]] == [[LAG_HOLD], [LAG_HOLD]]
+    assert any(e.startswith(f"  held at 10%: {LAG_HOLD};") for e in view.events)
+
+
+def test_a_threshold_hold_past_the_hold_limit_stops_held_naming_the_metric():
+    clock = FakeClock()
+    stack = FakeStack()
+    health = FakeHealth(clock, held=(0, 1000), hold_reason=LAG_HOLD)
+    engine, _ = rollout(stack, gates(health), steps=(10,), clock=clock, hold_seconds=60)
+    report = engine.run(promote=False, retire=False)
+    assert (report.outcome, report.exit_code) == ("held", 3)
+    assert report.reason == (
+        f"held at 10%: still held after 90s (the hold limit 60s reached): {LAG_HOLD}; "
+        "the weight stays at 10%, and a rerun continues from there"
+    )
+    assert stack.config["canary"]["weight"] == 10
 
 
 def test_min_requests_count_the_steps_own_canary_requests_only():

@@ -5,8 +5,8 @@ Two kinds, as Flagger's and Argo's users write them:
 - `ratio`: `bad` and `total` counters per version (checkout failures and checkouts), judged
   against stable by the same anytime-valid test as the 5xx rate, with a share of the alpha;
 - `threshold`: one number for the canary (queue lag, saturation) that must stay within `min` and
-  `max`, failing after `failureLimit` consecutive bad polls (Flagger's and Argo's rule, not
-  bounded by alpha).
+  `max`, a bad poll holding the step and `failureLimit` consecutive ones failing it (Flagger's
+  rule, not bounded by alpha).
 
 Each query is a template: `{{ namespace }}`, `{{ app }}` and `{{ version }}` are filled in per
 version (`canary.rollout.metric_queries` does it, escaping what it fills into a label matcher).
@@ -81,7 +81,7 @@ class MetricSettings(ConfigModel):
     failure_limit: StrictInt | None = Field(
         default=None,
         alias="failureLimit",
-        description="threshold: consecutive polls out of bounds that fail the step (default 1).",
+        description="threshold: consecutive polls out of bounds that fail the step (default 1); fewer hold it.",
     )
 
     @pydantic.model_validator(mode="after")

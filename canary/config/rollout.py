@@ -100,8 +100,9 @@ class RolloutSettings(ConfigModel):
     hold_limit: Annotated[Duration, checked(hold_limit_problem)] = Field(
         default=format_duration(args_default(Policy, "hold_seconds")),
         alias="holdLimit",
-        description="How long a step may be extended for thin evidence or a shared incident (both versions failing "
-        "alike) before the rollout stops, held, with exit status 3 and its weight kept (`--hold-limit`).",
+        description="How long a step may be extended for thin evidence, a shared incident (both versions failing "
+        "alike) or a threshold metric out of bounds short of its failureLimit, before the rollout stops, held, with "
+        "exit status 3 and its weight kept (`--hold-limit`).",
     )
     alpha: Annotated[Number, checked(alpha_problem)] = Field(
         default=args_default(Limits, "alpha"),

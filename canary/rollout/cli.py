@@ -2,9 +2,9 @@
 
 Exit status: 0 when every step passed (and the canary was promoted, if asked), 1 when the canary
 was rolled back (a failed gate), 2 for bad flags or config or a rollout that cannot start, its
-preflight included (nothing changed), 3 when it stopped held (evidence too thin, or both versions
-failing alike, past the hold limit: the weight kept), 130 when interrupted (the weight is left
-where the stack file says).
+preflight included (nothing changed), 3 when it stopped held (evidence too thin, both versions
+failing alike, or a threshold metric out of bounds, past the hold limit: the weight kept), 130
+when interrupted (the weight is left where the stack file says).
 """
 
 from __future__ import annotations
@@ -457,7 +457,8 @@ def print_plan(document: dict[str, Any]) -> None:
             f"{health['max_error_rate']:g}% and not above stable's; p99 at most {health['max_p99_ms']:g} ms and "
             f"{health['max_p99_ratio']:g} times stable's; false-rollback chance {health['alpha']:g} for the whole "
             f"release; at least {health['min_requests']} canary requests per step; a step held (thin evidence, "
-            f"both versions failing alike) at most {health['hold_seconds']:g}s longer, then the rollout stops, held"
+            "both versions failing alike, a threshold metric out of bounds) at most "
+            f"{health['hold_seconds']:g}s longer, then the rollout stops, held"
         )
         lines.append(f"  Prometheus auth: {health['prometheus_auth']}")
         for metric in health["metrics"]:

@@ -7,8 +7,10 @@
   own share of the rollout's alpha: anytime-valid, the same guarantee as the 5xx rate's.
 - **threshold** (`query`, `min`, `max`, `failureLimit`): one number for the canary at each poll,
   failing the step after `failureLimit` consecutive polls out of bounds, as Flagger and Argo
-  Rollouts judge theirs. Not alpha-bounded: how often a healthy canary trips it depends on the
-  metric's own noise, which no test here knows.
+  Rollouts judge theirs. A bad poll short of the limit holds the step (Flagger halts advancement
+  on a failed check): the weight is not raised on a number out of bounds, nor is the canary
+  rolled back for one that comes back. Not alpha-bounded: how often a healthy canary trips it
+  depends on the metric's own noise, which no test here knows.
 """
 
 from __future__ import annotations
@@ -130,6 +132,8 @@ class MetricsPoll:
     """The ratio metrics' comparisons, as the analysis' tests are reported."""
     reasons: tuple[str, ...]
     """Why a metric calls for a rollback, one line each; empty when none does."""
+    holds: tuple[str, ...] = ()
+    """Why a metric holds the step (a threshold out of bounds, short of its failureLimit)."""
 
 
 def _not_falling(previous: RatioCounts, bad: float, total: float) -> RatioCounts:
@@ -282,6 +286,7 @@ class MetricsWatch:
         entries: dict[int, dict[str, Any]] = {}
         tests: list[TestResult] = []
         reasons: list[str] = []
+        holds: list[str] = []
         for ratio, answers in zip(self._ratios, ratio_answers, strict=True):
             entry, test = self._judge_ratio(ratio, answers, weight)
             entries[id(ratio)] = entry
@@ -297,9 +302,12 @@ class MetricsWatch:
             entry, reason = self._judge_threshold(threshold, samples)
             entries[id(threshold)] = entry
             if reason is not None:
-                reasons.append(reason)
+                (reasons if entry["failed"] else holds).append(reason)
         return MetricsPoll(
-            entries=tuple(entries[id(metric)] for metric in self._order), tests=tuple(tests), reasons=tuple(reasons)
+            entries=tuple(entries[id(metric)] for metric in self._order),
+            tests=tuple(tests),
+            reasons=tuple(reasons),
+            holds=tuple(holds),
         )
 
     def _judge_ratio(
@@ -320,6 +328,8 @@ class MetricsWatch:
     def _judge_threshold(
         self, threshold: _ThresholdMetric, samples: list[tuple[dict[str, str], float]]
     ) -> tuple[dict[str, Any], str | None]:
+        """The entry the report shows, and why the metric fails the step or, short of its
+        failureLimit, holds it (which of the two: the entry's `failed`); None when within bounds."""
         metric = threshold.settings
         value: float | None = None
         if len(samples) == 1 and math.isfinite(samples[0][1]):
@@ -351,9 +361,14 @@ class MetricsWatch:
             "problem": problem,
             "failed": failed,
         }
-        reason = (
-            f"{metric.name}: {problem}, {threshold.bad_polls} consecutive polls out of bounds (failureLimit {limit})"
-            if failed
-            else None
+        if problem is None:
+            return entry, None
+        if failed:
+            return entry, (
+                f"{metric.name}: {problem}, {threshold.bad_polls} consecutive polls out of bounds "
+                f"(failureLimit {limit})"
+            )
+        return entry, (
+            f"{metric.name}: {problem}, {threshold.bad_polls} of {limit} consecutive polls out of bounds "
+            f"(failureLimit {limit})"
         )
-        return entry, reason

@@ -5,7 +5,8 @@ the stack says, the analysis polls at once (so that the interval holding the wei
 short one of its own), then the step is watched for its duration while the health analysis polls
 Prometheus every `analysis_seconds`. One sequential analysis judges the whole invocation: the
 first poll whose decision says so rolls the canary back, mid-step. A poll held for a shared
-incident (both versions failing alike) extends the step by its interval. A step is promoted only
+incident (both versions failing alike), or by a threshold metric out of bounds short of its
+failureLimit, extends the step by its interval. A step is promoted only
 after its full duration and at least `min_requests` canary requests in it; a thinner one is
 extended an interval at a time. Neither extension goes past `hold_seconds`: then the rollout
 stops, held, with the weight where it is (a quiet canary is not a broken one, nor a proven one),
@@ -646,6 +647,7 @@ class Rollout:
         canary_before = health.canary_requests() if health is not None else 0
         last_poll_at = began
         held_now = False
+        held_for: tuple[str, ...] = ()  # the last hold's reasons (a shared incident, a threshold metric)
         while True:
             now = self.clock()
             if health is not None and (now >= next_poll or now >= deadline):
@@ -666,6 +668,7 @@ class Rollout:
                         return GateResult("health", False, poll.reasons, {"poll": poll.to_json()}), False
                     was_held, held_now = held_now, poll.hold
                     if held_now:
+                        held_for = poll.holds
                         # The held interval does not count towards the step's duration.
                         deadline = min(deadline + (now - last_poll_at), last_call)
                         self._hold(report, poll, f"the step is extended by {now - last_poll_at:.0f}s")
@@ -684,16 +687,13 @@ class Rollout:
                 if seen >= policy.min_requests and not held_now:
                     return GateResult("health", True, (), figures), False
                 if now >= last_call:
+                    limit = f"after {now - began:.0f}s (the hold limit {policy.hold_seconds:g}s reached)"
                     why = (
-                        f"{seen} canary requests, {policy.min_requests} needed"
+                        f" for want of evidence: {seen} canary requests, {policy.min_requests} needed {limit}"
                         if seen < policy.min_requests
-                        else "both versions still failing alike"
+                        else f": still held {limit}: {'; '.join(held_for)}"
                     )
-                    problem = (
-                        f"held at {weight}% for want of evidence: {why} after {now - began:.0f}s "
-                        f"(the hold limit {policy.hold_seconds:g}s reached); the weight stays at {weight}%, "
-                        "and a rerun continues from there"
-                    )
+                    problem = f"held at {weight}%{why}; the weight stays at {weight}%, and a rerun continues from there"
                     return GateResult("health", False, (problem,), figures), True
                 if not step.extended and seen < policy.min_requests:
                     line = (

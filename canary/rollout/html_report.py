@@ -393,8 +393,9 @@ def _holds_table(holds: list[Mapping[str, Any]]) -> str:
         )
     return (
         f"<section><h2>Holds ({len(holds)})</h2>"
-        '<p class="hint">A held poll is nothing against the canary: both versions failed alike (a shared '
-        "incident), or too few canary requests had been seen. The step was extended.</p>"
+        '<p class="hint">A held poll neither passes nor fails the canary: both versions failed alike (a shared '
+        "incident), a threshold metric was out of bounds short of its failureLimit, or too few canary requests "
+        "had been seen. The step was extended, its weight not raised.</p>"
         "<table><thead><tr><th>time</th><th>weight</th><th>why</th><th>stable</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></section>"
     )

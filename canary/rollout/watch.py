@@ -64,7 +64,8 @@ class Poll:
     metrics: tuple[dict[str, Any], ...] = ()
     """The team's own metrics (`rollout.metrics`), one entry each; their tests are in `tests`."""
     holds: tuple[str, ...] = ()
-    """Why this poll was held (a shared incident): the step extended, nothing against the canary."""
+    """Why this poll was held (a shared incident, a threshold metric out of bounds short of its
+    failureLimit): the step extended, the weight not raised on it."""
 
     @property
     def hold(self) -> bool:
@@ -218,10 +219,12 @@ class HealthWatch:
         tests = tuple(decision.to_json()["tests"])
         reasons = decision.reasons
         entries: tuple[dict[str, Any], ...] = ()
+        holds = decision.holds
         if self.metrics is not None:
             judged = self.metrics.poll(weight)
             tests += tuple(test.to_json() for test in judged.tests)
             reasons += judged.reasons
+            holds += judged.holds
             entries = judged.entries
         return Poll(
             seconds=seconds,
@@ -231,6 +234,6 @@ class HealthWatch:
             tests=tests,
             rollback=bool(reasons),
             reasons=reasons,
-            holds=decision.holds,
+            holds=holds,
             metrics=entries,
         )
