@@ -78,23 +78,45 @@ def run_bounded(
     stderr together, for at most `timeout` seconds (None: as long as it runs). `on_stdout` and
     `on_stderr` get each line as it comes. Raises CommandOutputError past either limit, and
     OSError when the command cannot be started."""
-    process = subprocess.Popen(
-        list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env
-    )
-    assert process.stdout is not None and process.stderr is not None
-    streams = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
-    lines = {process.stdout.fileno(): _Lines(on_stdout), process.stderr.fileno(): _Lines(on_stderr)}
     deadline = None if timeout is None else time.monotonic() + timeout
-    problem = None
+    # As a context, as the Automation API runs the CLI: interrupted (Ctrl-C), the command is left
+    # to end by itself, as it was before; pulumi, in the same process group, ends its update.
+    with subprocess.Popen(
+        list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        streams = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
+        lines = {process.stdout.fileno(): _Lines(on_stdout), process.stderr.fileno(): _Lines(on_stderr)}
+        problem = _read(streams, lines, limit, deadline)
+        if problem is None and deadline is not None:
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                problem = "ran over"
+        if problem is not None:
+            # Killed, not waited for to finish: what it would still write is unread.
+            process.kill()
+            process.wait()
+            if problem == "ran over":
+                problem = f"ran over {timeout:g} s"
+            raise CommandOutputError(f"`{shown_command(command)}` {problem}, and was stopped")
+    for line_feed in lines.values():
+        line_feed.close()
+    stdout, stderr = (bytes(text).decode("utf-8", "replace") for text in streams.values())
+    return Finished(process.returncode, stdout, stderr)
+
+
+def _read(streams: dict[int, bytearray], lines: dict[int, _Lines], limit: int, deadline: float | None) -> str | None:
+    """Read both streams to their end into `streams`; what went wrong ("ran over", "wrote more
+    than ...") or None."""
     size = 0
     with selectors.DefaultSelector() as selector:
         for fd in streams:
             selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map() and problem is None:
+        while selector.get_map():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                problem = f"ran over {timeout:g} s"
-                break
+                return "ran over"
             for key, _ in selector.select(left):
                 chunk = os.read(key.fd, _CHUNK)
                 if not chunk:
@@ -102,26 +124,7 @@ def run_bounded(
                     continue
                 size += len(chunk)
                 if size > limit:
-                    problem = f"wrote more than {size_text(limit)}"
-                    break
+                    return f"wrote more than {size_text(limit)}"
                 streams[key.fd] += chunk
                 lines[key.fd].feed(chunk)
-    try:
-        if problem is None:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                process.wait(left)
-            except subprocess.TimeoutExpired:
-                problem = f"ran over {timeout:g} s"
-        if problem is not None:
-            # Killed, not waited for to finish: what it would still write is unread.
-            process.kill()
-            process.wait()
-            raise CommandOutputError(f"`{shown_command(command)}` {problem}, and was stopped")
-    finally:
-        process.stdout.close()
-        process.stderr.close()
-    for line_feed in lines.values():
-        line_feed.close()
-    stdout, stderr = (bytes(text).decode("utf-8", "replace") for text in streams.values())
-    return Finished(process.returncode, stdout, stderr)
+    return None
