@@ -11,6 +11,7 @@ import pytest
 from canary.rollout import bounded_pulumi
 from canary.rollout.pulumi_stack import AutomationStack, StackError
 from canary.rollout.release_tags import TagStoreError
+from tests.test_rollout_cli import project, run
 
 ENDLESS = "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done"
 
@@ -77,3 +78,15 @@ def test_a_command_that_ends_is_handed_on_as_the_automation_api_would(
     result = stack._stack.workspace.pulumi_command.run(["stack", "output", "--json"], str(tmp_path), {}, lines.append)
     assert (result.stdout, result.stderr, result.code) == ('{"urls": ["http://a.example.com/"]}', "warning: old CLI", 0)
     assert lines == ['{"urls": ["http://a.example.com/"]}']
+
+
+def test_a_dry_run_whose_stack_outputs_never_end_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project_with_fake_pulumi(tmp_path, monkeypatch, ENDLESS)
+    code, out, err = run(capsys, project(tmp_path / "project"), "--dry-run")
+    assert (code, out) == (2, "")
+    assert err == (
+        "canary rollout: error: cannot read the outputs of stack prod: "
+        "`pulumi --non-interactive stack output --json --stack prod` wrote more than 64 MiB, and was stopped\n"
+    )
