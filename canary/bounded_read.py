@@ -43,12 +43,13 @@ def read_text(path: Path | str, limit: int) -> str:
     finally:
         os.close(fd)
     if size > limit:
-        raise UnreadableFileError(f"is larger than {_size(limit)}, more than such a file ever needs")
+        raise UnreadableFileError(f"is larger than {size_text(limit)}, more than such a file ever needs")
     try:
         return b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError:
         raise UnreadableFileError("not UTF-8 text") from None
 
 
-def _size(limit: int) -> str:
+def size_text(limit: int) -> str:
+    """`limit` bytes as a person reads it: `4 MiB`, or `1000 bytes` when not whole mebibytes."""
     return f"{limit // MEBIBYTE} MiB" if limit % MEBIBYTE == 0 else f"{limit} bytes"

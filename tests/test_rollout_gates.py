@@ -31,6 +31,22 @@ def test_webhook_answering_non_2xx_or_not_at_all_fails():
     assert "unreachable" in webhook_gate(url, {}).problems[0]
 
 
+def test_webhook_with_user_and_password_in_its_url_is_sent_them_as_basic_auth_and_its_token():
+    # The oracle: the header a client must send for bob / p@ss/w, per RFC 7617, written out.
+    expected = "Basic Ym9iOnBAc3Mvdw=="
+    seen = []
+
+    def answer(request):
+        seen.append((request.headers.get("Authorization"), request.path))
+        return (200, {})
+
+    with serving(answer) as (url, _):
+        hooked = url.replace("http://", "http://bob:p%40ss%2Fw@") + "/gate?token=t0k"
+        result = webhook_gate(hooked, {"weight": 10})
+    assert result.ok, result.problems
+    assert seen == [(expected, "/gate?token=t0k")]
+
+
 ROUTES = [
     {"when": {"cookie": "version=v2"}, "split": {"v2": 100}},
     {"when": {}, "split": {"v1": 90, "v2": 10}},

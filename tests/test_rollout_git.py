@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -169,6 +170,35 @@ def test_a_checkout_that_cannot_record_each_step_is_refused_before_anything_chan
     assert GitRecorder(checkout, "prod", push=True).problem() == (
         "--git-push: the checked-out branch has no upstream to push to (git push -u REMOTE BRANCH once)"
     )
+
+
+def git_printing_without_end_for(command: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `git` first on PATH that prints endlessly for `command` and is the real one otherwise."""
+    real = shutil.which("git")
+    folder.mkdir()
+    fake = folder / "git"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = {command} ]; then while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done; fi\n'
+        f'exec {real} "$@"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+
+
+def test_a_git_that_prints_without_end_is_stopped_and_said_in_one_line(tmp_path, monkeypatch):
+    _, checkout = remote_and_checkout(tmp_path)
+    git_printing_without_end_for("rev-parse", tmp_path / "endless-rev-parse", monkeypatch)
+    assert GitRecorder(checkout, "prod").problem() == (
+        "--git-commit: `git rev-parse --is-inside-work-tree` wrote more than 16 MiB, and was stopped"
+    )
+    monkeypatch.setenv("PATH", os.environ["PATH"].split(":", 1)[1])
+    git_printing_without_end_for("push", tmp_path / "endless-push", monkeypatch)
+    warnings: list[str] = []
+    recorder = GitRecorder(checkout, "prod", push=True, warn=warnings.append)
+    FileStack(checkout).set_weight(10)
+    recorder.commit("canary rollout prod: v2 at 10%")
+    assert subjects(checkout)[0] == "canary rollout prod: v2 at 10%"
+    assert warnings == ["warning: `git push --quiet` wrote more than 16 MiB, and was stopped; the rollout goes on"]
 
 
 def test_a_push_after_someone_else_pushed_replays_the_step_on_their_commit(tmp_path):

@@ -109,3 +109,16 @@ def test_the_command_refuses_a_metric_without_series_for_stable_and_changes_noth
         'nope{version="v1"}\n'
     )
     assert (directory / "Pulumi.prod.yaml").read_text() == before
+
+
+def test_a_webhook_with_user_and_password_in_its_url_is_reached_without_them_in_the_host():
+    heard = []
+
+    def answer(request: Any) -> tuple[int, dict[str, Any]]:
+        heard.append((request.command, request.headers.get("Authorization")))
+        return (405, {})
+
+    with serving(answer) as (url, _):
+        assert preflight.webhook_problem(url.replace("http://", "http://bob:pw@") + "/gate?token=t") is None
+    # bob:pw per RFC 7617, written out.
+    assert heard == [("HEAD", "Basic Ym9iOnB3")]

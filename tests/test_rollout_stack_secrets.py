@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from canary.rollout.gates import GateResult
-from canary.rollout.stack_secrets import MaskedView, Masker, with_secrets
+from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 
 SECRET = "https://hooks.example.com/services/T0/B0/s3cret"
 
@@ -53,3 +58,32 @@ def test_the_live_view_shows_no_secret():
     assert SECRET not in repr(inner.seen)
     assert inner.seen[0] == "Prometheus at [secret] is unreachable"
     assert inner.seen[1].problems == ("webhook [secret] answered 500",) and inner.seen[2] == (1, 4, 5, 30.0)
+
+
+def fake_pulumi(folder: Path, script: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pulumi = folder / "pulumi"
+    pulumi.write_text("#!/bin/sh\n" + script)
+    pulumi.chmod(pulumi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+
+
+def test_a_secret_is_read_with_pulumi_config_get(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_pulumi(tmp_path, f'echo "$@" > {tmp_path}/args\necho "{SECRET}"\n', monkeypatch)
+    assert reveal(tmp_path, "dev", "rollout.webhook") == SECRET
+    assert (tmp_path / "args").read_text().split() == [
+        "config", "get", "--path", "istio-canary:rollout.webhook", "--stack", "dev"
+    ]  # fmt: skip
+
+
+def test_a_pulumi_config_get_that_never_ends_is_stopped_naming_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_pulumi(
+        tmp_path, "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done\n", monkeypatch
+    )
+    with pytest.raises(SecretUnavailableError) as caught:
+        reveal(tmp_path, "dev", "rollout.webhook")
+    assert str(caught.value) == (
+        "rollout.webhook is a secret, and reading it failed: "
+        "`pulumi config get --path istio-canary:rollout.webhook --stack dev` wrote more than 1 MiB, and was stopped"
+    )

@@ -305,3 +305,17 @@ def test_bad_traffic_flag_is_one_line_naming_flag_and_value(
     assert code == 2 and line.startswith("canary traffic: error: ")
     for word in named:
         assert word in line, line
+
+
+def test_a_pulumi_stack_output_that_never_ends_is_stopped_with_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pulumi = tmp_path / "pulumi"
+    pulumi.write_text('#!/bin/sh\nwhile :; do echo \'{"routes": [], "padding": "xxxxxxxxxxxxxxxxxxxxxxxx"}\'; done\n')
+    pulumi.chmod(pulumi.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    outcome = verify(["--stack", "dev", "--requests", "100"], capsys)
+    assert outcome.code == 2
+    assert _assert_one_line_error(outcome.err) == (
+        "canary verify: error: `pulumi stack output --json --stack dev` wrote more than 16 MiB, and was stopped"
+    )

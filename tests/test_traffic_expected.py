@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from canary.traffic import expected
 from canary.traffic.expected import (
     UNSET,
     ExpectationError,
@@ -137,6 +138,17 @@ def test_pulumi_failing_outside_a_project_says_where_it_looked_and_how_to_point_
         f"no Pulumi.yaml in {elsewhere} or any folder above it: run in the project folder, "
         "or point at it with --cwd DIR"
     )
+
+
+def test_a_pulumi_stack_output_that_hangs_is_stopped_naming_the_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_pulumi(tmp_path, "exec sleep 60\n")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(expected, "OUTPUTS_TIMEOUT", 0.5)
+    with pytest.raises(ExpectationError) as caught:
+        load_stack("prod")
+    assert str(caught.value) == "`pulumi stack output --json --stack prod` ran over 0.5 s, and was stopped"
 
 
 def test_missing_pulumi_cli_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -734,6 +734,8 @@ def _outputs_for_dry_run(project_dir: Path, stack: str) -> dict[str, Any]:
 
     try:
         return AutomationStack(project_dir, stack).outputs()
+    except StackError as err:  # says already which outputs it could not read
+        raise preflight.OutputsUnavailableError(str(err)) from None
     except Exception as err:  # the Automation API raises its own types for a stack it cannot select
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise preflight.OutputsUnavailableError(f"cannot read the outputs of stack {stack}: {first_line}") from None

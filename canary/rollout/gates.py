@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from canary.redact import redact_text, redact_url
 from canary.rollout.policy import Policy
 from canary.rollout.watch import Sent
+from canary.url_credentials import basic_authorization, without_userinfo
 
 if TYPE_CHECKING:
     from canary.routes_contract import Route
@@ -163,11 +164,15 @@ def split_gate(outputs: Mapping[str, Any], target: EntryPoint, policy: Policy, a
 
 
 def webhook_gate(url: str | None, payload: Mapping[str, Any], timeout: float = 10.0) -> GateResult:
-    """POST the step's figures; anything but a 2xx answer fails the step."""
+    """POST the step's figures; anything but a 2xx answer fails the step. A `user:password@` in
+    `url` is sent as basic auth."""
     if not url:
         return GateResult("webhook", True, (), {"off": "no webhook (--webhook or rollout.webhook)"})
+    headers = {"Content-Type": "application/json"}
+    if basic := basic_authorization(url):
+        headers["Authorization"] = basic
     request = urllib.request.Request(
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        without_userinfo(url), data=json.dumps(payload).encode(), headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -14,11 +14,11 @@ Git is run as a subprocess (`git` on PATH), with the checkout's own identity and
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from canary.bounded_run import MEBIBYTE, CommandOutputError, Finished, run_bounded
 from canary.config import StackSettings
 from canary.rollout.pulumi_stack import Change, ReleaseStack, Update
 
@@ -29,14 +29,21 @@ class GitError(Exception):
     """Git cannot do what was asked; the message is one line."""
 
 
-Runner = Callable[[Sequence[str], Path], subprocess.CompletedProcess[str]]
+Runner = Callable[[Sequence[str], Path], Finished]
+MAX_OUTPUT_BYTES = 16 * MEBIBYTE
+"""Far more than the quiet commands here write; what a git gone astray (a hook printing without
+end, say) may write before it is stopped."""
+TIMEOUT = 120
 
 
-def _git(args: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=120)
+def _git(args: Sequence[str], cwd: Path) -> Finished:
+    try:
+        return run_bounded(["git", *args], limit=MAX_OUTPUT_BYTES, timeout=TIMEOUT, cwd=cwd)
+    except (CommandOutputError, OSError) as err:
+        raise GitError(str(err)) from None
 
 
-def _last_line(result: subprocess.CompletedProcess[str]) -> str:
+def _last_line(result: Finished) -> str:
     text = (result.stderr or result.stdout).strip()
     return text.splitlines()[-1].strip() if text else f"exit status {result.returncode}"
 
@@ -55,7 +62,7 @@ class GitRecorder:
     def stack_file(self) -> Path:
         return self.project_dir / f"Pulumi.{self.stack}.yaml"
 
-    def _ok(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _ok(self, *args: str) -> Finished:
         result = self.run(args, self.project_dir)
         if result.returncode != 0:
             raise GitError(f"git {args[0]}: {_last_line(result)}")
@@ -64,6 +71,12 @@ class GitRecorder:
     def problem(self) -> str | None:
         """Why the rollout could not commit (and push) its changes, checked before anything changes."""
         flag = "--git-push" if self.push else "--git-commit"
+        try:
+            return self._problem(flag)
+        except GitError as err:
+            return f"{flag}: {err}"
+
+    def _problem(self, flag: str) -> str | None:
         inside = self.run(["rev-parse", "--is-inside-work-tree"], self.project_dir)
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return f"{flag}: {self.project_dir} is not in a Git checkout"

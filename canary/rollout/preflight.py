@@ -30,6 +30,7 @@ from canary.rollout.prometheus import (
     series_of_version_query,
     series_query,
 )
+from canary.url_credentials import basic_authorization, without_userinfo
 
 TIMEOUT = 5.0
 
@@ -110,8 +111,12 @@ def metric_problem(
 
 
 def webhook_problem(url: str) -> str | None:
-    """Any HTTP answer to a HEAD counts: the webhook judges only the steps' POSTs."""
-    request = urllib.request.Request(url, method="HEAD")
+    """Any HTTP answer to a HEAD counts: the webhook judges only the steps' POSTs. Asked as the
+    gate asks it: a `user:password@` in `url` sent as basic auth."""
+    basic = basic_authorization(url)
+    request = urllib.request.Request(
+        without_userinfo(url), headers={"Authorization": basic} if basic else {}, method="HEAD"
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT):
             return None

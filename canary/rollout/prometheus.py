@@ -22,7 +22,6 @@ What is asked, and why:
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
@@ -37,6 +36,7 @@ from typing import Any
 from canary.plan.gateway_api import version_service_name
 from canary.plan.service import service_name
 from canary.redact import redact_text, redact_url
+from canary.url_credentials import basic_authorization, without_userinfo
 
 UNATTRIBUTED = ("", "unknown")
 """`destination_version` values that name no version."""
@@ -78,11 +78,9 @@ class PrometheusAccess:
         unless `headers` authenticate otherwise; without either, `CANARY_PROMETHEUS_TOKEN` in the
         environment is sent as a bearer token."""
         extra = dict(headers or {})
-        userinfo = _userinfo(url)
-        if userinfo is not None:
-            user, _, password = userinfo.partition(":")
-            credentials = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
-            extra.setdefault("Authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+        basic = basic_authorization(url)
+        if basic is not None:
+            extra.setdefault("Authorization", basic)
         # Without a credential of its own, CI's token in the environment (kept as its secret).
         token = os.environ.get(TOKEN_VARIABLE, "").strip()
         if token:
@@ -93,8 +91,7 @@ class PrometheusAccess:
     def request_url(self) -> str:
         """The base URL without its user information, which Python's HTTP client would take for
         part of the host name (and fail with "Name or service not known")."""
-        userinfo = _userinfo(self.url)
-        return self.url if userinfo is None else self.url.replace(f"{userinfo}@", "", 1)
+        return without_userinfo(self.url)
 
     @property
     def shown(self) -> str:
@@ -132,14 +129,6 @@ def _api_error(err: urllib.error.HTTPError) -> str:
         return ""
     reason = document.get("error") if isinstance(document, dict) else None
     return f": {' '.join(str(reason).split())}" if reason else ""
-
-
-def _userinfo(url: str) -> str | None:
-    """The `user:password` of `url`, or None: up to the last `@` before the path's first `/` (a
-    password may hold a `/` only %-encoded, as RFC 3986 asks)."""
-    _, separator, rest = url.partition("://")
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
-    return authority.rpartition("@")[0] if separator and "@" in authority else None
 
 
 def as_access(prometheus: PrometheusAccess | str) -> PrometheusAccess:

@@ -146,10 +146,15 @@ class AutomationStack:
         # Imported here: the Automation API is only needed once a rollout really runs.
         from pulumi import automation
 
+        from canary.rollout.bounded_pulumi import BoundedPulumiCommand
+
         self.name = name
         self._project_dir = project_dir
         self._automation = automation
-        self._stack = automation.select_stack(stack_name=name, work_dir=str(project_dir))
+        # Every CLI command it runs is bounded: a stack output, export or tag list printing
+        # without end stops with an error naming it, instead of filling the memory.
+        workspace = automation.LocalWorkspaceOptions(pulumi_command=BoundedPulumiCommand())
+        self._stack = automation.select_stack(stack_name=name, work_dir=str(project_dir), opts=workspace)
 
     def settings(self) -> StackSettings:
         return parse_settings(stack_config(self._project_dir, self.name))

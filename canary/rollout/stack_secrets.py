@@ -11,12 +11,12 @@ import dataclasses
 import json
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from canary.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
 from canary.config import PROJECT
 from canary.rollout.gates import GateResult
 
@@ -29,6 +29,8 @@ SHOWN = "[secret]"
 # `rollout.steps[0]` -> rollout, steps, [0]
 _PART = re.compile(r"\[[0-9]+\]|[^.\[]+")
 TIMEOUT = 60
+MAX_SECRET_BYTES = MEBIBYTE
+"""Far more than a URL or a password; what `pulumi config get` may write before it is stopped."""
 
 
 class SecretUnavailableError(Exception):
@@ -91,9 +93,9 @@ def reveal(project: Path, stack: str, path: str) -> str:
         raise SecretUnavailableError(f"{path} is a secret: reading it needs the Pulumi CLI (pulumi) on PATH")
     command = ["pulumi", "config", "get", "--path", f"{PROJECT}:{path}", "--stack", stack]
     try:
-        done = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise SecretUnavailableError(f"{path} is a secret: `pulumi config get` took over {TIMEOUT} s") from None
+        done = run_bounded(command, limit=MAX_SECRET_BYTES, timeout=TIMEOUT, cwd=project)
+    except CommandOutputError as err:
+        raise SecretUnavailableError(f"{path} is a secret, and reading it failed: {err}") from None
     except OSError as err:
         raise SecretUnavailableError(f"{path} is a secret: cannot run pulumi ({err.strerror or err})") from None
     if done.returncode != 0:

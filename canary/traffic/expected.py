@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
+from canary.bounded_run import CommandOutputError, run_bounded
 from canary.flag_types import shown
 from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
@@ -97,7 +96,9 @@ def load_file(path: str) -> Expectation:
     return from_outputs(data, path)
 
 
-Runner = Callable[..., subprocess.CompletedProcess[str]]
+MAX_OUTPUTS_BYTES = 16 * MEBIBYTE
+"""What `pulumi stack output --json` may write: the routes' limit and room for the other outputs."""
+OUTPUTS_TIMEOUT = 120
 
 
 def _outside_project(cwd: Path | None) -> str:
@@ -112,19 +113,20 @@ def _outside_project(cwd: Path | None) -> str:
     return ""
 
 
-def load_stack(name: str, run: Runner = subprocess.run, cwd: Path | None = None) -> Expectation:
-    """Read the outputs of stack ``name`` with ``pulumi stack output --json``, run in ``cwd``."""
+def load_stack(name: str, cwd: Path | None = None) -> Expectation:
+    """Read the outputs of stack ``name`` with ``pulumi stack output --json``, run in ``cwd``: at
+    most `MAX_OUTPUTS_BYTES` of its output, for at most `OUTPUTS_TIMEOUT` seconds."""
     if shutil.which("pulumi") is None:
         raise ExpectationError("the Pulumi CLI (pulumi) is not on PATH: install it, or pass --routes FILE")
     command = ["pulumi", "stack", "output", "--json", "--stack", name]
     try:
-        done = run(command, capture_output=True, text=True, timeout=120, check=False, cwd=cwd)
-    except subprocess.TimeoutExpired:
-        raise ExpectationError(f"`{' '.join(command)}` took over 120 s") from None
+        done = run_bounded(command, limit=MAX_OUTPUTS_BYTES, timeout=OUTPUTS_TIMEOUT, cwd=cwd)
+    except CommandOutputError as exc:
+        raise ExpectationError(str(exc)) from None
     except OSError as exc:
         raise ExpectationError(f"cannot run pulumi: {exc}") from None
     if done.returncode != 0:
-        lines = [line.strip() for line in (done.stderr or "").splitlines() if line.strip()]
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
         reason = lines[-1] if lines else f"exit status {done.returncode}"
         raise ExpectationError(f"pulumi stack output --stack {name} failed: {reason}{_outside_project(cwd)}")
     try:

@@ -4,11 +4,14 @@ repository. The real CLI, the local backend's stack tags, the local cluster, a r
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +167,41 @@ def test_an_abort_while_paused_rolls_back_now_naming_who(release: Workspace, mes
     # Nothing waits any more: an approval now is refused, naming the stack.
     late = canary(release, "--approve")
     assert late.returncode == 2 and f"no rollout of stack {release.stack} is waiting" in late.stderr
+
+
+def test_a_webhook_kept_as_a_stack_secret_with_its_credentials_in_the_url_approves_each_step_unseen(
+    release: Workspace, mesh: Mesh, tmp_path: Path
+) -> None:
+    token = "tok-" + secrets.token_hex(12)
+    password = "pw-" + secrets.token_hex(8)
+    basic = "Basic " + base64.b64encode(f"gate:{password}".encode()).decode()
+    heard: list[tuple[str, str, str | None]] = []
+
+    def gatekeeper(request: BaseHTTPRequestHandler) -> tuple[int, dict[str, Any]]:
+        # Approves only a POST that carries both credentials, as a hosted gate would.
+        heard.append((request.command, request.path, request.headers.get("Authorization")))
+        approved = request.path == f"/gate?token={token}" and request.headers.get("Authorization") == basic
+        return (200, {}) if approved else (401, {})
+
+    with serving(gatekeeper) as (receiver, _):
+        webhook = receiver.replace("http://", f"http://gate:{password}@") + f"/gate?token={token}"
+        release.pulumi("config", "set", "--secret", "--path", "istio-canary:rollout.webhook", webhook).check()
+        assert token not in release.stack_file.read_text() and password not in release.stack_file.read_text()
+        page = tmp_path / "rollout.html"
+        code, report, log = finish(start(release, mesh, "--promote", "--report", str(page)))
+    print(log)
+    assert (code, report["outcome"]) == (0, "promoted"), log
+    # Reached before anything moved (the preflight's HEAD), then asked once a step, each time with
+    # the secret's token and password, and approved each.
+    asked = (f"/gate?token={token}", basic)
+    assert heard == [("HEAD", *asked), ("POST", *asked), ("POST", *asked)], heard
+    for step in report["steps"]:
+        webhook_gate = next(gate for gate in step["gates"] if gate["gate"] == "webhook")
+        assert webhook_gate["ok"] and webhook_gate["figures"] == {"status": 200}, webhook_gate
+    assert_all_agree(release, {"v2": 100}, "canary rollout: promote v2")
+    html = page.read_text()
+    for shown in (log, json.dumps(report), html):
+        assert token not in shown and password not in shown and basic.split()[1] not in shown
 
 
 def git(cwd: Path, *args: str) -> str:
