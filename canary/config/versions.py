@@ -20,7 +20,7 @@ from canary.config.value_types import (
     checked,
 )
 from canary.plan import checks, pod_blocks
-from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
+from canary.plan.workload import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
 from canary.security_profiles import PROFILES, SCRATCH_VOLUME, ProfileName
 
 

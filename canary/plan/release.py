@@ -9,15 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from canary.plan import checks, istio_blocks, kubernetes_schema, pod_blocks
 from canary.plan import secret_env as secrets
-from canary.plan.app_version import (
-    APP_VERSION,
-    AppVersionArgs,
-    AppVersionParts,
-    Workload,
-    args_path,
-    scratch_volume,
-    shortcuts_set,
-)
+from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
@@ -33,6 +25,7 @@ from canary.plan.service_account import (
     service_account_problems,
     with_service_account,
 )
+from canary.plan.workload import Workload, args_path, scratch_volume, shortcuts_set
 
 if TYPE_CHECKING:
     import pulumi
