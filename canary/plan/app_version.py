@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class AppVersionArgs:
     namespace: pulumi.Input[str]
-    """The release's namespace, where the Deployment runs."""
+    """The release's namespace, where the Deployment runs. Required."""
     app: str
-    """The app's name: pod label `app`, container name, prefix of object names."""
+    """The app's name: pod label `app`, container name, prefix of object names. Required."""
     workload: Workload
-    """The version: its image and how its pods are run."""
+    """The version: its image and how its pods are run. Required."""
     port: int = 80
-    """The container port, named `http`."""
+    """The container port, named `http`. Default: `80`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

@@ -28,8 +28,9 @@ class Probe:
     """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
 
     type: ProbeType = "http"
+    """`http`: an HTTP GET of `path`; `tcp`: a TCP connect. Default: `"http"`."""
     path: str = "/"
-    """Absolute path of the HTTP GET; for `type` `http` only."""
+    """Absolute path of the HTTP GET; for the `http` probe type only. Default: `"/"`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "type": checks.one_of(*get_args(ProbeType)),
@@ -47,9 +48,9 @@ class Compute:
     """Kubernetes quantities, e.g. `cpu="100m"`, `memory="128Mi"`."""
 
     cpu: str
-    """CPU, in millicores (`500m`) or cores (`"2"`)."""
+    """CPU, in millicores (`500m`) or cores (`"2"`: quoted, a string). Required."""
     memory: str
-    """Memory, in bytes with a suffix (`128Mi`, `1Gi`)."""
+    """Memory, in bytes with a suffix (`128Mi`, `1Gi`). Required."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {"cpu": checks.quantity, "memory": checks.quantity}
 
@@ -62,7 +63,10 @@ class Resources:
     """Requests reserve capacity on a node; limits cap the container (memory over it is killed)."""
 
     requests: Compute = Compute(cpu="100m", memory="128Mi")
+    """What the scheduler reserves for the container on a node. Default: `Compute(cpu="100m", memory="128Mi")`."""
     limits: Compute = Compute(cpu="500m", memory="256Mi")
+    """The cap: CPU above it is throttled, memory above it gets the container killed.
+    Default: `Compute(cpu="500m", memory="256Mi")`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "requests": checks.is_instance(Compute, "Compute"),
@@ -82,11 +86,11 @@ class Autoscaling:
     """A HorizontalPodAutoscaler on CPU utilization (percent of the request)."""
 
     min: int
-    """Fewest pods (1-1000); the Deployment starts with this many."""
+    """Fewest pods (1-1000); the Deployment starts with this many. Required."""
     max: int
-    """Most pods (1-1000), at least `min`."""
+    """Most pods (1-1000), at least `min`. Required."""
     cpu: int = 80
-    """Target average CPU utilization, in percent of the CPU request (1-100)."""
+    """Target average CPU utilization, in percent of the CPU request (1-100). Default: `80`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "min": checks.autoscaling_replicas,
@@ -107,31 +111,41 @@ class Workload:
     """What runs for one version: its image and how its pods are run."""
 
     version: str
-    """The version's name: pod label `version`, DestinationRule subset, suffix of object names."""
+    """The version's name: pod label `version`, DestinationRule subset, suffix of object names. Required."""
     image: pulumi.Input[str]
-    """Container image reference, by tag or by digest (`name@sha256:...`)."""
+    """Container image reference, by tag or by digest (`name@sha256:...`). Required."""
     replicas: int = 1
-    """Ignored with `autoscaling`: the Deployment starts at its `min` and the autoscaler owns the count."""
+    """Ignored with `autoscaling`: the Deployment starts at its `min` and the autoscaler owns the count.
+    Default: `1`."""
     autoscaling: Autoscaling | None = None
-    """A HorizontalPodAutoscaler on CPU utilization; None: a fixed `replicas`."""
+    """A HorizontalPodAutoscaler on CPU utilization; None: a fixed `replicas`. Default: `None`."""
     image_pull_policy: PullPolicy = "IfNotPresent"
+    """When the kubelet pulls the image. Default: `"IfNotPresent"`."""
     probe: Probe = Probe()
+    """Readiness and liveness probes on the app port. Readiness every 5 s; liveness after 10 s, every 10 s; 3 misses
+    fail either. Default: `Probe()`."""
     resources: Resources = Resources()
+    """CPU and memory requests and limits of the app container. Default: `Resources()`."""
     security_profile: SecurityProfile = HARDENED
+    """The pod's and its containers' security contexts: the hardened profile, or the root one its image may need.
+    Default: `HARDENED`."""
     run_as_user: int = DEFAULT_RUN_AS_USER
-    """UID and GID of profiles that set one (`hardened`)."""
+    """UID and GID of profiles that set one (`hardened`). Default: `10001`."""
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
-    """Scanner checks this version deliberately does not meet: check id -> reason."""
+    """Scanner checks this version deliberately does not meet (check id -> reason), written on the Deployment as
+    checkov skip annotations. Default: `{}`."""
     container: ContainerBlock = field(default_factory=dict)
     """Fields of the app's `Container`, as Kubernetes spells them (`env`, `command`, `volumeMounts`, ...),
-    laid over the release-wide `container`; not `name`, `image` or `securityContext`."""
+    laid over the release-wide `container`; not `name`, `image` or `securityContext`. Default: `{}`."""
     pod: PodBlock = field(default_factory=dict)
     """Fields of the `PodSpec` (`volumes`, `nodeSelector`, `tolerations`, other containers, ...), laid over the
-    release-wide `pod`; not the app's container nor the security context."""
+    release-wide `pod`; not the app's container nor the security context. Default: `{}`."""
     pod_metadata: PodMetadataBlock = field(default_factory=dict)
-    """`labels` and `annotations` of the pod template, beside the release's `app` and `version` labels."""
+    """`labels` and `annotations` of the pod template, beside the release's `app` and `version` labels.
+    Default: `{}`."""
     deployment: DeploymentBlock = field(default_factory=dict)
-    """Fields of the `DeploymentSpec` (`strategy`, `minReadySeconds`, ...); not `selector`, `template`, `replicas`."""
+    """Fields of the `DeploymentSpec` (`strategy`, `minReadySeconds`, ...); not `selector`, `template`, `replicas`.
+    Default: `{}`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "version": checks.version_name,
