@@ -1,6 +1,6 @@
 """Rollouts on the engine's own timeline, judged by the product's `SequentialAnalysis`.
 
-The timeline is the engine's (`canary/rollout/engine.py`): before each step an update
+The timeline is the engine's (`canary/rollout/step.py`): before each step an update
 (`UPDATE_SECONDS`, the new weight taking effect at a random moment inside it) and the split gate
 (`GATE_SECONDS`); then a poll at once (the poll just after the change), polls every
 `analysis_seconds`, the step's end a poll too. A poll whose decision is a hold extends the step by

@@ -10,11 +10,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from canary.config import StackSettings, VersionSettings
-from canary.plan.app_version import Autoscaling, Compute, Probe, Resources, Workload
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.service_account import ServiceAccount
+from canary.plan.workload import Autoscaling, Compute, Probe, Resources, Workload
 from canary.security_profiles import PROFILES
 
 RELEASE_NAME = "canary"

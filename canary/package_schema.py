@@ -1,8 +1,9 @@
 """The Pulumi package schema of the components, generated from their Args dataclasses.
 
-The Args are the one place where fields, types, defaults and descriptions are written; this module
-only reads them. The schema is what `pulumi package get-schema plugin/` prints, what Pulumi YAML
-checks a program against, and what `pulumi package gen-sdk` turns into TypeScript and Go SDKs.
+The Args are the one place where fields, types, defaults and descriptions are written (each
+field's description is the docstring under it, `canary.plan.field_docs`); this module only reads
+them. The schema is what `pulumi package get-schema plugin/` prints, what Pulumi YAML checks a
+program against, and what `pulumi package gen-sdk` turns into TypeScript and Go SDKs.
 `python -m canary.package_schema --write` rewrites `plugin/schema.json`, `--check` exits 1 when it
 differs from what the Args give.
 
@@ -18,10 +19,8 @@ import ast
 import dataclasses
 import importlib
 import inspect
-import itertools
 import json
 import sys
-import textwrap
 import types
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin
 
 import canary
+from canary.plan import field_docs
+from canary.plan.field_docs import attribute_docs, class_node
 from canary.plan.kubernetes_schema import KubernetesType, definition, token_of
 from canary.security_profiles import PROFILES
 
@@ -142,33 +143,9 @@ def type_hints(cls: type) -> dict[str, Any]:
     }
 
 
-@cache
-def _class_node(cls: type) -> ast.ClassDef:
-    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
-    node = tree.body[0]
-    assert isinstance(node, ast.ClassDef)
-    return node
-
-
 def class_doc(cls: type) -> str:
     """The class's own docstring (a dataclass without one gets a generated signature as `__doc__`)."""
-    return ast.get_docstring(_class_node(cls)) or ""
-
-
-def attribute_docs(cls: type) -> dict[str, str]:
-    """The docstring written under each annotated attribute of the class body."""
-    docs: dict[str, str] = {}
-    body = _class_node(cls).body
-    for node, after in itertools.pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(after, ast.Expr)
-            and isinstance(after.value, ast.Constant)
-            and isinstance(after.value.value, str)
-        ):
-            docs[node.target.id] = inspect.cleandoc(after.value.value)
-    return docs
+    return ast.get_docstring(class_node(cls)) or ""
 
 
 def default_of(item: dataclasses.Field[Any]) -> Any:
@@ -266,12 +243,14 @@ def _choices(hint: Any) -> list[str]:
 
 def properties(cls: type, object_types: dict[str, type]) -> tuple[dict[str, Any], list[str]]:
     """The properties of an Args dataclass, and the names of the required ones."""
-    hints, docs = type_hints(cls), attribute_docs(cls)
+    hints = type_hints(cls)
     found: dict[str, Any] = {}
     required: list[str] = []
     for item in dataclasses.fields(cls):
         spec = property_type(hints[item.name], object_types)
-        description = docs.get(item.name, "")
+        # The docstring's own last sentence gives the default as Python spells it: the schema says
+        # it from the value instead, as `default` or in the words of a program in any language.
+        description = field_docs.description(cls, item.name)
         if choices := _choices(hints[item.name]):
             description = _sentence(description, "One of " + ", ".join(f"`{c}`" for c in choices) + ".")
         default = default_of(item)

@@ -29,11 +29,15 @@ ProfileName = Literal["hardened", "root"]
 @dataclass(frozen=True)
 class SecurityProfile:
     name: ProfileName
+    """The profile's name, as the stack config gives it (`hardened`, `root`). Required."""
     runs_as_user: bool
+    """The pods run as `run_as_user` (UID and GID), never as root. Required."""
     read_only_root_filesystem: bool
+    """The containers' root filesystem is read-only; an `emptyDir` on `/tmp` takes scratch files. Required."""
     added_capabilities: tuple[str, ...] = ()
-    # Scanner checks the profile cannot meet, with the reason shown in the manifest.
+    """Linux capabilities added back after all are dropped (`NET_BIND_SERVICE`, ...). Default: `()`."""
     scan_exceptions: Mapping[str, str] = field(default_factory=dict)
+    """Scanner checks the profile cannot meet: check id -> the reason shown in the manifest. Default: `{}`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "name": checks.one_of(*get_args(ProfileName)),

@@ -22,7 +22,7 @@ from canary.components.app_version import AppVersion
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
 from canary.plan import checks
-from canary.plan.app_version import AppVersionArgs, Autoscaling, Compute, Probe, Resources, Workload
+from canary.plan.app_version import AppVersionArgs
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.gateway_api import GatewayApiRoutingArgs
@@ -31,6 +31,7 @@ from canary.plan.namespace_security import NamespaceSecurityArgs
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.service import AppServiceArgs
 from canary.plan.service_account import ServiceAccount
+from canary.plan.workload import Autoscaling, Compute, Probe, Resources, Workload
 from canary.security_profiles import HARDENED, ROOT, SecurityProfile
 from tests.conftest import BASELINE
 from tests.test_settings import changed

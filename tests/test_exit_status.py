@@ -11,7 +11,7 @@ import yaml
 
 from canary import exit_status
 from canary.__main__ import main
-from canary.rollout import engine
+from canary.rollout import run_report
 from canary.traffic import cli as traffic_cli
 from tests.conftest import BASELINE, PROJECT_DIR
 
@@ -86,12 +86,12 @@ def test_every_command_names_its_statuses_from_the_one_table():
         exit_status.USAGE,
     )
     assert (
-        engine.EXIT_DONE,
-        engine.EXIT_ROLLED_BACK,
-        engine.EXIT_REFUSED,
-        engine.EXIT_HELD,
-        engine.EXIT_UNSETTLED,
-        engine.EXIT_INTERRUPTED,
+        run_report.EXIT_DONE,
+        run_report.EXIT_ROLLED_BACK,
+        run_report.EXIT_REFUSED,
+        run_report.EXIT_HELD,
+        run_report.EXIT_UNSETTLED,
+        run_report.EXIT_INTERRUPTED,
     ) == (
         exit_status.OK,
         exit_status.FAILED,

@@ -116,11 +116,15 @@ def test_a_layer_reaches_none_of_what_it_must_not_import(layer: str):
 
 
 def test_the_contract_sees_an_import_inside_a_function_and_one_through_a_helper():
-    # The project's own graph: the rollout engine reaches Pulumi only through canary.rollout.pulumi_stack,
-    # whose one import of it sits inside a method (the Automation API is loaded when a rollout runs).
+    # The project's own graph: the rollout engine imports no Pulumi itself; it reaches it through helpers,
+    # canary.rollout.pulumi_stack (whose one import of it sits inside a method: the Automation API is
+    # loaded when a rollout runs) and canary.config.runtime (inside a function too). Which of the two
+    # the search meets first depends on the order of the imports, so either is the answer.
+    assert "pulumi" in set(imported_by("canary.rollout.pulumi_stack"))
     reached = reachable("canary.rollout.engine")
     assert reached["canary.rollout.pulumi_stack"] == "canary.rollout.engine"
-    assert reached["pulumi"] == "canary.rollout.pulumi_stack"
+    assert "pulumi" not in set(imported_by("canary.rollout.engine"))
+    assert reached["pulumi"] in {"canary.rollout.pulumi_stack", "canary.config.runtime"}
 
 
 def test_an_import_for_the_type_checker_only_is_not_one_that_runs():

@@ -99,7 +99,12 @@ def test_nested_types_carry_the_args_defaults_and_docstrings(package: dict[str, 
     for name in ("Workload", "Canary", "Sticky", "GatewayTls", "Probe", "Resources", "Compute", "Autoscaling"):
         assert f"canary:index:{name}" in types
     weight = types["canary:index:Canary"]["properties"]["weight"]
-    assert weight == {"type": "integer", "default": 0, "description": "Percent (0-100) of the other requests."}
+    assert weight == {
+        "type": "integer",
+        "default": 0,
+        "description": "Percent (0-100) of the requests that `cookie` and `headers` do not select "
+        "that go to `version`.",
+    }
     assert types["canary:index:Canary"]["required"] == ["version"]
     assert types["canary:index:Canary"]["description"] == "Which requests the canary version receives."
     workload = types["canary:index:Workload"]["properties"]
@@ -120,9 +125,11 @@ class Inner:
 @dataclass(frozen=True)
 class Sample:
     name: pulumi.Input[str]
-    """Its name."""
+    """Its name. Required."""
     labels: Mapping[str, str] = field(default_factory=dict)
     mode: Literal["a", "b"] = "a"
+    """Which one,
+    on two lines. Default: `"a"`."""
     inner: Inner | None = None
     items: Sequence[Inner] = ()
     ratio: float = 0.5
@@ -135,7 +142,8 @@ def test_a_dataclass_becomes_properties_with_nested_types_collected() -> None:
     assert found == {
         "name": {"type": "string", "description": "Its name."},
         "labels": {"type": "object", "additionalProperties": {"type": "string"}, "description": "Default: `{}`."},
-        "mode": {"type": "string", "default": "a", "description": "One of `a`, `b`."},
+        # The docstring's own default sentence, in Python's spelling, gives way to the schema's.
+        "mode": {"type": "string", "default": "a", "description": "Which one, on two lines. One of `a`, `b`."},
         "inner": {"$ref": "#/types/canary:index:Inner"},
         "items": {"type": "array", "items": {"$ref": "#/types/canary:index:Inner"}, "description": "Default: `[]`."},
         "ratio": {"type": "number", "default": 0.5},

@@ -15,9 +15,9 @@ from canary.rollout.analysis import (
     Decision,
     SequentialAnalysis,
     comparison_edges,
-    dispersion,
 )
-from canary.rollout.analysis import TestResult as Result
+from canary.rollout.sequential_tests import TestResult as Result
+from canary.rollout.sequential_tests import dispersion
 
 
 def at(weight: int, limits: Limits | None = None) -> SequentialAnalysis:

@@ -10,8 +10,9 @@ import pytest
 
 from canary.config import StackSettings, parse_settings
 from canary.config.files import as_config_strings
-from canary.rollout.engine import Gates, Rollout, RolloutRefusedError
+from canary.rollout.engine import Rollout, RolloutRefusedError
 from canary.rollout.gates import GateResult
+from canary.rollout.interfaces import Gates
 from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import Change, StackError, Update, UpdateFailedError

@@ -21,8 +21,9 @@ from canary.config import StackSettings, parse_settings
 from canary.config.files import stack_config
 from canary.rollout import release_tags
 from canary.rollout.decide import decide, last_record
-from canary.rollout.engine import Gates, Rollout
+from canary.rollout.engine import Rollout
 from canary.rollout.git_record import SKIP_CI, CommittingStack, GitRecorder
+from canary.rollout.interfaces import Gates
 from canary.rollout.lock import ReleaseLock
 from canary.rollout.policy import Policy
 from canary.rollout.pulumi_stack import Change, Update

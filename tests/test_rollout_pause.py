@@ -12,8 +12,9 @@ from typing import Any
 
 from canary.rollout import release_tags
 from canary.rollout.control import TagControl, Wait, abort, approve
-from canary.rollout.engine import Gates, Rollout
+from canary.rollout.engine import Rollout
 from canary.rollout.gates import GateResult
+from canary.rollout.interfaces import Gates
 from canary.rollout.policy import Policy
 from canary.steps import from_flag
 from tests.memory_tags import MemoryTags

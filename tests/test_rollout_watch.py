@@ -7,8 +7,9 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from canary.rollout.analysis import Counts, Decision, SequentialAnalysis, dispersion
+from canary.rollout.analysis import Counts, Decision, SequentialAnalysis
 from canary.rollout.prometheus import MeshCounters, PrometheusError, VersionCounters
+from canary.rollout.sequential_tests import dispersion
 from canary.rollout.watch import HealthWatch, Sent, interval_quantile
 
 

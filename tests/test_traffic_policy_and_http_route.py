@@ -107,8 +107,8 @@ def test_refused_by_path(values, expected):
 
 
 def test_the_args_refuse_with_the_same_reason():
-    from canary.plan.app_version import Workload
     from canary.plan.release import CanaryReleaseArgs
+    from canary.plan.workload import Workload
 
     with pytest.raises(checks.ArgsError, match=r"CanaryReleaseArgs\.traffic_policy\.tls would override"):
         CanaryReleaseArgs(

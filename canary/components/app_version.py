@@ -4,16 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
-from canary.plan.app_version import (
-    APP_VERSION,
-    AppVersionArgs,
-    AppVersionParts,
-    Autoscaling,
-    Compute,
-    Probe,
-    Resources,
-    Workload,
-)
+from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts
+from canary.plan.workload import Autoscaling, Compute, Probe, Resources, Workload
 from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["AppVersion", "AppVersionArgs", "Autoscaling", "Compute", "Probe", "Resources", "Workload"]

@@ -16,6 +16,7 @@ from canary.config.value_types import (
     Percent,
     VersionName,
     args_default,
+    args_doc,
     checked,
     fail,
 )
@@ -39,7 +40,7 @@ class StickySettings(ConfigModel):
     max_age: Annotated[StrictInt, checked(checks.cookie_max_age)] = Field(
         default=args_default(Sticky, "max_age"),
         alias="maxAge",
-        description="Seconds the browser keeps the cookie (1 to 31536000, a year).",
+        description=args_doc(Sticky, "max_age"),
     )
 
 
@@ -60,7 +61,7 @@ class CanarySettings(ConfigModel):
     )
     weight: Percent = Field(
         default=args_default(Canary, "weight"),
-        description="Percent (0-100) of the requests that `cookie` and `headers` do not select that go to `version`.",
+        description=args_doc(Canary, "weight"),
     )
     sticky: StickySettings | None = Field(
         default=None,
@@ -70,8 +71,7 @@ class CanarySettings(ConfigModel):
     )
     mirror: Annotated[float, pydantic.BeforeValidator(_share)] = Field(
         default=args_default(Canary, "mirror"),
-        description="Percent (0-100, decimals allowed) of the requests the default route serves that are also "
-        "sent to `version`, whose answers are discarded: real load before any weight. `0` means none.",
+        description=args_doc(Canary, "mirror"),
     )
 
     @pydantic.model_validator(mode="after")

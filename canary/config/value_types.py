@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictInt, StrictStr
 
-from canary.plan import checks
+from canary.plan import checks, field_docs
 
 
 class ConfigModel(BaseModel):
@@ -36,6 +36,17 @@ def args_default(args_class: type, name: str) -> Any:
     if declared.default_factory is not dataclasses.MISSING:
         return declared.default_factory()
     return declared.default
+
+
+def args_doc(args_class: type, name: str) -> str:
+    """The description a component's Args give a field (the docstring under it, without its default).
+
+    A key that means what the field means takes it from there; a key with rules of its own (a CLI
+    flag, a refusal the Args do not make) keeps a description of its own.
+    """
+    if not (text := field_docs.description(args_class, name)):
+        raise TypeError(f"{args_class.__name__}.{name} has no docstring to describe its key with")
+    return text
 
 
 def fail(reason: str) -> NoReturn:

@@ -17,21 +17,20 @@ from canary.config.value_types import (
     ScanReason,
     VersionName,
     args_default,
+    args_doc,
     checked,
 )
 from canary.plan import checks, pod_blocks
-from canary.plan.app_version import Autoscaling, Probe, ProbeType, PullPolicy, Resources, Workload
+from canary.plan.workload import Autoscaling, Compute, Probe, ProbeType, PullPolicy, Resources, Workload
 from canary.security_profiles import PROFILES, SCRATCH_VOLUME, ProfileName
 
 
 class ProbeSettings(ConfigModel):
     """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
 
-    type: ProbeType = Field(
-        default=args_default(Probe, "type"), description="`http`: an HTTP GET of `path`; `tcp`: a TCP connect."
-    )
+    type: ProbeType = Field(default=args_default(Probe, "type"), description=args_doc(Probe, "type"))
     path: Annotated[StrictStr, checked(checks.probe_path)] = Field(
-        default=args_default(Probe, "path"), description="Absolute path of the HTTP GET; for `type: http` only."
+        default=args_default(Probe, "path"), description=args_doc(Probe, "path")
     )
 
     @pydantic.model_validator(mode="after")
@@ -43,8 +42,8 @@ class ProbeSettings(ConfigModel):
 
 
 class ComputeSettings(ConfigModel):
-    cpu: Quantity = Field(description='CPU, in millicores (`500m`) or cores (`"2"`: quoted, a string).')
-    memory: Quantity = Field(description="Memory, in bytes with a suffix (`128Mi`, `1Gi`).")
+    cpu: Quantity = Field(description=args_doc(Compute, "cpu"))
+    memory: Quantity = Field(description=args_doc(Compute, "memory"))
 
 
 class ResourceSettings(ConfigModel):
@@ -52,11 +51,11 @@ class ResourceSettings(ConfigModel):
 
     requests: ComputeSettings = Field(
         default_factory=lambda: ComputeSettings(cpu=Resources().requests.cpu, memory=Resources().requests.memory),
-        description="What the scheduler reserves for the container on a node.",
+        description=args_doc(Resources, "requests"),
     )
     limits: ComputeSettings = Field(
         default_factory=lambda: ComputeSettings(cpu=Resources().limits.cpu, memory=Resources().limits.memory),
-        description="The cap: CPU above it is throttled, memory above it gets the container killed.",
+        description=args_doc(Resources, "limits"),
     )
 
     @pydantic.model_validator(mode="after")
@@ -71,15 +70,11 @@ class ResourceSettings(ConfigModel):
 class AutoscalingSettings(ConfigModel):
     """A HorizontalPodAutoscaler on CPU; the Deployment's replica count is then left to it."""
 
-    min: Annotated[StrictInt, checked(checks.autoscaling_replicas)] = Field(
-        description="Fewest pods (1-1000); the Deployment starts with this many."
-    )
-    max: Annotated[StrictInt, checked(checks.autoscaling_replicas)] = Field(
-        description="Most pods (1-1000), at least `min`."
-    )
+    min: Annotated[StrictInt, checked(checks.autoscaling_replicas)] = Field(description=args_doc(Autoscaling, "min"))
+    max: Annotated[StrictInt, checked(checks.autoscaling_replicas)] = Field(description=args_doc(Autoscaling, "max"))
     cpu: Annotated[StrictInt, checked(checks.utilization)] = Field(
         default=args_default(Autoscaling, "cpu"),
-        description="Target average CPU utilization, in percent of the CPU request (1-100).",
+        description=args_doc(Autoscaling, "cpu"),
     )
 
     @pydantic.model_validator(mode="after")
@@ -135,7 +130,7 @@ class VersionSettings(ConfigModel):
         description="Version name (a DNS-1123 label): the pod label `version`, the DestinationRule subset, "
         "the end of the Deployment's name `<app>-deployment-<name>`."
     )
-    image: ImageRef = Field(description="Container image reference, by tag or by digest (`name@sha256:...`).")
+    image: ImageRef = Field(description=args_doc(Workload, "image"))
     replicas: Replicas = Field(
         default=args_default(Workload, "replicas"),
         description="Pod count (0-1000); `0` keeps the version deployed without pods. Not together with `autoscaling`.",
@@ -143,12 +138,11 @@ class VersionSettings(ConfigModel):
     image_pull_policy: PullPolicy = Field(
         default=args_default(Workload, "image_pull_policy"),
         alias="imagePullPolicy",
-        description="When the kubelet pulls the image.",
+        description=args_doc(Workload, "image_pull_policy"),
     )
     probe: ProbeSettings = Field(
         default_factory=ProbeSettings,
-        description="Readiness and liveness probes on the app port. Readiness every 5 s; liveness after 10 s, "
-        "every 10 s; 3 misses fail either.",
+        description=args_doc(Workload, "probe"),
     )
     resources: ResourceSettings = Field(
         default_factory=ResourceSettings,
@@ -176,8 +170,7 @@ class VersionSettings(ConfigModel):
     scan_exceptions: dict[CheckId, ScanReason] = Field(
         default_factory=dict,
         alias="scanExceptions",
-        description="`{CHECK_ID: reason}`: scanner checks this version deliberately does not meet, written on "
-        "the Deployment as checkov skip annotations.",
+        description=args_doc(Workload, "scan_exceptions"),
     )
     container: dict[str, Any] = container_field("this version's")
     pod: dict[str, Any] = pod_field("this version's")

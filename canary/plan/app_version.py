@@ -1,214 +1,35 @@
 """One version of the app: its Deployment, and what keeps it available and right-sized.
 
 A PodDisruptionBudget guards every version that runs more than one pod, and an optional
-HorizontalPodAutoscaler owns the replica count.
+HorizontalPodAutoscaler owns the replica count. What runs (the Workload) is `canary.plan.workload`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from canary import labels, names
 from canary.plan import checks, kubernetes_schema, pod_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
-from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock
-from canary.security_profiles import (
-    HARDENED,
-    SCRATCH_VOLUME,
-    SecurityProfile,
-    container_security_context,
-    pod_security_context,
-)
+from canary.plan.workload import Autoscaling, Probe, Resources, Workload, args_path, scratch_volume
+from canary.security_profiles import SCRATCH_VOLUME, container_security_context, pod_security_context
 
 if TYPE_CHECKING:
     import pulumi
 
 
-ProbeType = Literal["http", "tcp"]
-PullPolicy = Literal["Always", "IfNotPresent", "Never"]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """Readiness and liveness: an HTTP GET of `path`, or a TCP connect, on the app port."""
-
-    type: ProbeType = "http"
-    path: str = "/"
-    """Absolute path of the HTTP GET; for `type` `http` only."""
-
-    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
-        "type": checks.one_of(*get_args(ProbeType)),
-        "path": checks.probe_path,
-    }
-
-    def __post_init__(self) -> None:
-        checks.check_fields(self, self.FIELD_RULES)
-        if self.type != "http" and self.path != "/":
-            checks.refuse(self, "path", self.path, checks.PATH_ONLY_FOR_HTTP)
-
-
-@dataclass(frozen=True)
-class Compute:
-    """Kubernetes quantities, e.g. `cpu="100m"`, `memory="128Mi"`."""
-
-    cpu: str
-    """CPU, in millicores (`500m`) or cores (`"2"`)."""
-    memory: str
-    """Memory, in bytes with a suffix (`128Mi`, `1Gi`)."""
-
-    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {"cpu": checks.quantity, "memory": checks.quantity}
-
-    def __post_init__(self) -> None:
-        checks.check_fields(self, self.FIELD_RULES)
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Requests reserve capacity on a node; limits cap the container (memory over it is killed)."""
-
-    requests: Compute = Compute(cpu="100m", memory="128Mi")
-    limits: Compute = Compute(cpu="500m", memory="256Mi")
-
-    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
-        "requests": checks.is_instance(Compute, "Compute"),
-        "limits": checks.is_instance(Compute, "Compute"),
-    }
-
-    def __post_init__(self) -> None:
-        checks.check_fields(self, self.FIELD_RULES)
-        for kind in ("cpu", "memory"):
-            request = getattr(self.requests, kind)
-            too_much = checks.more_than_limit(request, getattr(self.limits, kind))
-            checks.refuse(self, f"requests.{kind}", request, too_much)
-
-
-@dataclass(frozen=True)
-class Autoscaling:
-    """A HorizontalPodAutoscaler on CPU utilization (percent of the request)."""
-
-    min: int
-    """Fewest pods (1-1000); the Deployment starts with this many."""
-    max: int
-    """Most pods (1-1000), at least `min`."""
-    cpu: int = 80
-    """Target average CPU utilization, in percent of the CPU request (1-100)."""
-
-    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
-        "min": checks.autoscaling_replicas,
-        "max": checks.autoscaling_replicas,
-        "cpu": checks.utilization,
-    }
-
-    def __post_init__(self) -> None:
-        checks.check_fields(self, self.FIELD_RULES)
-        checks.refuse(self, "min", self.min, checks.min_above_max(self.min, self.max))
-
-
-DEFAULT_RUN_AS_USER = 10001
-
-
-@dataclass(frozen=True)
-class Workload:
-    """What runs for one version: its image and how its pods are run."""
-
-    version: str
-    """The version's name: pod label `version`, DestinationRule subset, suffix of object names."""
-    image: pulumi.Input[str]
-    """Container image reference, by tag or by digest (`name@sha256:...`)."""
-    replicas: int = 1
-    """Ignored with `autoscaling`: the Deployment starts at its `min` and the autoscaler owns the count."""
-    autoscaling: Autoscaling | None = None
-    """A HorizontalPodAutoscaler on CPU utilization; None: a fixed `replicas`."""
-    image_pull_policy: PullPolicy = "IfNotPresent"
-    probe: Probe = Probe()
-    resources: Resources = Resources()
-    security_profile: SecurityProfile = HARDENED
-    run_as_user: int = DEFAULT_RUN_AS_USER
-    """UID and GID of profiles that set one (`hardened`)."""
-    scan_exceptions: Mapping[str, str] = field(default_factory=dict)
-    """Scanner checks this version deliberately does not meet: check id -> reason."""
-    container: ContainerBlock = field(default_factory=dict)
-    """Fields of the app's `Container`, as Kubernetes spells them (`env`, `command`, `volumeMounts`, ...),
-    laid over the release-wide `container`; not `name`, `image` or `securityContext`."""
-    pod: PodBlock = field(default_factory=dict)
-    """Fields of the `PodSpec` (`volumes`, `nodeSelector`, `tolerations`, other containers, ...), laid over the
-    release-wide `pod`; not the app's container nor the security context."""
-    pod_metadata: PodMetadataBlock = field(default_factory=dict)
-    """`labels` and `annotations` of the pod template, beside the release's `app` and `version` labels."""
-    deployment: DeploymentBlock = field(default_factory=dict)
-    """Fields of the `DeploymentSpec` (`strategy`, `minReadySeconds`, ...); not `selector`, `template`, `replicas`."""
-
-    FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
-        "version": checks.version_name,
-        "image": checks.image_reference,
-        "replicas": checks.replicas,
-        "autoscaling": checks.optional_instance(Autoscaling, "Autoscaling"),
-        "image_pull_policy": checks.one_of(*get_args(PullPolicy)),
-        "probe": checks.is_instance(Probe, "Probe"),
-        "resources": checks.is_instance(Resources, "Resources"),
-        "security_profile": checks.is_instance(SecurityProfile, "SecurityProfile such as HARDENED or ROOT"),
-        "run_as_user": checks.user_id,
-        "scan_exceptions": checks.Entries(key=checks.check_id, value=checks.scan_reason),
-    }
-
-    def __post_init__(self) -> None:
-        for block in ("container", "pod", "pod_metadata", "deployment"):
-            # The SDK's typed Args (`ContainerArgs`) are taken as the mappings they spell.
-            object.__setattr__(self, block, kubernetes_schema.plain(getattr(self, block)))
-        checks.check_fields(self, self.FIELD_RULES)
-        # The default UID is no choice; another one is, and the profile would silently drop it.
-        if not self.security_profile.runs_as_user and self.run_as_user != DEFAULT_RUN_AS_USER:
-            checks.refuse(self, "run_as_user", self.run_as_user, checks.RUN_AS_USER_NOT_APPLICABLE)
-        for path, value, reason in pod_blocks.block_problems(self.blocks, scratch_volume(self)):
-            checks.refuse(self, args_path(path), value, reason)
-        for path, value, reason in pod_blocks.shortcut_problems(self.blocks.container, shortcuts_set(self)):
-            checks.refuse(self, args_path(path), value, reason)
-
-    @property
-    def blocks(self) -> pod_blocks.PodBlocks:
-        return pod_blocks.PodBlocks(
-            container=self.container, pod=self.pod, pod_metadata=self.pod_metadata, deployment=self.deployment
-        )
-
-    @property
-    def min_replicas(self) -> int:
-        return self.autoscaling.min if self.autoscaling is not None else self.replicas
-
-
-def args_path(path: str) -> str:
-    return (
-        path.replace(pod_blocks.POD_METADATA, "pod_metadata", 1) if path.startswith(pod_blocks.POD_METADATA) else path
-    )
-
-
-def shortcuts_set(workload: Workload) -> dict[str, str]:
-    """The typed shortcuts a Workload sets (other than their defaults) -> their Args spelling."""
-    chosen = {
-        "probe": workload.probe != Probe(),
-        "resources": workload.resources != Resources(),
-        "imagePullPolicy": workload.image_pull_policy != "IfNotPresent",
-    }
-    spelled = {"probe": "probe", "resources": "resources", "imagePullPolicy": "image_pull_policy"}
-    return {key: spelled[key] for key, set_ in chosen.items() if set_}
-
-
-def scratch_volume(workload: Workload) -> str | None:
-    """The volume the profile adds for scratch files, if it adds one."""
-    return SCRATCH_VOLUME if workload.security_profile.read_only_root_filesystem else None
-
-
 @dataclass(frozen=True)
 class AppVersionArgs:
     namespace: pulumi.Input[str]
-    """The release's namespace, where the Deployment runs."""
+    """The release's namespace, where the Deployment runs. Required."""
     app: str
-    """The app's name: pod label `app`, container name, prefix of object names."""
+    """The app's name: pod label `app`, container name, prefix of object names. Required."""
     workload: Workload
-    """The version: its image and how its pods are run."""
+    """The version: its image and how its pods are run. Required."""
     port: int = 80
-    """The container port, named `http`."""
+    """The container port, named `http`. Default: `80`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

@@ -21,9 +21,9 @@ class Sticky:
     """Pin each client of the weighted route to the version that first answered it, by a cookie."""
 
     cookie: str
-    """The cookie's name; its value names the version (`<cookie>=<version>`)."""
+    """The cookie's name; its value names the version (`<cookie>=<version>`). Required."""
     max_age: int = 86400
-    """Seconds the browser keeps the cookie."""
+    """Seconds the browser keeps the cookie (1 to 31536000, a year). Default: `86400`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "cookie": checks.cookie_name,
@@ -39,17 +39,18 @@ class Canary:
     """Which requests the canary version receives."""
 
     version: str
-    """The canary version: one of the release's versions, not the stable one."""
+    """The canary version: one of the release's versions, not the stable one. Required."""
     cookie: str | None = None
-    """`name=value`: requests carrying this cookie, wherever it sits in the Cookie header."""
+    """`name=value`: requests carrying this cookie, wherever it sits in the Cookie header. Default: `None`."""
     headers: Mapping[str, str] = field(default_factory=dict)
-    """Requests carrying all of these headers with exactly these values (names lower-case)."""
+    """Requests carrying all of these headers with exactly these values (names lower-case). Default: `{}`."""
     weight: int = 0
-    """Percent (0-100) of the other requests."""
+    """Percent (0-100) of the requests that `cookie` and `headers` do not select that go to `version`. Default: `0`."""
     sticky: Sticky | None = None
-    """While 0 < weight < 100, keep each client of the weighted route on one version."""
+    """While 0 < weight < 100, keep each client of the weighted route on one version. Default: `None`."""
     mirror: float = 0.0
-    """Percent (0-100) of the default route's requests also sent to the canary, answers discarded."""
+    """Percent (0-100, decimals allowed) of the requests the default route serves that are also sent to `version`,
+    whose answers are discarded: real load before any weight. `0` means none. Default: `0.0`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "version": checks.version_name,

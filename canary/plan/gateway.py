@@ -19,9 +19,9 @@ class GatewayTls:
     """HTTPS on port 443, terminated with the TLS Secret `credential_name` in the gateway's namespace."""
 
     credential_name: pulumi.Input[str]
-    """The Kubernetes TLS Secret (certificate and key) the gateway terminates HTTPS with."""
+    """The Kubernetes TLS Secret (certificate and key) the gateway terminates HTTPS with. Required."""
     https_redirect: bool = True
-    """Plain HTTP answers with a 301 to HTTPS instead of serving the app."""
+    """Plain HTTP answers with a 301 to HTTPS instead of serving the app. Default: `True`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "credential_name": checks.dns_subdomain,
@@ -35,16 +35,18 @@ class GatewayTls:
 @dataclass(frozen=True)
 class IstioGatewayArgs:
     namespace: pulumi.Input[str]
-    """The release's namespace, where the Gateway is declared."""
+    """The release's namespace, where the Gateway is declared. Required."""
     app: str
-    """The app's name; the Gateway is `<app>-gateway`."""
+    """The app's name; the Gateway is `<app>-gateway`. Required."""
     hosts: Sequence[pulumi.Input[str]]
-    """External host names the Gateway serves; a leading `*.` wildcard is allowed."""
+    """External host names the Gateway serves; a leading `*.` wildcard is allowed. Required."""
     selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
-    """Labels of the ingress gateway pods that serve the hosts."""
+    """Labels of the ingress gateway pods that serve the hosts. Default: `{"istio": "ingressgateway"}`."""
     tls: GatewayTls | None = None
-    """HTTPS on 443 with a TLS Secret; None serves plain HTTP only."""
+    """HTTPS on 443 with a TLS Secret; None serves plain HTTP only. Default: `None`."""
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
+    """The API version of the Istio networking objects; an older mesh may need an older one.
+    Default: `"networking.istio.io/v1"`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

@@ -44,29 +44,41 @@ Services = Mapping[str, "pulumi.Input[str]"]
 @dataclass(frozen=True)
 class GatewayApiRoutingArgs:
     namespace: pulumi.Input[str]
+    """The release's namespace, where the Gateway, the version Services and the HTTPRoute are declared.
+    Required."""
     app: str
-    """The app's name; the objects are `<app>-gateway`, `<app>-<version>` and `<app>-httproute`."""
+    """The app's name; the objects are `<app>-gateway`, `<app>-<version>` and `<app>-httproute`. Required."""
     hosts: Sequence[pulumi.Input[str]]
+    """External host names the Gateway serves and the HTTPRoute routes; a leading `*.` wildcard is allowed.
+    Required."""
     selectors: Mapping[str, Mapping[str, pulumi.Input[str]]]
-    """Per version, the labels that select its pods and no other version's (`AppVersion`'s labels)."""
+    """Per version, the labels that select its pods and no other version's (`AppVersion`'s labels). Required."""
     stable: str
+    """The version that gets the default traffic: every request the canary's rules do not select. Required."""
     canary: Canary | None = None
+    """The canary version and who reaches it (cookie, headers, weight); None: all traffic to `stable`.
+    Default: `None`."""
     port: int = 80
-    """The app's port: each version's Service port and target port."""
+    """The app's port: each version's Service port and target port. Default: `80`."""
     gateway_class: str = "istio"
+    """The GatewayClass of the Gateway (the implementation that serves it). Default: `"istio"`."""
     tls: GatewayTls | None = None
-    """HTTPS on 443 with the Secret `credential_name`, which must live in `namespace`."""
+    """HTTPS on 443 with the Secret `credential_name`, which must live in `namespace`. Default: `None`."""
     version_header: str | None = DEFAULT_VERSION_HEADER
+    """Response header, set per version Service, naming the version that answered; None for none.
+    Default: `"x-canary-version"`."""
     load_balancer_dns: pulumi.Input[str] | None = None
-    """The external-dns target annotation on the Gateway."""
+    """The external-dns target annotation on the Gateway. Default: `None`."""
     route_targets: Mapping[str, Any] = field(default_factory=dict)
-    """Per version, what must be ready before traffic goes there (its Deployment)."""
+    """Per version, what must be ready before traffic goes there (its Deployment). Default: `{}`."""
     traffic_policy: Mapping[str, Any] = field(default_factory=dict)
-    """Istio's DestinationRule `trafficPolicy`, on each version's Service (the Gateway API's backends)."""
+    """Istio's DestinationRule `trafficPolicy`, on each version's Service (the Gateway API's backends).
+    Default: `{}`."""
     http_route: Mapping[str, Any] = field(default_factory=dict)
-    """`timeout` becomes every HTTPRoute rule's `timeouts.request`; `retries` and `corsPolicy` are refused."""
+    """`timeout` becomes every HTTPRoute rule's `timeouts.request`; `retries` and `corsPolicy` are refused.
+    Default: `{}`."""
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
-    """API version of the DestinationRules that carry `traffic_policy`."""
+    """API version of the DestinationRules that carry `traffic_policy`. Default: `"networking.istio.io/v1"`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

@@ -31,35 +31,45 @@ DEFAULT_VERSION_HEADER = "x-canary-version"
 @dataclass(frozen=True)
 class RoutingRulesArgs:
     namespace: pulumi.Input[str]
+    """The release's namespace, where the DestinationRule and the VirtualService are declared. Required."""
     app: str
-    """The app's name; the rules are `<app>-destinationrule` and `<app>-virtualservice`."""
+    """The app's name; the rules are `<app>-destinationrule` and `<app>-virtualservice`. Required."""
     hosts: Sequence[pulumi.Input[str]]
+    """External host names the VirtualService routes; a leading `*.` wildcard is allowed. Required."""
     service_host: pulumi.Input[str]
-    """The Service the versions run behind (`AppService.name`)."""
+    """The Service the versions run behind (`AppService.name`). Required."""
     gateway: pulumi.Input[str]
-    """The Gateway to bind to (`IstioGateway.name`)."""
+    """The Gateway to bind to (`IstioGateway.name`). Required."""
     subsets: Mapping[str, Mapping[str, str]]
-    """Per version, the labels of its pods that no other version has (`AppVersion.version_labels`)."""
+    """Per version, the labels of its pods that no other version has (`AppVersion.version_labels`). Required."""
     stable: str
+    """The version that gets the default traffic: every request the canary's rules do not select. Required."""
     canary: Canary | None = None
+    """The canary version and who reaches it (cookie, headers, weight); None: all traffic to `stable`.
+    Default: `None`."""
     version_header: str | None = DEFAULT_VERSION_HEADER
-    """Response header, set by the mesh per destination, naming the version; None for none."""
+    """Response header, set by the mesh per destination, naming the version; None for none.
+    Default: `"x-canary-version"`."""
     load_balancer_dns: pulumi.Input[str] | None = None
-    """The external-dns target annotation on the VirtualService."""
+    """The external-dns target annotation on the VirtualService. Default: `None`."""
     mesh: bool = False
-    """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules."""
+    """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules. Default: `False`."""
     route_targets: Mapping[str, Any] = field(default_factory=dict)
-    """Per version, what must be ready before traffic goes there (its Deployment)."""
+    """Per version, what must be ready before traffic goes there (its Deployment). Default: `{}`."""
     api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
+    """The API version of the Istio networking objects; an older mesh may need an older one.
+    Default: `"networking.istio.io/v1"`."""
     https: bool = False
-    """The hosts are served over HTTPS: sticky cookies are marked Secure."""
+    """The hosts are served over HTTPS: sticky cookies are marked Secure. Default: `False`."""
     traffic_policy: Mapping[str, Any] = field(default_factory=dict)
-    """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`, ...)."""
+    """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`, ...).
+    Default: `{}`."""
     http_route: Mapping[str, Any] = field(default_factory=dict)
-    """Fields of every VirtualService HTTP route beside the routing: `timeout`, `retries`, `corsPolicy`."""
+    """Fields of every VirtualService HTTP route beside the routing: `timeout`, `retries`, `corsPolicy`.
+    Default: `{}`."""
     destination_port: int | None = None
     """The Service port every destination names; needed once the Service has more than one port (else Istio
-    routes to the gateway's own port number)."""
+    routes to the gateway's own port number). Default: `None`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

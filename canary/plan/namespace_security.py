@@ -18,21 +18,23 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class NamespaceSecurityArgs:
     namespace: pulumi.Input[str]
-    """The namespace to protect."""
+    """The namespace to protect. Required."""
     app: str
-    """The app's name; the NetworkPolicy is `<app>-ingress`."""
+    """The app's name; the NetworkPolicy is `<app>-ingress`. Required."""
     mtls: bool = True
-    """A PeerAuthentication `default` requiring mutual TLS for every workload of the namespace."""
+    """A PeerAuthentication `default` requiring mutual TLS for every workload of the namespace. Default: `True`."""
     network_policy: bool = True
-    """A NetworkPolicy admitting only the ingress gateway pods and the namespace's own pods."""
+    """A NetworkPolicy admitting only the ingress gateway pods and the namespace's own pods. Default: `True`."""
     gateway_namespace: str = "istio-system"
-    """Where the ingress gateway pods run: the NetworkPolicy admits them from there."""
+    """Where the ingress gateway pods run: the NetworkPolicy admits them from there. Default: `"istio-system"`."""
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
+    """Labels of the ingress gateway pods the NetworkPolicy admits. Default: `{"istio": "ingressgateway"}`."""
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
-    """The networking API version of the mesh; the matching security version is used."""
+    """The networking API version of the mesh; the matching security version is used.
+    Default: `"networking.istio.io/v1"`."""
     namespace_wide: bool = True
     """The policies cover every pod of the namespace, which the release owns; False: only the app's pods
-    (in a namespace someone else owns, the other workloads are not the release's to lock down)."""
+    (in a namespace someone else owns, the other workloads are not the release's to lock down). Default: `True`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

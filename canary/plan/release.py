@@ -9,15 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from canary.plan import checks, istio_blocks, kubernetes_schema, pod_blocks
 from canary.plan import secret_env as secrets
-from canary.plan.app_version import (
-    APP_VERSION,
-    AppVersionArgs,
-    AppVersionParts,
-    Workload,
-    args_path,
-    scratch_volume,
-    shortcuts_set,
-)
+from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
@@ -33,6 +25,7 @@ from canary.plan.service_account import (
     service_account_problems,
     with_service_account,
 )
+from canary.plan.workload import Workload, args_path, scratch_volume, shortcuts_set
 
 if TYPE_CHECKING:
     import pulumi
@@ -46,64 +39,74 @@ PROTOCOL_NEEDS_ISTIO = (
 @dataclass(frozen=True)
 class CanaryReleaseArgs:
     namespace: str
-    """The release's namespace: created with Istio sidecar injection on, or an existing one (`create_namespace`)."""
+    """The release's namespace: created with Istio sidecar injection on, or an existing one (`create_namespace`).
+    Required."""
     app: str
-    """The app's name: pod label `app`, container name, prefix of every object's name."""
+    """The app's name: pod label `app`, container name, prefix of every object's name. Required."""
     hosts: Sequence[str]
-    """External host names; a leading `*.` wildcard is allowed."""
+    """External host names; a leading `*.` wildcard is allowed. Required."""
     versions: Sequence[Workload]
-    """One Deployment per version."""
+    """One Deployment per version. Required."""
     stable: str | None = None
-    """The version that gets the default traffic; None means the first of `versions`."""
+    """The version that gets the default traffic; None means the first of `versions`. Default: `None`."""
     canary: Canary | None = None
-    """The canary version and who reaches it (cookie, headers, weight); None: all traffic to `stable`."""
+    """The canary version and who reaches it (cookie, headers, weight); None: all traffic to `stable`.
+    Default: `None`."""
     port: int = 80
-    """The container port, Service port and target port."""
+    """The container port, Service port and target port. Default: `80`."""
     gateway_selector: Mapping[str, str] = field(default_factory=lambda: {"istio": "ingressgateway"})
+    """Labels of the ingress gateway pods that serve the hosts. Default: `{"istio": "ingressgateway"}`."""
     gateway_namespace: str = "istio-system"
-    """Where the ingress gateway pods run (the NetworkPolicy admits them from there)."""
+    """Where the ingress gateway pods run (the NetworkPolicy admits them from there). Default: `"istio-system"`."""
     tls: GatewayTls | None = None
-    """HTTPS on 443 with a TLS Secret (`credential_name`); None serves plain HTTP only."""
+    """HTTPS on 443 with a TLS Secret (`credential_name`); None serves plain HTTP only. Default: `None`."""
     istio_api_version: IstioApiVersion = NETWORKING_API_VERSIONS[0]
+    """The API version of the Istio networking objects; an older mesh may need an older one.
+    Default: `"networking.istio.io/v1"`."""
     version_header: str | None = DEFAULT_VERSION_HEADER
-    """Response header, set by the mesh, naming the version that answered; None for none."""
+    """Response header, set by the mesh, naming the version that answered; None for none.
+    Default: `"x-canary-version"`."""
     mesh: bool = False
-    """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules."""
+    """Also route in-mesh callers of the Service (the `mesh` gateway) by the same rules. Default: `False`."""
     load_balancer_dns: str | None = None
-    """The external-dns target annotation (`external-dns.alpha.kubernetes.io/target`); None for none."""
+    """The external-dns target annotation (`external-dns.alpha.kubernetes.io/target`); None for none.
+    Default: `None`."""
     mtls: bool = False
-    """Sidecars accept only mutual TLS: a STRICT PeerAuthentication."""
+    """Sidecars accept only mutual TLS: a STRICT PeerAuthentication. Default: `False`."""
     network_policy: bool = False
-    """A NetworkPolicy admitting only the ingress gateway and the namespace's own pods."""
+    """A NetworkPolicy admitting only the ingress gateway and the namespace's own pods. Default: `False`."""
     routing_api: RoutingApi = "istio"
-    """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute."""
+    """`istio`: Gateway, DestinationRule and VirtualService; `gateway-api`: Gateway and HTTPRoute.
+    Default: `"istio"`."""
     gateway_class: str = "istio"
-    """The GatewayClass of the `gateway-api` Gateway."""
+    """The GatewayClass of the `gateway-api` Gateway. Default: `"istio"`."""
     create_namespace: bool = True
-    """Create (and on destroy delete) the namespace; False deploys into an existing one, left as it is."""
+    """Create (and on destroy delete) the namespace; False deploys into an existing one, left as it is.
+    Default: `True`."""
     container: ContainerBlock = field(default_factory=dict)
-    """Fields of every version's app `Container`, as Kubernetes spells them; each version's own lie over them."""
+    """Fields of every version's app `Container`, as Kubernetes spells them; each version's own lie over them.
+    Default: `{}`."""
     pod: PodBlock = field(default_factory=dict)
-    """Fields of every version's `PodSpec`; each version's own lie over them."""
+    """Fields of every version's `PodSpec`; each version's own lie over them. Default: `{}`."""
     pod_metadata: PodMetadataBlock = field(default_factory=dict)
-    """`labels` and `annotations` of every version's pod template."""
+    """`labels` and `annotations` of every version's pod template. Default: `{}`."""
     deployment: DeploymentBlock = field(default_factory=dict)
-    """Fields of every version's `DeploymentSpec` (`strategy`, `minReadySeconds`, ...)."""
+    """Fields of every version's `DeploymentSpec` (`strategy`, `minReadySeconds`, ...). Default: `{}`."""
     service_account: ServiceAccount | None = None
-    """The ServiceAccount every version's pods run as; None: the namespace's `default`."""
+    """The ServiceAccount every version's pods run as; None: the namespace's `default`. Default: `None`."""
     service_ports: Sequence[ServicePortBlock] = ()
-    """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named)."""
+    """Ports the app Service exposes beside the routed one, as `ServicePort` spells them (each named). Default: `()`."""
     protocol: RoutedProtocol = "http"
-    """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`."""
+    """What the routed port speaks, so that Istio treats it right: `http`, `http2` or `grpc`. Default: `"http"`."""
     traffic_policy: Mapping[str, Any] = field(default_factory=dict)
     """The DestinationRule's `trafficPolicy`, as Istio spells it (`connectionPool`, `outlierDetection`,
-    `loadBalancer`); under `gateway-api`, on a DestinationRule per version Service."""
+    `loadBalancer`); under `gateway-api`, on a DestinationRule per version Service. Default: `{}`."""
     http_route: Mapping[str, Any] = field(default_factory=dict)
     """Fields of every HTTP route beside the routing: `timeout`, `retries`, `corsPolicy` (Istio's spelling);
-    under `gateway-api`, `timeout` only (HTTPRoute `timeouts.request`)."""
+    under `gateway-api`, `timeout` only (HTTPRoute `timeouts.request`). Default: `{}`."""
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Environment variables whose values are secrets (`pulumi.Output.secret(...)`): kept in one Secret
-    `<app>-env`, which every version's app container reads them from."""
+    `<app>-env`, which every version's app container reads them from. Default: `{}`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

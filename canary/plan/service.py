@@ -21,17 +21,18 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class AppServiceArgs:
     namespace: pulumi.Input[str]
-    """The release's namespace, where the Service is declared."""
+    """The release's namespace, where the Service is declared. Required."""
     app: str
-    """The app's name; the Service is `<app>-service`."""
+    """The app's name; the Service is `<app>-service`. Required."""
     selector: Mapping[str, pulumi.Input[str]]
-    """The labels every version's pods share (`AppVersion.app_labels`)."""
+    """The labels every version's pods share (`AppVersion.app_labels`). Required."""
     port: int = 80
-    """Service port and target port, named after `protocol`."""
+    """Service port and target port, named after `protocol`. Default: `80`."""
     protocol: RoutedProtocol = "http"
-    """What the routed port speaks: its Service port is named so (`http`, `http2`, `grpc`), as Istio reads it."""
+    """What the routed port speaks: its Service port is named so (`http`, `http2`, `grpc`), as Istio reads it.
+    Default: `"http"`."""
     extra_ports: Sequence[ServicePortBlock] = ()
-    """Other ports of the Service, as `ServicePort` spells them (a metrics port, a gRPC port)."""
+    """Other ports of the Service, as `ServicePort` spells them (a metrics port, a gRPC port). Default: `()`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "namespace": checks.namespace_name,

@@ -20,11 +20,13 @@ class ServiceAccount:
     """Every version's pods run as `name`; `annotations` carry cloud workload identity."""
 
     name: str
-    """The ServiceAccount's name (a DNS subdomain)."""
+    """The ServiceAccount's name (a DNS subdomain). Required."""
     annotations: Mapping[str, str] = field(default_factory=dict)
-    """On the ServiceAccount the release creates: cloud workload identity (`eks.amazonaws.com/role-arn`, ...)."""
+    """On the ServiceAccount the release creates: cloud workload identity (`eks.amazonaws.com/role-arn`, ...).
+    Default: `{}`."""
     existing: bool = False
-    """True: the ServiceAccount exists already; the release neither creates nor, on destroy, deletes it."""
+    """True: the ServiceAccount exists already; the release neither creates nor, on destroy, deletes it.
+    Default: `False`."""
 
     FIELD_RULES: ClassVar[Mapping[str, checks.FieldRule]] = {
         "name": checks.dns_subdomain,

@@ -43,16 +43,7 @@ from canary.rollout import control as control_module
 from canary.rollout import preflight, release_tags
 from canary.rollout.control import TagControl
 from canary.rollout.decide import decide, last_record
-from canary.rollout.engine import (
-    EXIT_DONE,
-    EXIT_INTERRUPTED,
-    EXIT_REFUSED,
-    Gates,
-    Rollout,
-    RolloutRefusedError,
-    RolloutReport,
-    no_canary,
-)
+from canary.rollout.engine import Rollout, RolloutRefusedError, no_canary
 from canary.rollout.gates import (
     EntryPoint,
     GateResult,
@@ -65,12 +56,14 @@ from canary.rollout.gates import (
 )
 from canary.rollout.git_record import CommittingStack, GitRecorder
 from canary.rollout.html_report import render_html
+from canary.rollout.interfaces import Gates
 from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_holder, unlock
 from canary.rollout.notify import Notifier, NotifyError
 from canary.rollout.prometheus import PrometheusAccess
 from canary.rollout.prometheus_auth import AccessError, SecretReader, prometheus_access
 from canary.rollout.pulumi_stack import StackError
 from canary.rollout.release_tags import TagStore, TagStoreError, encode
+from canary.rollout.run_report import EXIT_DONE, EXIT_INTERRUPTED, EXIT_REFUSED, RolloutReport
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.routes_contract import Route, parse_routes
 

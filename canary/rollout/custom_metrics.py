@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from canary.config.metrics import MetricSettings
-from canary.rollout.analysis import CumulativeComparison, TestResult, dispersion
+from canary.rollout.analysis import CumulativeComparison
 from canary.rollout.metric_queries import for_version
 from canary.rollout.prometheus import (
     CounterIncreases,
@@ -32,6 +32,7 @@ from canary.rollout.prometheus import (
     range_query,
     series_query,
 )
+from canary.rollout.sequential_tests import TestResult, dispersion
 
 Query = Callable[[str], "list[tuple[dict[str, str], float]]"]
 """An instant query: its vector's series as (labels, value); raises PrometheusError."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from canary.rollout.engine import RolloutReport
+    from canary.rollout.run_report import RolloutReport
 
 SEND_TIMEOUT_SECONDS = 10.0
 

@@ -22,7 +22,7 @@ from canary.rollout.gates import GateResult
 
 if TYPE_CHECKING:
     from canary.rollout.control import Wait
-    from canary.rollout.engine import View
+    from canary.rollout.interfaces import View
     from canary.rollout.watch import Poll
 
 SHOWN = "[secret]"

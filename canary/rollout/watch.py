@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from canary.rollout.analysis import Counts, SequentialAnalysis, dispersion
+from canary.rollout.analysis import Counts, SequentialAnalysis
 from canary.rollout.kept_analysis import KeptAnalysis
 from canary.rollout.prometheus import MeshCounters, PrometheusError, VersionCounters
 from canary.rollout.release_tags import TagStoreError
+from canary.rollout.sequential_tests import dispersion
 
 if TYPE_CHECKING:
     from canary.rollout.custom_metrics import MetricsWatch

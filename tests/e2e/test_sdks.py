@@ -15,6 +15,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,10 @@ def test_a_typescript_program_type_checks_against_the_generated_sdk_and_deploys(
     sdk = gen_sdk("nodejs", made.root / "sdk")
     fix_nodejs_type_imports(sdk)
     npm = ["npm", "install", "--no-audit", "--no-fund"]
-    in_dir(made.root, *npm, "--save-dev", "typescript@5", "@types/node@20", "@pulumi/pulumi@3").check()
+    # The SDK types the Kubernetes blocks by the kubernetes package's own types: the program needs
+    # that package too, at the provider version the schema references.
+    kubernetes = f"@pulumi/kubernetes@{metadata.version('pulumi-kubernetes')}"
+    in_dir(made.root, *npm, "--save-dev", "typescript@5", "@types/node@20", "@pulumi/pulumi@3", kubernetes).check()
     in_dir(made.root, "npx", "tsc", "-p", ".").check()
 
     # The types are real: a misspelt property of a nested type does not compile.
