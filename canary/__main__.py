@@ -10,7 +10,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from canary import __version__, exit_status
+from canary import __version__
+from canary.cli import exit_status
 
 USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
        {prog} --version
@@ -82,8 +83,8 @@ def _run_extra_command(command: str, rest: list[str]) -> int:
     missing = next((module for module in VERIFY_EXTRA if find_spec(module) is None), None)
     if missing is not None and not any(arg in HELP for arg in rest):
         return _needs_extra(command, missing)
-    from canary.rollout.cli import main as rollout_main
-    from canary.traffic.cli import traffic_main, verify_main
+    from canary.cli.rollout import main as rollout_main
+    from canary.cli.traffic import traffic_main, verify_main
 
     commands = {"verify": verify_main, "traffic": traffic_main, "rollout": rollout_main}
     try:
@@ -107,7 +108,7 @@ def main(argv: list[str], prog: str = "python -m canary") -> int:
     command, rest = argv[0], argv[1:]
     # Each command imports only what it needs: rendering does not pay for the HTTP stack.
     if command == "render":
-        from canary.render import main as render_main
+        from canary.cli.render import main as render_main
 
         return render_main(rest)
     if command in ("verify", "traffic", "rollout"):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from canary import exit_status
-from canary.rollout.cli import parser
+from canary.cli import exit_status
+from canary.cli.rollout import parser
 from tests.conftest import PROJECT_DIR
 
 EXAMPLES = sorted((PROJECT_DIR / "examples" / "ci").glob("*.yml"))

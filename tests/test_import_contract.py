@@ -21,7 +21,7 @@ CONTRACTS = {
         "pulumi",
         "pulumi_kubernetes",
         "canary.__main__",
-        "canary.render",
+        "canary.cli.render",
         "canary.rollout",
         "canary.traffic",
     ),

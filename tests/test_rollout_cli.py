@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from canary.rollout.cli import main, write_report
+from canary.cli.rollout import main, write_report
 from canary.rollout.lock import LockedError, StackLock
 from tests.conftest import BASELINE, PROJECT_DIR
 from tests.loopback_http import serving

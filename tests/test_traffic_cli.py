@@ -1,4 +1,4 @@
-"""Tests for canary/traffic/cli.py: the ``verify`` command end to end, flags and exit codes."""
+"""Tests for canary/cli/traffic.py: the ``verify`` command end to end, flags and exit codes."""
 
 from __future__ import annotations
 
@@ -280,7 +280,7 @@ def test_a_url_with_credentials_is_shown_redacted(routes_file: str, capsys: pyte
 
 @pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("90s", 90), ("1h", 3600), ("45", 45), ("2.5", 2.5)])
 def test_traffic_duration_reads_a_duration_as_rollout_does(text: str, seconds: float, routes_file: str) -> None:
-    from canary.traffic.cli import traffic_parser
+    from canary.cli.traffic import traffic_parser
 
     args = traffic_parser().parse_args(["--routes", routes_file, "--duration", text])
     assert args.duration == seconds
@@ -298,7 +298,7 @@ def test_traffic_duration_reads_a_duration_as_rollout_does(text: str, seconds: f
 def test_bad_traffic_flag_is_one_line_naming_flag_and_value(
     flags: list[str], named: list[str], routes_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from canary.traffic.cli import traffic_main
+    from canary.cli.traffic import traffic_main
 
     code = traffic_main(["--routes", routes_file, "--url", f"http://{LOOPBACK}:1/", *flags])
     line = _assert_one_line_error(capsys.readouterr().err)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
-from canary.flag_types import shown
+from canary.cli.flags import shown
 from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
 __all__ = [

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pydantic
 
-from canary import exit_status
 from canary import steps as steps_module
+from canary.cli import exit_status
+from canary.cli.flags import host_header, path_flag, shown, whole_number
 from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
 from canary.config.files import StackFileError, find_project, read_stack
 from canary.config.messages import describe
 from canary.config.metrics import MetricSettings
 from canary.config.prometheus_auth import PrometheusAuthSettings
 from canary.file_writes import write_replacing
-from canary.flag_types import host_header, path_flag, shown, whole_number
 from canary.from_settings import RELEASE_NAME, release_args
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError

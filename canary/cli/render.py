@@ -17,11 +17,11 @@ from typing import Any, NoReturn
 
 import yaml
 
-from canary import exit_status
+from canary.cli import exit_status
+from canary.cli.flags import path_flag, shown
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
 from canary.file_writes import write_replacing
-from canary.flag_types import path_flag, shown
 from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
