@@ -10,8 +10,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from canary import __version__
-from canary.cli import exit_status
+from canary import __version__, exit_status
 
 USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
        {prog} --version

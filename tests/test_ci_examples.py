@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from canary.cli import exit_status
+from canary import exit_status
 from canary.cli.rollout import parser
 from tests.conftest import PROJECT_DIR
 

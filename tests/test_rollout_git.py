@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from canary.cli import exit_status
+from canary import exit_status
 from canary.config import StackSettings, parse_settings
 from canary.config.files import stack_config
 from canary.rollout import release_tags

@@ -1,23 +1,38 @@
-"""The argparse types the commands share, so a flag is read and bounded alike in each of them.
+"""The flag parser and the flag types every command shares, so a flag is read, bounded and refused alike in each.
 
-Each raises `argparse.ArgumentTypeError`, which the commands' parsers word as one line:
+Each type raises `argparse.ArgumentTypeError`, which `CommandParser` words as one line:
 `argument --requests: must be a whole number from 1 to 1000000, got '0'`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from canary import exit_status
 from canary.policy import duration_problem, parse_duration
 
 
-def shown(path: Path | str) -> str:
-    """A path as a message shows it: as it is, or quoted when it holds a line break or another
-    control character, which would split the message's one line."""
-    text = str(path)
-    return text if text.isprintable() else repr(text)
+class UsageError(Exception):
+    """A flag, a path or a value the command cannot use; the message is one line."""
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser, but a bad flag raises `UsageError` instead of printing the usage and
+    exiting: every command prints one line and returns exit status 2 itself."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parse_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    """The flags, or the exit status once `--help` has been printed; UsageError for a bad flag."""
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as exit_:  # --help
+        return exit_.code if isinstance(exit_.code, int) else exit_status.OK
 
 
 def path_flag(text: str) -> Path:

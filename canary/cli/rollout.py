@@ -20,13 +20,14 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
+from canary import exit_status
 from canary import steps as steps_module
-from canary.cli import exit_status
-from canary.cli.flags import host_header, path_flag, shown, whole_number
+from canary.bounded_read import shown
+from canary.cli.flags import CommandParser, UsageError, host_header, parse_flags, path_flag, whole_number
 from canary.config import ConfigError, RolloutSettings, StackSettings, parse_settings
 from canary.config.files import StackFileError, find_project, read_stack
 from canary.config.messages import describe
@@ -44,9 +45,6 @@ from canary.rollout import preflight, release_tags
 from canary.rollout.control import TagControl
 from canary.rollout.decide import decide, last_record
 from canary.rollout.engine import (
-    EXIT_DONE,
-    EXIT_INTERRUPTED,
-    EXIT_REFUSED,
     Gates,
     Rollout,
     RolloutRefusedError,
@@ -82,17 +80,8 @@ PROG = "canary rollout"
 HISTORY_SECONDS = 600.0
 
 
-class UsageError(Exception):
-    """Bad flags or config; the message is one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = CommandParser(
         prog=PROG,
         description="Walk the stack's canary through its weights with `pulumi up`, judge each step, "
         "then promote it, or roll it back to 0% on the first failed gate.",
@@ -551,7 +540,7 @@ def operate(args: argparse.Namespace) -> int:
     except (control_module.ControlError, LockedError, TagStoreError) as err:
         return _fail(str(err))
     print(line)
-    return EXIT_DONE
+    return exit_status.OK
 
 
 def decide_command(args: argparse.Namespace, settings: StackSettings) -> int:
@@ -587,16 +576,16 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
-    return EXIT_REFUSED
+    return exit_status.USAGE
 
 
 def main(argv: Sequence[str]) -> int:
     try:
-        args = parser().parse_args(list(argv))
+        args = parse_flags(parser(), argv)
     except UsageError as err:
         return _fail(str(err))
-    except SystemExit as exit_:  # --help
-        return exit_.code if isinstance(exit_.code, int) else EXIT_DONE
+    if isinstance(args, int):
+        return args
     if args.full and not args.approve:
         return _fail("argument --full: only with --approve")
     if args.approve or args.abort or args.unlock or args.status:
@@ -692,7 +681,7 @@ def _dry_run(
         print(json.dumps(document, indent=2))
     else:
         print_plan(document)
-    return EXIT_DONE
+    return exit_status.OK
 
 
 def _secret_reader(project_dir: Path, stack: str) -> SecretReader:
@@ -892,7 +881,7 @@ def _run(
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).
         print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_status.INTERRUPTED
     document = masker.document(report.to_json())
     if args.report is not None:
         write_report(args.report, document)

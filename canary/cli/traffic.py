@@ -3,7 +3,7 @@
 ``canary verify`` and ``canary traffic`` call ``verify_main`` and ``traffic_main`` with the
 arguments after the subcommand. Every failure a user can cause (a bad flag, unreadable routes,
 an unreachable URL) ends as one line on stderr and exit status 2, never a traceback; the
-statuses are `canary.cli.exit_status`'s, the same in every command.
+statuses are `canary.exit_status`'s, the same in every command.
 """
 
 from __future__ import annotations
@@ -17,33 +17,19 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from canary.cli import exit_status
-from canary.cli.flags import duration, host_header, path_flag, whole_number
+from canary import exit_status
+from canary.cli.flags import CommandParser, UsageError, duration, host_header, parse_flags, path_flag, whole_number
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.redact import redact_text, redact_url
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
 
-EXIT_OK = exit_status.OK
-EXIT_FAILED = exit_status.FAILED
-EXIT_USAGE = exit_status.USAGE
-_INTERRUPTED = exit_status.INTERRUPTED
 _LOG_EVERY = 5.0
 # Percent of a route's requests that may fail, as `canary rollout --max-error-rate` counts it.
 DEFAULT_MAX_ERROR_RATE = 1.0
 DEFAULT_STICKY_CLIENTS = 100
 DEFAULT_STICKY_REQUESTS = 5
-
-
-class UsageError(Exception):
-    """A one-line reason the command cannot run as asked."""
-
-
-class _Parser(argparse.ArgumentParser):
-    # argparse prints the usage and exits; the commands print one line and return 2.
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
 
 
 def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
@@ -99,8 +85,8 @@ def _pattern(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
 
 
-def _common_parser(prog: str, description: str) -> _Parser:
-    parser = _Parser(prog=prog, description=description)
+def _common_parser(prog: str, description: str) -> CommandParser:
+    parser = CommandParser(prog=prog, description=description)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", metavar="NAME", help="read routes and URLs from this stack")
     source.add_argument("--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)")
@@ -136,7 +122,7 @@ def _common_parser(prog: str, description: str) -> _Parser:
     return parser
 
 
-def verify_parser() -> _Parser:
+def verify_parser() -> CommandParser:
     parser = _common_parser(
         "canary verify",
         "Send each route's kind of request and test whether the versions that answered match the expected split.",
@@ -181,7 +167,7 @@ def verify_parser() -> _Parser:
     return parser
 
 
-def traffic_parser() -> _Parser:
+def traffic_parser() -> CommandParser:
     parser = _common_parser(
         "canary traffic",
         "Send each route's kind of request in turn, steadily, and count the versions that "
@@ -240,16 +226,9 @@ def _plan(args: argparse.Namespace) -> _Plan:
     return _Plan(url=url, expectation=expectation, target=target, reader=reader)
 
 
-def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace | int:
-    try:
-        return parser.parse_args(list(argv))
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
-
-
 def _fail(prog: str, message: str) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return exit_status.USAGE
 
 
 async def _reachable(plan: _Plan, timeout: float) -> str | None:
@@ -264,7 +243,7 @@ async def _reachable(plan: _Plan, timeout: float) -> str | None:
 
 
 def _run_command(
-    parser: _Parser,
+    parser: CommandParser,
     argv: Sequence[str],
     command: Callable[[str, argparse.Namespace, _Plan], Awaitable[int]],
 ) -> int:
@@ -273,7 +252,7 @@ def _run_command(
     Every error is one line and exit status 2.
     """
     try:
-        args = _parse(parser, argv)
+        args = parse_flags(parser, argv)
         if isinstance(args, int):
             return args
         plan = _plan(args)
@@ -290,7 +269,7 @@ def _run_command(
         return asyncio.run(reach_then_run())
     except KeyboardInterrupt:  # e.g. a second Ctrl-C while `traffic` is stopping
         print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return _INTERRUPTED
+        return exit_status.INTERRUPTED
 
 
 def verify_main(argv: Sequence[str]) -> int:
@@ -328,7 +307,7 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
         report.print_verdict(verification)
     if not any(tally.reached for tally in tallies):
         return _fail(prog, f"no request got an HTTP answer from {redact_url(plan.url)}")
-    return EXIT_OK if verification.ok else EXIT_FAILED
+    return exit_status.OK if verification.ok else exit_status.FAILED
 
 
 def unused_sticky_flags(args: argparse.Namespace) -> list[str]:
@@ -370,4 +349,4 @@ async def _traffic(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
         f"{sent:,} requests in {seconds:.1f} s ({sent / seconds if seconds else 0:,.1f}/s)",
         highlight=False,
     )
-    return EXIT_OK
+    return exit_status.OK

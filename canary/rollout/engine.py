@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from canary.cli import exit_status
+from canary import exit_status
 from canary.rollout.control import Control, NoControl, Wait, WaitKind
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy

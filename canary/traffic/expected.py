@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
-from canary.cli.flags import shown
+from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
 from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
 __all__ = [
