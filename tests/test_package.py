@@ -74,6 +74,8 @@ def test_the_wheel_holds_the_package_its_subpackages_and_py_typed_only(wheel: zi
     assert "canary/__main__.py" in names
     assert "canary/traffic/__init__.py" in names
     assert "canary/cli/traffic.py" in names
+    # The report page's style, read with importlib.resources wherever the package is installed.
+    assert "canary/rollout/report/report.css" in names
     assert {name.split("/")[0] for name in names} == {"canary", DIST_INFO}
     # Every module of the checkout, and nothing else that is Python.
     shipped = {name for name in names if name.endswith(".py")}

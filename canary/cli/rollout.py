@@ -47,7 +47,6 @@ from canary.rollout.gates import (
 )
 from canary.rollout.git_record import CommittingStack, GitRecorder
 from canary.rollout.health_setup import health_watch, ratio_metrics
-from canary.rollout.html_report import render_html
 from canary.rollout.lock import LockedError, ReleaseLock, StackLock, describe_holder, unlock
 from canary.rollout.notify import Notifier, NotifyError
 from canary.rollout.overrides import FlagError, resolve_policy, unused_health_settings
@@ -55,6 +54,7 @@ from canary.rollout.prometheus import PrometheusAccess
 from canary.rollout.prometheus_auth import AccessError, prometheus_access
 from canary.rollout.pulumi_stack import StackError
 from canary.rollout.release_tags import TagStore, TagStoreError, encode
+from canary.rollout.report.html import render_html
 from canary.rollout.stack_access import StackUnavailableError, automation_stack, dry_run_outputs, secret_reader
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 
@@ -72,7 +72,7 @@ def report_path_problem(path: Path) -> str | None:
     return None
 
 
-def write_report(path: Path, report: Mapping[str, Any]) -> None:
+def write_report(path: Path, report: RolloutReport) -> None:
     """The page, or one line on stderr when it cannot be written after all (the rollout's exit
     status stays its verdict's: what happened to the traffic matters more than the page)."""
     try:
@@ -344,7 +344,7 @@ def _run(
         return exit_status.INTERRUPTED
     document = masker.document(report.to_json())
     if args.report is not None:
-        write_report(args.report, document)
+        write_report(args.report, masker.value(report))
     if args.json:
         print(json.dumps(document, indent=2))
     else:
