@@ -20,7 +20,14 @@ USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
   traffic  keep sending the route shapes, so dashboards have traffic to show
   rollout  walk the canary through its weights, judge each step, promote or roll back
 
-Run `{prog} <command> --help` for a command's options."""
+Run `{prog} <command> --help` for a command's options and examples.
+
+Examples:
+  # The dev stack's manifests, without a cluster
+  {prog} render --stack dev --out manifests/
+
+  # The plan of the dev stack's rollout; nothing changes
+  {prog} rollout --stack dev --dry-run"""
 
 # What `verify`, `traffic` and `rollout` import beyond the package's own dependencies: the extra `verify`.
 VERIFY_EXTRA = ("apprise", "numpy", "rich", "scipy")

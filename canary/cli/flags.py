@@ -19,12 +19,30 @@ class UsageError(Exception):
     """A flag, a path or a value the command cannot use; the message is one line."""
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, but a text of several lines (the examples that end each --help, as kubectl's
+    do) keeps its lines as written; a one-line description is still wrapped to the terminal."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" not in text:
+            return super()._fill_text(text, width, indent)
+        return "".join(indent + line if line.strip() else line for line in text.splitlines(keepends=True))
+
+
 class CommandParser(argparse.ArgumentParser):
     """argparse's parser, but a bad flag raises `UsageError` instead of printing the usage and
     exiting: every command prints one line and returns exit status 2 itself."""
 
+    def __init__(self, *, prog: str, description: str | None = None, examples: str = "") -> None:
+        super().__init__(prog=prog, description=description, epilog=examples or None, formatter_class=HelpFormatter)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+
+def examples(*pairs: tuple[str, str]) -> str:
+    """The end of a --help: each example's comment, then the command, as kubectl shows them."""
+    return "Examples:\n" + "\n\n".join(f"  # {comment}\n  {command}" for comment, command in pairs) + "\n"
 
 
 def parse_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:

@@ -19,7 +19,7 @@ import yaml
 
 from canary import exit_status
 from canary.bounded_read import shown
-from canary.cli.flags import CommandParser, UsageError, parse_flags, path_flag
+from canary.cli.flags import CommandParser, UsageError, examples, parse_flags, path_flag
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
 from canary.file_writes import write_replacing
@@ -239,7 +239,20 @@ def remove_folders(created: list[Path]) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = CommandParser(prog="canary render", description=__doc__.splitlines()[0])
+    p = CommandParser(
+        prog="canary render",
+        description=__doc__.splitlines()[0],
+        examples=examples(
+            (
+                "The dev stack's manifests, and the outputs `canary verify --routes` reads",
+                "canary render --stack dev --out manifests/ --outputs outputs.json",
+            ),
+            (
+                "From another folder: Pulumi.yaml is found in DIR or above it",
+                "canary render --stack prod -C deploy/ --out manifests/prod/",
+            ),
+        ),
+    )
     p.add_argument(
         "--stack", required=True, help="stack name (or org/stack, org/project/stack): reads Pulumi.<stack>.yaml"
     )

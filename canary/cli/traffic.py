@@ -18,7 +18,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from canary import exit_status
-from canary.cli.flags import CommandParser, UsageError, duration, host_header, parse_flags, path_flag, whole_number
+from canary.cli.flags import (
+    CommandParser,
+    UsageError,
+    duration,
+    examples,
+    host_header,
+    parse_flags,
+    path_flag,
+    whole_number,
+)
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.redact import redact_text, redact_url
 from canary.traffic.client import Endpoint
@@ -53,9 +62,9 @@ def _up_to(most: float) -> Callable[[str], float]:
 
 
 # Ranges far beyond any use, and short of what would overflow a timer or never end.
-_timeout = _up_to(300)
+_MAX_TIMEOUT = 300
 _rate = _up_to(100_000)
-_interval = _up_to(3600)
+_MAX_INTERVAL = 3600
 TRAFFIC_MAX_SECONDS = 7 * 24 * 3600
 _open_fraction = _number(lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.99)")
 
@@ -85,8 +94,8 @@ def _pattern(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
 
 
-def _common_parser(prog: str, description: str) -> CommandParser:
-    parser = CommandParser(prog=prog, description=description)
+def _common_parser(prog: str, description: str, shown: str) -> CommandParser:
+    parser = CommandParser(prog=prog, description=description, examples=shown)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", metavar="NAME", help="read routes and URLs from this stack")
     source.add_argument("--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)")
@@ -109,7 +118,11 @@ def _common_parser(prog: str, description: str) -> CommandParser:
         "--concurrency", type=whole_number(1, 1000), default=32, metavar="N", help="requests in flight (default 32)"
     )
     parser.add_argument(
-        "--timeout", type=_timeout, default=5.0, metavar="SECONDS", help="seconds for one request (default 5)"
+        "--timeout",
+        type=duration(_MAX_TIMEOUT),
+        default=5.0,
+        metavar="DURATION",
+        help="time for one request: 5s, 1m; a bare number is seconds (default 5s)",
     )
     parser.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     parser.add_argument(
@@ -126,6 +139,13 @@ def verify_parser() -> CommandParser:
     parser = _common_parser(
         "canary verify",
         "Send each route's kind of request and test whether the versions that answered match the expected split.",
+        examples(
+            ("Test the split of every route of the dev stack, sent to its first URL", "canary verify --stack dev"),
+            (
+                "Routes from the file render wrote, through a load balancer; one JSON object for CI",
+                "canary verify --routes outputs.json --url http://203.0.113.10/ --host app.example.com --json",
+            ),
+        ),
     )
     parser.add_argument(
         "--requests",
@@ -172,10 +192,18 @@ def traffic_parser() -> CommandParser:
         "canary traffic",
         "Send each route's kind of request in turn, steadily, and count the versions that "
         "answer, until the duration ends or Ctrl-C.",
+        examples(
+            ("Two requests a second to the dev stack's routes, until Ctrl-C", "canary traffic --stack dev"),
+            ("Twenty a second for ten minutes", "canary traffic --stack dev --rate 20 --duration 10m"),
+        ),
     )
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
-        "--interval", type=_interval, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
+        "--interval",
+        type=duration(_MAX_INTERVAL),
+        default=0.5,
+        metavar="DURATION",
+        help="time between requests: 0.5, 2s, 1m; a bare number is seconds (default 0.5s)",
     )
     pace.add_argument("--rate", type=_rate, metavar="RPS", help="requests per second instead of --interval")
     parser.add_argument(
