@@ -117,7 +117,7 @@ def run_hey(url: str, requests: int, concurrency: int) -> float:
 
 
 def run_verify(url: str, requests: int, concurrency: int, routes_file: str) -> float:
-    script = "import sys; from canary.traffic.cli import verify_main; sys.exit(verify_main(sys.argv[1:]))"
+    script = "import sys; from canary.cli.traffic import verify_main; sys.exit(verify_main(sys.argv[1:]))"
     command = [sys.executable, "-c", script, "--routes", routes_file, "--url", url]
     command += ["--requests", str(requests), "--concurrency", str(concurrency), "--json"]
     done = subprocess.run(command, capture_output=True, text=True, cwd=PROJECT, check=False)

@@ -20,7 +20,14 @@ USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
   traffic  keep sending the route shapes, so dashboards have traffic to show
   rollout  walk the canary through its weights, judge each step, promote or roll back
 
-Run `{prog} <command> --help` for a command's options."""
+Run `{prog} <command> --help` for a command's options and examples.
+
+Examples:
+  # The dev stack's manifests, without a cluster
+  {prog} render --stack dev --out manifests/
+
+  # The plan of the dev stack's rollout; nothing changes
+  {prog} rollout --stack dev --dry-run"""
 
 # What `verify`, `traffic` and `rollout` import beyond the package's own dependencies: the extra `verify`.
 VERIFY_EXTRA = ("apprise", "numpy", "rich", "scipy")
@@ -82,8 +89,8 @@ def _run_extra_command(command: str, rest: list[str]) -> int:
     missing = next((module for module in VERIFY_EXTRA if find_spec(module) is None), None)
     if missing is not None and not any(arg in HELP for arg in rest):
         return _needs_extra(command, missing)
-    from canary.rollout.cli import main as rollout_main
-    from canary.traffic.cli import traffic_main, verify_main
+    from canary.cli.rollout import main as rollout_main
+    from canary.cli.traffic import traffic_main, verify_main
 
     commands = {"verify": verify_main, "traffic": traffic_main, "rollout": rollout_main}
     try:
@@ -107,7 +114,7 @@ def main(argv: list[str], prog: str = "python -m canary") -> int:
     command, rest = argv[0], argv[1:]
     # Each command imports only what it needs: rendering does not pay for the HTTP stack.
     if command == "render":
-        from canary.render import main as render_main
+        from canary.cli.render import main as render_main
 
         return render_main(rest)
     if command in ("verify", "traffic", "rollout"):

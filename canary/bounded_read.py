@@ -15,6 +15,13 @@ from pathlib import Path
 MEBIBYTE = 1 << 20
 
 
+def shown(path: Path | str) -> str:
+    """A path as a message shows it: as it is, or quoted when it holds a line break or another
+    control character, which would split the message's one line."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 class UnreadableFileError(ValueError):
     """The file cannot be used; the message says why, without the path (the caller names it)."""
 

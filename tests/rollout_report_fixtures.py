@@ -1,12 +1,16 @@
-"""Rollout report dicts written out by hand, for the HTML report's unit and browser tests.
+"""Rollout reports built by hand, for the HTML report's unit and browser tests.
 
-The shape is the one `canary rollout --json` prints (docs/rollout.md); the figures are small
+Typed as the engine builds them (`RolloutReport`, its steps and polls); the figures are small
 worked ones: 20 requests a second, 2 of them to the canary at 10 %, a poll every 10 s.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from canary.rollout.gates import GateResult
+from canary.rollout.run_report import RolloutReport, StepReport
+from canary.rollout.watch import Poll, VersionPoll
 
 
 def poll(
@@ -16,26 +20,28 @@ def poll(
     stable: tuple[int, int, float | None, float | None],
     tests: list[dict[str, Any]] | None = None,
     rollback: bool = False,
-) -> dict[str, Any]:
-    def figures(values: tuple[int, int, float | None, float | None]) -> dict[str, Any]:
-        requests, errors, error_rate, p99 = values
-        return {"requests": requests, "errors": errors, "error_rate": error_rate, "p99_ms": p99}
-
-    return {
-        "seconds": seconds,
-        "weight": weight,
-        "versions": {"v2": figures(canary), "v1": figures(stable)},
-        "unattributed_errors": 0,
-        "tests": tests or [],
-        "rollback": rollback,
-    }
+    holds: tuple[str, ...] = (),
+) -> Poll:
+    return Poll(
+        seconds=seconds,
+        weight=weight,
+        versions={"v2": VersionPoll(*canary), "v1": VersionPoll(*stable)},
+        unattributed_errors=0,
+        tests=tuple(tests or []),
+        rollback=rollback,
+        holds=holds,
+    )
 
 
 def evidence(e_value: float, threshold: float = 200.0, name: str = "error rate against stable") -> dict[str, Any]:
     return {"test": name, "e_value": e_value, "p_value": min(1.0, 1 / e_value), "threshold": threshold, "alpha": 0.005}
 
 
-def report(**overrides: Any) -> dict[str, Any]:
+def step(weight: int, started: float, ended: float | None, *gates: GateResult, extended: bool = False) -> StepReport:
+    return StepReport(weight=weight, started_seconds=started, ended_seconds=ended, extended=extended, gates=list(gates))
+
+
+def report(**overrides: Any) -> RolloutReport:
     """A canary at 10 % rolled back at 42.5 s: 20 requests a second, 2 to the canary, polls every 10 s.
 
     Interval error rates: canary 0/20, 1/20 (5 %), then 2/20 (10 %) and 3/20 (15 %); stable 0 or 1
@@ -49,18 +55,7 @@ def report(**overrides: Any) -> dict[str, Any]:
         "started_at": "2026-12-01T10:00:00Z",
         "verdict_seconds": 42.5,
         "alpha": 0.01,
-        "analysis": {"resumed": False, "note": ""},
-        "steps": [
-            {
-                "weight": 10,
-                "ok": False,
-                "changes": {"update": 1},
-                "started_seconds": 2.5,
-                "ended_seconds": 42.5,
-                "extended": False,
-                "gates": [{"gate": "health", "ok": False, "problems": ["e-value 250 >= 200"], "figures": {}}],
-            }
-        ],
+        "steps": [step(10, 2.5, 42.5, GateResult("health", False, ("e-value 250 >= 200",)))],
         "polls": [
             poll(10.0, 10, (20, 0, 0.0, 12.0), (180, 0, 0.0, 11.0), [evidence(0.5)]),
             poll(20.0, 10, (40, 1, 5.0, None), (360, 1, 0.56, 12.0), [evidence(3.0)]),
@@ -69,4 +64,4 @@ def report(**overrides: Any) -> dict[str, Any]:
         ],
     }
     built.update(overrides)
-    return built
+    return RolloutReport(**built)

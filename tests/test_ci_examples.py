@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from canary import exit_status
-from canary.rollout.cli import parser
+from canary.cli.rollout_flags import parser
 from tests.conftest import PROJECT_DIR
 
 EXAMPLES = sorted((PROJECT_DIR / "examples" / "ci").glob("*.yml"))

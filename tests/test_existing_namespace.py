@@ -7,9 +7,9 @@ import shutil
 import pytest
 import yaml
 
+from canary.cli.render import main
 from canary.config import parse_settings
 from canary.config.files import as_config_strings
-from canary.render import main
 from tests.conftest import BASELINE, PROJECT_DIR
 
 EXISTING = {**BASELINE, "namespace": "team-shop", "createNamespace": False}

@@ -12,7 +12,6 @@ import yaml
 from canary import exit_status
 from canary.__main__ import main
 from canary.rollout import run_report
-from canary.traffic import cli as traffic_cli
 from tests.conftest import BASELINE, PROJECT_DIR
 
 # The commands that read a stack file themselves, with what each needs to stop before any change.
@@ -80,11 +79,6 @@ def test_a_bad_flag_or_command_is_one_line_and_the_usage_status(argv, capsys):
 
 
 def test_every_command_names_its_statuses_from_the_one_table():
-    assert (traffic_cli.EXIT_OK, traffic_cli.EXIT_FAILED, traffic_cli.EXIT_USAGE) == (
-        exit_status.OK,
-        exit_status.FAILED,
-        exit_status.USAGE,
-    )
     assert (
         run_report.EXIT_DONE,
         run_report.EXIT_ROLLED_BACK,

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from canary import render as render_command
+from canary.cli import render as render_command
 from canary.traffic.expected import Expectation, Route, from_outputs
 from canary.traffic.verify import weighted_route
 from tests.conftest import PROJECT_DIR, SHIPPED_STACKS

@@ -73,7 +73,9 @@ def test_the_wheel_holds_the_package_its_subpackages_and_py_typed_only(wheel: zi
     assert "canary/schemas/kubernetes.json" in names
     assert "canary/__main__.py" in names
     assert "canary/traffic/__init__.py" in names
-    assert "canary/traffic/cli.py" in names
+    assert "canary/cli/traffic.py" in names
+    # The report page's style, read with importlib.resources wherever the package is installed.
+    assert "canary/rollout/report/report.css" in names
     assert {name.split("/")[0] for name in names} == {"canary", DIST_INFO}
     # Every module of the checkout, and nothing else that is Python.
     shipped = {name for name in names if name.endswith(".py")}
@@ -247,7 +249,7 @@ def test_render_does_not_need_the_extra():
 @pytest.mark.parametrize("missing", ["scipy.special._ufuncs", "numpy.linalg", "rich.live"])
 def test_a_module_of_the_extra_missing_mid_command_is_the_same_one_line(missing: str, monkeypatch, capsys):
     # An installed package that lacks one of its own modules fails only when the command imports it.
-    from canary.traffic import cli
+    from canary.cli import traffic as cli
 
     def fail(argv: list[str]) -> int:
         raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
@@ -258,7 +260,7 @@ def test_a_module_of_the_extra_missing_mid_command_is_the_same_one_line(missing:
 
 
 def test_any_other_missing_module_is_not_blamed_on_the_extra(monkeypatch):
-    from canary.traffic import cli
+    from canary.cli import traffic as cli
 
     def fail(argv: list[str]) -> int:
         raise ModuleNotFoundError("No module named 'yaml'", name="yaml")

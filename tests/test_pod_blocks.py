@@ -13,13 +13,13 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
+from canary.cli.render import main
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
 from canary.plan import checks
 from canary.plan.app_version import AppVersionArgs
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.workload import Probe, Workload
-from canary.render import main
 from tests.conftest import BASELINE, PROJECT_DIR
 from tests.schema_check import validate
 

@@ -10,9 +10,9 @@ import sys
 import pytest
 import yaml
 
-from canary import render
+from canary.cli import render
+from canary.cli.render import HEADER_MARK, main
 from canary.config import files as config_files
-from canary.render import HEADER_MARK, main
 from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 
@@ -115,7 +115,7 @@ def test_libyaml_writes_the_text_pyyamls_own_emitter_writes(tmp_path, monkeypatc
 
 def test_rendering_does_not_import_the_pulumi_sdk(tmp_path):
     code = (
-        "import sys; from canary.render import main; "
+        "import sys; from canary.cli.render import main; "
         f"main(['--stack', 'prod', '--out', {str(tmp_path)!r}, '--project-dir', {str(PROJECT_DIR)!r}]); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes', 'grpc')))"
     )

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from canary.rollout.cli import main, write_report
+from canary.cli.rollout import main, write_report
 from canary.rollout.lock import LockedError, StackLock
+from canary.rollout.run_report import RolloutReport
 from tests.conftest import BASELINE, PROJECT_DIR
 from tests.loopback_http import serving
 
@@ -195,7 +196,7 @@ def test_a_report_path_that_cannot_be_written_is_one_line_exit_2_before_anything
 
 def test_a_report_that_cannot_be_written_at_the_end_is_a_warning_not_a_traceback(tmp_path, capsys):
     gone = tmp_path / "gone"
-    write_report(gone / "r.html", {"stack": "prod", "outcome": "rolled back", "reason": "x"})
+    write_report(gone / "r.html", RolloutReport(stack="prod", canary="v2", stable="v1", outcome="rolled back"))
     err = capsys.readouterr().err
     assert err.startswith(f"canary rollout: warning: could not write the report to {gone / 'r.html'}: ")
     assert err.count("\n") == 1
@@ -203,7 +204,7 @@ def test_a_report_that_cannot_be_written_at_the_end_is_a_warning_not_a_traceback
 
 def test_the_report_is_the_rollouts_page(tmp_path, capsys):
     page = tmp_path / "r.html"
-    write_report(page, {"stack": "prod", "canary": "v2", "stable": "v1", "outcome": "rolled back", "reason": "why"})
+    write_report(page, RolloutReport(stack="prod", canary="v2", stable="v1", outcome="rolled back", reason="why"))
     assert "v2 against v1 on prod: rolled back" in page.read_text()
     assert capsys.readouterr().err == f"report: {page}\n"
 

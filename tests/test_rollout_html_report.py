@@ -1,12 +1,13 @@
-"""canary/rollout/html_report.py: the page drawn from a rollout report dict.
+"""canary/rollout/report/: the page drawn from a typed rollout report.
 
-The report dicts are written out by hand from small worked figures; positions are checked against
+The reports are built by hand from small worked figures; positions are checked against
 the axes the chart itself draws (its tick labels and their positions), not against the module's
 own layout constants.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import itertools
 import math
@@ -16,9 +17,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from canary.rollout.html_report import render_html
+from canary.rollout.gates import GateResult
+from canary.rollout.report.html import render_html
+from canary.rollout.run_report import RolloutReport
 from tests.rollout_report_fixtures import poll as _poll
 from tests.rollout_report_fixtures import report as _report
+from tests.rollout_report_fixtures import step as _step
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -198,10 +202,7 @@ def test_no_verdict_no_marker() -> None:
 
 
 def test_the_weight_steps_are_a_step_line_and_a_band_each() -> None:
-    steps = [
-        {"weight": 5, "ok": True, "started_seconds": 0.0, "ended_seconds": 60.0, "extended": False, "gates": []},
-        {"weight": 20, "ok": True, "started_seconds": 65.0, "ended_seconds": 125.0, "extended": True, "gates": []},
-    ]
+    steps = [_step(5, 0.0, 60.0), _step(20, 65.0, 125.0, extended=True)]
     svg = _svgs(render_html(_report(steps=steps, polls=[], verdict_seconds=125.0, outcome="completed")))["chart-weight"]
     (line,) = _series(svg, "weight").iter(f"{SVG}polyline")
     corners = [(0.0, 5.0), (65.0, 5.0), (65.0, 20.0), (125.0, 20.0)]
@@ -224,7 +225,7 @@ def test_a_failed_step_is_shaded_as_failed() -> None:
 def test_text_from_the_report_stays_text() -> None:
     hostile = "<script>alert(1)</script> & \"quoted\" 'single' <img src=x onerror=alert(2)>"
     report = _report(reason=hostile, stack="<b>dev</b>", canary="v2<i>", stable="v1&amp;")
-    report["polls"][0]["tests"][0]["test"] = "<script>t()</script>"
+    report.polls[0].tests[0]["test"] = "<script>t()</script>"
     page = render_html(report)
     parsed = _page(page)
     assert {tag for tag, _ in parsed.tags} & {"script", "img", "b", "i"} == set()
@@ -301,9 +302,8 @@ def test_a_single_poll_at_the_start_still_has_a_time_axis() -> None:
 def test_null_and_malformed_figures_are_gaps() -> None:
     polls = [
         _poll(10.0, 10, (20, 0, None, None), (180, 0, None, None)),
-        _poll(20.0, 10, (40, 0, float("inf"), None), (360, 0, 0.0, None)),
+        _poll(20.0, 10, (40, 0, float("inf"), float("nan")), (360, 0, 0.0, None)),
     ]
-    polls[1]["versions"]["v2"]["p99_ms"] = "slow"
     svgs = _svgs(render_html(_report(polls=polls)))
     assert list(_series(svgs["chart-p99"], "canary").iter(f"{SVG}circle")) == []
     assert list(_series(svgs["chart-error-rate"], "canary").iter(f"{SVG}circle")) == []
@@ -311,7 +311,7 @@ def test_null_and_malformed_figures_are_gaps() -> None:
 
 
 def test_a_resumed_rollout_says_its_analysis_started_anew() -> None:
-    page = render_html(_report(analysis={"resumed": True, "note": "resumed at 25%"}))
+    page = render_html(_report(resumed=True, note="resumed at 25%"))
     assert "resumed at 25%" in page
 
 
@@ -324,7 +324,7 @@ def test_a_long_table_of_polls_is_folded_a_short_one_open() -> None:
 
 def test_an_overwhelming_e_value_sits_at_the_top_of_a_bounded_axis() -> None:
     report = _report()
-    report["polls"][-1]["tests"][0]["e_value"] = 1e300
+    report.polls[-1].tests[0]["e_value"] = 1e300
     svg = _svgs(render_html(report))["chart-evidence"]
     values, pixels = _axis(svg, "y-axis")
     assert values[-1] == 1e6 and len(values) <= 11
@@ -344,18 +344,16 @@ def test_a_negative_rate_is_a_gap() -> None:
 
 
 def test_a_report_without_the_analysis_fields_still_renders() -> None:
-    """The report as `canary rollout --json` gave it before the analysis: no times, polls or alpha."""
-    gates = [{"gate": "split", "ok": True, "problems": []}]
-    steps = [{"weight": 5, "ok": True, "changes": {"update": 1}, "gates": gates}]
-    report = {"stack": "prod", "canary": "v2", "stable": "v1", "outcome": "completed", "reason": "", "steps": steps}
-    page = render_html(report)
-    assert _svgs(page) == {}
+    """A rollout without the analysis (no Prometheus): no verdict time, no polls, the default alpha."""
+    steps = [_step(5, 0.0, 60.0, GateResult("split", True))]
+    page = render_html(RolloutReport(stack="prod", canary="v2", stable="v1", outcome="completed", steps=steps))
+    assert list(_svgs(page)) == ["chart-weight"]
     text = " ".join(_page(page).text)
     assert "No polls" in text and "split ok" in text and "no verdict" in text and "completed" in text
 
 
 def test_a_step_interrupted_before_its_end_runs_to_the_last_poll() -> None:
-    steps = [{"weight": 10, "ok": None, "started_seconds": 5.0, "ended_seconds": None, "extended": False, "gates": []}]
+    steps = [_step(10, 5.0, None)]
     polls = [
         _poll(15.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0)),
         _poll(25.0, 10, (40, 0, 0.0, 5.0), (360, 0, 0.0, 5.0)),
@@ -372,12 +370,12 @@ def test_a_step_interrupted_before_its_end_runs_to_the_last_poll() -> None:
     assert right == pytest.approx(_to_pixel(svg, "x-axis", 25.0), abs=0.01)
 
 
-def _with_metrics(report: dict[str, object]) -> dict[str, object]:
+def _with_metrics(report: RolloutReport) -> RolloutReport:
     """The worked report with a ratio metric (checkouts failing 1 % on stable, 4, 8 and 12 % on
     the canary) and a threshold metric (a lag of 10, 20, no value, 150 against max 100)."""
     lags = (10.0, 20.0, None, 150.0)
-    for index, entry in enumerate(report["polls"]):  # type: ignore[attr-defined]
-        entry["metrics"] = [
+    for index, entry in enumerate(report.polls):
+        metrics = (
             {
                 "name": "checkout-failures",
                 "kind": "ratio",
@@ -387,7 +385,8 @@ def _with_metrics(report: dict[str, object]) -> dict[str, object]:
                 },
             },
             {"name": "queue-lag", "kind": "threshold", "value": lags[index], "min": None, "max": 100.0},
-        ]
+        )
+        report.polls[index] = dataclasses.replace(entry, metrics=metrics)
     return report
 
 
@@ -427,7 +426,7 @@ def test_control_and_bidi_characters_from_the_report_are_shown_not_obeyed(hostil
     # A bidi override makes the text after it read backwards: "rolled back" could show as another verdict.
     reason = f"split holds{hostile}kcab dellor"
     report = _report(reason=reason, stack=f"dev{hostile}", canary=f"v2{hostile}")
-    report["polls"][0]["tests"][0]["test"] = f"t{hostile}"
+    report.polls[0].tests[0]["test"] = f"t{hostile}"
     page = render_html(report)
     assert hostile[0] not in page
     text = "".join(_page(page).text)
@@ -451,8 +450,8 @@ def test_a_verdict_a_trillion_seconds_in_still_draws_a_bounded_page() -> None:
 def test_a_thirty_day_report_has_a_few_readable_time_ticks() -> None:
     month = 30 * 24 * 3600.0
     report = _report(verdict_seconds=month)
-    report["steps"][0]["ended_seconds"] = month
-    report["polls"] = [_poll(s, 10, (20, 0, 0.0, 80.0), (180, 0, 0.0, 70.0)) for s in (10.0, month / 2, month)]
+    report.steps[0].ended_seconds = month
+    report.polls = [_poll(s, 10, (20, 0, 0.0, 80.0), (180, 0, 0.0, 70.0)) for s in (10.0, month / 2, month)]
     svg = _svgs(render_html(report))
     for chart in svg.values():
         (axis,) = _find(chart, "x-axis")
@@ -483,8 +482,7 @@ def test_holds_are_listed_with_when_why_and_what_stable_did() -> None:
 
 
 def test_a_held_poll_says_hold_in_the_decision_column() -> None:
-    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0))]
-    polls[0]["hold"] = True
+    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0), holds=("both versions failing alike",))]
     rows = re.findall(
         r'<tr class="(poll|rollback|hold)">(.*?)</tr>', render_html(_report(polls=polls)), flags=re.DOTALL
     )
@@ -492,14 +490,14 @@ def test_a_held_poll_says_hold_in_the_decision_column() -> None:
 
 
 def test_the_calibration_of_the_analysis_is_shown() -> None:
-    analysis = {"resumed": False, "note": "", "calibration": "stable's 5xx over 60 intervals vary 3.2 times"}
-    assert "stable&#x27;s 5xx over 60 intervals vary 3.2 times" in render_html(_report(analysis=analysis))
+    calibration = "stable's 5xx over 60 intervals vary 3.2 times"
+    assert "stable&#x27;s 5xx over 60 intervals vary 3.2 times" in render_html(_report(calibration=calibration))
 
 
 def test_what_each_test_compared_is_in_the_header() -> None:
-    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0))]
     detail = "canary above 100 ms against stable above 50 ms (stable's p94): ratio tested 2"
-    polls[0]["tests"].append({"test": "p99 against stable", "e_value": 1.0, "p_value": 1.0, "threshold": 1000.0,
-                              "alpha": 0.001, "detail": detail})  # fmt: skip
+    test = {"test": "p99 against stable", "e_value": 1.0, "p_value": 1.0, "threshold": 1000.0, "alpha": 0.001,
+            "detail": detail}  # fmt: skip
+    polls = [_poll(10.0, 10, (20, 0, 0.0, 5.0), (180, 0, 0.0, 5.0), [test])]
     text = " ".join(_page(render_html(_report(polls=polls))).text)
     assert f"tested {detail}" in text

@@ -8,9 +8,9 @@ from canary.config import parse_settings
 from canary.config.files import as_config_strings
 from canary.policy import Limits, Policy
 from canary.rollout.analysis import Counts, SequentialAnalysis
-from canary.rollout.cli import health_watch
 from canary.rollout.custom_metrics import RatioCounts
 from canary.rollout.engine import RolloutRefusedError
+from canary.rollout.health_setup import health_watch
 from canary.rollout.kept_analysis import KeptAnalysis
 from canary.rollout.release_tags import TagStoreError
 from tests.conftest import BASELINE

@@ -6,6 +6,7 @@ over tags kept in memory: what another process would write, the running rollout 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Callable
 from typing import Any
@@ -227,18 +228,18 @@ def test_the_report_shows_what_is_awaited_and_since_when():
 
 
 def test_the_html_report_lists_each_wait_and_the_one_still_open():
-    from canary.rollout.html_report import render_html
+    from canary.rollout.report.html import render_html
 
     clock, tags = FakeClock(), MemoryTags()
     operator = Operator(tags, clock).at(100, "approve", "bob<script>")
     rollout, _, _ = engine("10,pause,50", clock, tags, operator)
-    document = rollout.run(promote=False, retire=False).to_json()
-    page = render_html(document)
+    report = rollout.run(promote=False, retire=False)
+    page = render_html(report)
     assert "<h2>Waits</h2>" in page and "an approval (canary rollout --approve)" in page
     assert "2026-12-07T04:00:30Z" in page and "approved by bob&lt;script&gt;" in page
-    document["waiting"] = document["waits"][0] | {"ended": None}
+    report.waits[0] = dataclasses.replace(report.waits[0], ended=None)
     assert "Waiting at 10 % for an approval (canary rollout --approve) since 2026-12-07T04:00:30Z" in render_html(
-        document
+        report
     )
 
 

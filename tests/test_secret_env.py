@@ -9,9 +9,9 @@ import pulumi
 import pytest
 import yaml
 
+from canary.cli.render import main
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
-from canary.render import main
 from tests.conftest import BASELINE, PROJECT_DIR
 from tests.simulate import simulate
 

@@ -1,4 +1,4 @@
-"""Tests for canary/traffic/cli.py: the ``verify`` command end to end, flags and exit codes."""
+"""Tests for canary/cli/traffic.py: the ``verify`` command end to end, flags and exit codes."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def test_unreadable_routes_file_is_one_line_and_exit_2(tmp_path: Path, capsys: p
         (["--requests", "0"], ["--requests", "'0'"]),
         (["--requests", "ten"], ["--requests", "'ten'"]),
         (["--requests", "99999999999999999"], ["--requests", "from 1 to 1000000", "'99999999999999999'"]),
-        (["--timeout", "1e9"], ["--timeout", "at most 300", "'1e9'"]),
+        (["--timeout", "10m"], ["--timeout", "at most 5m", "'10m'"]),
         (["--rate", "1e12"], ["--rate", "at most 100000", "'1e12'"]),
         (["--host", "evil.com\r\nX-Injected: 1"], ["--host", "'evil.com\\r\\nX-Injected: 1'"]),
         (["--concurrency", "0"], ["--concurrency", "'0'"]),
@@ -280,7 +280,7 @@ def test_a_url_with_credentials_is_shown_redacted(routes_file: str, capsys: pyte
 
 @pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("90s", 90), ("1h", 3600), ("45", 45), ("2.5", 2.5)])
 def test_traffic_duration_reads_a_duration_as_rollout_does(text: str, seconds: float, routes_file: str) -> None:
-    from canary.traffic.cli import traffic_parser
+    from canary.cli.traffic import traffic_parser
 
     args = traffic_parser().parse_args(["--routes", routes_file, "--duration", text])
     assert args.duration == seconds
@@ -292,13 +292,13 @@ def test_traffic_duration_reads_a_duration_as_rollout_does(text: str, seconds: f
         (["--duration", "0"], ["--duration", "must be more than zero, got '0'"]),
         (["--duration", "ten minutes"], ["--duration", "must be a duration such as 90s, 2m or 1h"]),
         (["--duration", "9999h"], ["--duration", "must be at most 168h"]),
-        (["--interval", "1e9"], ["--interval", "at most 3600"]),
+        (["--interval", "2h"], ["--interval", "at most 1h"]),
     ],
 )
 def test_bad_traffic_flag_is_one_line_naming_flag_and_value(
     flags: list[str], named: list[str], routes_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from canary.traffic.cli import traffic_main
+    from canary.cli.traffic import traffic_main
 
     code = traffic_main(["--routes", routes_file, "--url", f"http://{LOOPBACK}:1/", *flags])
     line = _assert_one_line_error(capsys.readouterr().err)

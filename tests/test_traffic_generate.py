@@ -119,7 +119,7 @@ def test_traffic_to_an_unreachable_target_is_exit_2(tmp_path: Path, capsys: pyte
 
 def test_ctrl_c_ends_traffic_cleanly_with_a_summary(tmp_path: Path) -> None:
     path = write_routes(tmp_path, ROUTES)
-    script = "import sys; from canary.traffic.cli import traffic_main; sys.exit(traffic_main(sys.argv[1:]))"
+    script = "import sys; from canary.cli.traffic import traffic_main; sys.exit(traffic_main(sys.argv[1:]))"
     with serve_in_thread(MeshConfig(rules=canary_rules({"v1": 100}))) as mesh:
         process = subprocess.Popen(
             [sys.executable, "-c", script, "--routes", path, "--url", mesh.url, "--rate", "50"],

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from canary.traffic.cli import traffic_main, verify_main
+from canary.cli.traffic import traffic_main, verify_main
 
 LOOPBACK = "127.0.0.1"
 

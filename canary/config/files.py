@@ -21,10 +21,9 @@ from typing import Any
 
 import yaml
 
-from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
+from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
 from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
-from canary.flag_types import shown
 from canary.plan.secret_env import UNREAD_SECRET
 
 PROJECT_FILE = "Pulumi.yaml"

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from canary.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
 from canary.config import PROJECT
@@ -31,6 +31,7 @@ _PART = re.compile(r"\[[0-9]+\]|[^.\[]+")
 TIMEOUT = 60
 MAX_SECRET_BYTES = MEBIBYTE
 """Far more than a URL or a password; what `pulumi config get` may write before it is stopped."""
+Value = TypeVar("Value")
 
 
 class SecretUnavailableError(Exception):
@@ -55,6 +56,25 @@ class Masker:
             return dict(document)
         masked: dict[str, Any] = json.loads(self.text(json.dumps(document)))
         return masked
+
+    def value(self, value: Value) -> Value:
+        """A typed value (the rollout's report) with every string in it masked, as `document` masks
+        its JSON: dataclasses, mappings, lists and tuples are walked."""
+        return value if not self.secrets else cast("Value", self._masked(value))
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = dataclasses.fields(value)
+            return dataclasses.replace(
+                value, **{f.name: self._masked(getattr(value, f.name)) for f in fields if f.init}
+            )
+        if isinstance(value, Mapping):
+            return {self._masked(key): self._masked(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._masked(item) for item in value)
+        return value
 
     def gate(self, result: GateResult) -> GateResult:
         """A gate's result with every secret in its problems and figures masked."""

@@ -2,5 +2,5 @@
 
 Nothing here imports the Pulumi components, so ``python -m canary verify`` and
 ``python -m canary traffic`` start without loading them; the commands' entry points are
-``canary.traffic.cli.verify_main`` and ``canary.traffic.cli.traffic_main``.
+``canary.cli.traffic.verify_main`` and ``canary.cli.traffic.traffic_main``.
 """

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text
+from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
 from canary.bounded_run import CommandOutputError, run_bounded
-from canary.flag_types import shown
 from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
 
 __all__ = [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from canary.rollout.html_report import render_html
+from canary.rollout.report.html import render_html
 from tests.e2e.png import decode
 from tests.rollout_report_fixtures import report
 

@@ -13,15 +13,16 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import yaml
 
 from canary import exit_status
+from canary.bounded_read import shown
+from canary.cli.flags import CommandParser, UsageError, examples, parse_flags, path_flag
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
 from canary.file_writes import write_replacing
-from canary.flag_types import path_flag, shown
 from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
 from canary.plan.checks import ArgsError
@@ -237,18 +238,21 @@ def remove_folders(created: list[Path]) -> None:
         path.rmdir()
 
 
-class _Parser(argparse.ArgumentParser):
-    # argparse prints the usage and exits; every command prints one line instead.
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-class UsageError(Exception):
-    """A flag or a path the command cannot use; one line."""
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="canary render", description=__doc__.splitlines()[0])
+    p = CommandParser(
+        prog="canary render",
+        description=__doc__.splitlines()[0],
+        examples=examples(
+            (
+                "The dev stack's manifests, and the outputs `canary verify --routes` reads",
+                "canary render --stack dev --out manifests/ --outputs outputs.json",
+            ),
+            (
+                "From another folder: Pulumi.yaml is found in DIR or above it",
+                "canary render --stack prod -C deploy/ --out manifests/prod/",
+            ),
+        ),
+    )
     p.add_argument(
         "--stack", required=True, help="stack name (or org/stack, org/project/stack): reads Pulumi.<stack>.yaml"
     )
@@ -274,11 +278,11 @@ def _error(message: str) -> int:
 
 def main(argv: list[str]) -> int:
     try:
-        args = parser().parse_args(argv)
+        args = parse_flags(parser(), argv)
     except UsageError as err:
         return _error(str(err))
-    except SystemExit as exit_:  # --help
-        return exit_.code if isinstance(exit_.code, int) else exit_status.OK
+    if isinstance(args, int):
+        return args
 
     # Every path is checked before the stack is read, and the stack before anything is written.
     problem = unwritable_folder("--out", args.out)

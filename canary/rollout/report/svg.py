@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from canary.rollout.page_text import escape
+from canary.rollout.report.text import escape
 
 WIDTH = 1100
 """The charts' width in SVG units; the page scales them to the window."""

@@ -18,32 +18,27 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from canary import exit_status
-from canary.flag_types import duration, host_header, path_flag, whole_number
+from canary.cli.flags import (
+    CommandParser,
+    UsageError,
+    duration,
+    examples,
+    host_header,
+    parse_flags,
+    path_flag,
+    whole_number,
+)
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.redact import redact_text, redact_url
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
 
-EXIT_OK = exit_status.OK
-EXIT_FAILED = exit_status.FAILED
-EXIT_USAGE = exit_status.USAGE
-_INTERRUPTED = exit_status.INTERRUPTED
 _LOG_EVERY = 5.0
 # Percent of a route's requests that may fail, as `canary rollout --max-error-rate` counts it.
 DEFAULT_MAX_ERROR_RATE = 1.0
 DEFAULT_STICKY_CLIENTS = 100
 DEFAULT_STICKY_REQUESTS = 5
-
-
-class UsageError(Exception):
-    """A one-line reason the command cannot run as asked."""
-
-
-class _Parser(argparse.ArgumentParser):
-    # argparse prints the usage and exits; the commands print one line and return 2.
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
 
 
 def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
@@ -67,9 +62,9 @@ def _up_to(most: float) -> Callable[[str], float]:
 
 
 # Ranges far beyond any use, and short of what would overflow a timer or never end.
-_timeout = _up_to(300)
+_MAX_TIMEOUT = 300
 _rate = _up_to(100_000)
-_interval = _up_to(3600)
+_MAX_INTERVAL = 3600
 TRAFFIC_MAX_SECONDS = 7 * 24 * 3600
 _open_fraction = _number(lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.99)")
 
@@ -99,8 +94,8 @@ def _pattern(text: str) -> re.Pattern[str]:
         raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
 
 
-def _common_parser(prog: str, description: str) -> _Parser:
-    parser = _Parser(prog=prog, description=description)
+def _common_parser(prog: str, description: str, shown: str) -> CommandParser:
+    parser = CommandParser(prog=prog, description=description, examples=shown)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", metavar="NAME", help="read routes and URLs from this stack")
     source.add_argument("--routes", metavar="FILE", help="read routes from this JSON file (list or stack outputs)")
@@ -123,7 +118,11 @@ def _common_parser(prog: str, description: str) -> _Parser:
         "--concurrency", type=whole_number(1, 1000), default=32, metavar="N", help="requests in flight (default 32)"
     )
     parser.add_argument(
-        "--timeout", type=_timeout, default=5.0, metavar="SECONDS", help="seconds for one request (default 5)"
+        "--timeout",
+        type=duration(_MAX_TIMEOUT),
+        default=5.0,
+        metavar="DURATION",
+        help="time for one request: 5s, 1m; a bare number is seconds (default 5s)",
     )
     parser.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     parser.add_argument(
@@ -136,10 +135,17 @@ def _common_parser(prog: str, description: str) -> _Parser:
     return parser
 
 
-def verify_parser() -> _Parser:
+def verify_parser() -> CommandParser:
     parser = _common_parser(
         "canary verify",
         "Send each route's kind of request and test whether the versions that answered match the expected split.",
+        examples(
+            ("Test the split of every route of the dev stack, sent to its first URL", "canary verify --stack dev"),
+            (
+                "Routes from the file render wrote, through a load balancer; one JSON object for CI",
+                "canary verify --routes outputs.json --url http://203.0.113.10/ --host app.example.com --json",
+            ),
+        ),
     )
     parser.add_argument(
         "--requests",
@@ -181,15 +187,23 @@ def verify_parser() -> _Parser:
     return parser
 
 
-def traffic_parser() -> _Parser:
+def traffic_parser() -> CommandParser:
     parser = _common_parser(
         "canary traffic",
         "Send each route's kind of request in turn, steadily, and count the versions that "
         "answer, until the duration ends or Ctrl-C.",
+        examples(
+            ("Two requests a second to the dev stack's routes, until Ctrl-C", "canary traffic --stack dev"),
+            ("Twenty a second for ten minutes", "canary traffic --stack dev --rate 20 --duration 10m"),
+        ),
     )
     pace = parser.add_mutually_exclusive_group()
     pace.add_argument(
-        "--interval", type=_interval, default=0.5, metavar="SECONDS", help="seconds between requests (default 0.5)"
+        "--interval",
+        type=duration(_MAX_INTERVAL),
+        default=0.5,
+        metavar="DURATION",
+        help="time between requests: 0.5, 2s, 1m; a bare number is seconds (default 0.5s)",
     )
     pace.add_argument("--rate", type=_rate, metavar="RPS", help="requests per second instead of --interval")
     parser.add_argument(
@@ -240,16 +254,9 @@ def _plan(args: argparse.Namespace) -> _Plan:
     return _Plan(url=url, expectation=expectation, target=target, reader=reader)
 
 
-def _parse(parser: _Parser, argv: Sequence[str]) -> argparse.Namespace | int:
-    try:
-        return parser.parse_args(list(argv))
-    except SystemExit as exc:  # --help
-        return exc.code if isinstance(exc.code, int) else EXIT_OK
-
-
 def _fail(prog: str, message: str) -> int:
     print(f"{prog}: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return exit_status.USAGE
 
 
 async def _reachable(plan: _Plan, timeout: float) -> str | None:
@@ -264,7 +271,7 @@ async def _reachable(plan: _Plan, timeout: float) -> str | None:
 
 
 def _run_command(
-    parser: _Parser,
+    parser: CommandParser,
     argv: Sequence[str],
     command: Callable[[str, argparse.Namespace, _Plan], Awaitable[int]],
 ) -> int:
@@ -273,7 +280,7 @@ def _run_command(
     Every error is one line and exit status 2.
     """
     try:
-        args = _parse(parser, argv)
+        args = parse_flags(parser, argv)
         if isinstance(args, int):
             return args
         plan = _plan(args)
@@ -290,7 +297,7 @@ def _run_command(
         return asyncio.run(reach_then_run())
     except KeyboardInterrupt:  # e.g. a second Ctrl-C while `traffic` is stopping
         print(f"{parser.prog}: interrupted", file=sys.stderr)
-        return _INTERRUPTED
+        return exit_status.INTERRUPTED
 
 
 def verify_main(argv: Sequence[str]) -> int:
@@ -328,7 +335,7 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
         report.print_verdict(verification)
     if not any(tally.reached for tally in tallies):
         return _fail(prog, f"no request got an HTTP answer from {redact_url(plan.url)}")
-    return EXIT_OK if verification.ok else EXIT_FAILED
+    return exit_status.OK if verification.ok else exit_status.FAILED
 
 
 def unused_sticky_flags(args: argparse.Namespace) -> list[str]:
@@ -370,4 +377,4 @@ async def _traffic(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
         f"{sent:,} requests in {seconds:.1f} s ({sent / seconds if seconds else 0:,.1f}/s)",
         highlight=False,
     )
-    return EXIT_OK
+    return exit_status.OK
