@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 
 
 def deployments(simulation):

@@ -32,7 +32,7 @@ from canary.plan.release import CanaryReleaseArgs
 from canary.plan.service import AppServiceArgs
 from canary.plan.service_account import ServiceAccount
 from canary.security_profiles import HARDENED, ROOT, SecurityProfile
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 from tests.test_settings import changed
 
 V1 = Workload(version="v1", image="registry.example.com/web:1.0")
@@ -605,7 +605,7 @@ def test_a_good_output_reaches_the_object(recorded) -> pulumi.Output[Any]:
 
 
 def test_the_readmes_component_section_shows_an_args_error_as_raised() -> None:
-    from tests.conftest import PROJECT_DIR
+    from tests.support.project import PROJECT_DIR
 
     readme = (PROJECT_DIR / "README.md").read_text()
     section = readme[readme.index("## Using the components in your own program") :]

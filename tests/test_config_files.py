@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from canary.config.files import StackFileError, read_stack, stack_config
-from tests.conftest import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 DEV = (PROJECT_DIR / "Pulumi.dev.yaml").read_text()
 

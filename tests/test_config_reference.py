@@ -15,7 +15,7 @@ import yaml
 from canary import config_reference
 from canary.config import ConfigError, parse_settings
 from canary.config_reference import COMMAND, CONFIG_DOC, END, START, main
-from tests.conftest import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 
 def test_pulumi_yaml_config_block_is_the_one_the_models_give() -> None:

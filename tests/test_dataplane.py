@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from canary.plan.canary_rules import Canary
-from tests.e2e.dataplane import DataPlane
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus, PrometheusMissingError
+from tests.support.dataplane import DataPlane
+from tests.support.load import LoadGenerator
+from tests.support.prometheus import Prometheus, PrometheusMissingError
 from tests.test_routing import spec as planned_spec
 
 pytestmark = pytest.mark.istio

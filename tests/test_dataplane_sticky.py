@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from canary.plan.canary_rules import Canary, Sticky
-from tests.e2e.dataplane import DataPlane
+from tests.support.dataplane import DataPlane
 from tests.test_dataplane import SpecHolder, parse_exposition, series
 from tests.test_routing import spec as planned_spec
 

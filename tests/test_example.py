@@ -10,8 +10,8 @@ import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
 
-from tests.conftest import PROJECT_DIR
-from tests.simulate import Simulation, install_mocks
+from tests.support.project import PROJECT_DIR
+from tests.support.simulate import Simulation, install_mocks
 
 EXAMPLE = PROJECT_DIR / "examples" / "components"
 

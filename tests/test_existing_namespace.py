@@ -10,7 +10,7 @@ import yaml
 from canary.config import parse_settings
 from canary.config.files import as_config_strings
 from canary.render import main
-from tests.conftest import BASELINE, PROJECT_DIR
+from tests.support.project import BASELINE, PROJECT_DIR
 
 EXISTING = {**BASELINE, "namespace": "team-shop", "createNamespace": False}
 

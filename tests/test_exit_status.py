@@ -13,7 +13,7 @@ from canary import exit_status
 from canary.__main__ import main
 from canary.rollout import engine
 from canary.traffic import cli as traffic_cli
-from tests.conftest import BASELINE, PROJECT_DIR
+from tests.support.project import BASELINE, PROJECT_DIR
 
 # The commands that read a stack file themselves, with what each needs to stop before any change.
 # A dry run checks that the split gate's URL resolves: a loopback one does, with no server behind it.

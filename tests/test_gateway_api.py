@@ -17,7 +17,7 @@ from canary.plan.backend import Collector
 from canary.plan.canary_rules import Canary
 from canary.plan.gateway_api import GatewayApiRoutingArgs, plan_gateway_api_routing
 from canary.plan.release import CanaryReleaseArgs
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 
 # The tutorial's release (the dev stack), through the Gateway API.
 TUTORIAL: dict[str, Any] = {

@@ -32,8 +32,8 @@ import yaml
 from canary import render as render_command
 from canary.traffic.expected import Expectation, Route, from_outputs
 from canary.traffic.verify import weighted_route
-from tests.conftest import PROJECT_DIR, SHIPPED_STACKS
-from tests.e2e.oracle import Answer, Oracle
+from tests.support.oracle import Answer, Oracle
+from tests.support.project import PROJECT_DIR, SHIPPED_STACKS
 from tests.test_dataplane import routing_objects
 from tests.test_routing import CASES as ROUTING_CASES
 from tests.test_routing import request_shaped_like

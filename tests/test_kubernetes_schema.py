@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from canary.plan import kubernetes_schema
-from tests.kubernetes_schema_source import ISTIO_SHIPPED, KUBERNETES_VERSION, SHIPPED, rendered, rendered_istio
-from tests.schema_check import KUBERNETES_VERSION as CHECKED_VERSION
+from tests.support.kubernetes_schema_source import ISTIO_SHIPPED, KUBERNETES_VERSION, SHIPPED, rendered, rendered_istio
+from tests.support.schema_check import KUBERNETES_VERSION as CHECKED_VERSION
 
 
 def test_the_shipped_schema_is_what_kubernetes_validate_gives():
-    # If this fails: python -m tests.kubernetes_schema_source --write
+    # If this fails: python -m tests.support.kubernetes_schema_source --write
     assert SHIPPED.read_text() == rendered()
 
 
@@ -28,5 +28,5 @@ def test_a_value_not_known_yet_is_left_to_the_api_server():
 
 
 def test_the_shipped_istio_schema_is_what_the_crds_give():
-    # If this fails: python -m tests.kubernetes_schema_source --write
+    # If this fails: python -m tests.support.kubernetes_schema_source --write
     assert ISTIO_SHIPPED.read_text() == rendered_istio()

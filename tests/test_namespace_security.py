@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 
 
 def config(**security):

@@ -15,7 +15,7 @@ import pytest
 
 from canary import package_schema
 from canary.package_schema import COMMAND, SCHEMA_PATH, main, properties, schema
-from tests.conftest import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

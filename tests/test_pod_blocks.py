@@ -19,8 +19,8 @@ from canary.plan import checks
 from canary.plan.app_version import AppVersionArgs, Probe, Workload
 from canary.plan.release import CanaryReleaseArgs
 from canary.render import main
-from tests.conftest import BASELINE, PROJECT_DIR
-from tests.schema_check import validate
+from tests.support.project import BASELINE, PROJECT_DIR
+from tests.support.schema_check import validate
 
 
 def config(**more):

@@ -17,7 +17,7 @@ import yaml
 
 from canary.config import StackSettings, parse_settings
 from canary.config.files import as_config_strings
-from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS
+from tests.support.project import BASELINE, PROJECT_DIR, SHIPPED_STACKS
 
 PROJECT = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
 DECLARED = PROJECT["config"]

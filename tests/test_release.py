@@ -13,7 +13,7 @@ from canary.components.release import CanaryRelease
 from canary.config import parse_settings
 from canary.config.files import as_config_strings
 from canary.from_settings import release_args
-from tests.simulate import Simulation, simulate
+from tests.support.simulate import Simulation, simulate
 
 COMPONENT_TYPES = {
     "canary:index:CanaryRelease",

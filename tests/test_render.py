@@ -13,7 +13,7 @@ import yaml
 from canary import render
 from canary.config import files as config_files
 from canary.render import HEADER_MARK, main
-from tests.conftest import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
+from tests.support.project import BASELINE, PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 
 def with_project(folder):

@@ -14,8 +14,8 @@ import yaml
 
 from canary.rollout.cli import main, write_report
 from canary.rollout.lock import LockedError, StackLock
-from tests.conftest import BASELINE, PROJECT_DIR
-from tests.loopback_http import serving
+from tests.support.loopback_http import serving
+from tests.support.project import BASELINE, PROJECT_DIR
 
 
 def project(tmp_path: Path, **config: Any) -> Path:

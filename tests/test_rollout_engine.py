@@ -16,7 +16,7 @@ from canary.rollout.policy import Policy
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.pulumi_stack import Change, StackError, Update, UpdateFailedError
 from canary.rollout.watch import Poll, Sent, VersionPoll
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 
 
 class FakeStack:

@@ -15,8 +15,8 @@ from canary.rollout.gates import (
 from canary.rollout.policy import Limits, Policy
 from canary.rollout.watch import Sent
 from canary.routes_contract import Route
-from tests.fake_mesh import MeshConfig, canary_rules, serve_in_thread
-from tests.loopback_http import serving
+from tests.support.fake_mesh import MeshConfig, canary_rules, serve_in_thread
+from tests.support.loopback_http import serving
 
 
 def test_webhook_gets_the_figures_and_a_2xx_passes():

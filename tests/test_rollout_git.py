@@ -25,7 +25,7 @@ from canary.rollout.git_record import SKIP_CI, CommittingStack, GitRecorder
 from canary.rollout.lock import ReleaseLock
 from canary.rollout.policy import Policy
 from canary.rollout.pulumi_stack import Change, Update
-from tests.memory_tags import MemoryTags
+from tests.support.memory_tags import MemoryTags
 from tests.test_rollout_cli import project
 from tests.test_rollout_engine import FakeClock, Recorder, passing
 

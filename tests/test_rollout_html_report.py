@@ -17,8 +17,8 @@ from html.parser import HTMLParser
 import pytest
 
 from canary.rollout.html_report import render_html
-from tests.rollout_report_fixtures import poll as _poll
-from tests.rollout_report_fixtures import report as _report
+from tests.support.rollout_report_fixtures import poll as _poll
+from tests.support.rollout_report_fixtures import report as _report
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -13,7 +13,7 @@ from canary.rollout.custom_metrics import RatioCounts
 from canary.rollout.engine import RolloutRefusedError
 from canary.rollout.kept_analysis import KeptAnalysis
 from canary.rollout.release_tags import TagStoreError
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 from tests.test_rollout_release_tags import MemoryTags
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from canary.rollout.notify import Notifier, message
-from tests.loopback_http import serving
-from tests.memory_tags import MemoryTags
+from tests.support.loopback_http import serving
+from tests.support.memory_tags import MemoryTags
 from tests.test_rollout_engine import FakeClock, FakeHealth, FakeStack
 from tests.test_rollout_pause import Operator, engine
 

@@ -16,7 +16,7 @@ from canary.rollout.engine import Gates, Rollout
 from canary.rollout.gates import GateResult
 from canary.rollout.policy import Policy
 from canary.steps import from_flag
-from tests.memory_tags import MemoryTags
+from tests.support.memory_tags import MemoryTags
 from tests.test_rollout_engine import FakeClock, FakeHealth, FakeStack, Recorder, passing
 
 START = datetime.datetime(2026, 12, 7, 4, 0, tzinfo=datetime.UTC)

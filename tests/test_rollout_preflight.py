@@ -8,7 +8,7 @@ from typing import Any
 from canary.config.metrics import MetricSettings
 from canary.policy import Policy
 from canary.rollout import preflight
-from tests.loopback_http import serving
+from tests.support.loopback_http import serving
 
 RELEASE = preflight.Release("shop", "web", "v1", ("v1", "v2"))
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from canary.rollout.prometheus import MAX_ANSWER_BYTES, MeshReader, PrometheusError, queries, series_query
-from tests.loopback_http import serving
+from tests.support.loopback_http import serving
 
 SOURCE = {"reporter": "source", "destination_service_name": "web-service", "destination_service_namespace": "shop"}
 

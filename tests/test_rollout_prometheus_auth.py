@@ -15,8 +15,8 @@ import pytest
 from canary.config.prometheus_auth import BasicAuthSettings, PrometheusAuthSettings
 from canary.rollout.prometheus import PrometheusAccess, PrometheusError, series_query
 from canary.rollout.prometheus_auth import AccessError, prometheus_access
-from tests.e2e.guarded_prometheus import tls_material
-from tests.loopback_http import serving
+from tests.support.guarded_prometheus import tls_material
+from tests.support.loopback_http import serving
 from tests.test_rollout_cli import URL, project, run
 
 EMPTY = {"status": "success", "data": {"resultType": "vector", "result": []}}

@@ -10,7 +10,7 @@ from canary.rollout import release_tags
 from canary.rollout.control import TagControl
 from canary.rollout.lock import LEASE_SECONDS, SETTLE_SECONDS, LockedError, LockLostError, ReleaseLock, unlock
 from canary.rollout.release_tags import decode, encode
-from tests.memory_tags import MemoryTags
+from tests.support.memory_tags import MemoryTags
 from tests.test_rollout_engine import FakeClock, FakeStack
 from tests.test_rollout_pause import Operator, engine
 

@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from canary.config import ISTIO_API_VERSIONS
-from tests.conftest import BASELINE, SHIPPED_STACKS, shipped_stack
-from tests.schema_check import SchemaError, validate
+from tests.support.project import BASELINE, SHIPPED_STACKS, shipped_stack
+from tests.support.schema_check import SchemaError, validate
 
 
 def variant(**changes):

@@ -12,8 +12,8 @@ import yaml
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
 from canary.render import main
-from tests.conftest import BASELINE, PROJECT_DIR
-from tests.simulate import simulate
+from tests.support.project import BASELINE, PROJECT_DIR
+from tests.support.simulate import simulate
 
 TOKEN = "tok-3f9a1c-never-shown"
 # How the Pulumi SDK marks a secret value on the wire (`{SIG_KEY: SECRET_SIG, "value": ...}`): the

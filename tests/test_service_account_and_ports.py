@@ -6,7 +6,7 @@ import pytest
 
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
-from tests.conftest import BASELINE
+from tests.support.project import BASELINE
 
 
 def config(**more):

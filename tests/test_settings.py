@@ -10,8 +10,8 @@ import pytest
 
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
-from tests.conftest import BASELINE
-from tests.simulate import Simulation
+from tests.support.project import BASELINE
+from tests.support.simulate import Simulation
 
 DELETE = object()
 

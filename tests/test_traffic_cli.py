@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_mesh import MeshConfig, canary_rules, serve_in_thread
-from tests.traffic_fixtures import (
+from tests.support.fake_mesh import MeshConfig, canary_rules, serve_in_thread
+from tests.support.traffic_fixtures import (
     COOKIE_ROUTE,
     LOOPBACK,
     TLS_HOST,

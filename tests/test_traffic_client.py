@@ -8,7 +8,7 @@ import pytest
 
 from canary.traffic.client import ConnectionClosedError, Endpoint, ProtocolError, _parse_head, connect
 from canary.traffic.load import fetch
-from tests.traffic_fixtures import scripted_server
+from tests.support.traffic_fixtures import scripted_server
 
 
 def _get(url: str, answers: int = 1) -> list:

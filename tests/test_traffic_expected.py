@@ -17,7 +17,7 @@ from canary.traffic.expected import (
     load_stack,
     parse_routes,
 )
-from tests.traffic_fixtures import COOKIE_ROUTE, HEADER_ROUTE, plain_route, write_routes
+from tests.support.traffic_fixtures import COOKIE_ROUTE, HEADER_ROUTE, plain_route, write_routes
 
 ROUTES = [COOKIE_ROUTE, HEADER_ROUTE, plain_route({"v1": 90, "v2": 10})]
 

@@ -18,8 +18,8 @@ from canary.traffic.expected import parse_routes
 from canary.traffic.generate import run_traffic
 from canary.traffic.load import Settings, Tally
 from canary.traffic.versions import VersionReader
-from tests.fake_mesh import MeshConfig, canary_rules, serve_in_thread
-from tests.traffic_fixtures import (
+from tests.support.fake_mesh import MeshConfig, canary_rules, serve_in_thread
+from tests.support.traffic_fixtures import (
     COOKIE_ROUTE,
     LOOPBACK,
     closed_port,

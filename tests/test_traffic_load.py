@@ -14,8 +14,8 @@ from canary.traffic.expected import Route
 from canary.traffic.load import Settings, Tally, probe, run_load
 from canary.traffic.verify import request_bytes
 from canary.traffic.versions import VersionReader
-from tests.fake_mesh import MeshConfig, Rule, canary_rules, serve_in_thread
-from tests.traffic_fixtures import LOOPBACK, closed_port
+from tests.support.fake_mesh import MeshConfig, Rule, canary_rules, serve_in_thread
+from tests.support.traffic_fixtures import LOOPBACK, closed_port
 
 HEADER = VersionReader(header="x-canary-version")
 PLAIN = Route(when={}, split={"v1": 90, "v2": 10})

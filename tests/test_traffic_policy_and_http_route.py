@@ -8,8 +8,8 @@ from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
 from canary.plan import checks
 from canary.plan.istio_blocks import go_duration_nanoseconds
-from tests.conftest import BASELINE
-from tests.schema_check import validate
+from tests.support.project import BASELINE
+from tests.support.schema_check import validate
 
 POLICY = {
     "connectionPool": {"http": {"http1MaxPendingRequests": 100, "maxRequestsPerConnection": 10}},

@@ -19,8 +19,8 @@ from canary.traffic.load import Settings, Tally
 from canary.traffic.sticky import clients_needed, cookie_value, flip_probability
 from canary.traffic.verify import Criteria, Stickiness, Verification, run_verify
 from canary.traffic.versions import VersionReader
-from tests.fake_mesh import MeshConfig, Rule, serve_in_thread, sticky_rules
-from tests.traffic_fixtures import plain_route, verify, write_routes
+from tests.support.fake_mesh import MeshConfig, Rule, serve_in_thread, sticky_rules
+from tests.support.traffic_fixtures import plain_route, verify, write_routes
 
 HEADER = VersionReader(header="x-canary-version")
 SPLIT = {"v1": 90, "v2": 10}

@@ -9,8 +9,8 @@ from canary.traffic.expected import Route, parse_routes
 from canary.traffic.load import Settings, Tally
 from canary.traffic.verify import Criteria, Verification, judge, run_verify
 from canary.traffic.versions import VersionReader
-from tests.fake_mesh import MeshConfig, Rule, canary_rules, serve_in_thread
-from tests.traffic_fixtures import COOKIE_ROUTE, HEADER_ROUTE, plain_route
+from tests.support.fake_mesh import MeshConfig, Rule, canary_rules, serve_in_thread
+from tests.support.traffic_fixtures import COOKIE_ROUTE, HEADER_ROUTE, plain_route
 
 HEADER = VersionReader(header="x-canary-version")
 

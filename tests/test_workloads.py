@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import shipped_stack
+from tests.support.project import shipped_stack
 
 UPSTREAM = Path(__file__).parent / "data" / "upstream"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Workspace, kubectl
+from tests.support.stack import Workspace, kubectl
 
 _counter = itertools.count()
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.dataplane import DataPlane, live_split
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.stack import Workspace, live_object
+from tests.support.dataplane import DataPlane, live_split
+from tests.support.load import LoadGenerator
+from tests.support.prometheus import Prometheus
+from tests.support.stack import Workspace, live_object
 
 NAMESPACE, APP, HOST = "e2e-gwapi-rollout", "web", "web.gateway-api.example.com"
 STEPS, STEP_DURATION, ANALYSIS_INTERVAL = "10,50", "12s", "3s"

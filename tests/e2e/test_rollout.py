@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.dataplane import DataPlane, live_split
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus, free_port
-from tests.e2e.stack import Workspace, live_object
+from tests.support.dataplane import DataPlane, live_split
+from tests.support.load import LoadGenerator
+from tests.support.prometheus import Prometheus, free_port
+from tests.support.stack import Workspace, live_object
 
 NAMESPACE, APP = "canary-deployment", "nginx"  # the dev stack's
 STEPS, STEP_DURATION, ANALYSIS_INTERVAL = "10,50", "12s", "3s"

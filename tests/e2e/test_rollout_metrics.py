@@ -1,7 +1,7 @@
 """`canary rollout` with the team's own metrics, against a Prometheus that wants credentials.
 
 The data plane exports a business counter per version beside Istio's metrics (checkouts and failed
-checkouts, `tests/e2e/app_metrics.py`), and a queue-lag gauge. Prometheus is reached as hosted ones
+checkouts, `tests/support/app_metrics.py`), and a queue-lag gauge. Prometheus is reached as hosted ones
 are: behind TLS from a CA of the test's own and basic auth (Prometheus' own `--web.config.file`),
 the password a Pulumi secret of the stack; or behind a gateway that wants a bearer token (from an
 environment variable) and a tenant header. No credential may appear in the log, `--json` or the
@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.app_metrics import AppMetrics
-from tests.e2e.dataplane import DataPlane
-from tests.e2e.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.stack import Workspace
 from tests.e2e.test_rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, NAMESPACE, STEPS, assert_all_agree
+from tests.support.app_metrics import AppMetrics
+from tests.support.dataplane import DataPlane
+from tests.support.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
+from tests.support.load import LoadGenerator
+from tests.support.prometheus import Prometheus
+from tests.support.stack import Workspace
 
 WHERE = '{namespace="{{ namespace }}",app="{{ app }}",version="{{ version }}"}'
 CHECKOUTS = {

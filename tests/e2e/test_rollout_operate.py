@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.dataplane import DataPlane
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.stack import Result, Workspace, run
 from tests.e2e.test_rollout import APP, LOAD_RATE, NAMESPACE, Mesh, assert_all_agree, command, messages, stack_file
-from tests.loopback_http import serving
+from tests.support.dataplane import DataPlane
+from tests.support.load import LoadGenerator
+from tests.support.loopback_http import serving
+from tests.support.prometheus import Prometheus
+from tests.support.stack import Result, Workspace, run
 
 WAITING = "canary-rollout:waiting"
 

@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 
-from tests.e2e.stack import Workspace
 from tests.e2e.test_rollout import (
     Mesh,
     assert_all_agree,
@@ -26,6 +25,7 @@ from tests.e2e.test_rollout import (
     stack_file,
     wait_for_update,
 )
+from tests.support.stack import Workspace
 
 __all__ = ["mesh", "release"]  # the fixtures, used by name
 

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 import canary
-from tests.e2e.dataplane import live_split
-from tests.e2e.objects import assert_live_as_rendered, live_virtual_service, rendered_manifests
-from tests.e2e.stack import PROJECT_DIR, Workspace, kubectl_json, live_object, run
+from tests.e2e.support.objects import assert_live_as_rendered, live_virtual_service, rendered_manifests
+from tests.support.dataplane import live_split
+from tests.support.stack import PROJECT_DIR, Workspace, kubectl_json, live_object, run
 from tests.test_routing import request_shaped_like
 
 EXAMPLE = PROJECT_DIR / "examples" / "yaml" / "Pulumi.yaml"

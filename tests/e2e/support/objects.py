@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.stack import kubectl_json, live_object
+from tests.support.stack import kubectl_json, live_object
 
 
 def resource_ref(manifest: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ against the schema of the object each lands in. kubernetes-validate (a test depe
 every Kubernetes version's schema, over 100 MB; the program needs one version's definitions of a
 handful of types. So the shipped file holds just the definitions reachable from those types,
 descriptions left out, and `test_kubernetes_schema.py` holds it equal to what this module derives.
-`python -m tests.kubernetes_schema_source --write` rewrites it, and `canary/schemas/istio.json`:
+`python -m tests.support.kubernetes_schema_source --write` rewrites it, and `canary/schemas/istio.json`:
 the parts of Istio's DestinationRule and VirtualService schemas that `trafficPolicy` and
 `httpRoute` land in, from the CRDs the tests validate against.
 """
@@ -27,7 +27,7 @@ ROOTS = (
     "io.k8s.api.apps.v1.DeploymentSpec",
     "io.k8s.api.core.v1.ServicePort",
 )
-SHIPPED = Path(__file__).resolve().parent.parent / "canary" / "schemas" / "kubernetes.json"
+SHIPPED = Path(__file__).resolve().parents[2] / "canary" / "schemas" / "kubernetes.json"
 
 
 def _strip_descriptions(value: Any) -> Any:
@@ -61,7 +61,7 @@ def rendered() -> str:
     return json.dumps(derived_schema(), indent=1, sort_keys=True) + "\n"
 
 
-ISTIO_CRDS = Path(__file__).parent / "data" / "istio-networking-crds.yaml"
+ISTIO_CRDS = Path(__file__).parents[1] / "data" / "istio-networking-crds.yaml"
 ISTIO_SHIPPED = SHIPPED.with_name("istio.json")
 # The one CEL rule these parts of the Istio schema carry; the program checks it natively.
 DURATION_RULE = "duration(self) >= duration('1ms')"
@@ -110,4 +110,4 @@ if __name__ == "__main__":
         SHIPPED.write_text(rendered())
         ISTIO_SHIPPED.write_text(rendered_istio())
     else:
-        sys.exit("usage: python -m tests.kubernetes_schema_source --write")
+        sys.exit("usage: python -m tests.support.kubernetes_schema_source --write")

@@ -10,7 +10,7 @@ the ingress gateway (`reporter="source"`) and once more by the version's sidecar
 (`reporter="destination"`) when the request reached it.
 
 - Routing is Istio's own: the objects go through istiod's translation and each request through
-  Envoy's route matching over the result (the oracle, `tests/e2e/oracle.py`), which names the
+  Envoy's route matching over the result (the oracle, `tests/support/oracle.py`), which names the
   route, its split, the response headers each destination answers with (the version header, the
   sticky Set-Cookie) and the mirror. The product's own reader of the spec decides nothing here.
   The version is picked by smooth weighted round robin, so a split is exact in every cycle of
@@ -56,10 +56,10 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.app_metrics import AppMetrics
-from tests.e2e.oracle import Answer, Oracle, OracleError
-from tests.e2e.stack import kubectl
-from tests.fake_mesh import _Picker
+from tests.support.app_metrics import AppMetrics
+from tests.support.fake_mesh import _Picker
+from tests.support.oracle import Answer, Oracle, OracleError
+from tests.support.stack import kubectl
 
 LOOPBACK = "127.0.0.1"
 # Istio's default buckets for istio_request_duration_milliseconds (its stats filter's defaults).

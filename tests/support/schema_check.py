@@ -24,7 +24,7 @@ import kubernetes_validate
 import yaml
 
 KUBERNETES_VERSION = "1.33.0"
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 CRD_FILES = ("istio-networking-crds.yaml", "istio-security-crds.yaml", "gateway-api-standard-crds.yaml")
 GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 

@@ -13,7 +13,7 @@ answer without any version, every k-th answer cut off mid-way.
 
 It is an ``asyncio.Protocol`` server with precomputed answers, so that in the benchmark the
 load generators, not the server, are what is measured. Run it alone with
-``python tests/fake_mesh.py --split v1=90,v2=10``; tests start it on a thread with
+``python tests/support/fake_mesh.py --split v1=90,v2=10``; tests start it on a thread with
 ``serve_in_thread``.
 """
 

@@ -98,7 +98,7 @@ class ScanResult:
         return "\n".join(lines)
 
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def checkov_executable() -> Path:
