@@ -32,8 +32,8 @@ from canary.plan.release import CanaryReleaseArgs
 from canary.plan.service import AppServiceArgs
 from canary.plan.service_account import ServiceAccount
 from canary.security_profiles import HARDENED, ROOT, SecurityProfile
+from tests.support.config_edits import changed
 from tests.support.project import BASELINE
-from tests.test_settings import changed
 
 V1 = Workload(version="v1", image="registry.example.com/web:1.0")
 V2 = Workload(version="v2", image="registry.example.com/web:2.0")

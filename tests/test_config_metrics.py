@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_rollout_cli import URL, project, run
+from tests.support.rollout_cli import URL, project, run
 
 RATIO = {
     "name": "checkouts",

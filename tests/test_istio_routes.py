@@ -32,12 +32,12 @@ import yaml
 from canary import render as render_command
 from canary.traffic.expected import Expectation, Route, from_outputs
 from canary.traffic.verify import weighted_route
+from tests.support.dataplane_checks import routing_objects
 from tests.support.oracle import Answer, Oracle
 from tests.support.project import PROJECT_DIR, SHIPPED_STACKS
-from tests.test_dataplane import routing_objects
-from tests.test_routing import CASES as ROUTING_CASES
-from tests.test_routing import request_shaped_like
-from tests.test_routing import spec as planned_spec
+from tests.support.routing_cases import CASES as ROUTING_CASES
+from tests.support.routing_cases import request_shaped_like
+from tests.support.routing_cases import spec as planned_spec
 
 pytestmark = pytest.mark.istio
 

@@ -9,20 +9,7 @@ import pytest
 import canary
 from canary.package_inputs import PropertyError, args_from_properties
 from canary.security_profiles import HARDENED, ROOT
-
-
-def issue_release(**changes: Any) -> dict[str, Any]:
-    """The properties of the YAML program in examples/yaml, as the engine sends them (numbers as floats)."""
-    properties: dict[str, Any] = {
-        "namespace": "shop",
-        "app": "web",
-        "hosts": ["shop.example.org"],
-        "versions": [{"version": "v1", "image": "nginx:1.27"}, {"version": "v2", "image": "nginx:1.28"}],
-        "stable": "v1",
-        "canary": {"version": "v2", "cookie": "version=v2", "weight": 10.0},
-    }
-    properties.update(changes)
-    return properties
+from tests.support.package_release import issue_release
 
 
 def refused(properties: dict[str, Any]) -> PropertyError:

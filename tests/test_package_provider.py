@@ -9,7 +9,7 @@ import pytest
 from pulumi.errors import InputPropertiesError
 
 from canary.package_provider import CanaryProvider
-from tests.test_package_inputs import issue_release
+from tests.support.package_release import issue_release
 
 
 def test_a_bad_property_is_refused_with_its_path_and_the_args_reason() -> None:

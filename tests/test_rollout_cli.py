@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,24 +14,7 @@ import yaml
 from canary.rollout.cli import main, write_report
 from canary.rollout.lock import LockedError, StackLock
 from tests.support.loopback_http import serving
-from tests.support.project import BASELINE, PROJECT_DIR
-
-
-def project(tmp_path: Path, **config: Any) -> Path:
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    values = {**BASELINE, **config}
-    stack = {"config": {f"istio-canary:{key}": value for key, value in values.items()}}
-    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], directory: Path, *flags: str) -> tuple[int, str, str]:
-    code = main(["--stack", "prod", "--project-dir", str(directory), *flags])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-URL = "http://127.0.0.1:8080/"
+from tests.support.rollout_cli import URL, project, run
 
 
 def stable_series(_: Any) -> tuple[int, dict[str, Any]]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.test_rollout_cli import URL, project, run
+from tests.support.rollout_cli import URL, project, run
 
 
 def test_the_plan_lists_pauses_where_they_wait(tmp_path, capsys):

@@ -26,8 +26,8 @@ from canary.rollout.lock import ReleaseLock
 from canary.rollout.policy import Policy
 from canary.rollout.pulumi_stack import Change, Update
 from tests.support.memory_tags import MemoryTags
-from tests.test_rollout_cli import project
-from tests.test_rollout_engine import FakeClock, Recorder, passing
+from tests.support.rollout_cli import project
+from tests.support.rollout_fakes import FakeClock, Recorder, passing
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Dev",

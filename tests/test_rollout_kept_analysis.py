@@ -13,8 +13,8 @@ from canary.rollout.custom_metrics import RatioCounts
 from canary.rollout.engine import RolloutRefusedError
 from canary.rollout.kept_analysis import KeptAnalysis
 from canary.rollout.release_tags import TagStoreError
+from tests.support.logged_tags import LoggedTags
 from tests.support.project import BASELINE
-from tests.test_rollout_release_tags import MemoryTags
 
 
 def settings(weight: int = 10):  # type: ignore[no-untyped-def]
@@ -28,7 +28,7 @@ def evidence() -> SequentialAnalysis:
 
 
 def test_a_later_run_continues_the_kept_evidence_of_its_release() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     stable = settings().stable_version
     KeptAnalysis(store, stable, "v2").save(evidence().state(), "2026-12-07T04:00:00Z", 10)
     watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), store)
@@ -38,7 +38,7 @@ def test_a_later_run_continues_the_kept_evidence_of_its_release() -> None:
 
 
 def test_another_releases_evidence_is_not_continued() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     KeptAnalysis(store, settings().stable_version, "v3").save(evidence().state(), "t", 10)
     watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), store)
     assert watch is not None and watch.resumed_note == ""
@@ -46,7 +46,7 @@ def test_another_releases_evidence_is_not_continued() -> None:
 
 
 def test_kept_evidence_gathered_with_another_alpha_refuses_the_run_unless_forgotten() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     KeptAnalysis(store, settings().stable_version, "v2").save(evidence().state(), "t", 10)
     policy = Policy(prometheus="http://127.0.0.1:9", limits=Limits(alpha=0.05))
     with pytest.raises(RolloutRefusedError, match=r"gathered with alpha 0\.01, this run has 0\.05"):
@@ -56,14 +56,14 @@ def test_kept_evidence_gathered_with_another_alpha_refuses_the_run_unless_forgot
 
 
 def test_the_kept_evidence_goes_when_the_release_ends_and_stays_when_it_is_kept_again() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     watch = health_watch(Policy(prometheus="http://127.0.0.1:9"), settings(), store)
     assert watch is not None
     assert watch.keep(10, "t") is None and store.tags
     assert watch.forget() is None and store.tags == {}
 
 
-class UnreadableTags(MemoryTags):
+class UnreadableTags(LoggedTags):
     def read(self) -> dict[str, str]:
         raise TagStoreError("cannot read the tags of stack dev: error: stack tags are not supported")
 
@@ -93,7 +93,7 @@ def with_metrics(*metrics: dict[str, object]):  # type: ignore[no-untyped-def]
 
 
 def test_a_ratio_metrics_evidence_is_kept_and_continued_with_the_release() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     policy = Policy(prometheus="http://127.0.0.1:9")
     first = health_watch(policy, with_metrics(RATIO_METRIC), store)
     assert first is not None and first.metrics is not None
@@ -108,7 +108,7 @@ def test_a_ratio_metrics_evidence_is_kept_and_continued_with_the_release() -> No
 
 
 def test_kept_evidence_of_a_ratio_metric_that_reads_other_queries_refuses_the_run() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     policy = Policy(prometheus="http://127.0.0.1:9")
     first = health_watch(policy, with_metrics(RATIO_METRIC), store)
     assert first is not None and first.keep(10, "t") is None

@@ -8,8 +8,8 @@ from typing import Any
 from canary.rollout.notify import Notifier, message
 from tests.support.loopback_http import serving
 from tests.support.memory_tags import MemoryTags
-from tests.test_rollout_engine import FakeClock, FakeHealth, FakeStack
-from tests.test_rollout_pause import Operator, engine
+from tests.support.rollout_fakes import FakeClock, FakeHealth, FakeStack
+from tests.support.rollout_operator import Operator, engine
 
 
 def ok(_: Any) -> tuple[int, dict[str, Any]]:

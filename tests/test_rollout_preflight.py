@@ -95,7 +95,7 @@ def test_a_metric_query_without_series_for_stable_is_refused_naming_the_metric()
 
 
 def test_the_command_refuses_a_metric_without_series_for_stable_and_changes_nothing(tmp_path, capsys):
-    from tests.test_rollout_cli import URL, project, run
+    from tests.support.rollout_cli import URL, project, run
 
     typo = {"name": "checkouts", "kind": "ratio", "bad": 'nope{version="{{ version }}"}'}
     with serving(_api) as (url, _):

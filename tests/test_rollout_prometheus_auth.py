@@ -17,7 +17,7 @@ from canary.rollout.prometheus import PrometheusAccess, PrometheusError, series_
 from canary.rollout.prometheus_auth import AccessError, prometheus_access
 from tests.support.guarded_prometheus import tls_material
 from tests.support.loopback_http import serving
-from tests.test_rollout_cli import URL, project, run
+from tests.support.rollout_cli import URL, project, run
 
 EMPTY = {"status": "success", "data": {"resultType": "vector", "result": []}}
 ONE_SERIES = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [0, "1"]}]}}

@@ -11,8 +11,8 @@ from canary.rollout.control import TagControl
 from canary.rollout.lock import LEASE_SECONDS, SETTLE_SECONDS, LockedError, LockLostError, ReleaseLock, unlock
 from canary.rollout.release_tags import decode, encode
 from tests.support.memory_tags import MemoryTags
-from tests.test_rollout_engine import FakeClock, FakeStack
-from tests.test_rollout_pause import Operator, engine
+from tests.support.rollout_fakes import FakeClock, FakeStack
+from tests.support.rollout_operator import Operator, engine
 
 T0 = datetime.datetime(2026, 12, 7, 4, 0, tzinfo=datetime.UTC)
 

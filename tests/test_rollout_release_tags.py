@@ -6,36 +6,14 @@ import json
 
 from canary.rollout import release_tags
 from canary.rollout.release_tags import MAX_VALUE, read_record, remove_record, write_record
-
-
-class MemoryTags:
-    """A stack's tags in memory, with the order of every write and removal."""
-
-    def __init__(self) -> None:
-        self.tags: dict[str, str] = {}
-        self.log: list[str] = []
-
-    def read(self) -> dict[str, str]:
-        return dict(self.tags)
-
-    def write(self, key: str, value: str) -> None:
-        assert len(key) <= 40 and len(value) <= MAX_VALUE, (key, len(value))
-        # `pulumi stack tag set KEY VALUE` reads a value starting with "-" as a flag.
-        assert not value.startswith("-"), (key, value[:20])
-        self.tags[key] = value
-        self.log.append(f"set {key}")
-
-    def remove(self, key: str) -> None:
-        del self.tags[key]
-        self.log.append(f"rm {key}")
-
+from tests.support.logged_tags import LoggedTags
 
 KEY = release_tags.ANALYSIS
 LONG = {"logs": [i / 7 for i in range(100)], "name": "x" * 300}
 
 
 def test_a_record_longer_than_a_tag_is_read_back_whole() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     write_record(store, KEY, LONG)
     text = json.dumps(LONG, separators=(",", ":"), sort_keys=True)
     parts = -(-len(text) // MAX_VALUE)
@@ -44,7 +22,7 @@ def test_a_record_longer_than_a_tag_is_read_back_whole() -> None:
 
 
 def test_the_header_is_written_last_and_removed_first() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     write_record(store, KEY, LONG)
     assert store.log[-1] == f"set {KEY}"
     write_record(store, KEY, {"short": 1})
@@ -56,7 +34,7 @@ def test_the_header_is_written_last_and_removed_first() -> None:
 
 
 def test_a_write_cut_short_reads_as_no_record() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     write_record(store, KEY, LONG)
     tags = store.read()
     tags[f"{KEY}.2"] = tags[f"{KEY}.2"][:-1] + "0"  # a part of another write
@@ -66,7 +44,7 @@ def test_a_write_cut_short_reads_as_no_record() -> None:
 
 
 def test_removing_a_record_leaves_no_tag_of_it() -> None:
-    store = MemoryTags()
+    store = LoggedTags()
     store.write("canary-rollout:lock", "{}")
     write_record(store, KEY, LONG)
     remove_record(store, KEY)
@@ -79,6 +57,6 @@ def test_no_part_starts_with_a_dash_where_a_cut_would_fall_on_one() -> None:
     record = {"a": "x" * (MAX_VALUE - 10) + "2026-12-07T05:24:04Z" + "-" * 30}
     text = json.dumps(record, separators=(",", ":"), sort_keys=True)
     assert text[MAX_VALUE] == "-"  # where the old cut fell
-    store = MemoryTags()
+    store = LoggedTags()
     write_record(store, KEY, record)
     assert read_record(store.read(), KEY) == record

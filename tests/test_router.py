@@ -9,7 +9,7 @@ import re2
 
 from canary.cookie import cookie_regex
 from canary.router import GatewayApiRouter, IstioRouter, Router, UnmodelledSpecError
-from tests.test_cookie import CARRIES_THE_COOKIE, DOES_NOT_CARRY_IT
+from tests.support.cookie_headers import CARRIES_THE_COOKIE, DOES_NOT_CARRY_IT
 
 
 def destination(subset: str, weight: int | None = None) -> dict:

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 import pulumi
 import pytest
 
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
+from tests.support.config_edits import DELETE, changed
 from tests.support.project import BASELINE
 from tests.support.simulate import Simulation
-
-DELETE = object()
-
-
-def changed(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """`config` with the key at `path` (e.g. `versions[0].name`) set to `value`, or deleted."""
-    *parents, last = re.findall(r"[^.\[\]]+", path)
-    node: Any = config
-    for part in parents:
-        node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
-    key: Any = int(last) if last.isdigit() else last
-    if value is DELETE:
-        del node[key]
-    else:
-        node[key] = value
-    return config
-
 
 BAD_CONFIGS = [
     # (key path, bad value, the key the error names, text of the value in the error)

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from tests.support.dataplane import live_split
+from tests.support.routing_cases import request_shaped_like
 from tests.support.stack import Workspace, kubectl_json
-from tests.test_routing import request_shaped_like
 
 VS_TYPE = "VirtualService"
 

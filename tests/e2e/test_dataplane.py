@@ -22,11 +22,11 @@ from canary.plan.istio_routing import virtual_service
 from canary.rollout.prometheus import MeshReader, PrometheusError, series_query
 from canary.rollout.watch import interval_quantile
 from tests.support.dataplane import DataPlane
+from tests.support.dataplane_checks import routing_objects
 from tests.support.load import LoadGenerator
 from tests.support.prometheus import Prometheus
+from tests.support.routing_cases import args
 from tests.support.stack import kubectl
-from tests.test_dataplane import routing_objects
-from tests.test_routing import args
 
 APP = "web"
 

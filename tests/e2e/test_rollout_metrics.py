@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.e2e.test_rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, NAMESPACE, STEPS, assert_all_agree
+from tests.e2e.support.rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, NAMESPACE, STEPS, assert_all_agree
 from tests.support.app_metrics import AppMetrics
 from tests.support.dataplane import DataPlane
 from tests.support.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
@@ -46,15 +44,6 @@ QUEUE_LAG = {
     "failureLimit": 2,
 }
 SECRET_KEY = "rollout:prometheusPassword"
-
-
-@pytest.fixture
-def release(new_workspace: Any) -> Workspace:
-    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
-    workspace: Workspace = new_workspace("metrics")
-    workspace.use_shipped("dev")
-    workspace.up().check()
-    return workspace
 
 
 @dataclass

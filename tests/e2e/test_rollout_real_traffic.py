@@ -15,19 +15,15 @@ import subprocess
 import threading
 import time
 
-from tests.e2e.test_rollout import (
+from tests.e2e.support.rollout import (
     Mesh,
     assert_all_agree,
     command,
-    mesh,
-    release,
     rollout,
     stack_file,
     wait_for_update,
 )
 from tests.support.stack import Workspace
-
-__all__ = ["mesh", "release"]  # the fixtures, used by name
 
 EVIDENCE = "canary-rollout:analysis"
 
