@@ -1,6 +1,6 @@
 """Helpers shared by the traffic tests: loopback servers, route files, running the commands.
 
-Imported by the ``tests/test_traffic_*.py`` modules; everything listens on 127.0.0.1 only.
+Imported by the tests of tests/traffic/ and tests/cli/test_traffic.py; everything listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import yaml
 
 from tests.support.project import shipped_stack
 
-UPSTREAM = Path(__file__).parent / "data" / "upstream"
+UPSTREAM = Path(__file__).parents[1] / "data" / "upstream"
 
 # How Kubernetes tells the items of a list apart, by the list's field name.
 LIST_KEYS = {

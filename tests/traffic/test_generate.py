@@ -28,7 +28,7 @@ from tests.support.traffic_fixtures import (
     write_routes,
 )
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 ROUTES = [COOKIE_ROUTE, plain_route({"v1": 100})]
 
 

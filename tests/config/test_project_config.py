@@ -148,7 +148,7 @@ def test_a_users_own_stack_does_not_fail_the_stack_file_test(tmp_path: Path, che
             subprocess.run([*git, *command], cwd=copy, check=True, capture_output=True)
     # What `pulumi stack init dev-render` leaves, after docs/render.md's advice.
     (copy / "Pulumi.dev-render.yaml").write_text("encryptionsalt: v1:abc\n")
-    test = "tests/test_project_config.py::test_every_stack_file_in_the_repository_is_a_shipped_stack"
+    test = "tests/config/test_project_config.py::test_every_stack_file_in_the_repository_is_a_shipped_stack"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
         cwd=copy,

@@ -252,7 +252,7 @@ def test_mirroring_is_a_request_mirror_filter_on_the_default_rule(run, mirror, e
 
 
 # (config's canary, the routes a user reads it to mean), the same as the Istio path's in
-# tests/test_routing.py: which API spells the rules must not change what a request sees.
+# tests/plan/test_routing.py: which API spells the rules must not change what a request sees.
 ROUTES = [
     (
         {"version": "v2", "cookie": "version=v2"},

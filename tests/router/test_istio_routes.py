@@ -11,7 +11,7 @@ Also: the tutorial's manifests (`tests/data/seed/`) miss `version=v2` when it is
 cookie, and `istioctl validate` (the admission webhook's checks, offline) and `istioctl analyze`
 accept every object of every stack and case.
 
-Run with `e2e/istio-route-test` (or `venv/bin/python -m pytest -m istio tests/test_istio_routes.py`);
+Run with `e2e/istio-route-test` (or `venv/bin/python -m pytest -m istio tests/router/test_istio_routes.py`);
 the first run builds the oracle with istioctl through e2e/toolchain.
 """
 
@@ -283,7 +283,7 @@ def test_every_request_shape_of_a_generated_case_reaches_its_routes_split(oracle
 def test_each_case_of_the_routing_unit_tests_routes_as_its_hand_written_routes_say(
     oracle: Oracle, canary: Any, expected: list[dict[str, Any]], tmp_path: Path
 ):
-    # tests/test_routing.py's cases: the routes written out by hand from the config's meaning,
+    # tests/plan/test_routing.py's cases: the routes written out by hand from the config's meaning,
     # and the program's VirtualService for it, with the Gateway, subsets and Service around it.
     for i, manifest in enumerate(routing_objects(planned_spec(canary))):
         (tmp_path / f"{i:02d}.yaml").write_text(yaml.safe_dump(manifest))
