@@ -17,6 +17,15 @@ from tests.support.project import BASELINE, shipped_stack
 from tests.support.simulate import Simulation, install_mocks, simulate
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    # A default run leaves the slow tests out (pyproject.toml); say so where the run ends.
+    if "not slow" in (config.option.markexpr or ""):
+        terminalreporter.write_line(
+            "tests marked slow (Monte Carlo runs, checkov's scan) are left out by default: "
+            "-m slow runs them, -m 'not e2e and not istio' the whole unit tier (as .ci/run does)"
+        )
+
+
 @pytest.fixture
 def baseline() -> dict[str, Any]:
     return copy.deepcopy(BASELINE)

@@ -21,7 +21,8 @@ from tests.support.project import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 SEED = Path(__file__).parent / "data" / "seed"
 
-pytestmark = pytest.mark.scan
+# checkov takes seconds a stack: slow as well as scan.
+pytestmark = [pytest.mark.scan, pytest.mark.slow]
 
 
 def render(stack: str, out: Path, *, keep_skips: bool = True) -> list[dict]:

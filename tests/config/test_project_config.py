@@ -150,7 +150,7 @@ def test_a_users_own_stack_does_not_fail_the_stack_file_test(tmp_path: Path, che
     (copy / "Pulumi.dev-render.yaml").write_text("encryptionsalt: v1:abc\n")
     test = "tests/config/test_project_config.py::test_every_stack_file_in_the_repository_is_a_shipped_stack"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", test],
         cwd=copy,
         capture_output=True,
         text=True,

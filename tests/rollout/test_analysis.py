@@ -165,6 +165,7 @@ def test_a_canary_as_fast_as_the_limit_allows_is_kept() -> None:
     assert not decision.rollback
 
 
+@pytest.mark.slow
 def test_a_healthy_canary_watched_every_poll_is_rarely_rolled_back() -> None:
     """False alarms by simulation: canary and stable both 0.5 % 5xx, 10 % weight, 200 polls of
     1000 requests. The analysis' guarantee is at most alpha (1 %) for the whole rollout."""

@@ -166,6 +166,7 @@ def test_bad_events_never_outrun_events_between_two_scrapes():
     assert entry["versions"]["v2"] == {"bad": 5, "total": 5, "ratio": 100.0}
 
 
+@pytest.mark.slow
 def test_a_healthy_canarys_ratio_metric_is_rarely_rolled_back():
     # 400 rollouts of 60 polls, both versions failing 2 % of checkouts, the canary at 10 %, then
     # 50 %: a false rollback chance of at most alpha_each = 0.01 allows about 4; 15 would be far

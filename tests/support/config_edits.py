@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-DELETE = object()
+
+class _Delete:
+    """The value that deletes the key; named in test ids (an object()'s address differs per process)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 def changed(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -113,6 +113,7 @@ def test_exact_match_needs_no_more_requests() -> None:
     assert check_split({"v1": 90, "v2": 10}, {"v1": 900, "v2": 100}, 0.99).needed is None
 
 
+@pytest.mark.slow
 def test_correct_split_is_rarely_rejected() -> None:
     # 1,000 runs of 1,000 answers from the true 90/10 split, tested at 99% confidence: the
     # rejection rate must stay near 1% (the exact test is conservative, so at most 1%).
@@ -126,6 +127,7 @@ def test_correct_split_is_rarely_rejected() -> None:
     assert rejected <= 25
 
 
+@pytest.mark.slow
 def test_sample_size_figure_gives_the_promised_power() -> None:
     # Where the truth is 12% and 10% is expected, runs of the figured size must tell them
     # apart about 80% of the time. 400 seeded runs: standard error 2 points; the bounds are
@@ -178,6 +180,7 @@ def test_a_zero_weight_version_answering_still_fails_within_a_tolerance():
     assert not test.consistent and test.unexpected == {"v1": 1}
 
 
+@pytest.mark.slow
 def test_a_correct_split_is_rejected_at_most_alpha_of_the_time_at_the_edge_of_the_tolerance():
     # Seeded: the true share sits on the interval's edge (8 %), the worst case for the test.
     rng = np.random.default_rng(7)
