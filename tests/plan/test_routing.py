@@ -1,8 +1,8 @@
 """Routing rules: the VirtualService, the routes read off it, and what the rules wait for.
 
-The expected routes below are written out by hand from the config's meaning (cookie or headers
-go to the canary, `weight` percent of the rest too); nothing here computes them with the code
-under test.
+The expected routes (CASES, in tests/support/routing_cases.py) are written out by hand from the
+config's meaning (cookie or headers go to the canary, `weight` percent of the rest too); nothing
+computes them with the code under test.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The routing cases tests share: a RoutingRules' args and VirtualService spec, the routes a user
 reads each config to mean, and a request shaped like a route.
+
+The expected routes in CASES are written out by hand from the config's meaning; nothing here
+computes them with the code under test.
 """
 
 from __future__ import annotations
