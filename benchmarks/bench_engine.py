@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.e2e.stack import Workspace
+from tests.support.stack import Workspace
 
 CACHE = Path(os.environ.get("ISTIO_CANARY_CACHE", Path.home() / ".cache" / "istio-canary"))
 

@@ -1,6 +1,6 @@
 """Request rate of ``canary verify`` against ``hey``, on the same local server, in one run.
 
-Starts the fake mesh (tests/fake_mesh.py) on 127.0.0.1 in its own process, then takes turns
+Starts the fake mesh (tests/support/fake_mesh.py) on 127.0.0.1 in its own process, then takes turns
 running ``hey`` and ``canary verify --json`` against it with the same concurrency and request
 count, and prints the median rate of each, their ratio, and how busy the server was (a
 server near 100% of its cores is the limit for both tools, and the ratio then understates

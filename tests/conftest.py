@@ -1,34 +1,29 @@
-"""Shared fixtures: the shipped stacks' config, a valid baseline config, and the program run under mocks."""
+"""Fixtures any unit test may ask for: a fresh baseline config and the program run under mocks.
+
+Their data (the project folder, the shipped stacks, the baseline) is in tests/support/project.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import copy
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from canary.config.files import as_config_strings, stack_config
-from tests.simulate import Simulation, install_mocks, simulate
+from canary.config.files import as_config_strings
+from tests.support.project import BASELINE, shipped_stack
+from tests.support.simulate import Simulation, install_mocks, simulate
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-# The stacks the project ships. Not a glob: `pulumi stack init NAME` writes a Pulumi.NAME.yaml of
-# the user's (often only an encryptionsalt), which is not ours to test.
-SHIPPED_STACKS = ["bookinfo-reviews", "dev", "gateway-api", "podinfo", "prod", "staging"]
 
-# A small valid config, as a user would write it; tests change one key at a time.
-BASELINE: dict[str, Any] = {
-    "namespace": "shop",
-    "app": "web",
-    "hosts": ["web.example.com"],
-    "versions": [
-        {"name": "v1", "image": "registry.example.com/web:1.0"},
-        {"name": "v2", "image": "registry.example.com/web:2.0"},
-    ],
-    "canary": {"version": "v2", "cookie": "version=v2"},
-}
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    # A default run leaves the slow tests out (pyproject.toml); say so where the run ends.
+    if "not slow" in (config.option.markexpr or ""):
+        terminalreporter.write_line(
+            "tests marked slow (Monte Carlo runs, checkov's scan) are left out by default: "
+            "-m slow runs them, -m 'not e2e and not istio' the whole unit tier (as .ci/run does)"
+        )
 
 
 @pytest.fixture
@@ -44,10 +39,6 @@ def run() -> Callable[..., Simulation]:
         return simulate(as_config_strings(values), into=into)
 
     return run_config
-
-
-def shipped_stack(name: str) -> Simulation:
-    return simulate(stack_config(PROJECT_DIR, name), stack=name)
 
 
 @pytest.fixture(scope="session")

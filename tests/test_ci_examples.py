@@ -12,7 +12,7 @@ import yaml
 
 from canary import exit_status
 from canary.cli.rollout_flags import parser
-from tests.conftest import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 EXAMPLES = sorted((PROJECT_DIR / "examples" / "ci").glob("*.yml"))
 

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from canary.plan.canary_rules import Canary, Sticky
-from tests.e2e.dataplane import DataPlane
-from tests.test_dataplane import SpecHolder, parse_exposition, series
-from tests.test_routing import spec as planned_spec
+from tests.support.dataplane import DataPlane
+from tests.support.dataplane_checks import SpecHolder, parse_exposition, series
+from tests.support.routing_cases import spec as planned_spec
 
 pytestmark = pytest.mark.istio
 

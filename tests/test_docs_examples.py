@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 DOC = PROJECT_DIR / "docs" / "components.md"
 EXAMPLE = PROJECT_DIR / "examples" / "components" / "__main__.py"

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from canary.router import IstioRouter
-from tests.conftest import BASELINE
-from tests.fake_mesh import FakeMesh, MeshConfig, _Picker, serve_in_thread
-from tests.traffic_fixtures import verify
+from tests.support.fake_mesh import FakeMesh, MeshConfig, _Picker, serve_in_thread
+from tests.support.project import BASELINE
+from tests.support.traffic_fixtures import verify
 
 CANARY = {"version": "v2", "cookie": "version=v2", "headers": {"x-canary": "always"}, "weight": 10}
 

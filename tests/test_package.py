@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 
 import canary
 from canary.__main__ import extra_requirement, main, run
-from tests.conftest import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 PYPROJECT = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
 VERIFY_EXTRA = ["apprise", "numpy", "rich", "scipy"]

@@ -1,6 +1,6 @@
 """checkov over every shipped stack's manifests: no failed check, and every skip is deliberate.
 
-Checkov runs from its own virtualenv (venv-scan/, see tests/checkov_scan.py). A skip turns a
+Checkov runs from its own virtualenv (venv-scan/, see tests/support/checkov_scan.py). A skip turns a
 failing check into an exception shown in the manifest; it must never hide a check that would
 pass, so the skips are compared with the checks that fail once the annotations are removed.
 """
@@ -16,12 +16,13 @@ from canary.cli.render import write_manifests
 from canary.config import parse_settings
 from canary.config.files import stack_config
 from canary.security_profiles import PROFILES
-from tests.checkov_scan import kubernetes_check_ids, scan_directory
-from tests.conftest import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
+from tests.support.checkov_scan import kubernetes_check_ids, scan_directory
+from tests.support.project import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 
 SEED = Path(__file__).parent / "data" / "seed"
 
-pytestmark = pytest.mark.scan
+# checkov takes seconds a stack: slow as well as scan.
+pytestmark = [pytest.mark.scan, pytest.mark.slow]
 
 
 def render(stack: str, out: Path, *, keep_skips: bool = True) -> list[dict]:

@@ -2,7 +2,7 @@
 
 The schema is Kubernetes 1.33's strict one (unknown fields are errors), cut down to the
 definitions reachable from the types a release takes blocks of (`canary/schemas/kubernetes.json`,
-derived from kubernetes-validate's copy; tests/kubernetes_schema_source.py says how). The merge
+derived from kubernetes-validate's copy; tests/support/kubernetes_schema_source.py says how). The merge
 follows the same schema's patch directives: a list merges by its `x-kubernetes-patch-merge-key`
 (`env`, `volumes`, `containers` by `name`; `volumeMounts` by `mountPath`; a container's `ports`
 by `containerPort`, as `kubectl patch` does), every other list is replaced whole, maps merge key

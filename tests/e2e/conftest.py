@@ -1,7 +1,9 @@
 """The e2e tier: the real Pulumi CLI against the local cluster that `e2e/up` starts.
 
 Every test here carries the `e2e` marker; the unit run leaves them out (`-m "not e2e"` in
-pyproject.toml) and `e2e/test` selects them.
+pyproject.toml) and `e2e/test` selects them. The fixtures: a workspace with a fresh stack, a shipped
+stack deployed in one, the tutorial's release deployed, and the mesh around it (data plane, load,
+Prometheus). What they are built from is in tests/support/ and tests/e2e/support/.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.stack import Workspace, kubectl
+from tests.e2e.support.rollout import APP, NAMESPACE, Mesh, serving_mesh
+from tests.support.stack import Workspace, kubectl
 
 _counter = itertools.count()
 
@@ -49,3 +53,30 @@ def new_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     for workspace in made:
         workspace.destroy()
         workspace.remove()
+
+
+@pytest.fixture
+def deploy(new_workspace: Callable[[str], Workspace], request: pytest.FixtureRequest) -> Callable[..., Workspace]:
+    """Deploys a shipped stack (with config changes) in a fresh workspace, named after the test module."""
+
+    def deployed(stack: str = "dev", **changes: Any) -> Workspace:
+        label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+        workspace = new_workspace(label)
+        workspace.use_shipped(stack, **changes)
+        workspace.up().check()
+        return workspace
+
+    return deployed
+
+
+@pytest.fixture
+def release(deploy: Callable[..., Workspace]) -> Workspace:
+    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
+    return deploy()
+
+
+@pytest.fixture
+def mesh(release: Workspace, tmp_path: Path) -> Iterator[Mesh]:
+    """The tutorial's release behind the loopback data plane, with load and a real Prometheus."""
+    with serving_mesh(NAMESPACE, APP, tmp_path / "prometheus") as served:
+        yield served

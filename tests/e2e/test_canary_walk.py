@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.dataplane import live_split
-from tests.e2e.stack import Workspace, kubectl_json
-from tests.test_routing import request_shaped_like
+from tests.support.dataplane import live_split
+from tests.support.routing_cases import request_shaped_like
+from tests.support.stack import Workspace, kubectl_json
 
 VS_TYPE = "VirtualService"
 

@@ -21,12 +21,12 @@ from canary.plan.canary_rules import Canary
 from canary.plan.istio_routing import virtual_service
 from canary.rollout.prometheus import MeshReader, PrometheusError, series_query
 from canary.rollout.watch import interval_quantile
-from tests.e2e.dataplane import DataPlane
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.stack import kubectl
-from tests.test_dataplane import routing_objects
-from tests.test_routing import args
+from tests.support.dataplane import DataPlane
+from tests.support.dataplane_checks import routing_objects
+from tests.support.load import LoadGenerator
+from tests.support.prometheus import Prometheus
+from tests.support.routing_cases import args
+from tests.support.stack import kubectl
 
 APP = "web"
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tests.conftest import SHIPPED_STACKS
-from tests.e2e.objects import assert_live_as_rendered, live, rendered_manifests
-from tests.e2e.stack import kubectl_json, live_object
+from tests.e2e.support.objects import assert_live_as_rendered, live, rendered_manifests
+from tests.support.project import SHIPPED_STACKS
+from tests.support.stack import kubectl_json, live_object
 
 TUTORIAL_KINDS = sorted(
     ["Namespace", "Deployment", "Deployment", "Service", "Gateway", "DestinationRule", "VirtualService"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.e2e.stack import kubectl, kubectl_json, live_object
+from tests.support.stack import kubectl, kubectl_json, live_object
 
 # The release's own kinds, Istio's included: none may be left behind in the namespace.
 RELEASE_KINDS = "deployments,services,gateways.networking.istio.io,destinationrules,virtualservices"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.dataplane import live_split
-from tests.e2e.objects import assert_live_as_rendered, rendered_manifests
-from tests.test_routing import request_shaped_like
+from tests.e2e.support.objects import assert_live_as_rendered, rendered_manifests
+from tests.support.dataplane import live_split
+from tests.support.routing_cases import request_shaped_like
 
 # Two replicas per version: each gets a PodDisruptionBudget.
 GATEWAY_API_KINDS = sorted(

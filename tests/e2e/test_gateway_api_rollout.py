@@ -11,53 +11,36 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.dataplane import DataPlane, live_split
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.stack import Workspace, live_object
+from tests.e2e.support.rollout import Mesh, serving_mesh
+from tests.support.dataplane import live_split
+from tests.support.stack import Workspace, live_object
 
 NAMESPACE, APP, HOST = "e2e-gwapi-rollout", "web", "web.gateway-api.example.com"
 STEPS, STEP_DURATION, ANALYSIS_INTERVAL = "10,50", "12s", "3s"
-LOAD_RATE = 150
-
-
-@dataclass
-class Mesh:
-    plane: DataPlane
-    prometheus: Prometheus
 
 
 @pytest.fixture
-def release(new_workspace: Any) -> Workspace:
+def release(deploy: Callable[..., Workspace]) -> Workspace:
     """The gateway-api stack deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
-    workspace: Workspace = new_workspace("gwapi-rollout")
-    workspace.use_shipped(
+    return deploy(
         "gateway-api",
         namespace=NAMESPACE,
         gateway={"className": "istio"},
         security={},
         canary={"version": "v2", "cookie": "version=v2"},
     )
-    workspace.up().check()
-    return workspace
 
 
 @pytest.fixture
 def mesh(release: Workspace, tmp_path: Path) -> Iterator[Mesh]:
-    with (
-        DataPlane(NAMESPACE, APP) as plane,
-        Prometheus([plane.metrics_target], tmp_path / "prometheus") as prometheus,
-        LoadGenerator(plane.url, rate=LOAD_RATE),
-    ):
-        prometheus.wait_for('istio_requests_total{reporter="source",destination_version="v1"}')
-        yield Mesh(plane, prometheus)
+    with serving_mesh(NAMESPACE, APP, tmp_path / "prometheus") as served:
+        yield served
 
 
 def python(workspace: Workspace) -> str:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHIPPED_STACKS
-from tests.e2e.stack import PROJECT_DIR, run
+from tests.support.project import SHIPPED_STACKS
+from tests.support.stack import PROJECT_DIR, run
 
 ISTIOCTL = shutil.which("istioctl")
 # Levels istioctl prints as the second column of each message line.

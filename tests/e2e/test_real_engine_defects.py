@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.e2e.stack import PROJECT_DIR, kubectl, kubectl_json, live_object
+from tests.support.stack import PROJECT_DIR, kubectl, kubectl_json, live_object
 
 SEED = PROJECT_DIR / "tests" / "data" / "seed"
 

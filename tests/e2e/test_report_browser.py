@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from canary.rollout.report.html import render_html
-from tests.e2e.png import decode
-from tests.rollout_report_fixtures import report
+from tests.e2e.support.png import decode
+from tests.support.rollout_report_fixtures import report
 
 WINDOW = (1280, 2000)
 INSTALL = "apt-get install -y --no-install-recommends chromium"

@@ -15,134 +15,22 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import pytest
-import yaml
-
-from tests.e2e.dataplane import DataPlane, live_split
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus, free_port
-from tests.e2e.stack import Workspace, live_object
-
-NAMESPACE, APP = "canary-deployment", "nginx"  # the dev stack's
-STEPS, STEP_DURATION, ANALYSIS_INTERVAL = "10,50", "12s", "3s"
-LOAD_RATE = 150  # requests a second: 15 a second reach a canary at 10 %, 180 in a 12 s step (50 needed)
-
-
-@dataclass
-class Mesh:
-    plane: DataPlane
-    prometheus: Prometheus
-
-
-@pytest.fixture
-def release(new_workspace: Any) -> Workspace:
-    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
-    workspace: Workspace = new_workspace("rollout")
-    workspace.use_shipped("dev")
-    workspace.up().check()
-    return workspace
-
-
-@pytest.fixture
-def mesh(release: Workspace, tmp_path: Path) -> Iterator[Mesh]:
-    with (
-        DataPlane(NAMESPACE, APP) as plane,
-        Prometheus([plane.metrics_target], tmp_path / "prometheus") as prometheus,
-        LoadGenerator(plane.url, rate=LOAD_RATE),
-    ):
-        # The preflight wants stable's series in Prometheus: wait for the first scrape of traffic.
-        prometheus.wait_for('istio_requests_total{reporter="source",destination_version="v1"}')
-        yield Mesh(plane, prometheus)
-
-
-def command(workspace: Workspace, mesh: Mesh, *flags: str, step_duration: str = STEP_DURATION) -> list[str]:
-    return [
-        str(workspace.root / "venv" / "bin" / "python"),
-        "-m",
-        "canary",
-        "rollout",
-        "--stack",
-        workspace.stack,
-        "--steps",
-        STEPS,
-        "--step-duration",
-        step_duration,
-        "--analysis-interval",
-        ANALYSIS_INTERVAL,
-        "--prometheus",
-        mesh.prometheus.url,
-        "--url",
-        mesh.plane.url,
-        "--host",
-        "nginx-app.example.com",
-        "--requests",
-        "100",
-        "--json",
-        *flags,
-    ]
-
-
-@dataclass
-class Outcome:
-    code: int
-    report: dict[str, Any]
-    log: str
-
-
-def rollout(workspace: Workspace, mesh: Mesh, *flags: str, step_duration: str = STEP_DURATION) -> Outcome:
-    done = subprocess.run(
-        command(workspace, mesh, *flags, step_duration=step_duration),
-        cwd=workspace.root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    report = json.loads(done.stdout) if done.stdout.strip() else {}
-    return Outcome(done.returncode, report, done.stderr)
-
-
-def history(workspace: Workspace) -> list[dict[str, Any]]:
-    return json.loads(workspace.pulumi("stack", "history", "--json").check().stdout)  # type: ignore[no-any-return]
-
-
-def wait_for_update(workspace: Workspace, message: str, timeout: float = 120) -> None:
-    """Until the engine has recorded an update with this message: the step is being watched."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(entry.get("message") == message for entry in history(workspace)):
-            return
-        time.sleep(1)
-    raise AssertionError(f"no update {message!r} within {timeout}s")
-
-
-def stack_file(workspace: Workspace) -> dict[str, Any]:
-    config = yaml.safe_load(workspace.stack_file.read_text())["config"]
-    return {key.split(":", 1)[1]: value for key, value in config.items()}
-
-
-def assert_all_agree(workspace: Workspace, plain_split: dict[str, int], last_update: str) -> None:
-    """The stack file, the live VirtualService and the stack's history say the same."""
-    config = stack_file(workspace)
-    canary = config.get("canary") or {}
-    stable = config.get("stable") or config["versions"][0]["name"]
-    weight = canary.get("weight", 0)
-    from_file = {stable: 100 - weight, canary["version"]: weight} if canary else {stable: 100}
-    assert {v: pct for v, pct in from_file.items() if pct} == plain_split
-    # Where Istio would send a plain request by the objects the API server holds.
-    assert live_split(NAMESPACE) == {version: float(pct) for version, pct in plain_split.items()}
-    latest = history(workspace)[0]
-    assert (latest["message"], latest["result"]) == (last_update, "succeeded")
-
-
-def messages(workspace: Workspace) -> list[str]:
-    return [entry.get("message", "") for entry in reversed(history(workspace))]
+from tests.e2e.support.rollout import (
+    APP,
+    NAMESPACE,
+    Mesh,
+    assert_all_agree,
+    command,
+    history,
+    messages,
+    rollout,
+    stack_file,
+    wait_for_update,
+)
+from tests.support.dataplane import live_split
+from tests.support.prometheus import free_port
+from tests.support.stack import Workspace, live_object
 
 
 def test_a_healthy_canary_failing_as_often_as_stable_walks_every_step_and_is_promoted_and_retired(

@@ -25,14 +25,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import test_rollout as rollout_tests
-from tests.e2e.dataplane import live_split
-from tests.e2e.stack import Workspace, kubectl
-from tests.e2e.test_rollout import NAMESPACE, Mesh, assert_all_agree, command, history, rollout, stack_file
-
-# The fixtures of test_rollout.py: the tutorial's release deployed, and the mesh around it.
-release = rollout_tests.release
-mesh = rollout_tests.mesh
+from tests.e2e.support.rollout import NAMESPACE, Mesh, assert_all_agree, command, history, rollout, stack_file
+from tests.support.dataplane import live_split
+from tests.support.stack import Workspace, kubectl
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120, every: float = 0.1) -> None:

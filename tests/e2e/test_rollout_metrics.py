@@ -1,12 +1,12 @@
 """`canary rollout` with the team's own metrics, against a Prometheus that wants credentials.
 
 The data plane exports a business counter per version beside Istio's metrics (checkouts and failed
-checkouts, `tests/e2e/app_metrics.py`), and a queue-lag gauge. Prometheus is reached as hosted ones
+checkouts, `tests/support/app_metrics.py`), and a queue-lag gauge. Prometheus is reached as hosted ones
 are: behind TLS from a CA of the test's own and basic auth (Prometheus' own `--web.config.file`),
 the password a Pulumi secret of the stack; or behind a gateway that wants a bearer token (from an
 environment variable) and a tenant header. No credential may appear in the log, `--json`, the
 HTML report, or anything the rollout sends out: its notifications (Apprise's `json://`) and its
-webhook's POSTs, received on loopback (`tests/e2e/receiver.py`).
+webhook's POSTs, received on loopback (`tests/e2e/support/receiver.py`).
 """
 
 from __future__ import annotations
@@ -23,16 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.e2e.app_metrics import AppMetrics
-from tests.e2e.dataplane import DataPlane
-from tests.e2e.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.receiver import Received, receiving
-from tests.e2e.stack import Workspace
-from tests.e2e.test_rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, NAMESPACE, STEPS, assert_all_agree
+from tests.e2e.support.receiver import Received, receiving
+from tests.e2e.support.rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, NAMESPACE, STEPS, assert_all_agree
+from tests.support.app_metrics import AppMetrics
+from tests.support.dataplane import DataPlane
+from tests.support.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
+from tests.support.load import LoadGenerator
+from tests.support.prometheus import Prometheus
+from tests.support.stack import Workspace
 
 WHERE = '{namespace="{{ namespace }}",app="{{ app }}",version="{{ version }}"}'
 CHECKOUTS = {
@@ -56,15 +54,6 @@ SECRET_KEY = "rollout:prometheusPassword"
 def json_url(receiver: str) -> str:
     """Apprise's plain JSON POST to the receiver."""
     return receiver.replace("http://", "json://", 1) + "/notify"
-
-
-@pytest.fixture
-def release(new_workspace: Any) -> Workspace:
-    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
-    workspace: Workspace = new_workspace("metrics")
-    workspace.use_shipped("dev")
-    workspace.up().check()
-    return workspace
 
 
 @dataclass

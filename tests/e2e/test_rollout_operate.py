@@ -10,43 +10,17 @@ import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.e2e.dataplane import DataPlane
-from tests.e2e.load import LoadGenerator
-from tests.e2e.prometheus import Prometheus
-from tests.e2e.stack import Result, Workspace, run
-from tests.e2e.test_rollout import APP, LOAD_RATE, NAMESPACE, Mesh, assert_all_agree, command, messages, stack_file
-from tests.loopback_http import serving
+from tests.e2e.support.rollout import Mesh, assert_all_agree, command, messages, stack_file
+from tests.support.loopback_http import serving
+from tests.support.stack import Result, Workspace, run
 
 WAITING = "canary-rollout:waiting"
-
-
-@pytest.fixture
-def release(new_workspace: Any) -> Workspace:
-    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
-    workspace: Workspace = new_workspace("operate")
-    workspace.use_shipped("dev")
-    workspace.up().check()
-    return workspace
-
-
-@pytest.fixture
-def mesh(release: Workspace, tmp_path: Path) -> Iterator[Mesh]:
-    """Both versions healthy (they fail as often as each other: never), behind a real Prometheus."""
-    with (
-        DataPlane(NAMESPACE, APP) as plane,
-        Prometheus([plane.metrics_target], tmp_path / "prometheus") as prometheus,
-        LoadGenerator(plane.url, rate=LOAD_RATE),
-    ):
-        prometheus.wait_for('istio_requests_total{reporter="source",destination_version="v1"}')
-        yield Mesh(plane, prometheus)
 
 
 def tags(workspace: Workspace) -> dict[str, str]:

@@ -15,19 +15,15 @@ import subprocess
 import threading
 import time
 
-from tests.e2e.stack import Workspace
-from tests.e2e.test_rollout import (
+from tests.e2e.support.rollout import (
     Mesh,
     Outcome,
     assert_all_agree,
     command,
-    mesh,
-    release,
     rollout,
     stack_file,
 )
-
-__all__ = ["mesh", "release"]  # the fixtures, used by name
+from tests.support.stack import Workspace
 
 EVIDENCE = "canary-rollout:analysis"
 

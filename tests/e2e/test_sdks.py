@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.stack import PROJECT_DIR, Result, Workspace, live_object, run
+from tests.support.stack import PROJECT_DIR, Result, Workspace, live_object, run
 
 PROGRAMS = Path(__file__).parent / "sdk_programs"
 SCHEMA = PROJECT_DIR / "plugin" / "schema.json"

@@ -12,10 +12,10 @@ import json
 import pytest
 
 from canary.config.files import as_config_strings
-from tests.conftest import SHIPPED_STACKS, shipped_stack
-from tests.e2e.stack import kubectl
-from tests.simulate import simulate
-from tests.test_schemas import CASES
+from tests.support.project import SHIPPED_STACKS, shipped_stack
+from tests.support.schema_cases import CASES
+from tests.support.simulate import simulate
+from tests.support.stack import kubectl
 
 CONFIGS = {f"stack {name}": name for name in SHIPPED_STACKS} | {f"case {name}": name for name in CASES}
 

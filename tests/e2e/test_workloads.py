@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from canary.quantities import parse_quantity
-from tests.e2e.objects import live, missing_or_different, rendered_manifests
-from tests.e2e.stack import kubectl_json, live_object
-from tests.e2e.test_yaml_package import VIRTUAL_SERVICE, planned_steps
+from tests.e2e.support.objects import live, missing_or_different, rendered_manifests
+from tests.e2e.support.preview import VIRTUAL_SERVICE, planned_steps
+from tests.support.stack import kubectl_json, live_object
 
 TOKEN = "e2e-token-7c1d0a5b"
 

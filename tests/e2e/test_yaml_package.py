@@ -18,17 +18,17 @@ import pytest
 import yaml
 
 import canary
-from tests.e2e.dataplane import live_split
-from tests.e2e.objects import assert_live_as_rendered, live_virtual_service, rendered_manifests
-from tests.e2e.stack import PROJECT_DIR, Workspace, kubectl_json, live_object, run
-from tests.test_routing import request_shaped_like
+from tests.e2e.support.objects import assert_live_as_rendered, live_virtual_service, rendered_manifests
+from tests.e2e.support.preview import VIRTUAL_SERVICE, planned_steps
+from tests.support.dataplane import live_split
+from tests.support.routing_cases import request_shaped_like
+from tests.support.stack import PROJECT_DIR, Workspace, kubectl_json, live_object, run
 
 EXAMPLE = PROJECT_DIR / "examples" / "yaml" / "Pulumi.yaml"
 PLUGIN = PROJECT_DIR / "plugin"
 RELEASE_KINDS = sorted(
     ["Namespace", "Deployment", "Deployment", "Service", "Gateway", "DestinationRule", "VirtualService"]
 )
-VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
 
 _counter = itertools.count()
 
@@ -101,15 +101,6 @@ def stack_objects(program: YamlProgram) -> list[tuple[str, str, str, str]]:
         identity(resource["outputs"])
         for resource in resources
         if resource["type"].startswith("kubernetes:") and not resource["type"].startswith("pulumi:providers:")
-    )
-
-
-def planned_steps(program: YamlProgram) -> list[tuple[str, str]]:
-    preview = json.loads(program.preview("--json").check().stdout)
-    return sorted(
-        (step["op"], step["urn"].split("::")[2].rsplit("$", 1)[-1])
-        for step in preview.get("steps", [])
-        if step["op"] != "same"
     )
 
 

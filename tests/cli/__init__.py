@@ -1,0 +1,1 @@
+"""Tests of the commands (render, rollout, verify, traffic): flags, output and exit status."""

@@ -1,0 +1,1 @@
+"""Tests of canary/components/: the Pulumi components, composed and used directly."""

@@ -1,0 +1,1 @@
+"""Tests of canary/config/: the stack files read, validated and documented."""

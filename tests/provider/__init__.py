@@ -1,0 +1,1 @@
+"""Tests of the component package's provider: its inputs, its server and its schema."""

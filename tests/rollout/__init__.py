@@ -1,0 +1,1 @@
+"""Tests of canary/rollout/: the engine, its gates, the analysis and what the release keeps."""
