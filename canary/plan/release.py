@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 from canary.plan import checks, istio_blocks, kubernetes_schema, pod_blocks
 from canary.plan import secret_env as secrets
-from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts
+from canary.plan.app_version import APP_VERSION, AppVersionArgs
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary
-from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
-from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs, version_service_problem
+from canary.plan.gateway import GatewayTls
+from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
-from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, ROUTING_RULES, RoutingRulesArgs
+from canary.plan.istio_routing import DEFAULT_VERSION_HEADER
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
 from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock, ServicePortBlock
+from canary.plan.routing_apis import plan_routing
 from canary.plan.service import APP_SERVICE, AppServiceArgs, RoutedProtocol, service_port_problems
 from canary.plan.service_account import (
     ServiceAccount,
@@ -302,95 +303,12 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
         ),
     ).parts
     # `<app>-service` stays whichever API routes: the stable name in-cluster callers use.
-    route = _gateway_api_routing if args.routing_api == "gateway-api" else _istio_routing
     return CanaryReleaseParts(
         namespace=created,
         namespace_name=ns,
         urls=urls(args.hosts, tls=args.tls is not None),
-        routes=route(backend, name, args, ns, service.service.name, versions),
+        routes=plan_routing(backend, name, args, ns, service.service.name, versions),
     )
-
-
-def _istio_routing(
-    backend: Backend,
-    name: str,
-    args: CanaryReleaseArgs,
-    ns: Any,
-    service_host: Any,
-    versions: Mapping[str, AppVersionParts],
-) -> list[dict[str, Any]]:
-    gateway = backend.child(
-        ISTIO_GATEWAY,
-        f"{name}-gateway",
-        IstioGatewayArgs(
-            namespace=ns,
-            app=args.app,
-            hosts=args.hosts,
-            selector=args.gateway_selector,
-            tls=args.tls,
-            api_version=args.istio_api_version,
-        ),
-    ).parts
-    routing = backend.child(
-        ROUTING_RULES,
-        f"{name}-routing",
-        RoutingRulesArgs(
-            namespace=ns,
-            app=args.app,
-            hosts=args.hosts,
-            service_host=service_host,
-            gateway=gateway.gateway.name,
-            subsets={version: parts.version_labels for version, parts in versions.items()},
-            stable=args.stable_version,
-            canary=args.canary,
-            version_header=args.version_header,
-            load_balancer_dns=args.load_balancer_dns,
-            mesh=args.mesh,
-            route_targets={version: parts.deployment for version, parts in versions.items()},
-            api_version=args.istio_api_version,
-            https=args.tls is not None,
-            traffic_policy=args.traffic_policy,
-            http_route=args.http_route,
-            # With ports beside the routed one, Istio must be told which port the routes go to.
-            destination_port=args.port if args.service_ports else None,
-        ),
-    ).parts
-    return routing.routes
-
-
-def _gateway_api_routing(
-    backend: Backend,
-    name: str,
-    args: CanaryReleaseArgs,
-    ns: Any,
-    service_host: Any,
-    versions: Mapping[str, AppVersionParts],
-) -> list[dict[str, Any]]:
-    # The Gateway API's own Gateway and HTTPRoute replace Istio's Gateway, DestinationRule and
-    # VirtualService; its backends are per-version Services, not subsets of `service_host`.
-    routing = backend.child(
-        GATEWAY_API_ROUTING,
-        f"{name}-routing",
-        GatewayApiRoutingArgs(
-            namespace=ns,
-            app=args.app,
-            hosts=args.hosts,
-            # Each version's Service selects its pods as the DestinationRule's subset would.
-            selectors={version: {**parts.app_labels, **parts.version_labels} for version, parts in versions.items()},
-            stable=args.stable_version,
-            canary=args.canary,
-            port=args.port,
-            gateway_class=args.gateway_class,
-            tls=args.tls,
-            version_header=args.version_header,
-            load_balancer_dns=args.load_balancer_dns,
-            route_targets={version: parts.deployment for version, parts in versions.items()},
-            traffic_policy=args.traffic_policy,
-            http_route=args.http_route,
-            istio_api_version=args.istio_api_version,
-        ),
-    ).parts
-    return routing.routes
 
 
 CANARY_RELEASE: ComponentKind[CanaryReleaseArgs, CanaryReleaseParts] = ComponentKind(
