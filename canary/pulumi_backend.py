@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -91,8 +90,10 @@ class PulumiBackend:
     def child(
         self, kind: ComponentKind[A, R], name: str, args: A, *, depends_on: Sequence[Dependency] = ()
     ) -> Child[R]:
-        module, _, class_name = kind.component.partition(":")
-        component_class = getattr(importlib.import_module(module), class_name)
+        # Imported here, not at the top: every component imports this module for PlannedComponent.
+        from canary.components.by_type import COMPONENTS
+
+        component_class = COMPONENTS[kind.type_token]
         opts = pulumi.ResourceOptions(parent=self._parent, depends_on=[_handle(d) for d in depends_on] or None)
         component = component_class(name, args, opts)
         return Child(parts=component.parts, ref=Ref(name=name, handle=component))

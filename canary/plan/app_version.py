@@ -251,5 +251,5 @@ def plan_app_version(backend: Backend, name: str, args: AppVersionArgs) -> AppVe
 
 
 APP_VERSION: ComponentKind[AppVersionArgs, AppVersionParts] = ComponentKind(
-    type_token="canary:index:AppVersion", plan=plan_app_version, component="canary.components.app_version:AppVersion"
+    type_token="canary:index:AppVersion", plan=plan_app_version
 )

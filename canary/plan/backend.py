@@ -29,12 +29,13 @@ class Ref:
 
 @dataclass(frozen=True)
 class ComponentKind(Generic[A, R]):
-    """A component: its Pulumi type, the plan that builds it, and the Pulumi class that runs it."""
+    """A component: its Pulumi type and the plan that builds it.
+
+    The Pulumi class that runs it is found by the type token (`canary.components.by_type`): the
+    plans know nothing of Pulumi."""
 
     type_token: str
     plan: Callable[[Backend, str, A], R]
-    component: str
-    """`module:Class` of the Pulumi component, imported only by the Pulumi back end."""
 
 
 @dataclass(frozen=True)

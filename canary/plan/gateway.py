@@ -102,5 +102,5 @@ def plan_istio_gateway(backend: Backend, name: str, args: IstioGatewayArgs) -> I
 
 
 ISTIO_GATEWAY: ComponentKind[IstioGatewayArgs, IstioGatewayParts] = ComponentKind(
-    type_token="canary:index:IstioGateway", plan=plan_istio_gateway, component="canary.components.gateway:IstioGateway"
+    type_token="canary:index:IstioGateway", plan=plan_istio_gateway
 )

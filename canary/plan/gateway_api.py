@@ -317,5 +317,4 @@ def plan_gateway_api_routing(backend: Backend, name: str, args: GatewayApiRoutin
 GATEWAY_API_ROUTING: ComponentKind[GatewayApiRoutingArgs, GatewayApiRoutingParts] = ComponentKind(
     type_token="canary:index:GatewayApiRouting",
     plan=plan_gateway_api_routing,
-    component="canary.components.gateway_api:GatewayApiRouting",
 )

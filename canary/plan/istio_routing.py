@@ -247,5 +247,5 @@ def plan_routing_rules(backend: Backend, name: str, args: RoutingRulesArgs) -> R
 
 
 ROUTING_RULES: ComponentKind[RoutingRulesArgs, RoutingRulesParts] = ComponentKind(
-    type_token="canary:index:RoutingRules", plan=plan_routing_rules, component="canary.components.routing:RoutingRules"
+    type_token="canary:index:RoutingRules", plan=plan_routing_rules
 )

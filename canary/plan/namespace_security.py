@@ -129,5 +129,4 @@ def plan_namespace_security(backend: Backend, name: str, args: NamespaceSecurity
 NAMESPACE_SECURITY: ComponentKind[NamespaceSecurityArgs, NamespaceSecurityParts] = ComponentKind(
     type_token="canary:index:NamespaceSecurity",
     plan=plan_namespace_security,
-    component="canary.components.namespace_security:NamespaceSecurity",
 )

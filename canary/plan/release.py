@@ -314,5 +314,4 @@ def plan_canary_release(backend: Backend, name: str, args: CanaryReleaseArgs) ->
 CANARY_RELEASE: ComponentKind[CanaryReleaseArgs, CanaryReleaseParts] = ComponentKind(
     type_token="canary:index:CanaryRelease",
     plan=plan_canary_release,
-    component="canary.components.release:CanaryRelease",
 )

@@ -128,5 +128,5 @@ def plan_app_service(backend: Backend, name: str, args: AppServiceArgs) -> AppSe
 
 
 APP_SERVICE: ComponentKind[AppServiceArgs, AppServiceParts] = ComponentKind(
-    type_token="canary:index:AppService", plan=plan_app_service, component="canary.components.service:AppService"
+    type_token="canary:index:AppService", plan=plan_app_service
 )
