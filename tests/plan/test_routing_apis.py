@@ -15,7 +15,7 @@ from canary.plan.backend import Collector
 from canary.plan.release import RoutingApi, plan_canary_release
 from canary.plan.routing_apis import ROUTING_APIS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def planned(routing_api: str) -> tuple[Collector, Any]:
