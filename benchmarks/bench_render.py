@@ -35,7 +35,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from canary.config import parse_settings  # noqa: E402
 from canary.config.files import as_config_strings, stack_config  # noqa: E402
-from canary.from_settings import RELEASE_NAME, release_args  # noqa: E402
+from canary.config.to_args import RELEASE_NAME, release_args  # noqa: E402
 from canary.plan.backend import Collector  # noqa: E402
 from canary.plan.release import plan_canary_release  # noqa: E402
 

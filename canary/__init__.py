@@ -23,7 +23,7 @@ _EXPORTS = {
     "RoutingRules": "canary.components.routing",
     # Their Args and the values inside them (plain data; importing them does not import Pulumi).
     "AppServiceArgs": "canary.plan.service",
-    "ArgsError": "canary.plan.checks",
+    "ArgsError": "canary.plan.rules.checks",
     "AppVersionArgs": "canary.plan.app_version",
     "Autoscaling": "canary.plan.workload",
     "Canary": "canary.plan.canary_rules",
@@ -36,7 +36,7 @@ _EXPORTS = {
     "Probe": "canary.plan.workload",
     "Resources": "canary.plan.workload",
     "RoutingRulesArgs": "canary.plan.istio_routing",
-    "SecurityProfile": "canary.security_profiles",
+    "SecurityProfile": "canary.plan.security_profiles",
     "ServiceAccount": "canary.plan.service_account",
     "Sticky": "canary.plan.canary_rules",
     "Workload": "canary.plan.workload",

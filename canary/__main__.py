@@ -10,7 +10,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from canary import __version__, exit_status
+from canary import __version__
+from canary.support import exit_status
 
 USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
        {prog} --version

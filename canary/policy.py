@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from canary.steps import Pause
+    from canary.config.steps import Pause
 
-from canary.plan.checks import ArgsError
+from canary.plan.rules.checks import ArgsError
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -204,7 +204,7 @@ class Policy:
     verify_requests: int = 200
     """Requests per route that the split gate sends."""
     pauses: tuple[Pause, ...] = ()
-    """Waits between the steps (`canary.steps`): for an approval, or a time."""
+    """Waits between the steps (`canary.config.steps`): for an approval, or a time."""
     confirm: str | None = None
     """A URL asked after each step passes, before the next weight or the promotion: the rollout
     holds until it answers 2xx (it never rolls back for it)."""

@@ -8,7 +8,7 @@ import pulumi
 
 from canary.components.release import CanaryRelease
 from canary.config import ConfigError, load_settings
-from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
+from canary.config.to_args import RELEASE_NAME, release_args, stack_outputs
 
 
 def release_from_config(opts: pulumi.ResourceOptions | None = None) -> dict[str, Any]:

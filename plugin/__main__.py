@@ -11,6 +11,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from canary.package_provider import serve  # after the path above, which makes it importable
+from canary.provider.server import serve  # after the path above, which makes it importable
 
 serve(sys.argv[1:])

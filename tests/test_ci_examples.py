@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from canary import exit_status
 from canary.cli.rollout_flags import parser
+from canary.support import exit_status
 from tests.support.project import PROJECT_DIR
 
 EXAMPLES = sorted((PROJECT_DIR / "examples" / "ci").glob("*.yml"))

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from canary.plan.checks import ArgsError
+from canary.plan.rules.checks import ArgsError
 from canary.policy import Limits, Policy
 
 # (Args field, bad value, the reason `canary rollout` gives for the same value as a flag or a key).

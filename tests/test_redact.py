@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary.redact import redact_text, redact_url
+from canary.support.redact import redact_text, redact_url
 
 
 @pytest.mark.parametrize(

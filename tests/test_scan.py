@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from canary.checkov_ids import KUBERNETES_CHECK_IDS
 from canary.cli.render import write_manifests
 from canary.config import parse_settings
 from canary.config.files import stack_config
-from canary.security_profiles import PROFILES
+from canary.plan.rules.checkov_ids import KUBERNETES_CHECK_IDS
+from canary.plan.security_profiles import PROFILES
 from tests.support.checkov_scan import kubernetes_check_ids, scan_directory
 from tests.support.project import PROJECT_DIR, SHIPPED_STACKS, shipped_stack
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
-from canary.cookie import cookie_regex
+from canary.plan.cookie import cookie_regex
 
 SEED = Path(__file__).parent / "data" / "seed"
 SEED_FILES = sorted(SEED.glob("*.yml"))
 # The one field the program deliberately declares differently: the tutorial's cookie regex
-# misses the cookie whenever it is not the first one (see canary/cookie.py).
+# misses the cookie whenever it is not the first one (see canary/plan/cookie.py).
 CORRECTED_COOKIE_RULE = "spec.http[0].match[0].headers.cookie.regex"
 
 

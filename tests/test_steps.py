@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary.steps import Pause, Steps, StepsError, describe, from_flag, from_items
+from canary.config.steps import Pause, Steps, StepsError, describe, from_flag, from_items
 
 
 def test_a_pause_after_a_weight_waits_for_approval_after_that_step():

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from canary import exit_status
 from canary.policy import duration_problem, parse_duration
+from canary.support import exit_status
 
 
 class UsageError(Exception):

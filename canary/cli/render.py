@@ -17,17 +17,17 @@ from typing import Any
 
 import yaml
 
-from canary import exit_status
-from canary.bounded_read import shown
+from canary.cli.file_writes import write_replacing
 from canary.cli.flags import CommandParser, UsageError, examples, parse_flags, path_flag
 from canary.config import ConfigError, parse_settings
 from canary.config.files import StackFileError, read_stack, stack_name
-from canary.file_writes import write_replacing
-from canary.from_settings import RELEASE_NAME, release_args, stack_outputs
+from canary.config.to_args import RELEASE_NAME, release_args, stack_outputs
 from canary.plan.backend import Collector
-from canary.plan.checks import ArgsError
 from canary.plan.release import plan_canary_release
+from canary.plan.rules.checks import ArgsError
 from canary.plan.secret_env import secret_name
+from canary.support import exit_status
+from canary.support.bounded_read import shown
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.

@@ -21,14 +21,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from canary import exit_status
-from canary.bounded_read import shown
+from canary.cli.file_writes import write_replacing
 from canary.cli.flags import UsageError, parse_flags
 from canary.cli.rollout_flags import PROG, parser
 from canary.config import ConfigError, StackSettings, parse_settings
 from canary.config.files import StackFileError, find_project, read_stack
-from canary.file_writes import write_replacing
-from canary.plan.checks import ArgsError
+from canary.plan.rules.checks import ArgsError
 from canary.policy import Policy
 from canary.rollout import control as control_module
 from canary.rollout import preflight, release_tags
@@ -59,6 +57,8 @@ from canary.rollout.report.html import render_html
 from canary.rollout.run_report import RolloutReport
 from canary.rollout.stack_access import StackUnavailableError, automation_stack, dry_run_outputs, secret_reader
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
+from canary.support import exit_status
+from canary.support.bounded_read import shown
 
 
 def report_path_problem(path: Path) -> str | None:

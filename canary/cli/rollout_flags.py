@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from canary import exit_status
 from canary.cli.flags import CommandParser, examples, host_header, path_flag, whole_number
 from canary.config import RolloutSettings
 from canary.policy import MAX_SPLIT_REQUESTS, Policy
+from canary.support import exit_status
 
 PROG = "canary rollout"
 

@@ -3,7 +3,7 @@
 ``canary verify`` and ``canary traffic`` call ``verify_main`` and ``traffic_main`` with the
 arguments after the subcommand. Every failure a user can cause (a bad flag, unreadable routes,
 an unreachable URL) ends as one line on stderr and exit status 2, never a traceback; the
-statuses are `canary.exit_status`'s, the same in every command.
+statuses are `canary.support.exit_status`'s, the same in every command.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from canary import exit_status
 from canary.cli.flags import (
     CommandParser,
     UsageError,
@@ -29,7 +28,8 @@ from canary.cli.flags import (
     whole_number,
 )
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
-from canary.redact import redact_text, redact_url
+from canary.support import exit_status
+from canary.support.redact import redact_text, redact_url
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern

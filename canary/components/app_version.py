@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.app_version import APP_VERSION, AppVersionArgs, AppVersionParts
 from canary.plan.workload import Autoscaling, Compute, Probe, Resources, Workload
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["AppVersion", "AppVersionArgs", "Autoscaling", "Compute", "Probe", "Resources", "Workload"]
 

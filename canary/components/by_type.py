@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 
 from canary.components.app_version import AppVersion
+from canary.components.backend import PlannedComponent
 from canary.components.gateway import IstioGateway
 from canary.components.gateway_api import GatewayApiRouting
 from canary.components.namespace_security import NamespaceSecurity
@@ -26,7 +27,6 @@ from canary.plan.istio_routing import ROUTING_RULES
 from canary.plan.namespace_security import NAMESPACE_SECURITY
 from canary.plan.release import CANARY_RELEASE
 from canary.plan.service import APP_SERVICE
-from canary.pulumi_backend import PlannedComponent
 
 # (name, args, opts) -> the component, as each subclass of PlannedComponent takes them.
 COMPONENTS: dict[str, Callable[[str, Any, pulumi.ResourceOptions], PlannedComponent]] = {

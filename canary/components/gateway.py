@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.gateway import ISTIO_GATEWAY, GatewayTls, IstioGatewayArgs
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["GatewayTls", "IstioGateway", "IstioGatewayArgs"]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.gateway_api import GATEWAY_API_ROUTING, GatewayApiRoutingArgs
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["GatewayApiRouting", "GatewayApiRoutingArgs"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["NamespaceSecurity", "NamespaceSecurityArgs"]
 

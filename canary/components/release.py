@@ -6,8 +6,8 @@ from typing import Any
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.release import CANARY_RELEASE, CanaryReleaseArgs
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["CanaryRelease", "CanaryReleaseArgs"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.istio_routing import ROUTING_RULES, RoutingRulesArgs
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["Canary", "RoutingRules", "RoutingRulesArgs", "Sticky"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pulumi
 
+from canary.components.backend import PlannedComponent
 from canary.plan.service import APP_SERVICE, AppServiceArgs
-from canary.pulumi_backend import PlannedComponent
 
 __all__ = ["AppService", "AppServiceArgs"]
 

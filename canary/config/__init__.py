@@ -3,7 +3,7 @@
 Everything the program reads from config is read through here, once, and validated whole before
 any resource is registered, so that a bad stack changes nothing. The package's rooms:
 
-- `value_types`: what a value must hold, checked by the component Args' own rules (`canary.plan.checks`)
+- `value_types`: what a value must hold, checked by the component Args' own rules (`canary.plan.rules.checks`)
 - `versions`, `canary`, `network`, `rollout`: the models of the nested keys; `settings`: the whole
 - `parse`: raw strings -> `StackSettings`; `messages`: pydantic's errors as one line per key
 - `runtime`: the running program's config (the one use of the SDK's private config map)

@@ -1,6 +1,6 @@
 """What a settings field may hold, read off its annotation: the types the Pulumi CLI checks.
 
-`parse` reads each top-level key's raw string by this type, and `canary.config_reference`
+`parse` reads each top-level key's raw string by this type, and `canary.config.reference`
 declares it in `Pulumi.yaml`: both from the models, so there is no second table of keys to keep.
 """
 

@@ -20,8 +20,8 @@ from canary.config.value_types import (
     checked,
     fail,
 )
-from canary.plan import checks
 from canary.plan.canary_rules import Canary, Sticky
+from canary.plan.rules import checks
 
 
 def _share(value: Any) -> Any:

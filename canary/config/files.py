@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
 from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 from canary.plan.secret_env import UNREAD_SECRET
+from canary.support.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
 
 PROJECT_FILE = "Pulumi.yaml"
 # What a stack file may hold besides config; anything else at its top level the CLI does not

@@ -8,7 +8,7 @@ from typing import Any
 
 from canary.config.settings import PROJECT
 from canary.config.value_types import NestedKeyError
-from canary.plan import checks
+from canary.plan.rules import checks
 
 show = checks.show
 

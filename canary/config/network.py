@@ -17,10 +17,10 @@ from canary.config.value_types import (
     checked,
     fail,
 )
-from canary.plan import checks
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
 from canary.plan.istio_routing import DEFAULT_VERSION_HEADER
 from canary.plan.release import CanaryReleaseArgs, RoutingApi
+from canary.plan.rules import checks
 
 
 class TlsSettings(ConfigModel):

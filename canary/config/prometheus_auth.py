@@ -17,7 +17,7 @@ import pydantic
 from pydantic import Field, StrictStr
 
 from canary.config.value_types import ConfigModel, HeaderValue, NestedKeyError, checked
-from canary.redact import HIDDEN
+from canary.support.redact import HIDDEN
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A config key of another namespace than the project's (`rollout:prometheusPassword`): the

@@ -12,6 +12,7 @@ from pydantic import BeforeValidator, Field, StrictBool, StrictInt, StrictStr
 
 from canary.config.metrics import MetricSettings, metrics_problem
 from canary.config.prometheus_auth import PrometheusAuthSettings
+from canary.config.steps import StepsError, from_items
 from canary.config.value_types import ConfigModel, Number, args_default, between, checked
 from canary.policy import (
     MAX_MIN_REQUESTS,
@@ -28,7 +29,6 @@ from canary.policy import (
     tolerance_problem,
     url_problem,
 )
-from canary.steps import StepsError, from_items
 
 
 def _seconds_as_duration(value: Any) -> Any:

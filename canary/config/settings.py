@@ -1,7 +1,7 @@
 """The whole stack config, `StackSettings`: the contract users write under `istio-canary:` in `Pulumi.<stack>.yaml`.
 
 These models (this one and those it nests) are the one source of every key, default and
-description: `python -m canary.config_reference --write` generates `Pulumi.yaml`'s `config:`
+description: `python -m canary.config.reference --write` generates `Pulumi.yaml`'s `config:`
 block and the config tables from them, and `canary.config.parse` reads the keys' types off them.
 """
 
@@ -33,11 +33,12 @@ from canary.config.versions import (
     pod_field,
     pod_metadata_field,
 )
-from canary.plan import checks, pod_blocks
+from canary.plan import pod_blocks
 from canary.plan.gateway_api import version_service_problem
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.istio_blocks import http_route_problems, routed_cookies, traffic_policy_problems
 from canary.plan.release import PROTOCOL_NEEDS_ISTIO, CanaryReleaseArgs
+from canary.plan.rules import checks
 from canary.plan.secret_env import env_conflicts, secret_env_problems
 from canary.plan.service_account import service_account_problems
 

@@ -1,7 +1,7 @@
 """The value types of the stack config: what a key must hold, checked by the Args' own rules.
 
 A type says what the stack file must hold (a string, an integer); what makes a value right is
-the rule `canary.plan.checks` gives the component Args, the same function for both doors.
+the rule `canary.plan.rules.checks` gives the component Args, the same function for both doors.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Annotated, Any, NoReturn
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictInt, StrictStr
 
-from canary.plan import checks, field_docs
+from canary.plan import field_docs
+from canary.plan.rules import checks
 
 
 class ConfigModel(BaseModel):
@@ -54,7 +55,7 @@ def fail(reason: str) -> NoReturn:
 
 
 def checked(check: checks.Rule) -> AfterValidator:
-    """The Args' own rule for a value (`canary.plan.checks`): one rule set for both doors."""
+    """The Args' own rule for a value (`canary.plan.rules.checks`): one rule set for both doors."""
 
     def validate(value: Any) -> Any:
         reason = check(value)

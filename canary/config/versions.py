@@ -20,9 +20,10 @@ from canary.config.value_types import (
     args_doc,
     checked,
 )
-from canary.plan import checks, pod_blocks
+from canary.plan import pod_blocks
+from canary.plan.rules import checks
+from canary.plan.security_profiles import PROFILES, SCRATCH_VOLUME, ProfileName
 from canary.plan.workload import Autoscaling, Compute, Probe, ProbeType, PullPolicy, Resources, Workload
-from canary.security_profiles import PROFILES, SCRATCH_VOLUME, ProfileName
 
 
 class ProbeSettings(ConfigModel):

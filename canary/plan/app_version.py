@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary import labels, names
-from canary.plan import checks, kubernetes_schema, pod_blocks
+from canary.plan import kubernetes_schema, labels, pod_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
+from canary.plan.rules import checks, names
+from canary.plan.security_profiles import SCRATCH_VOLUME, container_security_context, pod_security_context
 from canary.plan.workload import Autoscaling, Probe, Resources, Workload, args_path, scratch_volume
-from canary.security_profiles import SCRATCH_VOLUME, container_security_context, pod_security_context
 
 if TYPE_CHECKING:
     import pulumi

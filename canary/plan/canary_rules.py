@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from canary.plan import checks
+from canary.plan.rules import checks
 
 
 @dataclass(frozen=True)

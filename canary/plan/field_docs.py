@@ -1,7 +1,7 @@
 """The docstrings written under the Args' fields: the one description of each field.
 
 Each ends with the field's default, as Python spells it (`Default: `Probe()`.`), or `Required.`.
-The package schema (`canary.package_schema`) and the config reference (through
+The package schema (`canary.provider.schema`) and the config reference (through
 `canary.config.value_types.args_doc`) read the rest of it; they state the default in their own
 language, from the value itself.
 """

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary.plan import checks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
+from canary.plan.rules import checks
 
 if TYPE_CHECKING:
     import pulumi

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary.cookie import cookie_regex
-from canary.plan import checks, istio_blocks
+from canary.plan import istio_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
+from canary.plan.cookie import cookie_regex
 from canary.plan.gateway import GatewayTls
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.istio_routing import DEFAULT_VERSION_HEADER, EXTERNAL_DNS_TARGET
 from canary.plan.read_back import read_back
+from canary.plan.rules import checks
 from canary.plan.service import service_name
 from canary.router import GatewayApiRouter
 
@@ -115,7 +116,7 @@ class GatewayApiRoutingParts:
     http_route: Ref
     redirect: Ref | None
     routes: list[dict[str, Any]]
-    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes_contract`)."""
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.router.contract`)."""
 
     @property
     def outputs(self) -> dict[str, Any]:

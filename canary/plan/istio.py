@@ -21,4 +21,4 @@ SERVED_VERSIONS = {
     "networking.istio.io": NETWORKING_API_VERSIONS,
     "security.istio.io": tuple(dict.fromkeys(SECURITY_API_VERSION.values())),
 }
-"""Per API group, every version one object may be declared in (see `canary.api_versions`)."""
+"""Per API group, every version one object may be declared in (see `canary.components.api_versions`)."""

@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary.cookie import cookie_regex
-from canary.plan import checks, istio_blocks
+from canary.plan import istio_blocks
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.canary_rules import Canary, Match, Rule, rules, set_cookie
+from canary.plan.cookie import cookie_regex
 from canary.plan.istio import NETWORKING_API_VERSIONS, IstioApiVersion
 from canary.plan.read_back import read_back
+from canary.plan.rules import checks
 from canary.router import IstioRouter
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ class RoutingRulesParts:
     destination_rule: Ref
     virtual_service: Ref
     routes: list[dict[str, Any]]
-    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes_contract`)."""
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.router.contract`)."""
 
     @property
     def outputs(self) -> dict[str, Any]:

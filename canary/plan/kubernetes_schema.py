@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import jsonschema
 
-from canary.plan import checks
+from canary.plan.rules import checks
 
 
 @dataclass(frozen=True)

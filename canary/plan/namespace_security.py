@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary import labels
-from canary.plan import checks
+from canary.plan import labels
 from canary.plan.backend import Backend, ComponentKind, Manifest, metadata
 from canary.plan.istio import NETWORKING_API_VERSIONS, SECURITY_API_VERSION, IstioApiVersion
+from canary.plan.rules import checks
 
 if TYPE_CHECKING:
     import pulumi

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from canary import labels, names
-from canary.plan import kubernetes_schema
+from canary.plan import kubernetes_schema, labels
 from canary.plan.kubernetes_schema import KubernetesType, Problem
+from canary.plan.rules import names
 
 Block = Mapping[str, Any]
 ContainerBlock = Annotated[

@@ -15,7 +15,7 @@ from typing import Any
 from canary.plan.backend import Backend, Dependency
 from canary.plan.canary_rules import Canary, request_kinds, rules, unreachable_canary
 from canary.router import Router
-from canary.routes_contract import routes_through
+from canary.router.contract import routes_through
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class RoutingReadBack:
     waits_for: list[Dependency]
     """The route targets of the versions some request reaches: the object waits for them."""
     routes: list[dict[str, Any]]
-    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.routes_contract`)."""
+    """What each kind of request sees: `[{"when": ..., "split": {version: percent}}]` (`canary.router.contract`)."""
 
 
 def read_back(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from canary.plan import checks, istio_blocks, kubernetes_schema, pod_blocks
+from canary.plan import istio_blocks, kubernetes_schema, pod_blocks
 from canary.plan import secret_env as secrets
 from canary.plan.app_version import APP_VERSION, AppVersionArgs
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
@@ -19,6 +19,7 @@ from canary.plan.istio_routing import DEFAULT_VERSION_HEADER
 from canary.plan.namespace_security import NAMESPACE_SECURITY, NamespaceSecurityArgs
 from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock, ServicePortBlock
 from canary.plan.routing_apis import plan_routing
+from canary.plan.rules import checks
 from canary.plan.service import APP_SERVICE, AppServiceArgs, RoutedProtocol, service_port_problems
 from canary.plan.service_account import (
     ServiceAccount,

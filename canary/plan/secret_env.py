@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from canary.plan import checks
 from canary.plan.backend import Manifest, metadata
 from canary.plan.kubernetes_schema import Problem
 from canary.plan.pod_blocks import PodBlocks
+from canary.plan.rules import checks
 
 if TYPE_CHECKING:
     import pulumi

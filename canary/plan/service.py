@@ -6,10 +6,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
-from canary.plan import checks, kubernetes_schema
+from canary.plan import kubernetes_schema
 from canary.plan.backend import Backend, ComponentKind, Manifest, Ref, metadata
 from canary.plan.kubernetes_schema import Problem
 from canary.plan.pod_blocks import ServicePortBlock
+from canary.plan.rules import checks
 
 RoutedProtocol = Literal["http", "http2", "grpc"]
 """What the routed port speaks; Istio reads it off the Service port's name."""

@@ -6,10 +6,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from canary.plan import checks
 from canary.plan.backend import Manifest, metadata
 from canary.plan.kubernetes_schema import Problem
 from canary.plan.pod_blocks import PodBlocks
+from canary.plan.rules import checks
 
 if TYPE_CHECKING:
     import pulumi

@@ -2,7 +2,7 @@
 profile, the Kubernetes blocks laid over the generated pod), and the rules each value obeys.
 
 The AppVersion plan (`canary.plan.app_version`) turns a Workload into its objects; the stack config
-builds Workloads from `versions` (`canary.from_settings`).
+builds Workloads from `versions` (`canary.config.to_args`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal, get_args
 
-from canary.plan import checks, kubernetes_schema, pod_blocks
+from canary.plan import kubernetes_schema, pod_blocks
 from canary.plan.pod_blocks import ContainerBlock, DeploymentBlock, PodBlock, PodMetadataBlock
-from canary.security_profiles import HARDENED, SCRATCH_VOLUME, SecurityProfile
+from canary.plan.rules import checks
+from canary.plan.security_profiles import HARDENED, SCRATCH_VOLUME, SecurityProfile
 
 if TYPE_CHECKING:
     import pulumi

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pulumi.automation import CommandError, CommandResult, OnOutput, PulumiCommand
 from pulumi.automation.errors import create_command_error
 
-from canary.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
+from canary.support.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
 
 MAX_OUTPUT_BYTES = 64 * MEBIBYTE
 """Far more than the output, state or tags of a release's stack (kilobytes), far less than

@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from canary import exit_status
 from canary.config import StackSettings
 from canary.rollout import release_tags
 from canary.rollout.release_tags import decode
+from canary.support import exit_status
 
 RESUMABLE = ("interrupted", "running", "held")
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from canary import steps as steps_module
 from canary.config import StackSettings
+from canary.config import steps as steps_module
 from canary.config.metrics import MetricSettings
 from canary.config.prometheus_auth import PrometheusAuthSettings
-from canary.from_settings import RELEASE_NAME, release_args
+from canary.config.to_args import RELEASE_NAME, release_args
 from canary.plan.backend import Collector
 from canary.plan.release import plan_canary_release
 from canary.policy import Policy
-from canary.redact import redact_url
 from canary.rollout.gates import requests_to_see_a_missing_version, split_alpha, split_tests
-from canary.routes_contract import Route, parse_routes
+from canary.router.contract import Route, parse_routes
+from canary.support.redact import redact_url
 
 
 def routes_at(settings: StackSettings, weight: int) -> tuple[Route, ...]:

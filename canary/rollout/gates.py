@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from canary.redact import redact_text, redact_url
 from canary.rollout.policy import Policy
+from canary.rollout.url_credentials import basic_authorization, without_userinfo
 from canary.rollout.watch import Sent
-from canary.url_credentials import basic_authorization, without_userinfo
+from canary.support.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
-    from canary.routes_contract import Route
+    from canary.router.contract import Route
     from canary.traffic.verify import RouteResult
 
 SPLIT_ALPHA_SHARE = 5

@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from canary.bounded_run import MEBIBYTE, CommandOutputError, Finished, run_bounded
 from canary.config import StackSettings
 from canary.rollout.pulumi_stack import Change, ReleaseStack, Update
+from canary.support.bounded_run import MEBIBYTE, CommandOutputError, Finished, run_bounded
 
 SKIP_CI = "[skip ci]"
 

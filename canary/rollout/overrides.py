@@ -11,11 +11,11 @@ from typing import Any
 
 import pydantic
 
-from canary import steps as steps_module
 from canary.config import RolloutSettings, StackSettings
+from canary.config import steps as steps_module
 from canary.config.messages import describe
 from canary.policy import Limits, Policy, parse_duration, url_problem
-from canary.redact import redact_url
+from canary.support.redact import redact_url
 
 
 class FlagError(ValueError):

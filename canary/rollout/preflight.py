@@ -21,7 +21,6 @@ from typing import Any
 
 from canary.config.metrics import MetricSettings
 from canary.policy import Policy
-from canary.redact import redact_text, redact_url
 from canary.rollout.metric_queries import for_version
 from canary.rollout.prometheus import (
     PrometheusAccess,
@@ -30,7 +29,8 @@ from canary.rollout.prometheus import (
     series_of_version_query,
     series_query,
 )
-from canary.url_credentials import basic_authorization, without_userinfo
+from canary.rollout.url_credentials import basic_authorization, without_userinfo
+from canary.support.redact import redact_text, redact_url
 
 TIMEOUT = 5.0
 

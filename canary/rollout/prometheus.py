@@ -35,8 +35,8 @@ from typing import Any
 
 from canary.plan.gateway_api import version_service_name
 from canary.plan.service import service_name
-from canary.redact import redact_text, redact_url
-from canary.url_credentials import basic_authorization, without_userinfo
+from canary.rollout.url_credentials import basic_authorization, without_userinfo
+from canary.support.redact import redact_text, redact_url
 
 UNATTRIBUTED = ("", "unknown")
 """`destination_version` values that name no version."""

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from canary import exit_status
 from canary.rollout.control import Wait
 from canary.rollout.gates import GateResult
 from canary.rollout.watch import Poll
+from canary.support import exit_status
 
 EXIT_DONE = exit_status.OK
 EXIT_ROLLED_BACK = exit_status.FAILED

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from canary.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
 from canary.config import PROJECT
 from canary.rollout.gates import GateResult
+from canary.support.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
 
 if TYPE_CHECKING:
     from canary.rollout.control import Wait

@@ -7,11 +7,11 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from canary.config.steps import pauses_after
 from canary.rollout.control import Wait, WaitKind
 from canary.rollout.prometheus import PrometheusError
 from canary.rollout.run_report import ROLLED_BACK, RolloutReport
 from canary.rollout.run_state import RolloutState, _iso
-from canary.steps import pauses_after
 
 
 class Waits(RolloutState):

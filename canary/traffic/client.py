@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from canary.redact import redact_url
+from canary.support.redact import redact_url
 
 # What joins the lines of a repeated Set-Cookie in `Answer.headers` (see `_parse_head`).
 _COOKIE_LINES = b"\n"

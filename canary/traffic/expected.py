@@ -1,6 +1,6 @@
 """What the routing is supposed to do: the routes, read from a stack or a file, checked.
 
-The routes are read in the format of `canary.routes_contract`, the contract the program writes them in.
+The routes are read in the format of `canary.router.contract`, the contract the program writes them in.
 Bad input is reported as one ``ExpectationError`` line naming where the problem is.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canary.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
-from canary.bounded_run import CommandOutputError, run_bounded
-from canary.routes_contract import TOKEN, Route, RoutesError, parse_routes, short_json
+from canary.router.contract import TOKEN, Route, RoutesError, parse_routes, short_json
+from canary.support.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
+from canary.support.bounded_run import CommandOutputError, run_bounded
 
 __all__ = [
     "TOKEN",

@@ -1,4 +1,4 @@
-"""`canary/exit_status.py`: one exit status per kind of outcome, the same in every command."""
+"""`canary/support/exit_status.py`: one exit status per kind of outcome, the same in every command."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from canary import exit_status
 from canary.__main__ import main
 from canary.rollout import run_report
+from canary.support import exit_status
 from tests.support.project import BASELINE, PROJECT_DIR
 
 # The commands that read a stack file themselves, with what each needs to stop before any change.
@@ -111,7 +111,7 @@ def test_rollout_takes_the_project_folder_with_cwd_like_pulumi(tmp_path, monkeyp
 
 def test_the_readmes_table_lists_each_status_once():
     readme = (PROJECT_DIR / "README.md").read_text().splitlines()
-    start = readme.index("| exit | every command (`canary/exit_status.py`) |")
+    start = readme.index("| exit | every command (`canary/support/exit_status.py`) |")
     rows = list(itertools.takewhile(lambda line: line.startswith("|"), readme[start + 2 :]))
     statuses = sorted(value for name, value in vars(exit_status).items() if name.isupper())
     assert [int(row.split("|")[1]) for row in rows] == statuses

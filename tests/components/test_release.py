@@ -12,7 +12,7 @@ import pytest
 from canary.components.release import CanaryRelease
 from canary.config import parse_settings
 from canary.config.files import as_config_strings
-from canary.from_settings import release_args
+from canary.config.to_args import release_args
 from tests.support.simulate import Simulation, simulate
 
 COMPONENT_TYPES = {

@@ -1,6 +1,6 @@
 """Pulumi.yaml declares every config key the program reads, with the program's own defaults.
 
-The `config:` block is generated (canary/config_reference.py); these checks do not trust the
+The `config:` block is generated (canary/config/reference.py); these checks do not trust the
 generator: they hold the block to what the Pulumi CLI accepts and to what the program does.
 """
 

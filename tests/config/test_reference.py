@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from canary import config_reference
 from canary.config import ConfigError, parse_settings
-from canary.config_reference import COMMAND, CONFIG_DOC, END, START, main
+from canary.config import reference as config_reference
+from canary.config.reference import COMMAND, CONFIG_DOC, END, START, main
 from tests.support.project import PROJECT_DIR
 
 

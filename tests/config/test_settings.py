@@ -208,7 +208,7 @@ def test_the_typed_choices_are_the_known_profiles_and_api_versions():
 
     from canary.config import StackSettings, VersionSettings
     from canary.plan.istio import NETWORKING_API_VERSIONS
-    from canary.security_profiles import PROFILES
+    from canary.plan.security_profiles import PROFILES
 
     assert set(get_args(VersionSettings.model_fields["security_profile"].annotation)) == set(PROFILES)
     assert get_args(StackSettings.model_fields["istio_api_version"].annotation) == NETWORKING_API_VERSIONS

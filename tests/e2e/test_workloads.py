@@ -11,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from canary.quantities import parse_quantity
+from canary.plan.rules.quantities import parse_quantity
 from tests.e2e.support.objects import live, missing_or_different, rendered_manifests
 from tests.e2e.support.preview import VIRTUAL_SERVICE, planned_steps
 from tests.support.stack import kubectl_json, live_object

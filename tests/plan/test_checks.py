@@ -1,6 +1,6 @@
 """One rule set, two doors: each bad value is refused by the Args and by the stack file for the same reason.
 
-Every row below puts one bad value into an Args object (`canary.plan.checks` rules, run when it is
+Every row below puts one bad value into an Args object (`canary.plan.rules.checks` rules, run when it is
 built) and, where the stack config can say the same thing, into a stack file. Both must refuse it
 naming the field in their own spelling (`Canary.weight`, `canary.weight`), with the same reason and
 the same value. A last test keeps the table whole: every field an Args class puts a rule on has a row.
@@ -21,7 +21,6 @@ import pytest
 from canary.components.app_version import AppVersion
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
-from canary.plan import checks
 from canary.plan.app_version import AppVersionArgs
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls, IstioGatewayArgs
@@ -29,10 +28,11 @@ from canary.plan.gateway_api import GatewayApiRoutingArgs
 from canary.plan.istio_routing import RoutingRulesArgs
 from canary.plan.namespace_security import NamespaceSecurityArgs
 from canary.plan.release import CanaryReleaseArgs
+from canary.plan.rules import checks
+from canary.plan.security_profiles import HARDENED, ROOT, SecurityProfile
 from canary.plan.service import AppServiceArgs
 from canary.plan.service_account import ServiceAccount
 from canary.plan.workload import Autoscaling, Compute, Probe, Resources, Workload
-from canary.security_profiles import HARDENED, ROOT, SecurityProfile
 from tests.support.config_edits import changed
 from tests.support.project import BASELINE
 

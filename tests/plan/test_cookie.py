@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re2
 
-from canary.cookie import cookie_regex, re2_escape
+from canary.plan.cookie import cookie_regex, re2_escape
 from tests.support.cookie_headers import CARRIES_THE_COOKIE, DOES_NOT_CARRY_IT
 
 TUTORIAL_RULE = "^(.*?;)?(version=v2)(;.*)?$"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from canary.cookie import cookie_regex
 from canary.plan.backend import Collector
 from canary.plan.canary_rules import Canary
+from canary.plan.cookie import cookie_regex
 from canary.plan.gateway_api import GatewayApiRoutingArgs, plan_gateway_api_routing
 from canary.plan.release import CanaryReleaseArgs
 from canary.plan.workload import Workload

@@ -1,4 +1,4 @@
-"""`canary/names.py` and every string rule built on it: a value must match whole.
+"""`canary/plan/rules/names.py` and every string rule built on it: a value must match whole.
 
 Python's `$` also matches before a final newline, so a rule that anchors with `^...$` and
 `re.match` takes `"canary\n"` for `canary`: the value renders, and the API server refuses it
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from canary import names, policy, quantities
+from canary import policy
 from canary.config.files import StackFileError, stack_name
-from canary.plan import checks
+from canary.plan.rules import checks, names, quantities
 
-# A good value of each rule of `canary.names`.
+# A good value of each rule of `canary.plan.rules.names`.
 GOOD_NAMES: dict[Callable[..., Any], str] = {
     names.dns1123_label: "canary",
     names.dns1035_label: "nginx",
@@ -35,7 +35,7 @@ GOOD_NAMES: dict[Callable[..., Any], str] = {
     names.checkov_check_id: "CKV_K8S_43",
 }
 
-# A good value of each string rule of `canary.plan.checks` (a rule that refuses a number as "must be a string").
+# A good value of each string rule of `canary.plan.rules.checks` (a rule that refuses a number as "must be a string").
 GOOD_CHECKS: dict[str, str] = {
     "namespace_name": "canary",
     "gateway_namespace_name": "istio-system",

@@ -16,9 +16,9 @@ import yaml
 from canary.cli.render import main
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
-from canary.plan import checks
 from canary.plan.app_version import AppVersionArgs
 from canary.plan.release import CanaryReleaseArgs
+from canary.plan.rules import checks
 from canary.plan.workload import Probe, Workload
 from tests.support.project import BASELINE, PROJECT_DIR
 from tests.support.schema_check import validate

@@ -15,7 +15,7 @@ from canary.plan.backend import Collector, Ref
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.istio_routing import destination_rule, plan_routing_rules, virtual_service
 from canary.router import IstioRouter
-from canary.routes_contract import parse_routes
+from canary.router.contract import parse_routes
 from tests.support.routing_cases import CASES, args, request_shaped_like, spec
 
 

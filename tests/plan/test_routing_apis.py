@@ -10,7 +10,7 @@ import pytest
 
 from canary.config import parse_settings
 from canary.config.files import read_stack
-from canary.from_settings import RELEASE_NAME, release_args
+from canary.config.to_args import RELEASE_NAME, release_args
 from canary.plan.backend import Collector
 from canary.plan.release import RoutingApi, plan_canary_release
 from canary.plan.routing_apis import ROUTING_APIS

@@ -6,8 +6,8 @@ import pytest
 
 from canary.config import ConfigError, parse_settings
 from canary.config.files import as_config_strings
-from canary.plan import checks
 from canary.plan.istio_blocks import go_duration_nanoseconds
+from canary.plan.rules import checks
 from tests.support.project import BASELINE
 from tests.support.schema_check import validate
 

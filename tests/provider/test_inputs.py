@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 import canary
-from canary.package_inputs import PropertyError, args_from_properties
-from canary.security_profiles import HARDENED, ROOT
+from canary.plan.security_profiles import HARDENED, ROOT
+from canary.provider.inputs import PropertyError, args_from_properties
 from tests.support.package_release import issue_release
 
 

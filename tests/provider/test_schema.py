@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pulumi
 import pytest
 
-from canary import package_schema
-from canary.package_schema import COMMAND, SCHEMA_PATH, main, properties, schema
+from canary.provider import schema as package_schema
+from canary.provider.schema import COMMAND, SCHEMA_PATH, main, properties, schema
 from tests.support.project import PROJECT_DIR
 
 if TYPE_CHECKING:

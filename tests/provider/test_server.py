@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from pulumi.errors import InputPropertiesError
 
-from canary.package_provider import CanaryProvider
+from canary.provider.server import CanaryProvider
 from tests.support.package_release import issue_release
 
 

@@ -14,7 +14,7 @@ from canary.rollout.gates import (
 )
 from canary.rollout.policy import Limits, Policy
 from canary.rollout.watch import Sent
-from canary.routes_contract import Route
+from canary.router.contract import Route
 from tests.support.fake_mesh import MeshConfig, canary_rules, serve_in_thread
 from tests.support.loopback_http import serving
 

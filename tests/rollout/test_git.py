@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import yaml
 
-from canary import exit_status
 from canary.config import StackSettings, parse_settings
 from canary.config.files import stack_config
 from canary.rollout import release_tags
@@ -27,6 +26,7 @@ from canary.rollout.interfaces import Gates
 from canary.rollout.lock import ReleaseLock
 from canary.rollout.policy import Policy
 from canary.rollout.pulumi_stack import Change, Update
+from canary.support import exit_status
 from tests.support.memory_tags import MemoryTags
 from tests.support.rollout_cli import project
 from tests.support.rollout_fakes import FakeClock, Recorder, passing

@@ -7,7 +7,7 @@ import re
 import pytest
 import re2
 
-from canary.cookie import cookie_regex
+from canary.plan.cookie import cookie_regex
 from canary.router import GatewayApiRouter, IstioRouter, Router, UnmodelledSpecError
 from tests.support.cookie_headers import CARRIES_THE_COOKIE, DOES_NOT_CARRY_IT
 

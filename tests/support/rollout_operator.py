@@ -6,13 +6,13 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from canary.config.steps import from_flag
 from canary.rollout import release_tags
 from canary.rollout.control import TagControl, Wait, abort, approve
 from canary.rollout.engine import Rollout
 from canary.rollout.gates import GateResult
 from canary.rollout.interfaces import Gates
 from canary.rollout.policy import Policy
-from canary.steps import from_flag
 from tests.support.memory_tags import MemoryTags
 from tests.support.rollout_fakes import FakeClock, FakeStack, Recorder, passing
 

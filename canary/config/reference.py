@@ -1,7 +1,7 @@
 """The stack config reference, generated from the settings models: `Pulumi.yaml`'s `config:` block, the doc's tables.
 
 The models in `canary.config` are the one place where keys, defaults and descriptions are
-written; this module only reads them. `python -m canary.config_reference --write` rewrites both
+written; this module only reads them. `python -m canary.config.reference --write` rewrites both
 files (CONFIG_DOC between its markers), `--check` exits 1 when either differs from what the models
 give.
 """
@@ -26,7 +26,7 @@ from canary.config.annotations import json_type as _json_type
 from canary.config.annotations import json_type_of as _json_type_of
 from canary.config.annotations import kinds as _kinds
 
-COMMAND = "python -m canary.config_reference --write"
+COMMAND = "python -m canary.config.reference --write"
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
 # The doc that holds the reference tables, between START and END; relative to the project folder.
@@ -247,7 +247,7 @@ GENERATED: dict[str, Callable[[str], str]] = {"Pulumi.yaml": pulumi_yaml, CONFIG
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m canary.config_reference", description="Generate the config reference from the settings models."
+        prog="python -m canary.config.reference", description="Generate the config reference from the settings models."
     )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument(

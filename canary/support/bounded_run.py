@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from canary.bounded_read import MEBIBYTE, size_text
+from canary.support.bounded_read import MEBIBYTE, size_text
 
 __all__ = ["MEBIBYTE", "CommandOutputError", "Finished", "run_bounded", "shown_command"]
 

@@ -1,6 +1,6 @@
 """A component's properties, as a program in any language sends them, turned into its Args.
 
-The properties are the Args' fields in camelCase (`canary.package_schema` describes them). Every
+The properties are the Args' fields in camelCase (`canary.provider.schema` describes them). Every
 value is checked by the Args themselves while they are built; this module only reshapes the data
 and names a refused field by the path the program wrote (`canary.weight`, `versions[1].image`),
 since that is the spelling its author knows.
@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, get_args, get_origin
 
 import canary
-from canary.package_schema import camel, is_args_dataclass, type_hints, unwrap
-from canary.security_profiles import PROFILES
+from canary.plan.security_profiles import PROFILES
+from canary.provider.schema import camel, is_args_dataclass, type_hints, unwrap
 
 
 class PropertyError(ValueError):
@@ -58,7 +58,7 @@ def _value(hint: Any, value: Any, path: str) -> Any:
         hint = get_args(hint)[0]
     origin = get_origin(hint)
     if _is_output(value):
-        return value  # checked by the component once known (canary.input_checks)
+        return value  # checked by the component once known (canary.components.input_checks)
     if hint is canary.SecurityProfile:
         if isinstance(value, str) and value in PROFILES:
             return PROFILES[value]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from canary.checkov_ids import KUBERNETES_CHECK_IDS
+from canary.plan.rules.checkov_ids import KUBERNETES_CHECK_IDS
 
 # RFC 1123 label, as Kubernetes validates namespace names, label-style names and subset names.
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

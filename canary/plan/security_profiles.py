@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
-from canary.plan import checks
+from canary.plan.rules import checks
 
 SCRATCH_VOLUME = "tmp"
 

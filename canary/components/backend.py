@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from canary.api_versions import same_object_aliases
-from canary.input_checks import checked_args
+from canary.components.api_versions import same_object_aliases
+from canary.components.input_checks import checked_args
 from canary.plan.backend import Child, ComponentKind, Dependency, Manifest, Ref
 from canary.plan.istio import SERVED_VERSIONS
 

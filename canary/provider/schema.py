@@ -4,7 +4,7 @@ The Args are the one place where fields, types, defaults and descriptions are wr
 field's description is the docstring under it, `canary.plan.field_docs`); this module only reads
 them. The schema is what `pulumi package get-schema plugin/` prints, what Pulumi YAML checks a
 program against, and what `pulumi package gen-sdk` turns into TypeScript and Go SDKs.
-`python -m canary.package_schema --write` rewrites `plugin/schema.json`, `--check` exits 1 when it
+`python -m canary.provider.schema --write` rewrites `plugin/schema.json`, `--check` exits 1 when it
 differs from what the Args give.
 
 Properties are the Args' fields in camelCase; a nested dataclass (`Workload`, `Canary`, ...) is an
@@ -33,11 +33,11 @@ import canary
 from canary.plan import field_docs
 from canary.plan.field_docs import attribute_docs, class_node
 from canary.plan.kubernetes_schema import KubernetesType, definition, token_of
-from canary.security_profiles import PROFILES
+from canary.plan.security_profiles import PROFILES
 
 PACKAGE = "canary"
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "plugin" / "schema.json"
-COMMAND = "python -m canary.package_schema --write"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "plugin" / "schema.json"
+COMMAND = "python -m canary.provider.schema --write"
 
 SERVED = ("CanaryRelease", "AppVersion", "AppService", "IstioGateway", "NamespaceSecurity")
 """The components the package serves: those whose Args are plain data. `RoutingRules` and
@@ -339,7 +339,7 @@ def schema_text() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m canary.package_schema", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m canary.provider.schema", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help=f"rewrite {SCHEMA_PATH.name}")
     mode.add_argument("--check", action="store_true", help="exit 1 when the committed schema is stale")

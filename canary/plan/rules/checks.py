@@ -9,7 +9,7 @@ same reason whichever door it came through, and each door names the field in its
 
 A field that may hold a `pulumi.Output` cannot be checked before the value is known: its rule is
 skipped here while the value is unresolved, and the Pulumi component applies it once it is
-(`canary.input_checks`), with the same message.
+(`canary.components.input_checks`), with the same message.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from canary import names
-from canary.quantities import parse_quantity
-from canary.redact import redact_text
+from canary.plan.rules import names
+from canary.plan.rules.quantities import parse_quantity
+from canary.support.redact import redact_text
 
 Rule = Callable[[Any], str | None]
 """A value in, None or the reason it is refused out."""

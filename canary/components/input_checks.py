@@ -1,6 +1,6 @@
 """The Args rules for values that are Pulumi outputs, applied once the values are known.
 
-An Args object checks its plain values when it is built (`canary.plan.checks`); a value that
+An Args object checks its plain values when it is built (`canary.plan.rules.checks`); a value that
 comes from another resource is not known then. Before a component runs its plan, every such value
 is replaced by the same output passed through its field's rule: a bad value fails the update with
 the message the Args would have given, and the object that uses it is never sent.
@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from canary.plan import checks, pod_blocks
+from canary.plan import pod_blocks
+from canary.plan.rules import checks
 
 A = TypeVar("A")
 

@@ -13,9 +13,9 @@ from canary.config import StackSettings, VersionSettings
 from canary.plan.canary_rules import Canary, Sticky
 from canary.plan.gateway import GatewayTls
 from canary.plan.release import CanaryReleaseArgs
+from canary.plan.security_profiles import PROFILES
 from canary.plan.service_account import ServiceAccount
 from canary.plan.workload import Autoscaling, Compute, Probe, Resources, Workload
-from canary.security_profiles import PROFILES
 
 RELEASE_NAME = "canary"
 """Logical name of the top component; every child's name starts with it."""

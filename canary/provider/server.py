@@ -1,7 +1,7 @@
 """The component provider: serves the components to a program in any Pulumi language.
 
 `plugin/` runs `serve` (Pulumi starts it as a plugin). The engine sends a component's type token
-and its properties; the properties become the component's Args (`canary.package_inputs`), whose
+and its properties; the properties become the component's Args (`canary.provider.inputs`), whose
 own rules refuse a bad value, and the component is built as a Python program builds it.
 """
 
@@ -17,8 +17,8 @@ import pulumi.provider as provider
 from pulumi.errors import InputPropertiesError
 
 import canary
-from canary.package_inputs import PropertyError, args_from_properties
-from canary.package_schema import Component, camel, output_properties, schema, served_components, type_hints
+from canary.provider.inputs import PropertyError, args_from_properties
+from canary.provider.schema import Component, camel, output_properties, schema, served_components, type_hints
 
 
 class CanaryProvider(provider.Provider):

@@ -1,0 +1,1 @@
+"""The rules the plans check values against: names, quantities, checkov ids, ArgsError."""

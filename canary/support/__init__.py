@@ -1,0 +1,1 @@
+"""Small leaves used on several floors: bounded file reads, URLs with their secrets cut, exit statuses."""
