@@ -1,4 +1,8 @@
-"""The layers import only downward: the plans know nothing of Pulumi, nothing below the commands imports them.
+"""The folders are the layers, and imports only go down: each layer reaches none of the layers above it.
+
+From the bottom: support/ and router/ (leaves), plan/ (pure: no Pulumi, no stack config, no
+component), config/ (the stack config) and components/ (the plans registered with Pulumi), then
+provider/, traffic/ and rollout/, and cli/, the commands, which nothing below imports.
 
 Read from the source (every import statement that can run, those inside functions too; not those
 under `if TYPE_CHECKING:`) and followed through the project's own modules, so that a forbidden
@@ -15,20 +19,26 @@ import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "canary"
 
+# What runs the commands or the Pulumi program: the top, which no layer below may reach.
+TOP = ("canary.__main__", "canary.program", "canary.cli")
+
+# The layers above the plans, from the top down.
+ABOVE_THE_PLANS = (*TOP, "canary.provider", "canary.rollout", "canary.traffic", "canary.config", "canary.components")
+PULUMI = ("pulumi", "pulumi_kubernetes")
+
 # Layer -> what no module of it may import, directly or through the project's other modules.
 CONTRACTS = {
-    "canary.plan": (
-        "pulumi",
-        "pulumi_kubernetes",
-        "canary.__main__",
-        "canary.cli",
-        "canary.rollout",
-        "canary.traffic",
-    ),
-    "canary.config": ("canary.cli", "canary.rollout", "canary.traffic"),
-    # The commands are the top floor: what they run knows nothing of flags or of how it was called.
-    "canary.rollout": ("canary.cli",),
-    "canary.traffic": ("canary.cli",),
+    "canary.support": (*ABOVE_THE_PLANS, "canary.plan", "canary.policy", "canary.router", *PULUMI),
+    "canary.router": (*ABOVE_THE_PLANS, "canary.plan", "canary.policy", *PULUMI),
+    # The plans are the library's pure core: the stack config feeds them and the components
+    # register them with Pulumi, never the other way round.
+    "canary.plan": (*ABOVE_THE_PLANS, *PULUMI),
+    "canary.config": (*TOP, "canary.provider", "canary.rollout", "canary.traffic", "canary.components"),
+    # The components are what other programs import: no command, rollout or verifier comes with them.
+    "canary.components": (*TOP, "canary.provider", "canary.rollout", "canary.traffic", "canary.config"),
+    "canary.provider": (*TOP, "canary.rollout", "canary.traffic"),
+    "canary.traffic": (*TOP, "canary.rollout"),
+    "canary.rollout": TOP,
 }
 
 
@@ -116,6 +126,29 @@ def broken(layer: str) -> list[str]:
 def test_a_layer_reaches_none_of_what_it_must_not_import(layer: str):
     assert layer_modules(layer), f"no modules in {layer}"
     assert broken(layer) == []
+
+
+def all_modules() -> list[str]:
+    return layer_modules("canary")
+
+
+def test_every_folder_of_the_package_is_a_layer_of_the_contract():
+    # A new folder gets its place in the floors, or it would be outside every rule.
+    folders = sorted({module.rpartition(".")[0] for module in all_modules() if module.count(".") >= 2})
+    outside = [f for f in folders if not any(f == layer or f.startswith(layer + ".") for layer in [*CONTRACTS, *TOP])]
+    assert outside == []
+
+
+def test_nothing_below_the_commands_imports_them():
+    # cli/ is the top floor: only `python -m canary` (canary.__main__) runs it.
+    below = [m for m in all_modules() if m != "canary.__main__" and not (m + ".").startswith("canary.cli.")]
+    problems = [
+        f"{module} reaches {name} (imported by {importer})"
+        for module in below
+        for name, importer in reachable(module).items()
+        if name == "canary.cli" or name.startswith("canary.cli.")
+    ]
+    assert problems == []
 
 
 def test_the_contract_sees_an_import_inside_a_function_and_one_through_a_helper():
