@@ -25,6 +25,7 @@ from canary.config.annotations import is_model as _is_model
 from canary.config.annotations import json_type as _json_type
 from canary.config.annotations import json_type_of as _json_type_of
 from canary.config.annotations import kinds as _kinds
+from canary.support import exit_status
 
 COMMAND = "python -m canary.config.reference --write"
 START = "<!-- config-reference:start -->"
@@ -266,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wanted = regenerate(current)
         except (OSError, UnicodeDecodeError, LayoutError) as err:
             print(f"{path}: {err.strerror if isinstance(err, OSError) else err}", file=sys.stderr)
-            return 2
+            return exit_status.USAGE
         if wanted != current:
             stale[name] = wanted
     if args.write:
@@ -275,8 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"rewrote {args.project_dir / name}")
     elif stale:
         print(f"{' and '.join(stale)} out of date with the models in canary/config/: run {COMMAND}", file=sys.stderr)
-        return 1
-    return 0
+        return exit_status.FAILED
+    return exit_status.OK
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from canary.plan import field_docs
 from canary.plan.field_docs import attribute_docs, class_node
 from canary.plan.kubernetes_schema import KubernetesType, definition, token_of
 from canary.plan.security_profiles import PROFILES
+from canary.support import exit_status
 
 PACKAGE = "canary"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "plugin" / "schema.json"
@@ -349,15 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = schema_text()
     if options.print:
         sys.stdout.write(text)
-        return 0
+        return exit_status.OK
     if options.write:
         options.path.write_text(text)
-        return 0
+        return exit_status.OK
     committed = options.path.read_text() if options.path.exists() else ""
     if committed != text:
         print(f"{options.path} out of date with the Args: run {COMMAND}", file=sys.stderr)
-        return 1
-    return 0
+        return exit_status.FAILED
+    return exit_status.OK
 
 
 if __name__ == "__main__":
