@@ -28,6 +28,13 @@ from tests.support.stack import Workspace
 EVIDENCE = "canary-rollout:analysis"
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A command started in the background by a shell without job control (as CI runs this tier)
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt: the rollout went
+    # on to promote. The run here stands for one started at a terminal, where Ctrl-C reaches it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class FollowedRollout:
     """A rollout run in the background whose log is read as it is written, so that a test acts
     at a given poll of a given step. (The stack's history, polled instead, lagged by up to 30 s on
@@ -40,6 +47,7 @@ class FollowedRollout:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         self.log: list[str] = []
         self.polls: dict[int, int] = {}  # step number -> polls seen in it
