@@ -185,4 +185,6 @@ def test_get_schema_lists_the_components_with_the_args_docstrings():
     release = resources["canary:index:CanaryRelease"]
     assert release["inputProperties"]["versions"]["description"] == "One Deployment per version."
     weight = listed["types"]["canary:index:Canary"]["properties"]["weight"]
-    assert weight["description"] == "Percent (0-100) of the other requests."
+    assert weight["description"] == (
+        "Percent (0-100) of the requests that `cookie` and `headers` do not select that go to `version`."
+    )
