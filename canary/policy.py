@@ -29,6 +29,8 @@ MAX_STEP_SECONDS = 24 * 3600
 MAX_ANALYSIS_SECONDS = 3600
 MAX_HOLD_SECONDS = 24 * 3600
 """A step held longer than a day for thin evidence is a rollout waiting on nobody."""
+MAX_PAUSE_SECONDS = 7 * 24 * 3600
+"""A timed pause longer than a week is an approval nobody gives: `pause` (until approved) says so."""
 MAX_MIN_REQUESTS = 10_000_000
 MAX_SPLIT_REQUESTS = 1_000_000
 """Requests per route of one split test (`rollout --requests`, `verify --requests`)."""

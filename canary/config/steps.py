@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from canary.policy import format_duration, parse_duration, steps_problem
+from canary.policy import MAX_PAUSE_SECONDS, format_duration, parse_duration, seconds_problem, steps_problem
 
 ITEM_FORMS = "a weight from 1 to 100, {pause: true} or {pause: <duration such as 10m>}"
 FLAG_FORMS = "a weight from 1 to 100, pause or pause=<duration such as 10m>"
@@ -55,14 +55,24 @@ class StepsError(ValueError):
     """A step list that cannot be: the message names the item and its value."""
 
 
+class _PauseTooLongError(ValueError):
+    """A timed pause past MAX_PAUSE_SECONDS; its message is the limit."""
+
+
+def _bounded(seconds: float) -> float:
+    if (problem := seconds_problem(seconds, MAX_PAUSE_SECONDS)) is not None:
+        raise _PauseTooLongError(problem)
+    return seconds
+
+
 def _pause_seconds(value: Any) -> float | None:
     """The seconds of a pause's value; None for `true` (until approved). Raises ValueError."""
     if value is True:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return float(value)
+        return _bounded(float(value))
     if isinstance(value, str) and (seconds := parse_duration(value)) is not None:
-        return seconds
+        return _bounded(seconds)
     raise ValueError
 
 
@@ -108,6 +118,8 @@ def from_items(items: Sequence[Any]) -> Steps:
         elif isinstance(item, dict) and set(item) == {"pause"}:
             try:
                 seconds = _pause_seconds(item["pause"])
+            except _PauseTooLongError as too_long:
+                raise StepsError(f"{label}: pause {too_long}") from None
             except ValueError:
                 raise StepsError(f"{label}: pause must be true or a duration such as 90s, 10m or 1h") from None
             parsed.append("pause" if seconds is None else seconds)
@@ -133,7 +145,10 @@ def from_flag(text: str) -> Steps:
             seconds = parse_duration(part.removeprefix("pause="))
             if seconds is None:
                 raise StepsError(f"{label}: pause= takes a duration such as 90s, 10m or 1h")
-            parsed.append(seconds)
+            try:
+                parsed.append(_bounded(seconds))
+            except _PauseTooLongError as too_long:
+                raise StepsError(f"{label}: pause= {too_long}") from None
         else:
             raise StepsError(f"{label}: must be {FLAG_FORMS}")
     return _assemble(parsed, labels)

@@ -45,6 +45,9 @@ def test_items_round_trip_to_the_config_form():
         ([5, {"pause": True}, {"pause": "1m"}, 25], "item [2] {pause: '1m'}: two pauses in a row"),
         ([50, 10], "must rise step by step"),
         ([{"pause": True}], "must list at least one weight"),
+        # A timer longer than a week is an approval that nobody gives: said with the limit.
+        ([5, {"pause": "169h"}, 25], "item [1] {pause: '169h'}: pause must be at most 168h"),
+        ([5, {"pause": 10**30}, 25], "item [1] {pause: 1000000000000000000000000000000}: pause must be at most 168h"),
     ],
 )
 def test_a_bad_item_is_named_with_its_value(items, message):
@@ -61,6 +64,7 @@ def test_a_bad_item_is_named_with_its_value(items, message):
         ("5,150", "item '150': must be a weight from 1 to 100"),
         ("5,,25", "item '': must be"),
         ("5,pause,pause=1m,25", "item 'pause=1m': two pauses in a row"),
+        ("5,pause=99999999999h,25", "item 'pause=99999999999h': pause= must be at most 168h"),
     ],
 )
 def test_a_bad_flag_word_is_named(text, message):
