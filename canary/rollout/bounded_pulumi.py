@@ -1,12 +1,13 @@
 """The Pulumi CLI as the Automation API runs it, with its output bounded.
 
 The Automation API reads the whole output of every CLI command it runs, for as long as the
-command runs (`PulumiCommand.run`). So a `pulumi stack output`, `stack export`, `stack tag ls`
-or `config` that printed without end would fill the rollout's memory, and one that hung would
-hang it. `BoundedPulumiCommand` runs each through `run_bounded` instead: at most
-`MAX_OUTPUT_BYTES` of output, and, for the commands that only read, at most `READ_TIMEOUT`
-seconds (an update, a preview or a refresh takes as long as the cluster does: the rollout's
-retries judge those). Past either the command is killed, and it fails as any CLI command does
+command runs (`PulumiCommand.run`, and `pulumi version` when it is made). So a `pulumi stack
+output`, `stack export`, `stack tag ls` or `config` that printed without end would fill the
+rollout's memory, and one that hung would hang it. `BoundedPulumiCommand` runs each through
+`run_bounded` instead: at most `MAX_OUTPUT_BYTES` of output, and, for the commands that only
+read, at most `READ_TIMEOUT` seconds (an update, a preview or a refresh takes as long as the
+cluster does: the rollout's retries judge those). Past either the command is killed, and it
+fails as any CLI command does
 (`CommandError`), its error line naming the command and the limit.
 """
 
@@ -16,6 +17,12 @@ import os
 from collections.abc import Mapping
 
 from pulumi.automation import CommandError, CommandResult, OnOutput, PulumiCommand
+
+# The SDK's own check of the CLI's version and its floor (private names, pinned by the SDK's major
+# version in requirements.txt): the check the unbounded PulumiCommand.__init__ makes, kept as is.
+from pulumi.automation._cmd import _parse_and_validate_pulumi_version
+from pulumi.automation._env import _SKIP_VERSION_CHECK_VAR
+from pulumi.automation._minimum_version import _MINIMUM_VERSION
 from pulumi.automation.errors import create_command_error
 
 from canary.support.bounded_run import MEBIBYTE, CommandOutputError, run_bounded
@@ -25,12 +32,32 @@ MAX_OUTPUT_BYTES = 64 * MEBIBYTE
 would exhaust a CI runner's memory."""
 READ_TIMEOUT = 300.0
 """For the commands that only read: longer than a remote backend takes to answer."""
+VERSION_OUTPUT_BYTES = MEBIBYTE
+"""`pulumi version` prints one line."""
+VERSION_TIMEOUT = 60.0
 ENGINE_COMMANDS = frozenset({"up", "preview", "refresh", "destroy", "import"})
 """The commands that run the deployment engine, as long as the cluster takes: no timeout."""
 
 
 class BoundedPulumiCommand(PulumiCommand):
     """`PulumiCommand` (the CLI on PATH), each run bounded; for `LocalWorkspaceOptions(pulumi_command=...)`."""
+
+    def __init__(self) -> None:
+        """The CLI's version read and checked as `PulumiCommand()` does, but bounded. Raises
+        CommandError (its message one `error:` line) or the SDK's InvalidVersionError."""
+        self.command = "pulumi"
+        env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+        try:
+            done = run_bounded([self.command, "version"], limit=VERSION_OUTPUT_BYTES, timeout=VERSION_TIMEOUT, env=env)
+        except CommandOutputError as err:
+            raise CommandError(CommandResult(stdout="", stderr=f"\nerror: {err}", code=-1)) from None
+        if done.returncode != 0:
+            raise create_command_error(CommandResult(stdout=done.stdout, stderr=done.stderr, code=done.returncode))
+        self.version = _parse_and_validate_pulumi_version(
+            min_version=_MINIMUM_VERSION,
+            current_version=done.stdout.strip().removeprefix("v"),
+            opt_out=os.getenv(_SKIP_VERSION_CHECK_VAR) is not None,
+        )
 
     def run(
         self,

@@ -153,7 +153,11 @@ class AutomationStack:
         self._automation = automation
         # Every CLI command it runs is bounded: a stack output, export or tag list printing
         # without end stops with an error naming it, instead of filling the memory.
-        workspace = automation.LocalWorkspaceOptions(pulumi_command=BoundedPulumiCommand())
+        try:
+            command = BoundedPulumiCommand()
+        except (automation.CommandError, automation.errors.InvalidVersionError) as err:
+            raise StackError(f"cannot run the Pulumi CLI: {error_line(str(err))}") from None
+        workspace = automation.LocalWorkspaceOptions(pulumi_command=command)
         self._stack = automation.select_stack(stack_name=name, work_dir=str(project_dir), opts=workspace)
 
     def settings(self) -> StackSettings:

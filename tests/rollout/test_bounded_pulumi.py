@@ -16,9 +16,11 @@ from tests.support.rollout_cli import project, run
 ENDLESS = "while :; do echo xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; done"
 
 
-def project_with_fake_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str) -> Path:
-    """A project folder, and a `pulumi` first on PATH: a CLI version, a stack to select, and
-    `reading` (sh) for every other command."""
+def project_with_fake_pulumi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str, version: str = "echo v3.211.0"
+) -> Path:
+    """A project folder, and a `pulumi` first on PATH: `version` (sh) for its version, a stack
+    to select, and `reading` (sh) for every other command."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text("name: istio-canary\nruntime: python\n")
@@ -26,7 +28,7 @@ def project_with_fake_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, re
     bin_dir.mkdir()
     pulumi = bin_dir / "pulumi"
     pulumi.write_text(
-        f'#!/bin/sh\ncase "$*" in\n  version) echo v3.211.0 ;;\n  *"stack select"*) ;;\n  *) {reading} ;;\nesac\n'
+        f'#!/bin/sh\ncase "$*" in\n  version) {version} ;;\n  *"stack select"*) ;;\n  *) {reading} ;;\nesac\n'
     )
     pulumi.chmod(pulumi.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
@@ -90,3 +92,33 @@ def test_a_dry_run_whose_stack_outputs_never_end_is_refused_in_one_line(
         "canary rollout: error: cannot read the outputs of stack prod: "
         "`pulumi --non-interactive stack output --json --stack prod` wrote more than 64 MiB, and was stopped\n"
     )
+
+
+def test_a_cli_whose_version_never_ends_is_stopped_before_any_stack_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Automation API reads `pulumi version` whole before anything else, the version check off or on.
+    project = project_with_fake_pulumi(tmp_path, monkeypatch, "true", version=ENDLESS)
+    with pytest.raises(StackError) as caught:
+        AutomationStack(project, "dev")
+    assert str(caught.value) == "cannot run the Pulumi CLI: `pulumi version` wrote more than 1 MiB, and was stopped"
+
+
+def test_a_cli_whose_version_hangs_is_stopped_after_its_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = project_with_fake_pulumi(tmp_path, monkeypatch, "true", version="exec sleep 60")
+    monkeypatch.setattr(bounded_pulumi, "VERSION_TIMEOUT", 0.5)
+    with pytest.raises(StackError) as caught:
+        AutomationStack(project, "dev")
+    assert str(caught.value) == "cannot run the Pulumi CLI: `pulumi version` ran over 0.5 s, and was stopped"
+
+
+def test_the_cli_version_is_still_checked_as_the_automation_api_checks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = project_with_fake_pulumi(tmp_path, monkeypatch, "true", version="echo v2.0.0")
+    monkeypatch.delenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK")
+    with pytest.raises(StackError) as caught:
+        AutomationStack(project, "dev")
+    assert str(caught.value).startswith("cannot run the Pulumi CLI: Minimum version requirement failed.")
