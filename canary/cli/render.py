@@ -28,6 +28,7 @@ from canary.plan.rules.checks import ArgsError
 from canary.plan.secret_env import secret_name
 from canary.support import exit_status
 from canary.support.bounded_read import shown
+from canary.support.visible_text import visible
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.
@@ -272,7 +273,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(visible(f"error: {message}"), file=sys.stderr)
     return exit_status.USAGE
 
 
@@ -297,7 +298,7 @@ def main(argv: list[str]) -> int:
         return _error(str(err))
     # First: a key under a misspelt prefix is likely why a key is missing or invalid below.
     for warning in stack.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(visible(f"warning: {warning}"), file=sys.stderr)
     try:
         settings = parse_settings(stack.values)
         collector = Collector()
@@ -308,10 +309,10 @@ def main(argv: list[str]) -> int:
         # A rule of the components' Args that the stack's models missed: still one line, exit 2.
         return _error(f"stack {args.stack}: {err}")
     for warning in collector.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(visible(f"warning: {warning}"), file=sys.stderr)
     manifests = without_secrets(collector.manifests)
     if len(manifests) < len(collector.manifests):
-        print(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}", file=sys.stderr)
+        print(visible(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}"), file=sys.stderr)
     name = stack_name(args.stack)
     files = manifest_files(manifests, name)
     if (problem := clash(args.out, list(files), name)) is not None:

@@ -59,6 +59,7 @@ from canary.rollout.stack_access import StackUnavailableError, automation_stack,
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.support import exit_status
 from canary.support.bounded_read import shown
+from canary.support.visible_text import visible
 
 
 def report_path_problem(path: Path) -> str | None:
@@ -80,9 +81,12 @@ def write_report(path: Path, report: RolloutReport) -> None:
     try:
         write_replacing(path, render_html(report))
     except OSError as err:
-        print(f"{PROG}: warning: could not write the report to {shown(path)}: {err.strerror or err}", file=sys.stderr)
+        print(
+            visible(f"{PROG}: warning: could not write the report to {shown(path)}: {err.strerror or err}"),
+            file=sys.stderr,
+        )
     else:
-        print(f"report: {shown(path)}", file=sys.stderr)
+        print(visible(f"report: {shown(path)}"), file=sys.stderr)
 
 
 def confirm_gate(url: str, payload: Mapping[str, Any]) -> GateResult:
@@ -107,7 +111,7 @@ def _release(control: TagControl, lock: ReleaseLock) -> None:
 
 
 def _warn(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
+    print(visible(f"{PROG}: {message}"), file=sys.stderr)
 
 
 def operate(args: argparse.Namespace) -> int:
@@ -158,7 +162,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(visible(f"{PROG}: error: {message}"), file=sys.stderr)
     return exit_status.USAGE
 
 
@@ -179,7 +183,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         read = read_stack(args.project_dir, args.stack)
         for warning in read.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(visible(f"warning: {warning}"), file=sys.stderr)
         project = find_project(args.project_dir)
         revealed = {path: reveal(project, args.stack, path) for path in read.secrets}
         masker = Masker(tuple(secret for secret in revealed.values() if secret))

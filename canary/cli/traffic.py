@@ -30,6 +30,7 @@ from canary.cli.flags import (
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.support import exit_status
 from canary.support.redact import redact_text, redact_url
+from canary.support.visible_text import visible
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
@@ -255,7 +256,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
 
 
 def _fail(prog: str, message: str) -> int:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(visible(f"{prog}: error: {message}"), file=sys.stderr)
     return exit_status.USAGE
 
 

@@ -15,6 +15,7 @@ from rich.text import Text
 from canary.rollout.control import Wait
 from canary.rollout.gates import GateResult
 from canary.rollout.watch import Poll
+from canary.support.visible_text import visible
 
 # Short names for the live line, by the analysis' test names.
 _SHORT = {
@@ -112,7 +113,8 @@ class ConsoleView:
 
     def event(self, message: str) -> None:
         self._stop_live()
-        self._console.print(f"{time.strftime('%H:%M:%S')} {message}", markup=False, soft_wrap=True)
+        # What servers and the CLI answered is in the message: shown, never obeyed by the terminal.
+        self._console.print(visible(f"{time.strftime('%H:%M:%S')} {message}"), markup=False, soft_wrap=True)
 
     def watching(self, step: int, steps: int, weight: int, seconds_left: float) -> None:
         if not self._live_wanted:
@@ -143,7 +145,7 @@ class ConsoleView:
         mark = "passed" if result.ok else "FAILED"
         self.event(f"  {result.gate} gate {mark}: {gate_figures(result)}")
         for problem in result.problems:
-            self._console.print(f"    {problem}", markup=False, soft_wrap=True)
+            self._console.print(visible(f"    {problem}"), markup=False, soft_wrap=True)
 
     def _stop_live(self) -> None:
         if self._live is not None:

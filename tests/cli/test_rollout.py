@@ -139,6 +139,17 @@ def test_a_dry_run_with_prometheus_holding_no_series_of_stable_exits_2(tmp_path,
     assert code == 2 and "has no istio_requests_total series of stable v1" in err and err.count("\n") == 1
 
 
+def test_control_characters_a_server_answers_are_shown_not_obeyed_by_the_terminal(tmp_path, capsys):
+    # ESC clears the screen, CR rewrites the line, U+202E reads what follows backwards: a
+    # Prometheus (or a proxy in front of it) could make the error say something else.
+    refusal = {"status": "error", "error": "\x1b[2J\rbad\u202eparse error"}
+    with serving(lambda _: (400, refusal)) as (prometheus, _):
+        code, out, err = run(capsys, project(tmp_path), "--dry-run", "--url", URL, "--prometheus", prometheus)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert "<U+001B>[2J" in err and "bad<U+202E>parse error" in err, err
+    assert not any((ord(char) < 32 and char != "\n") or char == "\u202e" for char in err)
+
+
 def test_a_dry_run_with_the_webhook_unreachable_exits_2_and_any_answer_passes(tmp_path, capsys):
     with serving(lambda _: (405, {})) as (webhook, _):
         code, _, _ = run(capsys, project(tmp_path), "--dry-run", "--url", URL, "--webhook", webhook)

@@ -78,3 +78,14 @@ def test_the_p99_comparison_shows_the_ratio_it_tested() -> None:
     detail = "canary above 250 ms against stable above 100 ms (stable's p99.6): ratio tested 2.5"
     tests = [{"test": "p99 against stable", "e_value": 3.0, "threshold": 1000.0, "detail": detail}]
     assert e_values(tests) == "p99 vs stable 3/1e+03 (ratio tested 2.5)"
+
+
+def test_what_a_gate_was_answered_is_shown_not_obeyed_by_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    # A webhook's or Prometheus' answer inside a problem or an event: ESC, CR, a bidi override.
+    view = ConsoleView(live=False)
+    view.event("webhook answered \x1b]0;owned\x07 \u202edeliver")
+    view.gate(GateResult("webhook", False, ("answered 500: \x1b[1A\rall good",), {}))
+    err = capsys.readouterr().err
+    assert "webhook answered <U+001B>]0;owned<U+0007> <U+202E>deliver" in err
+    assert "answered 500: <U+001B>[1A<U+000D>all good" in err
+    assert not any(ord(char) < 32 and char != "\n" or char == "\u202e" for char in err)
