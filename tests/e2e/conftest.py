@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support.rollout import APP, NAMESPACE, Mesh, serving_mesh
+from tests.e2e.support.rollout import APP, Mesh, namespace_of, serving_mesh
 from tests.support.stack import Workspace, kubectl
 
 _counter = itertools.count()
@@ -55,13 +55,17 @@ def new_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         workspace.remove()
 
 
+def module_label(request: pytest.FixtureRequest) -> str:
+    """The test module's name as a DNS label: test_rollout_faults -> rollout-faults."""
+    return str(request.module.__name__).rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+
+
 @pytest.fixture
 def deploy(new_workspace: Callable[[str], Workspace], request: pytest.FixtureRequest) -> Callable[..., Workspace]:
     """Deploys a shipped stack (with config changes) in a fresh workspace, named after the test module."""
 
     def deployed(stack: str = "dev", **changes: Any) -> Workspace:
-        label = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
-        workspace = new_workspace(label)
+        workspace = new_workspace(module_label(request))
         workspace.use_shipped(stack, **changes)
         workspace.up().check()
         return workspace
@@ -70,13 +74,14 @@ def deploy(new_workspace: Callable[[str], Workspace], request: pytest.FixtureReq
 
 
 @pytest.fixture
-def release(deploy: Callable[..., Workspace]) -> Workspace:
-    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %."""
-    return deploy()
+def release(deploy: Callable[..., Workspace], request: pytest.FixtureRequest) -> Workspace:
+    """The tutorial's release, deployed: v1 stable, v2 the canary (cookie version=v2) at 0 %, in
+    a namespace of the test module's own, so that modules can run at once (e2e/test -n 2)."""
+    return deploy(namespace=f"e2e-{module_label(request)}")
 
 
 @pytest.fixture
 def mesh(release: Workspace, tmp_path: Path) -> Iterator[Mesh]:
     """The tutorial's release behind the loopback data plane, with load and a real Prometheus."""
-    with serving_mesh(NAMESPACE, APP, tmp_path / "prometheus") as served:
+    with serving_mesh(namespace_of(release), APP, tmp_path / "prometheus") as served:
         yield served

@@ -8,8 +8,9 @@ import pytest
 
 from tests.e2e.support.objects import assert_live_as_rendered, live, rendered_manifests
 from tests.support.project import SHIPPED_STACKS
-from tests.support.stack import kubectl_json, live_object
+from tests.support.stack import PROJECT_DIR, kubectl, kubectl_json, live_object
 
+SEED = PROJECT_DIR / "tests" / "data" / "seed"
 TUTORIAL_KINDS = sorted(
     ["Namespace", "Deployment", "Deployment", "Service", "Gateway", "DestinationRule", "VirtualService"]
 )
@@ -57,6 +58,22 @@ def test_a_fresh_deployment_has_no_drift_and_destroy_leaves_nothing(new_workspac
 
     workspace.destroy().check()
     assert live_object("namespace", namespace) is None
-    # Pods, ReplicaSets and the rest that controllers made from the release's objects are gone too.
+    # Pods, ReplicaSets and the rest that controllers made from the release's objects are gone too
+    # (in its namespace: other modules' releases of the same app run beside this one).
     leftovers = kubectl_json("get", "all", "-A", "-l", f"app={values['app']}")["items"]
-    assert [item["metadata"]["name"] for item in leftovers] == []
+    assert [item["metadata"]["name"] for item in leftovers if item["metadata"]["namespace"] == namespace] == []
+
+
+# In the tutorial's own namespace, as the dev stack's tests above: beside them, never at once.
+def test_adopting_the_tutorials_kubectl_objects_works_as_the_readme_says(new_workspace):
+    kubectl("apply", "-f", str(SEED)).check()
+    workspace = new_workspace("adopt")
+    workspace.use_shipped("dev")  # the tutorial's namespace and names
+    # docs/deploying.md's procedure: one update that takes the fields kubectl owns, then plain updates.
+    workspace.up(env={"PULUMI_K8S_ENABLE_PATCH_FORCE": "true", "PULUMI_K8S_UPSERT_EXISTING_OBJECTS": "true"}).check()
+    rule = kubectl_json(
+        "get", "virtualservice.v1alpha3.networking.istio.io", "nginx-virtualservice", "-n", "canary-deployment"
+    )
+    assert rule["spec"]["http"][0]["match"][0]["headers"]["cookie"]["regex"].startswith("^(.*;)?[ \\t]*version")
+    workspace.preview("--expect-no-changes").check()
+    workspace.up().check()

@@ -93,7 +93,9 @@ def test_a_healthy_canary_is_verified_promoted_and_retired_through_the_gateway_a
 
 
 def test_a_failing_canary_is_rolled_back_through_the_gateway_api(release: Workspace, mesh: Mesh) -> None:
-    mesh.plane.behave("v2", error_rate=0.05)
+    # 20 %: within the 12 s step at 10 % (about 150 canary requests) the test against stable
+    # misses it less than once in 1,000 runs by simulation; at 5 % it missed 29 % of them.
+    mesh.plane.behave("v2", error_rate=0.2)
     code, report, log = rollout(release, mesh, "--promote")
     print(log)
     assert (code, report["outcome"]) == (1, "rolled back"), log

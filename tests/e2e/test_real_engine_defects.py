@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.support.stack import PROJECT_DIR, kubectl, kubectl_json, live_object
-
-SEED = PROJECT_DIR / "tests" / "data" / "seed"
+from tests.support.stack import kubectl_json, live_object
 
 
 def changes_besides_same(workspace) -> dict[str, int]:
@@ -42,20 +40,6 @@ def test_a_secret_config_value_is_refused_and_changes_nothing(new_workspace):
     assert result.returncode != 0
     assert "canary: stored as a secret" in result.output
     assert live_object("namespace", "e2e-secret") is None
-
-
-def test_adopting_the_tutorials_kubectl_objects_works_as_the_readme_says(new_workspace):
-    kubectl("apply", "-f", str(SEED)).check()
-    workspace = new_workspace("adopt")
-    workspace.use_shipped("dev")  # the tutorial's namespace and names
-    # docs/deploying.md's procedure: one update that takes the fields kubectl owns, then plain updates.
-    workspace.up(env={"PULUMI_K8S_ENABLE_PATCH_FORCE": "true", "PULUMI_K8S_UPSERT_EXISTING_OBJECTS": "true"}).check()
-    rule = kubectl_json(
-        "get", "virtualservice.v1alpha3.networking.istio.io", "nginx-virtualservice", "-n", "canary-deployment"
-    )
-    assert rule["spec"]["http"][0]["match"][0]["headers"]["cookie"]["regex"].startswith("^(.*;)?[ \\t]*version")
-    workspace.preview("--expect-no-changes").check()
-    workspace.up().check()
 
 
 def test_switching_the_istio_api_version_updates_the_objects_in_place(new_workspace):

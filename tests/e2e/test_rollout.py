@@ -18,12 +18,12 @@ import subprocess
 
 from tests.e2e.support.rollout import (
     APP,
-    NAMESPACE,
     Mesh,
     assert_all_agree,
     command,
     history,
     messages,
+    namespace_of,
     rollout,
     stack_file,
     wait_for_update,
@@ -67,7 +67,7 @@ def test_a_healthy_canary_failing_as_often_as_stable_walks_every_step_and_is_pro
     config = stack_file(release)
     assert config["stable"] == "v2" and "canary" not in config and [v["name"] for v in config["versions"]] == ["v2"]
     assert_all_agree(release, {"v2": 100}, "canary rollout: retire v1")
-    assert live_object("deployment", f"{APP}-deployment-v1", NAMESPACE) is None
+    assert live_object("deployment", f"{APP}-deployment-v1", namespace_of(release)) is None
 
 
 def test_a_canary_failing_5_percent_at_10_percent_is_rolled_back_mid_step(release: Workspace, mesh: Mesh) -> None:
@@ -122,7 +122,7 @@ def test_a_dry_run_with_prometheus_unreachable_exits_2_and_changes_nothing(relea
     assert done.stderr.startswith(f"canary rollout: error: Prometheus at {gone} is unreachable")
     assert done.stderr.count("\n") == 1
     assert (release.stack_file.read_text(), len(history(release))) == before
-    assert live_split(NAMESPACE) == {"v1": 100.0}
+    assert live_split(namespace_of(release)) == {"v1": 100.0}
 
 
 def test_prometheus_stopped_mid_rollout_rolls_back_with_that_reason(release: Workspace, mesh: Mesh) -> None:

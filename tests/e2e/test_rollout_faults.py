@@ -9,7 +9,7 @@ The release, the data plane, Prometheus and the command line are test_rollout.py
 from __future__ import annotations
 
 import base64
-import http.server
+import contextlib
 import json
 import os
 import signal
@@ -17,16 +17,24 @@ import ssl
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.support.rollout import NAMESPACE, Mesh, assert_all_agree, command, history, rollout, stack_file
+from tests.e2e.support.rollout import (
+    Mesh,
+    assert_all_agree,
+    command,
+    history,
+    namespace_of,
+    rollout,
+    stack_file,
+)
 from tests.support.dataplane import live_split
+from tests.support.loopback_http import QuietHandler, listening
 from tests.support.stack import Workspace, kubectl
 
 
@@ -53,6 +61,14 @@ def weight_in_stack_file(workspace: Workspace) -> int:
     return int((stack_file(workspace).get("canary") or {}).get("weight", 0))
 
 
+def is_running(pid: int) -> bool:
+    """Whether `pid` is a process that has not exited (a zombie has, whoever reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 class ApiServer:
     """The local cluster's kube-apiserver, stopped and started again exactly as kwokctl ran it
     (same arguments, folder, environment and log), its new pid recorded where kwokctl keeps it,
@@ -73,14 +89,7 @@ class ApiServer:
         environ = dict(entry.split(b"=", 1) for entry in (proc / "environ").read_bytes().split(b"\0") if b"=" in entry)
         self._run = (args, os.readlink(proc / "cwd"), environ, os.readlink(proc / "fd" / "2"))
         os.kill(pid, signal.SIGKILL)  # as a crash: nothing in flight is finished
-
-        def gone() -> bool:
-            try:
-                return (proc / "stat").read_text().split()[2] in ("Z", "X")
-            except FileNotFoundError:
-                return True
-
-        wait_until(gone, "exit of the API server", timeout=30)
+        wait_until(lambda: not is_running(pid), "exit of the API server", timeout=30)
 
     def start(self) -> None:
         assert self._run is not None, "start() only after stop()"
@@ -108,8 +117,9 @@ def api_server() -> Iterator[ApiServer]:
 
 
 def start_rollout(workspace: Workspace, mesh: Mesh, tmp_path: Path, *flags: str) -> subprocess.Popen[bytes]:
-    """The rollout in a process group of its own (the Pulumi CLI and its plugins join it), its
-    output to files: a pipe left unread for a minute could fill and stall it."""
+    """The rollout in a process group of its own (the Pulumi CLI joins it; its plugins each get
+    a group of their own), its output to files: a pipe left unread for a minute could fill and
+    stall it."""
     return subprocess.Popen(
         command(workspace, mesh, *flags),
         cwd=workspace.root,
@@ -117,6 +127,35 @@ def start_rollout(workspace: Workspace, mesh: Mesh, tmp_path: Path, *flags: str)
         stderr=(tmp_path / "rollout.log").open("wb"),
         start_new_session=True,
     )
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc: the Pulumi CLI starts its plugins in process
+    groups of their own, out of reach of a signal to the rollout's group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The parent's pid is the second field after the command name, which may hold spaces.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        below = children.get(queue.pop(), [])
+        found += below
+        queue += below
+    return found
+
+
+def kill_everything_below(pid: int) -> None:
+    """SIGKILL to `pid`'s process group and to every process below it, as a lost machine would
+    be: taken all together, none left to clean up after the others."""
+    below = descendants(pid)
+    os.killpg(pid, signal.SIGKILL)
+    for each in below:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)
 
 
 def failed_updates_are_followed_by_a_success(workspace: Workspace) -> None:
@@ -172,8 +211,8 @@ class HeldUpdates:
         )  # fmt: skip
         hook = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802
                 review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 hook.held.set()
                 hook.release.wait(28)
@@ -181,20 +220,12 @@ class HeldUpdates:
                     {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
                      "response": {"uid": review["request"]["uid"], "allowed": True}}
                 ).encode()  # fmt: skip
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.send_body(200, body)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._served = contextlib.ExitStack()
+        port = urllib.parse.urlsplit(self._served.enter_context(listening(Handler, context))).port
         configuration = {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingWebhookConfiguration",
@@ -203,7 +234,7 @@ class HeldUpdates:
                 {
                     "name": "hold.istio-canary.test",
                     "clientConfig": {
-                        "url": f"https://127.0.0.1:{self.server.server_address[1]}/hold",
+                        "url": f"https://127.0.0.1:{port}/hold",
                         "caBundle": base64.b64encode(cert.read_bytes()).decode(),
                     },
                     "rules": [
@@ -223,23 +254,25 @@ class HeldUpdates:
     def close(self) -> None:
         self.release.set()
         kubectl("delete", "validatingwebhookconfiguration", self.NAME, "--ignore-not-found").check()
-        self.server.shutdown()
-        self.server.server_close()
+        self._served.close()
 
 
 def test_a_rollout_killed_during_pulumi_up_is_found_said_and_recovered_by_the_rerun(
     release: Workspace, mesh: Mesh, tmp_path: Path
 ) -> None:
-    hold = HeldUpdates(tmp_path, NAMESPACE)
+    hold = HeldUpdates(tmp_path, namespace_of(release))
     try:
         running = start_rollout(release, mesh, tmp_path, "--promote")
         # The first step's update of the VirtualService is held: its operation is pending.
         assert hold.held.wait(120), "the first step's update never reached the API server"
         wait_until(lambda: bool(pending_operations(release)), "pending operation", timeout=20, every=0.5)
         assert backend_locks(release)
-        # The rollout and its `pulumi up` (one process group), as a lost machine would be.
-        os.killpg(running.pid, signal.SIGKILL)
+        # The rollout, its `pulumi up` and the plugins it started, as a lost machine would be.
+        below = descendants(running.pid)
+        assert any(Path(f"/proc/{pid}/exe").resolve().name.startswith("pulumi-language-") for pid in below), below
+        kill_everything_below(running.pid)
         running.wait(30)
+        wait_until(lambda: not any(map(is_running, below)), "exit of the plugins", 30)
     finally:
         hold.close()
     assert backend_locks(release) and pending_operations(release)
@@ -267,34 +300,20 @@ class FlakyProxy:
         self.failed = 0
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
+        class Handler(QuietHandler):
+            def do_GET(self) -> None:  # noqa: N802
                 if proxy.fail_next > 0:
                     proxy.fail_next -= 1
                     proxy.failed += 1
                     self.send_error(503, "Service Unavailable")
                     return
-                try:
-                    with urllib.request.urlopen(proxy.upstream + self.path, timeout=10) as answer:
-                        status, body = answer.status, answer.read()
-                except urllib.error.HTTPError as err:
-                    status, body = err.code, err.read()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.forward_get(proxy.upstream)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._served = contextlib.ExitStack()
+        self.url = self._served.enter_context(listening(Handler))
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._served.close()
 
 
 def test_prometheus_failing_one_poll_is_held_and_the_rollout_goes_on(release: Workspace, mesh: Mesh) -> None:
@@ -319,4 +338,4 @@ def test_prometheus_failing_one_poll_is_held_and_the_rollout_goes_on(release: Wo
     assert "answered 503" in error["error"], error
     assert "held" in err
     assert_all_agree(release, {"v1": 50, "v2": 50}, "canary rollout: v2 at 50%")
-    assert live_split(NAMESPACE) == {"v1": 50.0, "v2": 50.0}
+    assert live_split(namespace_of(release)) == {"v1": 50.0, "v2": 50.0}

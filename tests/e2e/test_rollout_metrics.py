@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.support.receiver import Received, receiving
-from tests.e2e.support.rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, NAMESPACE, STEPS, assert_all_agree
+from tests.e2e.support.rollout import ANALYSIS_INTERVAL, APP, LOAD_RATE, STEPS, assert_all_agree, namespace_of
 from tests.support.app_metrics import AppMetrics
 from tests.support.dataplane import DataPlane
 from tests.support.guarded_prometheus import bcrypt_hash, bearer_gateway, tls_material
@@ -63,10 +63,10 @@ class Shop:
 
 
 @contextlib.contextmanager
-def shop(tmp_path: Path, **prometheus_options: Any) -> Iterator[Shop]:
+def shop(release: Workspace, tmp_path: Path, **prometheus_options: Any) -> Iterator[Shop]:
     """The data plane with its load, and Prometheus scraping it, until stable's series are in."""
     with (
-        DataPlane(NAMESPACE, APP, business_metrics=True) as plane,
+        DataPlane(namespace_of(release), APP, business_metrics=True) as plane,
         Prometheus([plane.metrics_target], tmp_path / "prometheus", **prometheus_options) as prometheus,
         LoadGenerator(plane.url, rate=LOAD_RATE),
     ):
@@ -86,7 +86,7 @@ def app_metrics(plane: DataPlane) -> AppMetrics:
 
 def configure(workspace: Workspace, prometheus: str, **rollout: Any) -> None:
     """The dev stack's config with `rollout` keys: nothing the program deploys changes."""
-    workspace.use_shipped("dev", rollout={"prometheus": prometheus, **rollout})
+    workspace.use_shipped("dev", namespace=namespace_of(workspace), rollout={"prometheus": prometheus, **rollout})
 
 
 def rollout(
@@ -160,7 +160,7 @@ def test_a_canary_failing_checkouts_is_rolled_back_by_its_ratio_metric_while_its
         "basic_auth_users": {"rollout": bcrypt_hash(password)},
     }
     with (
-        shop(tmp_path, web_config=web, client_headers={"Authorization": basic}, ca_file=ca) as mesh,
+        shop(release, tmp_path, web_config=web, client_headers={"Authorization": basic}, ca_file=ca) as mesh,
         receiving() as (receiver, received),
     ):
         # Checkouts fail 1 % on stable, 25 % on the canary; no request fails with a 5xx.
@@ -203,7 +203,7 @@ def test_a_canary_whose_queue_lags_is_stopped_by_its_threshold_metric_behind_a_b
 ) -> None:
     token = "tok-" + secrets.token_hex(12)
     with (
-        shop(tmp_path) as mesh,
+        shop(release, tmp_path) as mesh,
         bearer_gateway(mesh.prometheus.url, token, {"X-Scope-OrgID": "shop"}) as (url, seen),
         receiving() as (receiver, received),
     ):
@@ -262,7 +262,7 @@ def test_a_canary_whose_queue_lags_for_a_while_is_held_by_its_threshold_metric_t
                 lag.set_queue_lag("v2", 5.0)
 
     with (
-        shop(tmp_path, web_config=web, client_headers={"Authorization": basic}, ca_file=ca) as mesh,
+        shop(release, tmp_path, web_config=web, client_headers={"Authorization": basic}, ca_file=ca) as mesh,
         receiving() as (receiver, received),
     ):
         lag = app_metrics(mesh.plane)

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import threading
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-LOOPBACK = "127.0.0.1"
+from tests.support.loopback_http import LOOPBACK, QuietHandler, listening
 
 
 def tls_material(folder: Path) -> tuple[Path, Path, Path]:
@@ -61,34 +56,14 @@ def bearer_gateway(upstream: str, token: str, headers: Mapping[str, str]) -> Ite
     (to show that it was asked, and with what)."""
     seen: list[str] = []
 
-    class Gateway(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Gateway(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802
             seen.append(self.headers.get("Authorization", ""))
             wanted = {"Authorization": f"Bearer {token}", **headers}
             if any(self.headers.get(name) != value for name, value in wanted.items()):
-                self._send(401, b'{"status":"error","error":"authentication required"}')
+                self.send_body(401, b'{"status":"error","error":"authentication required"}')
                 return
-            try:
-                with urllib.request.urlopen(upstream + self.path, timeout=10) as answer:
-                    self._send(answer.status, answer.read())
-            except urllib.error.HTTPError as err:
-                self._send(err.code, err.read())
+            self.forward_get(upstream)
 
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with listening(Gateway) as url:
+        yield url, seen

@@ -9,10 +9,9 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-LOOPBACK = "127.0.0.1"
+from tests.support.loopback_http import QuietHandler, listening
 
 
 @dataclass(frozen=True)
@@ -36,29 +35,15 @@ def receiving() -> Iterator[tuple[str, list[Received]]]:
     received: list[Received] = []
     lock = threading.Lock()
 
-    class Receiver(BaseHTTPRequestHandler):
+    class Receiver(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode(errors="replace") if length else ""
             with lock:
                 received.append(Received(self.command, self.path, tuple(self.headers.items()), body))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(b"{}")
+            self.send_body(200, b"{}")
 
         do_GET = do_POST = do_HEAD = _answer  # noqa: N815
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((LOOPBACK, 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{LOOPBACK}:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with listening(Receiver) as url:
+        yield url, received

@@ -21,7 +21,7 @@ from tests.support.load import LoadGenerator
 from tests.support.prometheus import Prometheus
 from tests.support.stack import Workspace
 
-NAMESPACE, APP = "canary-deployment", "nginx"  # the dev stack's
+APP = "nginx"  # the dev stack's
 
 
 STEPS, STEP_DURATION, ANALYSIS_INTERVAL = "10,50", "12s", "3s"
@@ -102,6 +102,11 @@ def stack_file(workspace: Workspace) -> dict[str, Any]:
     return {key.split(":", 1)[1]: value for key, value in config.items()}
 
 
+def namespace_of(workspace: Workspace) -> str:
+    """The namespace the workspace's stack deploys into, as its stack file says."""
+    return str(stack_file(workspace)["namespace"])
+
+
 def assert_all_agree(workspace: Workspace, plain_split: dict[str, int], last_update: str) -> None:
     """The stack file, the live VirtualService and the stack's history say the same."""
     config = stack_file(workspace)
@@ -111,7 +116,7 @@ def assert_all_agree(workspace: Workspace, plain_split: dict[str, int], last_upd
     from_file = {stable: 100 - weight, canary["version"]: weight} if canary else {stable: 100}
     assert {v: pct for v, pct in from_file.items() if pct} == plain_split
     # Where Istio would send a plain request by the objects the API server holds.
-    assert live_split(NAMESPACE) == {version: float(pct) for version, pct in plain_split.items()}
+    assert live_split(namespace_of(workspace)) == {version: float(pct) for version, pct in plain_split.items()}
     latest = history(workspace)[0]
     assert (latest["message"], latest["result"]) == (last_update, "succeeded")
 
