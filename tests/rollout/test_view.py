@@ -88,4 +88,4 @@ def test_what_a_gate_was_answered_is_shown_not_obeyed_by_the_terminal(capsys: py
     err = capsys.readouterr().err
     assert "webhook answered <U+001B>]0;owned<U+0007> <U+202E>deliver" in err
     assert "answered 500: <U+001B>[1A<U+000D>all good" in err
-    assert not any(ord(char) < 32 and char != "\n" or char == "\u202e" for char in err)
+    assert not any((ord(char) < 32 and char != "\n") or char == "\u202e" for char in err)
