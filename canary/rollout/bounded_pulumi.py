@@ -7,8 +7,7 @@ rollout's memory, and one that hung would hang it. `BoundedPulumiCommand` runs e
 `run_bounded` instead: at most `MAX_OUTPUT_BYTES` of output, and, for the commands that only
 read, at most `READ_TIMEOUT` seconds (an update, a preview or a refresh takes as long as the
 cluster does: the rollout's retries judge those). Past either the command is killed, and it
-fails as any CLI command does
-(`CommandError`), its error line naming the command and the limit.
+fails as any CLI command does (`CommandError`), its error line naming the command and the limit.
 """
 
 from __future__ import annotations
