@@ -94,24 +94,23 @@ def test_a_dry_run_whose_stack_outputs_never_end_is_refused_in_one_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("version", "timeout", "stopped"),
+    [
+        (ENDLESS, bounded_pulumi.VERSION_TIMEOUT, "wrote more than 1 MiB, and was stopped"),
+        ("exec sleep 60", 0.5, "ran over 0.5 s, and was stopped"),
+    ],
+    ids=["endless", "hanging"],
+)
 def test_a_cli_whose_version_never_ends_is_stopped_before_any_stack_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, timeout: float, stopped: str
 ) -> None:
     # The Automation API reads `pulumi version` whole before anything else, the version check off or on.
-    project = project_with_fake_pulumi(tmp_path, monkeypatch, "true", version=ENDLESS)
+    project = project_with_fake_pulumi(tmp_path, monkeypatch, "true", version=version)
+    monkeypatch.setattr(bounded_pulumi, "VERSION_TIMEOUT", timeout)
     with pytest.raises(StackError) as caught:
         AutomationStack(project, "dev")
-    assert str(caught.value) == "cannot run the Pulumi CLI: `pulumi version` wrote more than 1 MiB, and was stopped"
-
-
-def test_a_cli_whose_version_hangs_is_stopped_after_its_timeout(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project = project_with_fake_pulumi(tmp_path, monkeypatch, "true", version="exec sleep 60")
-    monkeypatch.setattr(bounded_pulumi, "VERSION_TIMEOUT", 0.5)
-    with pytest.raises(StackError) as caught:
-        AutomationStack(project, "dev")
-    assert str(caught.value) == "cannot run the Pulumi CLI: `pulumi version` ran over 0.5 s, and was stopped"
+    assert str(caught.value) == f"cannot run the Pulumi CLI: `pulumi version` {stopped}"
 
 
 def test_the_cli_version_is_still_checked_as_the_automation_api_checks_it(
