@@ -12,6 +12,7 @@ from typing import Any
 
 from canary import __version__
 from canary.support import exit_status
+from canary.support.visible_text import say
 
 USAGE = """usage: {prog} {{render,verify,traffic,rollout}} [options]
        {prog} --version
@@ -72,9 +73,9 @@ def install_extra_command() -> str:
 
 
 def _needs_extra(command: str, module: str) -> int:
-    print(
+    say(
         f"canary {command}: error: needs the extra 'verify' ({module} is missing): {install_extra_command()}",
-        file=sys.stderr,
+        to=sys.stderr,
     )
     return exit_status.USAGE
 
@@ -107,10 +108,10 @@ def main(argv: list[str], prog: str = "python -m canary") -> int:
     """Run `argv`'s command; `prog` is how the usage line names the program."""
     usage = USAGE.format(prog=prog)
     if not argv or argv[0] in HELP:
-        print(usage)
+        say(usage)
         return exit_status.OK if argv else exit_status.USAGE
     if argv[0] == "--version":
-        print(f"istio-canary {__version__}")
+        say(f"istio-canary {__version__}")
         return exit_status.OK
     command, rest = argv[0], argv[1:]
     # Each command imports only what it needs: rendering does not pay for the HTTP stack.
@@ -120,7 +121,7 @@ def main(argv: list[str], prog: str = "python -m canary") -> int:
         return render_main(rest)
     if command in ("verify", "traffic", "rollout"):
         return _run_extra_command(command, rest)
-    print(f"error: unknown command {command!r}\n{usage}", file=sys.stderr)
+    say(f"error: unknown command {command!r}\n{usage}", to=sys.stderr)
     return exit_status.USAGE
 
 

@@ -28,7 +28,7 @@ from canary.plan.rules.checks import ArgsError
 from canary.plan.secret_env import secret_name
 from canary.support import exit_status
 from canary.support.bounded_read import shown
-from canary.support.visible_text import visible
+from canary.support.visible_text import say
 
 # libyaml's emitter, which PyYAML's wheels carry, writes the same text about 5 times faster; PyYAML
 # built without it has no CSafeDumper.
@@ -273,7 +273,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    print(visible(f"error: {message}"), file=sys.stderr)
+    say(f"error: {message}", to=sys.stderr)
     return exit_status.USAGE
 
 
@@ -298,7 +298,7 @@ def main(argv: list[str]) -> int:
         return _error(str(err))
     # First: a key under a misspelt prefix is likely why a key is missing or invalid below.
     for warning in stack.warnings:
-        print(visible(f"warning: {warning}"), file=sys.stderr)
+        say(f"warning: {warning}", to=sys.stderr)
     try:
         settings = parse_settings(stack.values)
         collector = Collector()
@@ -309,10 +309,10 @@ def main(argv: list[str]) -> int:
         # A rule of the components' Args that the stack's models missed: still one line, exit 2.
         return _error(f"stack {args.stack}: {err}")
     for warning in collector.warnings:
-        print(visible(f"warning: {warning}"), file=sys.stderr)
+        say(f"warning: {warning}", to=sys.stderr)
     manifests = without_secrets(collector.manifests)
     if len(manifests) < len(collector.manifests):
-        print(visible(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}"), file=sys.stderr)
+        say(f"warning: {unwritten_secret(settings.app, list(settings.secret_env))}", to=sys.stderr)
     name = stack_name(args.stack)
     files = manifest_files(manifests, name)
     if (problem := clash(args.out, list(files), name)) is not None:
@@ -333,5 +333,5 @@ def main(argv: list[str]) -> int:
             write_replacing(args.outputs, json.dumps(outputs, indent=2) + "\n")
     except OSError as err:
         return _error(f"writing to {shown(err.filename or args.out)}: {err.strerror or err}")
-    print(f"wrote {len(written)} manifests for stack {name} to {args.out}/")
+    say(f"wrote {len(written)} manifests for stack {name} to {args.out}/")
     return exit_status.OK

@@ -59,7 +59,7 @@ from canary.rollout.stack_access import StackUnavailableError, automation_stack,
 from canary.rollout.stack_secrets import MaskedView, Masker, SecretUnavailableError, reveal, with_secrets
 from canary.support import exit_status
 from canary.support.bounded_read import shown
-from canary.support.visible_text import visible
+from canary.support.visible_text import say
 
 
 def report_path_problem(path: Path) -> str | None:
@@ -81,12 +81,9 @@ def write_report(path: Path, report: RolloutReport) -> None:
     try:
         write_replacing(path, render_html(report))
     except OSError as err:
-        print(
-            visible(f"{PROG}: warning: could not write the report to {shown(path)}: {err.strerror or err}"),
-            file=sys.stderr,
-        )
+        say(f"{PROG}: warning: could not write the report to {shown(path)}: {err.strerror or err}", to=sys.stderr)
     else:
-        print(visible(f"report: {shown(path)}"), file=sys.stderr)
+        say(f"report: {shown(path)}", to=sys.stderr)
 
 
 def confirm_gate(url: str, payload: Mapping[str, Any]) -> GateResult:
@@ -111,7 +108,7 @@ def _release(control: TagControl, lock: ReleaseLock) -> None:
 
 
 def _warn(message: str) -> None:
-    print(visible(f"{PROG}: {message}"), file=sys.stderr)
+    say(f"{PROG}: {message}", to=sys.stderr)
 
 
 def operate(args: argparse.Namespace) -> int:
@@ -135,7 +132,7 @@ def operate(args: argparse.Namespace) -> int:
             line = unlock(tags, args.stack)
     except (control_module.ControlError, LockedError, TagStoreError) as err:
         return _fail(str(err))
-    print(line)
+    say(line)
     return exit_status.OK
 
 
@@ -151,9 +148,9 @@ def decide_command(args: argparse.Namespace, settings: StackSettings) -> int:
     except TagStoreError as err:
         return _fail(str(err))
     if args.json:
-        print(json.dumps({"stack": args.stack, **decision.to_json()}, indent=2))
+        say(json.dumps({"stack": args.stack, **decision.to_json()}, indent=2))
     else:
-        print(f"{decision.action}: {decision.reason}")
+        say(f"{decision.action}: {decision.reason}")
     return decision.exit_code
 
 
@@ -162,7 +159,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _fail(message: str) -> int:
-    print(visible(f"{PROG}: error: {message}"), file=sys.stderr)
+    say(f"{PROG}: error: {message}", to=sys.stderr)
     return exit_status.USAGE
 
 
@@ -183,7 +180,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         read = read_stack(args.project_dir, args.stack)
         for warning in read.warnings:
-            print(visible(f"warning: {warning}"), file=sys.stderr)
+            say(f"warning: {warning}", to=sys.stderr)
         project = find_project(args.project_dir)
         revealed = {path: reveal(project, args.stack, path) for path in read.secrets}
         masker = Masker(tuple(secret for secret in revealed.values() if secret))
@@ -194,10 +191,10 @@ def main(argv: Sequence[str]) -> int:
     except ConfigError as err:
         return _fail(masker.text(f"stack {args.stack}: {err}"))
     if unused := unused_health_settings(args, settings, policy):
-        print(
+        say(
             f"{PROG}: warning: {', '.join(unused)} ignored: "
             "the health gate is off (no --prometheus or rollout.prometheus)",
-            file=sys.stderr,
+            to=sys.stderr,
         )
     if args.decide:
         return decide_command(args, settings)
@@ -265,7 +262,7 @@ def _dry_run(
     except ArgsError as err:
         return _fail(masker.text(f"stack {args.stack}: {err}"))
     if args.json:
-        print(json.dumps(document, indent=2))
+        say(json.dumps(document, indent=2))
     else:
         print_plan(document)
     return exit_status.OK
@@ -346,16 +343,16 @@ def _run(
         return _fail(masker.text(str(err)))
     except KeyboardInterrupt:
         # Interrupted before the first step (the engine reports any later interruption itself).
-        print(f"{PROG}: interrupted before any step; nothing changed", file=sys.stderr)
+        say(f"{PROG}: interrupted before any step; nothing changed", to=sys.stderr)
         return exit_status.INTERRUPTED
     document = masker.document(report.to_json())
     if args.report is not None:
         write_report(args.report, masker.value(report))
     if args.json:
-        print(json.dumps(document, indent=2))
+        say(json.dumps(document, indent=2))
     else:
         summary = {"completed": "every step passed", "promoted": "promoted", "retired": "promoted and retired"}
         if report.verdict_seconds is not None:
-            print(f"verdict after {report.verdict_seconds:.0f}s", file=sys.stderr)
-        print(masker.text(f"{report.outcome}: {summary.get(report.outcome, report.reason)}"))
+            say(f"verdict after {report.verdict_seconds:.0f}s", to=sys.stderr)
+        say(masker.text(f"{report.outcome}: {summary.get(report.outcome, report.reason)}"))
     return report.exit_code

@@ -30,7 +30,7 @@ from canary.cli.flags import (
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.support import exit_status
 from canary.support.redact import redact_text, redact_url
-from canary.support.visible_text import visible
+from canary.support.visible_text import say
 from canary.traffic.client import Endpoint
 from canary.traffic.expected import TOKEN, UNSET, Expectation, ExpectationError, load_file, load_stack
 from canary.traffic.versions import DEFAULT_HEADER, VersionReader, compile_pattern
@@ -256,7 +256,7 @@ def _plan(args: argparse.Namespace) -> _Plan:
 
 
 def _fail(prog: str, message: str) -> int:
-    print(visible(f"{prog}: error: {message}"), file=sys.stderr)
+    say(f"{prog}: error: {message}", to=sys.stderr)
     return exit_status.USAGE
 
 
@@ -297,7 +297,7 @@ def _run_command(
     try:
         return asyncio.run(reach_then_run())
     except KeyboardInterrupt:  # e.g. a second Ctrl-C while `traffic` is stopping
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        say(f"{parser.prog}: interrupted", to=sys.stderr)
         return exit_status.INTERRUPTED
 
 
@@ -320,10 +320,10 @@ async def _verify(prog: str, args: argparse.Namespace, plan: _Plan) -> int:
     requests = DEFAULT_STICKY_REQUESTS if args.sticky_requests is None else args.sticky_requests
     stickiness = Stickiness(cookie, clients, requests) if cookie else None
     if cookie is None and (ignored := unused_sticky_flags(args)):
-        print(
+        say(
             f"{prog}: warning: {' and '.join(ignored)} ignored: {plan.expectation.source} names no sticky cookie"
             " (canary.sticky), so there is no stickiness to check",
-            file=sys.stderr,
+            to=sys.stderr,
         )
     show = report.stderr_is_terminal()
     async with report.progress(routes, tallies, args.requests, show):

@@ -25,7 +25,7 @@ from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 from canary.plan.secret_env import UNREAD_SECRET
 from canary.support.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
-from canary.support.visible_text import visible
+from canary.support.visible_text import say
 
 PROJECT_FILE = "Pulumi.yaml"
 # What a stack file may hold besides config; anything else at its top level the CLI does not
@@ -62,7 +62,7 @@ class StackConfig:
 
 
 def _print_warning(message: str) -> None:
-    print(visible(f"warning: {message}"), file=sys.stderr)
+    say(f"warning: {message}", to=sys.stderr)
 
 
 def stack_config(project_dir: Path, stack: str, warn: Callable[[str], None] = _print_warning) -> dict[str, str]:

@@ -26,6 +26,7 @@ from canary.config.annotations import json_type as _json_type
 from canary.config.annotations import json_type_of as _json_type_of
 from canary.config.annotations import kinds as _kinds
 from canary.support import exit_status
+from canary.support.visible_text import say
 
 COMMAND = "python -m canary.config.reference --write"
 START = "<!-- config-reference:start -->"
@@ -266,16 +267,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             current = path.read_text(encoding="utf-8")
             wanted = regenerate(current)
         except (OSError, UnicodeDecodeError, LayoutError) as err:
-            print(f"{path}: {err.strerror if isinstance(err, OSError) else err}", file=sys.stderr)
+            say(f"{path}: {err.strerror if isinstance(err, OSError) else err}", to=sys.stderr)
             return exit_status.USAGE
         if wanted != current:
             stale[name] = wanted
     if args.write:
         for name, wanted in stale.items():
             (args.project_dir / name).write_text(wanted, encoding="utf-8")
-            print(f"rewrote {args.project_dir / name}")
+            say(f"rewrote {args.project_dir / name}")
     elif stale:
-        print(f"{' and '.join(stale)} out of date with the models in canary/config/: run {COMMAND}", file=sys.stderr)
+        say(f"{' and '.join(stale)} out of date with the models in canary/config/: run {COMMAND}", to=sys.stderr)
         return exit_status.FAILED
     return exit_status.OK
 

@@ -35,6 +35,7 @@ from canary.plan.field_docs import attribute_docs, class_node
 from canary.plan.kubernetes_schema import KubernetesType, definition, token_of
 from canary.plan.security_profiles import PROFILES
 from canary.support import exit_status
+from canary.support.visible_text import say
 
 PACKAGE = "canary"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "plugin" / "schema.json"
@@ -356,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_status.OK
     committed = options.path.read_text() if options.path.exists() else ""
     if committed != text:
-        print(f"{options.path} out of date with the Args: run {COMMAND}", file=sys.stderr)
+        say(f"{options.path} out of date with the Args: run {COMMAND}", to=sys.stderr)
         return exit_status.FAILED
     return exit_status.OK
 

@@ -16,6 +16,7 @@ from canary.policy import Policy
 from canary.rollout.gates import requests_to_see_a_missing_version, split_alpha, split_tests
 from canary.router.contract import Route, parse_routes
 from canary.support.redact import redact_url
+from canary.support.visible_text import say
 
 
 def routes_at(settings: StackSettings, weight: int) -> tuple[Route, ...]:
@@ -171,4 +172,4 @@ def print_plan(document: dict[str, Any]) -> None:
         "on a failed gate: canary.weight 0 in one update (cookie and header testers keep the canary); "
         "held past the hold limit: the weight stays, exit 3"
     )
-    print("\n".join(lines))
+    say("\n".join(lines))

@@ -13,7 +13,7 @@ from canary.rollout.engine import RolloutRefusedError
 from canary.rollout.gates import alpha_shares
 from canary.rollout.prometheus import PrometheusAccess
 from canary.rollout.release_tags import TagStore, TagStoreError
-from canary.support.visible_text import visible
+from canary.support.visible_text import say
 
 if TYPE_CHECKING:
     from canary.rollout.watch import HealthWatch
@@ -82,9 +82,7 @@ def health_watch(
     except TagStoreError as err:
         # A backend without tags (a DIY backend before Pulumi CLI v3.211) still rolls out: the
         # evidence then lives as long as the run, and alpha holds per run.
-        print(
-            visible(f"canary rollout: warning: {err}: the analysis' evidence is not kept between runs"), file=sys.stderr
-        )
+        say(f"canary rollout: warning: {err}: the analysis' evidence is not kept between runs", to=sys.stderr)
         kept, note = None, ""
     except ValueError as err:
         raise RolloutRefusedError(

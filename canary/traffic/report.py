@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from canary.support.visible_text import say
 from canary.traffic.expected import Route
 from canary.traffic.load import Tally
 from canary.traffic.sticky import StickyResult, flip_probability
@@ -230,7 +231,7 @@ async def live_counts(routes: Sequence[Route], tallies: Sequence[Tally], every: 
         while True:
             await asyncio.sleep(every)
             line = counts_line(routes, tallies, time.monotonic() - started)
-            print(line, file=sys.stderr, flush=True)
+            say(line, to=sys.stderr, flush=True)
 
     ticker = asyncio.create_task(log())
     try:
