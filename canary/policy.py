@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from canary.config.steps import Pause
 
 from canary.plan.rules.checks import ArgsError
+from canary.plan.rules.names import MAX_DNS_NAME_LENGTH
 
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(s|m|h)?")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
@@ -134,6 +135,8 @@ def url_problem(url: str) -> str | None:
         return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
     if not parts.hostname or port == 0:
         return "must be an http:// or https:// URL with a host and a port from 1 to 65535"
+    if len(parts.hostname) > MAX_DNS_NAME_LENGTH:
+        return f"must be an http:// or https:// URL whose host is at most {MAX_DNS_NAME_LENGTH} characters"
     return None
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from canary.plan.rules.checks import show
 from canary.policy import duration_problem, parse_duration
 from canary.support import exit_status
 
@@ -38,6 +39,14 @@ class CommandParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # argparse's own "invalid int value: '...'" quotes the whole word given: a word of
+        # thousands of characters would fill the screen. Shown cut short, as every message does.
+        try:
+            return super()._get_value(action, arg_string)
+        except argparse.ArgumentError as err:
+            raise argparse.ArgumentError(action, err.message.replace(repr(arg_string), show(arg_string))) from None
 
 
 def examples(*pairs: tuple[str, str]) -> str:
@@ -67,7 +76,7 @@ def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
         except ValueError:
             value = None
         if value is None or not minimum <= value <= maximum:
-            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to {maximum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to {maximum}, got {show(text)}")
         return value
 
     return parse
@@ -80,7 +89,7 @@ def duration(most_seconds: float) -> Callable[[str], float]:
         reason = duration_problem(text, most_seconds)
         seconds = parse_duration(text)
         if reason is not None or seconds is None:
-            raise argparse.ArgumentTypeError(f"{reason}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{reason}, got {show(text)}")
         return seconds
 
     return parse
@@ -90,5 +99,5 @@ def host_header(text: str) -> str:
     """A Host header's value: no whitespace or control character (a CR LF would start a header of
     its own), no path."""
     if not text or "/" in text or any(ch.isspace() or not ch.isprintable() for ch in text):
-        raise argparse.ArgumentTypeError(f"must be a host name such as app.example.com, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a host name such as app.example.com, got {show(text)}")
     return text

@@ -26,7 +26,7 @@ from canary.cli.flags import UsageError, parse_flags
 from canary.cli.rollout_flags import PROG, parser
 from canary.config import ConfigError, StackSettings, parse_settings
 from canary.config.files import StackFileError, find_project, read_stack
-from canary.plan.rules.checks import ArgsError
+from canary.plan.rules.checks import ArgsError, show
 from canary.policy import Policy
 from canary.rollout import control as control_module
 from canary.rollout import preflight, release_tags
@@ -69,7 +69,7 @@ def report_path_problem(path: Path) -> str | None:
     if path.is_dir():
         return f"argument --report: {shown(path)} is a folder; name a file such as rollout.html"
     if not folder.is_dir():
-        return f"argument --report: folder {shown(folder)} does not exist, got {str(path)!r}"
+        return f"argument --report: folder {shown(folder)} does not exist, got {show(str(path))}"
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         return f"argument --report: {shown(path)} is not writable"
     return None

@@ -27,6 +27,7 @@ from canary.cli.flags import (
     path_flag,
     whole_number,
 )
+from canary.plan.rules.checks import show
 from canary.policy import MAX_SPLIT_REQUESTS, percent_problem
 from canary.support import exit_status
 from canary.support.redact import redact_text, redact_url
@@ -52,7 +53,7 @@ def _number(accept: Callable[[float], bool], requirement: str) -> Callable[[str]
             value = math.nan
         # NaN fails every comparison, so text that is not a number is refused too.
         if not (math.isfinite(value) and accept(value)):
-            raise argparse.ArgumentTypeError(f"{requirement}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"{requirement}, got {show(text)}")
         return value
 
     return parse
@@ -75,7 +76,7 @@ def _percent(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a percentage such as 1 or 0.5, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a percentage such as 1 or 0.5, got {show(text)}") from None
     # NaN and infinity fail its comparison too.
     if (reason := percent_problem(value)) is not None:
         raise argparse.ArgumentTypeError(f"{reason}, got {value:g}")
@@ -84,7 +85,7 @@ def _percent(text: str) -> float:
 
 def _header_name(text: str) -> str:
     if not TOKEN.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"must be a header name, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a header name, got {show(text)}")
     return text
 
 
@@ -92,7 +93,7 @@ def _pattern(text: str) -> re.Pattern[str]:
     try:
         return compile_pattern(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{exc}, got {show(text)}") from None
 
 
 def _common_parser(prog: str, description: str, shown: str) -> CommandParser:

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
-from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, refuse_secrets
+from canary.config.messages import MUST_BE_SECRET, SECRET_KEYS, TOO_MANY_DIGITS, refuse_secrets
 from canary.config.settings import PROJECT, StackSettings
 from canary.plan.secret_env import UNREAD_SECRET
 from canary.support.bounded_read import MEBIBYTE, UnreadableFileError, read_text, shown
@@ -261,8 +261,22 @@ def _holds_secret(value: Any) -> bool:
     return False
 
 
-class _RefuseDuplicateKeys(yaml.constructor.SafeConstructor):
-    """Refuse a key given twice in one mapping: the CLI would keep only one of them."""
+class _StrictConstructor(yaml.constructor.SafeConstructor):
+    """Refuse a key given twice in one mapping (the CLI would keep only one of them), a key that
+    is a list or a mapping, and a whole number Python will not read."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError:
+            # PyYAML's own int() raised out of the loader as a traceback.
+            raise yaml.constructor.ConstructorError(None, None, TOO_MANY_DIGITS, node.start_mark) from None
+
+    # PyYAML looks its constructors up by tag in this table, not by method name.
+    yaml_constructors: ClassVar[dict[Any, Any]] = {
+        **yaml.constructor.SafeConstructor.yaml_constructors,
+        "tag:yaml.org,2002:int": construct_yaml_int,
+    }
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -282,7 +296,7 @@ class _RefuseDuplicateKeys(yaml.constructor.SafeConstructor):
         return mapping
 
 
-class _UniqueKeyLoader(_RefuseDuplicateKeys, yaml.SafeLoader):
+class _UniqueKeyLoader(_StrictConstructor, yaml.SafeLoader):
     """PyYAML's own parser, which words errors best: it names the character it cannot read."""
 
 
@@ -291,7 +305,7 @@ class _UniqueKeyLoader(_RefuseDuplicateKeys, yaml.SafeLoader):
 _FastUniqueKeyLoader: type[yaml.SafeLoader | yaml.CSafeLoader] = _UniqueKeyLoader
 if hasattr(yaml, "CSafeLoader"):
 
-    class _CUniqueKeyLoader(_RefuseDuplicateKeys, yaml.CSafeLoader):
+    class _CUniqueKeyLoader(_StrictConstructor, yaml.CSafeLoader):
         """The same checks on libyaml's parser."""
 
     _FastUniqueKeyLoader = _CUniqueKeyLoader

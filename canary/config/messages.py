@@ -13,6 +13,10 @@ from canary.plan.rules import checks
 show = checks.show
 
 
+TOO_MANY_DIGITS = "a whole number of more digits than any setting could use"
+"""Past 4,300 decimal digits Python's int() refuses a number (sys.get_int_max_str_digits)."""
+
+
 class ConfigError(ValueError):
     """The stack config is invalid; the message lists every offending key and value."""
 

@@ -14,7 +14,15 @@ from typing import Any
 import pydantic
 
 from canary.config.annotations import json_type
-from canary.config.messages import MUST_BE_SECRET, ConfigError, config_error, describe, did_you_mean, show
+from canary.config.messages import (
+    MUST_BE_SECRET,
+    TOO_MANY_DIGITS,
+    ConfigError,
+    config_error,
+    describe,
+    did_you_mean,
+    show,
+)
 from canary.config.settings import StackSettings
 
 _TYPES = {field.alias or name: json_type(field.annotation) for name, field in StackSettings.model_fields.items()}
@@ -35,9 +43,14 @@ def _read(key: str, text: str) -> tuple[Any, str | None]:
             return json.loads(text), None
         except (json.JSONDecodeError, RecursionError):
             return None, f"{key}: must be a structured value (a YAML list or mapping), got {show(text)}"
+        except ValueError:  # a number int() refuses
+            return None, f"{key}: {TOO_MANY_DIGITS}, got {show(text)}"
     if kind == "integer":
         if re.fullmatch(r"\s*-?[0-9]+\s*", text):
-            return int(text), None
+            try:
+                return int(text), None
+            except ValueError:
+                return None, f"{key}: {TOO_MANY_DIGITS}, got {show(text)}"
         return None, f"{key}: must be an integer, got {show(text)}"
     if kind == "boolean":
         if text.strip() in ("true", "false"):

@@ -11,10 +11,12 @@ every problem is worded once, naming the item and its value.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from canary.plan.rules.checks import shortened
 from canary.policy import MAX_PAUSE_SECONDS, format_duration, parse_duration, seconds_problem, steps_problem
 
 ITEM_FORMS = "a weight from 1 to 100, {pause: true} or {pause: <duration such as 10m>}"
@@ -55,30 +57,26 @@ class StepsError(ValueError):
     """A step list that cannot be: the message names the item and its value."""
 
 
-class _PauseTooLongError(ValueError):
-    """A timed pause past MAX_PAUSE_SECONDS; its message is the limit."""
-
-
-def _bounded(seconds: float) -> float:
-    if (problem := seconds_problem(seconds, MAX_PAUSE_SECONDS)) is not None:
-        raise _PauseTooLongError(problem)
-    return seconds
-
-
 def _pause_seconds(value: Any) -> float | None:
     """The seconds of a pause's value; None for `true` (until approved). Raises ValueError."""
     if value is True:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return _bounded(float(value))
+        # Compared as a whole number first: 10**400 is past a float's range, and past any limit.
+        return float(value) if value <= MAX_PAUSE_SECONDS else math.inf
     if isinstance(value, str) and (seconds := parse_duration(value)) is not None:
-        return _bounded(seconds)
+        return seconds
     raise ValueError
 
 
 def _show(item: Any) -> str:
+    """An item as the stack file spells it (`{pause: true}`), cut short: messages stay one line."""
+    return shortened(_spelled(item))
+
+
+def _spelled(item: Any) -> str:
     if isinstance(item, dict):
-        return "{" + ", ".join(f"{key}: {_show(value)}" for key, value in item.items()) + "}"
+        return "{" + ", ".join(f"{key}: {_spelled(value)}" for key, value in item.items()) + "}"
     if isinstance(item, bool):
         return "true" if item else "false"
     return repr(item) if isinstance(item, str) else str(item)
@@ -118,10 +116,10 @@ def from_items(items: Sequence[Any]) -> Steps:
         elif isinstance(item, dict) and set(item) == {"pause"}:
             try:
                 seconds = _pause_seconds(item["pause"])
-            except _PauseTooLongError as too_long:
-                raise StepsError(f"{label}: pause {too_long}") from None
             except ValueError:
                 raise StepsError(f"{label}: pause must be true or a duration such as 90s, 10m or 1h") from None
+            if seconds is not None and (problem := seconds_problem(seconds, MAX_PAUSE_SECONDS)) is not None:
+                raise StepsError(f"{label}: pause {problem}")
             parsed.append("pause" if seconds is None else seconds)
         else:
             raise StepsError(f"{label}: must be {ITEM_FORMS}")
@@ -133,10 +131,11 @@ def from_flag(text: str) -> Steps:
     parsed: list[int | float | str] = []
     labels = []
     for part in (word.strip() for word in text.split(",")):
-        label = f"item {part!r}"
+        label = f"item {shortened(repr(part))}"
         labels.append(label)
-        if part.isdigit():
-            if not 1 <= int(part) <= 100:
+        # ASCII digits, at most three: `int()` refuses "²" and a word of 5,000 digits with a ValueError.
+        if part.isascii() and part.isdigit():
+            if len(part) > 3 or not 1 <= int(part) <= 100:
                 raise StepsError(f"{label}: must be {FLAG_FORMS}")
             parsed.append(int(part))
         elif part == "pause":
@@ -145,10 +144,9 @@ def from_flag(text: str) -> Steps:
             seconds = parse_duration(part.removeprefix("pause="))
             if seconds is None:
                 raise StepsError(f"{label}: pause= takes a duration such as 90s, 10m or 1h")
-            try:
-                parsed.append(_bounded(seconds))
-            except _PauseTooLongError as too_long:
-                raise StepsError(f"{label}: pause= {too_long}") from None
+            if (problem := seconds_problem(seconds, MAX_PAUSE_SECONDS)) is not None:
+                raise StepsError(f"{label}: pause= {problem}")
+            parsed.append(seconds)
         else:
             raise StepsError(f"{label}: must be {FLAG_FORMS}")
     return _assemble(parsed, labels)

@@ -14,6 +14,7 @@ import pydantic
 from canary.config import RolloutSettings, StackSettings
 from canary.config import steps as steps_module
 from canary.config.messages import describe
+from canary.plan.rules.checks import show
 from canary.policy import Limits, Policy, parse_duration, url_problem
 from canary.support.redact import redact_url
 
@@ -53,7 +54,7 @@ def rollout_settings(args: argparse.Namespace, settings: StackSettings) -> Rollo
         try:
             given["steps"] = steps_module.from_flag(args.steps).items()
         except steps_module.StepsError as err:
-            raise FlagError(f"argument --steps: {err}, got {args.steps!r}") from None
+            raise FlagError(f"argument --steps: {err}, got {show(args.steps)}") from None
     if args.notify is not None:
         # An empty URL (a CI secret left unset) sends nothing, rather than failing the rollout.
         given["notify"] = [url for url in args.notify if url.strip()]
@@ -68,7 +69,7 @@ def rollout_settings(args: argparse.Namespace, settings: StackSettings) -> Rollo
             raise FlagError(f"rollout.{describe(error)}") from None
         reason = describe(error).partition(": ")[2]
         if flag == "steps":
-            reason = reason.rpartition(", got ")[0] + f", got {args.steps!r}"
+            reason = reason.rpartition(", got ")[0] + f", got {show(args.steps)}"
         raise FlagError(f"argument --{flag.replace('_', '-')}: {reason}") from None
 
 
@@ -82,7 +83,7 @@ def resolve_policy(args: argparse.Namespace, settings: StackSettings) -> Policy:
     for flag in ("url",):
         value = getattr(args, flag)
         if value is not None and (reason := url_problem(value)) is not None:
-            raise FlagError(f"argument --{flag}: {reason}, got {redact_url(value)!r}")
+            raise FlagError(f"argument --{flag}: {reason}, got {show(redact_url(value))}")
     rollout = rollout_settings(args, settings)
     step_seconds = parse_duration(rollout.step_duration)
     analysis_seconds = parse_duration(rollout.analysis_interval)

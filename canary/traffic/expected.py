@@ -33,6 +33,8 @@ ExpectationError = RoutesError
 
 MAX_ROUTES_BYTES = 4 * MEBIBYTE
 """Far more than the routes of any stack (a few hundred bytes each), far less than would hang a reader."""
+TOO_MANY_DIGITS_FOR_ROUTES = "holds a number of more digits than any route could use"
+"""Past 4,300 decimal digits Python's int() refuses a number, and the JSON parser with it."""
 
 UNSET = "unset"
 """``Expectation.version_header`` when the source does not say (a plain routes list)."""
@@ -89,6 +91,8 @@ def load_file(path: str) -> Expectation:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ExpectationError(f"{shown(path)} is not JSON: {exc}") from None
+    except ValueError:
+        raise ExpectationError(f"{shown(path)}: {TOO_MANY_DIGITS_FOR_ROUTES}") from None
     except RecursionError:
         # The JSON parser recurses once per level; a routes file is a few levels deep.
         raise ExpectationError(f"{shown(path)}: nested too deep to be routes") from None
@@ -132,4 +136,6 @@ def load_stack(name: str, cwd: Path | None = None) -> Expectation:
         outputs = json.loads(done.stdout)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ExpectationError(f"pulumi stack output --stack {name} is not JSON: {exc}") from None
+    except ValueError:
+        raise ExpectationError(f"pulumi stack output --stack {name}: {TOO_MANY_DIGITS_FOR_ROUTES}") from None
     return from_outputs(outputs, f"stack {name}")

@@ -115,3 +115,26 @@ def test_the_readmes_table_lists_each_status_once():
     rows = list(itertools.takewhile(lambda line: line.startswith("|"), readme[start + 2 :]))
     statuses = sorted(value for name, value in vars(exit_status).items() if name.isupper())
     assert [int(row.split("|")[1]) for row in rows] == statuses
+
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("command", "flags"),
+    [
+        ("rollout", ["--steps", f"5,{HUGE}"]),
+        ("rollout", ["--steps", f"5,pause={HUGE}h"]),
+        ("rollout", ["--step-duration", f"{HUGE}s"]),
+        ("rollout", ["--min-requests", HUGE]),
+        ("rollout", ["--host", f"{HUGE} x"]),
+        ("rollout", ["--url", f"http://user:pw@{HUGE}/"]),
+    ],
+)
+def test_a_huge_flag_value_is_named_cut_short_on_one_line(tmp_path, capsys, command, flags):
+    # Before, --steps with a word of 5,000 digits raised a traceback (int() refuses it), and every
+    # flag echoed its whole value: a page of digits for one mistyped flag.
+    assert run(command, project(tmp_path), *flags) == exit_status.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and len(err) < 300 and f"argument {flags[0]}: " in err, err
+    assert "pw" not in err

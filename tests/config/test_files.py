@@ -149,8 +149,11 @@ ALIAS_BOMB = (
         (ALIAS_BOMB, "more than"),
         ("config:\n  ? [a, b]\n  : x\n", "a mapping key must be a single value"),
         ("config:\n  ? {a: b}\n  : x\n", "a mapping key must be a single value"),
+        # More digits than Python's int() reads (4,300): PyYAML's ValueError was a traceback.
+        ("config:\n  istio-canary:replicas: " + "9" * 5000 + "\n", "at line 2: a whole number of more digits"),
+        ("config:\n  ? " + "9" * 5000 + "\n  : x\n", "at line 2: a whole number of more digits"),
     ],
-    ids=["nested 100k deep", "alias bomb", "list as key", "mapping as key"],
+    ids=["nested 100k deep", "alias bomb", "list as key", "mapping as key", "5,000 digits", "5,000 digits as key"],
 )
 def test_a_stack_file_that_would_crash_the_reader_is_one_line(tmp_path, text, reason):
     folder = project(tmp_path, s=text)

@@ -153,6 +153,19 @@ def test_every_error_of_a_config_is_reported_at_once(baseline):
     assert "port:" in str(raised.value) and "versions[0].name:" in str(raised.value)
 
 
+def test_a_number_of_more_digits_than_int_reads_is_named_not_a_traceback(baseline):
+    # The strings the Pulumi CLI hands the program: int() refuses past 4,300 digits with a ValueError.
+    config = {**as_config_strings(baseline), "port": "9" * 5000, "hosts": "[" + "9" * 5000 + "]"}
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(config)
+    lines = str(raised.value).splitlines()[1:]
+    assert [line.split(",", 1)[0].strip() for line in lines] == [
+        "hosts: a whole number of more digits than any setting could use",
+        "port: a whole number of more digits than any setting could use",
+    ], lines
+    assert all(len(line) < 200 for line in lines)
+
+
 def test_baseline_config_is_valid(baseline):
     settings = parse_settings(as_config_strings(baseline))
     assert (settings.stable_version, settings.canary_version, settings.weight) == ("v1", "v2", 0)

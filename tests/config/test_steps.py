@@ -48,6 +48,9 @@ def test_items_round_trip_to_the_config_form():
         # A timer longer than a week is an approval that nobody gives: said with the limit.
         ([5, {"pause": "169h"}, 25], "item [1] {pause: '169h'}: pause must be at most 168h"),
         ([5, {"pause": 10**30}, 25], "item [1] {pause: 1000000000000000000000000000000}: pause must be at most 168h"),
+        # Past a float's range: compared as a whole number, never converted (an OverflowError
+        # before), and shown cut short.
+        ([5, {"pause": 10**400}, 25], "item [1] {pause: 1" + "0" * 48 + "...: pause must be at most 168h"),
     ],
 )
 def test_a_bad_item_is_named_with_its_value(items, message):
@@ -65,6 +68,9 @@ def test_a_bad_item_is_named_with_its_value(items, message):
         ("5,,25", "item '': must be"),
         ("5,pause,pause=1m,25", "item 'pause=1m': two pauses in a row"),
         ("5,pause=99999999999h,25", "item 'pause=99999999999h': pause= must be at most 168h"),
+        # int() refuses both with a ValueError of its own (a traceback before), and the long one is cut short.
+        ("5," + "9" * 5000, "item '" + "9" * 56 + "...: must be a weight from 1 to 100"),
+        ("5,\u00b2", "item '\u00b2': must be a weight from 1 to 100"),
     ],
 )
 def test_a_bad_flag_word_is_named(text, message):

@@ -661,3 +661,10 @@ def test_image_references_of_the_distribution_grammar_are_accepted(image: str) -
 def test_image_references_outside_the_grammar_are_refused(image: str) -> None:
     with pytest.raises(checks.ArgsError, match=r"^Workload.image must be an image reference"):
         Workload(version="v1", image=image)
+
+
+def test_a_number_python_will_not_write_out_is_refused_by_name_not_with_a_value_error() -> None:
+    # repr() refuses a whole number past 4,300 digits: the error's own message raised a ValueError.
+    with pytest.raises(checks.ArgsError) as raised:
+        Workload(version="v1", image="registry.example.com/web:1.0", replicas=10**5000)
+    assert str(raised.value) == "Workload.replicas must be from 0 to 1000, got a number of more than 4,300 digits"

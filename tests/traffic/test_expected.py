@@ -124,6 +124,18 @@ def test_pulumi_failure_reports_its_last_error_line(tmp_path: Path, monkeypatch:
     assert str(caught.value) == ('pulumi stack output --stack prod failed: error: no stack named "prod" found')
 
 
+def test_stack_outputs_with_a_number_int_cannot_read_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_pulumi(tmp_path, f"echo '{{\"urls\": {'9' * 5000}}}'\n")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    with pytest.raises(ExpectationError) as caught:
+        load_stack("prod")
+    assert str(caught.value) == (
+        "pulumi stack output --stack prod: holds a number of more digits than any route could use"
+    )
+
+
 def test_pulumi_failing_outside_a_project_says_where_it_looked_and_how_to_point_at_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,8 +177,10 @@ def test_missing_pulumi_cli_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         (lambda folder: _fifo(folder), "is not a regular file"),
         (lambda folder: _write(folder, "[" * 100_000 + "]" * 100_000), "nested too deep"),
         (lambda folder: _write(folder, " " * (5 << 20) + "[]"), "is larger than"),
+        # int() refuses more than 4,300 digits with a ValueError the JSON parser passes on.
+        (lambda folder: _write(folder, "[" + "9" * 5000 + "]"), "holds a number of more digits than any route"),
     ],
-    ids=["/dev/zero", "fifo", "nested 100k deep", "5 MiB"],
+    ids=["/dev/zero", "fifo", "nested 100k deep", "5 MiB", "5,000 digits"],
 )
 def test_a_routes_file_that_would_hang_or_crash_the_reader_is_one_line(tmp_path: Path, make, reason) -> None:
     path = make(tmp_path)

@@ -44,14 +44,22 @@ class ArgsError(ValueError):
 
 def show(value: Any) -> str:
     """A value as the stack file spells it (true, not True), cut short: messages stay one line."""
-    if isinstance(value, bool) or value is None:
-        text = json.dumps(value)
-    elif isinstance(value, (dict, list)):
-        text = json.dumps(value, separators=(", ", ": "), default=str)
-    else:
-        text = repr(value)
+    try:
+        if isinstance(value, bool) or value is None:
+            text = json.dumps(value)
+        elif isinstance(value, (dict, list)):
+            text = json.dumps(value, separators=(", ", ": "), default=str)
+        else:
+            text = repr(value)
+    except ValueError:
+        # A whole number past 4,300 digits, which Python will not write out (sys.get_int_max_str_digits).
+        return "a number of more than 4,300 digits"
     # A URL is shown without its user:password and query string, wherever it sits in the value.
-    text = redact_text(text)
+    return shortened(redact_text(text))
+
+
+def shortened(text: str) -> str:
+    """`text` cut to a length that keeps a message on one line."""
     return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
 
 

@@ -53,9 +53,12 @@ def dns1035_label(value: str, max_length: int = 63) -> str | None:
     return None
 
 
+MAX_DNS_NAME_LENGTH = 253
+
+
 def dns1123_subdomain(value: str) -> str | None:
-    if len(value) > 253:
-        return "must be at most 253 characters"
+    if len(value) > MAX_DNS_NAME_LENGTH:
+        return f"must be at most {MAX_DNS_NAME_LENGTH} characters"
     for label in value.split("."):
         if dns1123_label(label) is not None:
             return "must be dot-separated lower-case DNS labels (letters, digits, '-')"
